@@ -1,0 +1,55 @@
+# illumos-rust: everything a fresh machine needs is installed from here.
+PY       ?= python3
+VENV     := .venv
+VPY      := $(VENV)/bin/python
+STAMP    := $(VENV)/.installed
+# Debian packages the tests use as independent oracles (rustfilt) or benchmarks use as anchors (ripgrep).
+DEB_PKGS := rustfilt ripgrep binutils gdb xz-utils
+SHARED   ?= $(abspath ../shared)
+export ILLUMOS_RUST_SHARED := $(SHARED)
+
+.PHONY: venv sysdeps demo test lint typecheck unit bench fuzz corpus clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade pip
+	$(VPY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+# Installs missing Debian packages; a no-op when all are present (or when not root: tests then skip with a reason).
+sysdeps:
+	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing:$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null; \
+	  else echo "not root, missing Debian packages:$$missing (dependent tests will skip)"; fi; \
+	fi
+
+demo: venv
+	@bash scripts/demo.sh
+
+lint: venv
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+
+typecheck: venv
+	$(VENV)/bin/mypy
+
+unit: venv sysdeps
+	$(VENV)/bin/pytest -n 2 -q
+
+test: lint typecheck unit
+
+bench: venv sysdeps
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(VPY) $$b || exit 1; done
+
+fuzz: venv
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-50000} $(VENV)/bin/pytest -q -p no:randomly tests -k fuzz
+
+corpus:
+	bash scripts/corpus.sh
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

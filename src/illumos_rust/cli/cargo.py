@@ -1,0 +1,22 @@
+"""``cargo illumos <command>``: cargo runs ``cargo-illumos illumos <command> ...``; drop the echoed name."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from .main import main as illumos_main
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "illumos":
+        args = args[1:]
+    # Subcommands that have a workspace mode read this flag; the others ignore it.
+    if args and args[0] in ("audit", "port") and "--cargo" not in args:
+        args.insert(1, "--cargo")
+    return illumos_main(args, prog="cargo illumos")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

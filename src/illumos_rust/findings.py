@@ -1,0 +1,191 @@
+"""The one ``Finding`` shared by ``audit`` and ``port``, and its renderers (text, JSON, SARIF 2.1.0).
+
+Every renderer works from the same list of dataclasses, so what a CI gate sees in SARIF is exactly what a
+person reads in the terminal.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import __version__
+
+TOOL_URI = "https://github.com/illumos-rust/illumos-rust"
+
+
+class Severity(enum.IntEnum):
+    """Ordered so that ``severity >= threshold`` decides the exit code."""
+
+    INFO = 0
+    WARNING = 1
+    ERROR = 2
+
+    @property
+    def sarif_level(self) -> str:
+        return {Severity.INFO: "note", Severity.WARNING: "warning", Severity.ERROR: "error"}[self]
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            raise ValueError(f"unknown severity {text!r} (expected info, warning or error)") from None
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a finding is: a file, and inside it a line (source) or a symbol/address/section (binary)."""
+
+    path: str
+    line: int | None = None
+    column: int | None = None
+    symbol: str | None = None
+    address: int | None = None
+    section: str | None = None
+
+    def __str__(self) -> str:
+        text = self.path
+        if self.line is not None:
+            text += f":{self.line}"
+            if self.column is not None:
+                text += f":{self.column}"
+        extra = []
+        if self.symbol:
+            extra.append(self.symbol)
+        if self.address is not None:
+            extra.append(f"0x{self.address:x}")
+        if self.section:
+            extra.append(self.section)
+        if extra:
+            text += " (" + ", ".join(extra) + ")"
+        return text
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing a check found: stable rule id, severity, where, what, the evidence, and how to fix it."""
+
+    rule: str
+    severity: Severity
+    location: Location
+    message: str
+    evidence: str = ""
+    fix: str = ""
+    properties: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["severity"] = self.severity.name.lower()
+        data["location"] = {k: v for k, v in data["location"].items() if v is not None}
+        return data
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Static description of a rule, used for SARIF's ``tool.driver.rules`` and ``--help`` listings."""
+
+    id: str
+    name: str
+    short: str
+    help: str = ""
+    default: Severity = Severity.WARNING
+
+
+def render_text(findings: Sequence[Finding], *, color: bool = False) -> str:
+    colors = {Severity.ERROR: "\x1b[31m", Severity.WARNING: "\x1b[33m", Severity.INFO: "\x1b[36m"}
+    lines = []
+    for f in findings:
+        sev = f.severity.name.lower()
+        if color:
+            sev = f"{colors[f.severity]}{sev}\x1b[0m"
+        lines.append(f"{f.location}: {sev}[{f.rule}]: {f.message}")
+        if f.evidence:
+            lines.extend("    " + e for e in f.evidence.splitlines())
+        if f.fix:
+            lines.append(f"    fix: {f.fix}")
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def render_json(findings: Sequence[Finding], **extra: Any) -> str:
+    return json.dumps({**extra, "findings": [f.to_dict() for f in findings]}, indent=2, sort_keys=False) + "\n"
+
+
+def _sarif_location(loc: Location) -> dict[str, Any]:
+    physical: dict[str, Any] = {"artifactLocation": {"uri": loc.path}}
+    if loc.line is not None:
+        region: dict[str, Any] = {"startLine": loc.line}
+        if loc.column is not None:
+            region["startColumn"] = loc.column
+        physical["region"] = region
+    elif loc.address is not None:
+        physical["address"] = {"absoluteAddress": loc.address}
+    out: dict[str, Any] = {"physicalLocation": physical}
+    if loc.symbol:
+        out["logicalLocations"] = [{"name": loc.symbol, "kind": "function"}]
+    return out
+
+
+def to_sarif(
+    findings: Sequence[Finding], rules: Iterable[Rule] = (), *, tool: str = "illumos-rust"
+) -> dict[str, Any]:
+    """SARIF 2.1.0 log with one run; every rule used by a finding is listed even when not in ``rules``."""
+    known = {r.id: r for r in rules}
+    for f in findings:
+        known.setdefault(f.rule, Rule(f.rule, f.rule, f.rule, default=f.severity))
+    rule_ids = sorted(known)
+    index = {rid: i for i, rid in enumerate(rule_ids)}
+    results = []
+    for f in findings:
+        result: dict[str, Any] = {
+            "ruleId": f.rule,
+            "ruleIndex": index[f.rule],
+            "level": f.severity.sarif_level,
+            "message": {"text": f.message},
+            "locations": [_sarif_location(f.location)],
+        }
+        props: dict[str, Any] = dict(f.properties)
+        if f.evidence:
+            props["evidence"] = f.evidence
+        if f.fix:
+            props["fix"] = f.fix
+        if props:
+            result["properties"] = props
+        results.append(result)
+    driver_rules = []
+    for rid in rule_ids:
+        r = known[rid]
+        entry: dict[str, Any] = {
+            "id": r.id,
+            "name": r.name,
+            "shortDescription": {"text": r.short},
+            "defaultConfiguration": {"level": r.default.sarif_level},
+        }
+        if r.help:
+            entry["fullDescription"] = {"text": r.help}
+        driver_rules.append(entry)
+    return {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": tool,
+                        "version": __version__,
+                        "informationUri": TOOL_URI,
+                        "rules": driver_rules,
+                    }
+                },
+                "results": results,
+            }
+        ],
+    }
+
+
+def render_sarif(findings: Sequence[Finding], rules: Iterable[Rule] = ()) -> str:
+    return json.dumps(to_sarif(findings, rules), indent=2) + "\n"
