@@ -12,11 +12,10 @@ export ILLUMOS_RUST_SHARED := $(SHARED)
 
 venv: $(STAMP)
 
+# flock: several make runs (parallel jobs, two shells) must not build the same venv at once.
 $(STAMP): pyproject.toml
-	$(PY) -m venv $(VENV)
-	$(VPY) -m pip install -q --upgrade pip
-	$(VPY) -m pip install -q -e '.[dev]'
-	touch $(STAMP)
+	flock .venv.lock sh -c '[ -f $(STAMP) ] && [ $(STAMP) -nt pyproject.toml ] || { \
+	  $(PY) -m venv $(VENV) && $(VPY) -m pip install -q --disable-pip-version-check -e ".[dev]" && touch $(STAMP); }'
 
 # Installs missing Debian packages; a no-op when all are present (or when not root: tests then skip with a reason).
 sysdeps:
