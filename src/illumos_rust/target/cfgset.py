@@ -1,0 +1,218 @@
+"""The cfg set of a target, exactly as ``rustc --print cfg --target T`` reports it.
+
+This is the API the ``port`` scanner evaluates ``#[cfg(...)]`` expressions against: ``cfg_set`` for one
+target, ``all_cfg_sets``/``known_values`` for "does *any* target have ``target_os = "fuschia"``?" (a typo
+no target has is a bug, not a portability question). Sets come from the *stable* ``--print cfg`` (no
+``RUSTC_BOOTSTRAP``), because that is what a stable build evaluates cfgs against; nightly-only keys such as
+``target_thread_local`` appear only when the toolchain itself is nightly.
+
+Results are cached on disk per rustc commit (see ``rustc.py``); a cold fill of every target runs the
+rustc calls on a thread pool, since each call is a separate process and mostly start-up latency.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import FormatError, UsageError
+from . import rustc
+from .rustc import Toolchain
+
+Atom = tuple[str, str | None]
+
+
+@dataclass(frozen=True)
+class CfgSet:
+    """The cfg atoms that are true for ``target``: ``("unix", None)``, ``("target_os", "illumos")``..."""
+
+    target: str
+    atoms: frozenset[Atom]
+
+    def values(self, key: str) -> frozenset[str]:
+        """Every value of a key-value cfg, e.g. ``values("target_feature")``; empty if the key is unset."""
+        return frozenset(v for k, v in self.atoms if k == key and v is not None)
+
+    def has(self, key: str, value: str | None = None) -> bool:
+        """``has("unix")`` for a name cfg, ``has("target_os", "illumos")`` for a key-value cfg."""
+        return (key, value) in self.atoms
+
+    def keys(self) -> frozenset[str]:
+        return frozenset(k for k, _ in self.atoms)
+
+    def lines(self) -> list[str]:
+        """Back in rustc's ``--print cfg`` syntax, sorted the way rustc sorts them."""
+        return sorted(k if v is None else f'{k}="{_escape(v)}"' for k, v in self.atoms)
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def parse_cfg(text: str, source: str = "<rustc --print cfg>") -> frozenset[Atom]:
+    """Parse ``--print cfg`` output: one ``name`` or ``name="value"`` per line.
+
+    rustc quotes values with Rust string escapes; only ``\\\\`` and ``\\"`` can occur in practice.
+    Anything else is reported as a ``FormatError`` naming the line, since a silently mis-read cfg set
+    would make every later answer about it wrong.
+    """
+    atoms: set[Atom] = set()
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line:
+            continue
+        name, eq, rest = line.partition("=")
+        if not _is_ident(name):
+            raise FormatError(source, None, f"line {number}: not a cfg name: {line!r}")
+        if not eq:
+            atoms.add((name, None))
+            continue
+        if len(rest) < 2 or rest[0] != '"' or rest[-1] != '"':
+            raise FormatError(source, None, f"line {number}: cfg value is not a quoted string: {line!r}")
+        atoms.add((name, _unescape(rest[1:-1], source, number)))
+    return frozenset(atoms)
+
+
+def _is_ident(name: str) -> bool:
+    return bool(name) and (name[0].isalpha() or name[0] == "_") and all(c.isalnum() or c == "_" for c in name)
+
+
+def _unescape(body: str, source: str, number: int) -> str:
+    out: list[str] = []
+    chars = iter(body)
+    for c in chars:
+        if c == "\\":
+            nxt = next(chars, "")
+            if nxt not in ('"', "\\"):
+                raise FormatError(source, None, f"line {number}: unsupported escape \\{nxt}")
+            out.append(nxt)
+        elif c == '"':
+            raise FormatError(source, None, f"line {number}: unescaped quote inside cfg value")
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def default_jobs() -> int:
+    """Twice the CPU count: each rustc call is mostly process start-up and page-cache waits, so two per
+    core keeps both cores busy (measured in ``benchmarks/bench_target.py``)."""
+    return 2 * (os.cpu_count() or 1)
+
+
+def target_list(*, toolchain: Toolchain | None = None) -> list[str]:
+    """Every built-in target of the installed rustc (``--print target-list``), sorted."""
+    tc = toolchain or rustc.toolchain()
+    cached = rustc.load_cache(tc).get("targets")
+    if isinstance(cached, list) and cached:
+        return [str(t) for t in cached]
+    proc = rustc.run([*tc.command, "--print", "target-list"])
+    if proc.returncode != 0:
+        raise UsageError(f"rustc --print target-list failed: {_first_error(proc.stderr)}")
+    targets = sorted(t.strip() for t in proc.stdout.splitlines() if t.strip())
+    rustc.update_cache(tc, targets=targets)
+    return targets
+
+
+def is_spec_path(target: str) -> bool:
+    """A custom target is named by its JSON file, as rustc's ``--target`` accepts."""
+    return target.endswith(".json") or os.sep in target
+
+
+def check_target(target: str, *, toolchain: Toolchain | None = None) -> None:
+    """Refuse an unknown target name with one line that names it and suggests the closest real ones."""
+    if is_spec_path(target):
+        if not Path(target).is_file():
+            raise UsageError(f"{target}: no such target spec file")
+        return
+    known = target_list(toolchain=toolchain)
+    if target not in known:
+        close = difflib.get_close_matches(target, known, n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join(close)}?" if close else " (see `rustc --print target-list`)"
+        raise UsageError(f"unknown target {target!r}{hint}")
+
+
+def _first_error(stderr: str) -> str:
+    for line in stderr.splitlines():
+        if line.startswith("error"):
+            return line
+    return (stderr.strip().splitlines() or ["no output"])[0]
+
+
+def _query(tc: Toolchain, target: str) -> list[str]:
+    """One ``rustc --print cfg`` call. Custom JSON targets need ``-Z unstable-options`` since 1.9x."""
+    cmd = [*tc.command, "--print", "cfg", "--target", target]
+    custom = is_spec_path(target)
+    if custom:
+        cmd += ["-Z", "unstable-options"]
+    proc = rustc.run(cmd, bootstrap=custom and not tc.is_nightly)
+    if proc.returncode != 0:
+        raise UsageError(f"{target}: rustc --print cfg failed: {_first_error(proc.stderr)}")
+    return [line for line in proc.stdout.splitlines() if line.strip()]
+
+
+def cfg_set(target: str, *, toolchain: Toolchain | None = None) -> CfgSet:
+    """The cfg set of one target (a built-in name, or a path to a custom target JSON, which is not cached)."""
+    tc = toolchain or rustc.toolchain()
+    if is_spec_path(target):
+        check_target(target, toolchain=tc)
+        return CfgSet(target, parse_cfg("\n".join(_query(tc, target)), target))
+    cached = rustc.load_cache(tc).get("cfg", {})
+    lines = cached.get(target) if isinstance(cached, dict) else None
+    if not isinstance(lines, list):
+        check_target(target, toolchain=tc)  # only on a miss: a cached target is known to exist
+        lines = _query(tc, target)
+        rustc.update_cache(tc, cfg={target: lines})
+    return CfgSet(target, parse_cfg("\n".join(lines), f"cache entry for {target}"))
+
+
+def fill_cfg_cache(
+    targets: Iterable[str] | None = None, *, toolchain: Toolchain | None = None, jobs: int | None = None
+) -> dict[str, list[str]]:
+    """Ask rustc for every target not yet cached, ``jobs`` calls at a time, and store them in one write."""
+    tc = toolchain or rustc.toolchain()
+    wanted = list(targets) if targets is not None else target_list(toolchain=tc)
+    cached = rustc.load_cache(tc).get("cfg", {})
+    have: dict[str, list[str]] = dict(cached) if isinstance(cached, dict) else {}
+    missing = [t for t in wanted if not isinstance(have.get(t), list)]
+    if missing:
+        workers = max(1, min(jobs or default_jobs(), len(missing)))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            fresh = dict(zip(missing, pool.map(lambda t: _query(tc, t), missing), strict=True))
+        rustc.update_cache(tc, cfg=fresh)
+        have.update(fresh)
+    return {t: have[t] for t in wanted}
+
+
+def all_cfg_sets(*, toolchain: Toolchain | None = None, jobs: int | None = None) -> dict[str, CfgSet]:
+    """Every built-in target's cfg set, filled in parallel on a cold cache."""
+    raw = fill_cfg_cache(toolchain=toolchain, jobs=jobs)
+    return {t: CfgSet(t, parse_cfg("\n".join(lines), f"cache entry for {t}")) for t, lines in raw.items()}
+
+
+def known_values(*, toolchain: Toolchain | None = None) -> dict[str, frozenset[str]]:
+    """For each cfg key, every value some target has. Name-only cfgs (``unix``) map to an empty set."""
+    found: dict[str, set[str]] = {}
+    for cs in all_cfg_sets(toolchain=toolchain).values():
+        for key, value in cs.atoms:
+            bucket = found.setdefault(key, set())
+            if value is not None:
+                bucket.add(value)
+    return {k: frozenset(v) for k, v in sorted(found.items())}
+
+
+def cfg_sets(targets: Sequence[str], *, toolchain: Toolchain | None = None) -> dict[str, CfgSet]:
+    """Several built-in targets at once (parallel on a cold cache), e.g. the illumos/solaris pair."""
+    tc = toolchain or rustc.toolchain()
+    for t in targets:
+        check_target(t, toolchain=tc)
+    raw = fill_cfg_cache([t for t in targets if not is_spec_path(t)], toolchain=tc)
+    return {
+        t: cfg_set(t, toolchain=tc)
+        if is_spec_path(t)
+        else CfgSet(t, parse_cfg("\n".join(raw[t]), f"cache entry for {t}"))
+        for t in targets
+    }

@@ -1,0 +1,140 @@
+"""cfg sets: checked against rustc's own ``--print cfg`` output (run here, or saved in ../shared/notes)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import require_tool, shared_path
+from illumos_rust.errors import FormatError, UsageError
+from illumos_rust.target import CfgSet, all_cfg_sets, cfg_set, known_values, parse_cfg, target_list
+from illumos_rust.target import rustc as rustc_mod
+
+pytestmark = pytest.mark.usefixtures("have_rustc")
+
+
+@pytest.fixture
+def have_rustc() -> None:
+    require_tool("rustc")
+
+
+def _rustc_lines(*args: str) -> list[str]:
+    """Independent oracle: rustc itself, run directly, not through our module."""
+    out = subprocess.run(["rustc", *args], capture_output=True, text=True, check=True).stdout
+    return [line for line in out.splitlines() if line.strip()]
+
+
+def test_parse_cfg_reads_names_and_quoted_values() -> None:
+    atoms = parse_cfg('unix\ntarget_os="illumos"\ntarget_abi=""\nweird="a\\"b\\\\c"\n')
+    assert atoms == {("unix", None), ("target_os", "illumos"), ("target_abi", ""), ("weird", 'a"b\\c')}
+
+
+@pytest.mark.parametrize("text", ["target_os=illumos", 'target_os="x', "9bad", 'k="a\\nb"', 'k="a"b"'])
+def test_parse_cfg_rejects_malformed_lines(text: str) -> None:
+    with pytest.raises(FormatError, match="line 1"):
+        parse_cfg(text, "sample.cfg")
+
+
+def test_saved_illumos_cfg_from_notes_parses_to_hand_checked_atoms() -> None:
+    atoms = parse_cfg(shared_path("notes", "targets", "x86_64-unknown-illumos.cfg").read_text())
+    cs = CfgSet("x86_64-unknown-illumos", atoms)
+    # Read off the saved file by eye (wc -l: 19 lines), 5 target_has_atomic values, vendor "unknown", no env.
+    assert len(atoms) == 19
+    assert cs.has("unix") and cs.has("target_os", "illumos") and cs.has("target_env", "")
+    assert not cs.has("target_os", "solaris") and not cs.has("windows")
+    assert cs.values("target_has_atomic") == {"8", "16", "32", "64", "ptr"}
+    assert cs.values("target_family") == {"unix"}
+    assert cs.values("no_such_key") == frozenset()
+
+
+def test_cfg_set_matches_rustc_print_cfg() -> None:
+    for target in ("x86_64-unknown-illumos", "x86_64-pc-solaris", "wasm32-unknown-unknown"):
+        expected = parse_cfg("\n".join(_rustc_lines("--print", "cfg", "--target", target)))
+        assert cfg_set(target).atoms == expected, target
+
+
+def test_cfg_set_matches_saved_notes_when_same_rustc() -> None:
+    tc = rustc_mod.toolchain()
+    if tc.release != "1.95.0":
+        pytest.skip(f"notes were generated with rustc 1.95.0, this is {tc.release}")
+    for target in ("x86_64-unknown-illumos", "x86_64-pc-solaris", "sparcv9-sun-solaris"):
+        saved = shared_path("notes", "targets", f"{target}.cfg").read_text()
+        assert cfg_set(target).atoms == parse_cfg(saved), target
+
+
+def test_illumos_and_solaris_differ_only_in_os_and_vendor() -> None:
+    # From the spec table in notes §1.1: os and vendor differ; stack probes/frame pointers are not cfgs.
+    a, b = cfg_set("x86_64-unknown-illumos"), cfg_set("x86_64-pc-solaris")
+    assert a.atoms ^ b.atoms == {
+        ("target_os", "illumos"),
+        ("target_os", "solaris"),
+        ("target_vendor", "unknown"),
+        ("target_vendor", "pc"),
+    }
+
+
+def test_target_list_is_rustcs_list() -> None:
+    assert target_list() == sorted(_rustc_lines("--print", "target-list"))
+
+
+def test_known_values_has_real_os_values_and_not_typos() -> None:
+    values = known_values()
+    assert {"illumos", "solaris", "fuchsia", "linux"} <= values["target_os"]
+    assert "fuschia" not in values["target_os"]
+    assert values["unix"] == frozenset() and values["windows"] == frozenset()
+    sets = all_cfg_sets()
+    assert set(sets) == set(target_list())
+    assert sum(cs.has("target_os", "illumos") for cs in sets.values()) == 2  # x86_64 + aarch64 (notes §1)
+
+
+def test_unknown_target_is_a_one_line_usage_error() -> None:
+    with pytest.raises(UsageError, match=r"unknown target 'x86_64-unknown-ilumos'.*x86_64-unknown-illumos"):
+        cfg_set("x86_64-unknown-ilumos")
+    with pytest.raises(UsageError, match=r"nope\.json: no such target spec file"):
+        cfg_set("nope.json")
+
+
+def test_cold_cache_fill_is_atomic_and_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    few = ["x86_64-unknown-illumos", "aarch64-unknown-illumos", "x86_64-pc-solaris"]
+    from illumos_rust.target.cfgset import fill_cfg_cache
+
+    raw = fill_cfg_cache(few, jobs=2)
+    tc = rustc_mod.toolchain()
+    files = sorted(p.name for p in (tmp_path / "illumos-rust").iterdir())
+    assert files == [f"rustc-{tc.key}.json"]  # no temp file left behind
+    data = json.loads((tmp_path / "illumos-rust" / files[0]).read_text())
+    assert sorted(data["cfg"]) == sorted(few)
+    assert data["key"] == tc.commit[:16]
+    assert raw["aarch64-unknown-illumos"] == _rustc_lines(
+        "--print", "cfg", "--target", "aarch64-unknown-illumos"
+    )
+
+    def no_rustc(*args: object, **kwargs: object) -> None:
+        raise AssertionError("rustc was run although the answer is cached")
+
+    monkeypatch.setattr(rustc_mod, "run", no_rustc)
+    assert cfg_set("aarch64-unknown-illumos").has("target_arch", "aarch64")
+
+
+def test_damaged_cache_file_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    tc = rustc_mod.toolchain()
+    path = rustc_mod.cache_path(tc)
+    path.parent.mkdir(parents=True)
+    path.write_text("{not json")
+    assert cfg_set("x86_64-unknown-illumos").has("target_os", "illumos")
+    assert json.loads(path.read_text())["cfg"]["x86_64-unknown-illumos"]
+
+
+def test_custom_json_target_cfg(tmp_path: Path) -> None:
+    spec = json.loads(shared_path("notes", "targets", "x86_64-unknown-illumos.json").read_text())
+    spec["panic-strategy"] = "abort"
+    path = tmp_path / "custom.json"
+    path.write_text(json.dumps(spec))
+    cs = cfg_set(str(path))
+    assert cs.has("panic", "abort") and not cs.has("panic", "unwind")
+    assert cs.has("target_os", "illumos")
