@@ -1,0 +1,48 @@
+"""Find and replace Rust symbols inside arbitrary text, with rustc-demangle's (and rustfilt's) scanning rule.
+
+The rule, from rustc-demangle's ``demangle_stream``: at each ``_ZN`` or ``_R``, take the longest run of
+``[A-Za-z0-9_.$]`` and replace it by its demangling if the whole run is a Rust symbol; otherwise copy it. So a
+symbol glued to another (``…E_ZN…``) or followed by ``$tlv$init`` stays mangled, exactly as rustfilt leaves it,
+and ordinary words are never touched. Text is processed as ``str``; bytes that are not UTF-8 can be carried
+through with ``surrogateescape`` and come out unchanged, since they never belong to a run.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from typing import Final
+
+from .core import _lookup
+
+_RUN: Final = re.compile(r"_(?:ZN|R)[A-Za-z0-9_.$]*")
+
+
+def demangle_text(text: str, *, hash: bool = True) -> str:
+    """``text`` with every Rust symbol demangled and every other character unchanged."""
+    alternate = not hash
+
+    def replace(m: re.Match[str]) -> str:
+        found = _lookup(m.group(), alternate)
+        return m.group() if found is None else found[1]
+
+    return _RUN.sub(replace, text)
+
+
+def demangle_stream(chunks: Iterable[str], *, hash: bool = True) -> Iterator[str]:
+    """Demangle a stream of text chunks; symbols split across chunk boundaries are reassembled.
+
+    A run can only end at a character outside ``[A-Za-z0-9_.$]``, so everything up to the last such character
+    of a chunk is safe to emit at once; the tail waits for the next chunk.
+    """
+    pending = ""
+    for chunk in chunks:
+        data = pending + chunk
+        cut = len(data)
+        while cut > 0 and (data[cut - 1].isascii() and (data[cut - 1].isalnum() or data[cut - 1] in "_.$")):
+            cut -= 1
+        pending = data[cut:]
+        if cut:
+            yield demangle_text(data[:cut], hash=hash)
+    if pending:
+        yield demangle_text(pending, hash=hash)
