@@ -142,13 +142,14 @@ def _first_error(stderr: str) -> str:
     return (stderr.strip().splitlines() or ["no output"])[0]
 
 
-def _query(tc: Toolchain, target: str) -> list[str]:
-    """One ``rustc --print cfg`` call. Custom JSON targets need ``-Z unstable-options`` since 1.9x."""
+def _query(tc: Toolchain, target: str, *, bootstrap: bool = False) -> list[str]:
+    """One ``rustc --print cfg`` call. Custom JSON targets need ``-Z unstable-options`` since 1.9x, which
+    a stable rustc only takes under ``RUSTC_BOOTSTRAP=1``."""
     cmd = [*tc.command, "--print", "cfg", "--target", target]
     custom = is_spec_path(target)
     if custom:
         cmd += ["-Z", "unstable-options"]
-    proc = rustc.run(cmd, bootstrap=custom and not tc.is_nightly)
+    proc = rustc.run(cmd, bootstrap=(bootstrap or custom) and not tc.is_nightly)
     if proc.returncode != 0:
         raise UsageError(f"{target}: rustc --print cfg failed: {_first_error(proc.stderr)}")
     return [line for line in proc.stdout.splitlines() if line.strip()]
@@ -159,7 +160,8 @@ def cfg_set(target: str, *, toolchain: Toolchain | None = None) -> CfgSet:
     tc = toolchain or rustc.toolchain()
     if is_spec_path(target):
         check_target(target, toolchain=tc)
-        return CfgSet(target, parse_cfg("\n".join(_query(tc, target)), target))
+        atoms = parse_cfg("\n".join(_query(tc, target)), target)
+        return CfgSet(target, strip_nightly_only(atoms, toolchain=tc))
     cached = rustc.load_cache(tc).get("cfg", {})
     lines = cached.get(target) if isinstance(cached, dict) else None
     if not isinstance(lines, list):
@@ -216,3 +218,41 @@ def cfg_sets(targets: Sequence[str], *, toolchain: Toolchain | None = None) -> d
         else CfgSet(t, parse_cfg("\n".join(raw[t]), f"cache entry for {t}"))
         for t in targets
     }
+
+
+def bootstrap_cfg(target: str, *, toolchain: Toolchain | None = None) -> CfgSet:
+    """The cfg set as a nightly (or ``RUSTC_BOOTSTRAP=1``) rustc prints it, nightly-only cfgs included.
+
+    Used to compare a custom spec with its base on equal terms: both sides then carry the same
+    nightly-only atoms, so the difference is only what the spec change did.
+    """
+    tc = toolchain or rustc.toolchain()
+    check_target(target, toolchain=tc)
+    return CfgSet(target, parse_cfg("\n".join(_query(tc, target, bootstrap=True)), target))
+
+
+def strip_nightly_only(atoms: frozenset[Atom], *, toolchain: Toolchain | None = None) -> frozenset[Atom]:
+    """Drop the cfgs only a nightly-mode rustc prints (``ub_checks``, ``fmt_debug``...).
+
+    A custom JSON target can only be loaded in nightly mode, which makes rustc also print unstable cfgs
+    a stable build never sees. They are recognised by comparing the host target's stable and
+    nightly-mode output (cached per rustc): keys absent from stable, and name-only atoms such as the
+    bare ``target_has_atomic``. Unstable *values* of stable keys (``target_feature="x87"``) cannot be
+    told apart this way and are kept. On a nightly toolchain nothing is stripped: that is what it sees.
+    """
+    tc = toolchain or rustc.toolchain()
+    if tc.is_nightly:
+        return atoms
+    cache = rustc.load_cache(tc)
+    extra = cache.get("nightly_only")
+    if not isinstance(extra, dict):
+        stable = cfg_set(tc.host, toolchain=tc).atoms
+        nightly = parse_cfg("\n".join(_query(tc, tc.host, bootstrap=True)), tc.host)
+        stable_keys = {k for k, _ in stable}
+        extra = {
+            "keys": sorted({k for k, _ in nightly} - stable_keys),
+            "names": sorted(k for k, v in nightly - stable if v is None),
+        }
+        rustc.update_cache(tc, nightly_only=extra)
+    keys, names = set(extra.get("keys", [])), set(extra.get("names", []))
+    return frozenset(a for a in atoms if a[0] not in keys and not (a[1] is None and a[0] in names))
