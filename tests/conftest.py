@@ -38,7 +38,7 @@ def build_rust(
     toolchain: str | None = None,
     env: dict[str, str] | None = None,
 ) -> Path:
-    """Compile ``source`` with the real rustc and return the artefact; cached by content so reruns are fast."""
+    """Compile ``source`` with the real rustc and return the artefact, cached by content for fast reruns."""
     rustc = ["rustc"] if toolchain is None else ["rustup", "run", toolchain, "rustc"]
     key = hashlib.sha256(
         "\0".join([source, name, crate_type, *flags, *rustc, repr(sorted((env or {}).items()))]).encode()
@@ -53,8 +53,18 @@ def build_rust(
     tmp_dir.mkdir(parents=True, exist_ok=True)
     src = tmp_dir / f"{name}.rs"
     src.write_text(source)
-    cmd = [*rustc, "--edition=2021", "--crate-type", crate_type, "--crate-name", name, *flags, "-o",
-           str(tmp_dir / out.name), str(src)]
+    cmd = [
+        *rustc,
+        "--edition=2021",
+        "--crate-type",
+        crate_type,
+        "--crate-name",
+        name,
+        *flags,
+        "-o",
+        str(tmp_dir / out.name),
+        str(src),
+    ]
     subprocess.run(cmd, check=True, cwd=tmp_dir, env={**os.environ, **(env or {})}, capture_output=True)
     try:
         tmp_dir.rename(out_dir)

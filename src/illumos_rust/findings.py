@@ -112,7 +112,9 @@ def render_text(findings: Sequence[Finding], *, color: bool = False) -> str:
 
 
 def render_json(findings: Sequence[Finding], **extra: Any) -> str:
-    return json.dumps({**extra, "findings": [f.to_dict() for f in findings]}, indent=2, sort_keys=False) + "\n"
+    return (
+        json.dumps({**extra, "findings": [f.to_dict() for f in findings]}, indent=2, sort_keys=False) + "\n"
+    )
 
 
 def _sarif_location(loc: Location) -> dict[str, Any]:

@@ -3,5 +3,15 @@
 from .dynamic import DynamicSection, DynEntry, dynamic
 from .reader import ElfFile, ElfHeader, Note, Section, Segment, Symbol, SymbolIndex
 
-__all__ = ["DynEntry", "DynamicSection", "ElfFile", "ElfHeader", "Note", "Section", "Segment", "Symbol",
-           "SymbolIndex", "dynamic"]
+__all__ = [
+    "DynEntry",
+    "DynamicSection",
+    "ElfFile",
+    "ElfHeader",
+    "Note",
+    "Section",
+    "Segment",
+    "Symbol",
+    "SymbolIndex",
+    "dynamic",
+]

@@ -1,7 +1,8 @@
 """The dynamic section: entries, their strings, and the spare capacity elfedit-style edits rely on.
 
 illumos ld leaves ``DT_SUNW_STRPAD`` bytes unused at the end of ``.dynstr`` and 10 spare ``DT_NULL`` slots at
-the end of ``.dynamic`` (libld ``DYNSTR_EXTRA_PAD``/``DYNAMIC_EXTRA_ELTS``; see ``shared/notes/illumos-target.md``
+the end of ``.dynamic`` (libld ``DYNSTR_EXTRA_PAD``/``DYNAMIC_EXTRA_ELTS``; see
+``shared/notes/illumos-target.md``
 §4), so both numbers are reported: they decide whether a RUNPATH can be added without growing the file.
 """
 
@@ -81,15 +82,21 @@ class DynamicSection:
             off = elf.vaddr_to_offset(values[C.DT_STRTAB])
             size = values.get(C.DT_STRSZ, 0)
             if off is None:
-                raise elf.error(self.offset, f"DT_STRTAB 0x{values[C.DT_STRTAB]:x} is not mapped by any PT_LOAD")
+                raise elf.error(
+                    self.offset, f"DT_STRTAB 0x{values[C.DT_STRTAB]:x} is not mapped by any PT_LOAD"
+                )
             elf.check_range(off, size, "DT_STRTAB")
             return off, size
         return 0, 0
 
     def string(self, value: int) -> str:
         if value >= self.strtab_size:
-            raise self.elf.error(self.offset, f"dynamic string offset {value} outside .dynstr ({self.strtab_size} bytes)")
-        return self.elf.cstring(self.strtab_offset + value, self.strtab_offset + self.strtab_size, "dynamic string")
+            raise self.elf.error(
+                self.offset, f"dynamic string offset {value} outside .dynstr ({self.strtab_size} bytes)"
+            )
+        return self.elf.cstring(
+            self.strtab_offset + value, self.strtab_offset + self.strtab_size, "dynamic string"
+        )
 
     def values(self, tag: int) -> list[int]:
         return [e.value for e in self.entries if e.tag == tag]

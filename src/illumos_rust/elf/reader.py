@@ -8,6 +8,7 @@ with the file offset, so a truncated or hostile file can never raise anything el
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import struct
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import NamedTuple, overload
 
+from ..bulk import paused_gc
 from ..errors import FormatError
 from . import constants as C
 
@@ -100,7 +102,7 @@ class Segment:
 class Symbol(NamedTuple):
     """One symbol table entry; a tuple so that 165k of them are cheap to build."""
 
-    index: int
+    index: int  # type: ignore[assignment]  # the gABI's word; shadows tuple.index, which nobody needs here
     name: str
     value: int
     size: int
@@ -171,10 +173,8 @@ class ElfFile:
             if isinstance(cached[key], memoryview):
                 cached[key].release()
         if self._mm is not None:
-            try:
+            with contextlib.suppress(BufferError):  # a caller still holds a view; the map goes with it
                 self._mm.close()
-            except BufferError:
-                pass  # a caller still holds a view; the map goes away with it
             self._mm = None
 
     def __enter__(self) -> ElfFile:
@@ -189,8 +189,11 @@ class ElfFile:
 
     def check_range(self, offset: int, size: int, what: str) -> None:
         if offset < 0 or size < 0 or offset + size > self.size:
-            raise self.error(offset, f"{what} runs past the end of the file ({size} bytes at 0x{offset:x}, "
-                                     f"file is {self.size} bytes)")
+            raise self.error(
+                offset,
+                f"{what} runs past the end of the file ({size} bytes at 0x{offset:x}, "
+                f"file is {self.size} bytes)",
+            )
 
     def unpack(self, fmt: struct.Struct, offset: int, what: str) -> tuple[int, ...]:
         self.check_range(offset, fmt.size, what)
@@ -283,11 +286,13 @@ class ElfFile:
             return []
         entsize = h.e_shentsize
         if entsize < self._shdr.size:
-            raise self.error(46 if self.is64 else 46, f"section header size {entsize} is too small")
+            raise self.error(h.e_shoff, f"section header size {entsize} is too small")
         first = self._raw_section(h.e_shoff, 0)
         count = h.e_shnum or first[5]  # sh_size of section 0 when e_shnum overflowed
         if count > MAX_SECTIONS or h.e_shoff + count * entsize > self.size:
-            raise self.error(h.e_shoff, f"section header table ({count} entries) runs past the end of the file")
+            raise self.error(
+                h.e_shoff, f"section header table ({count} entries) runs past the end of the file"
+            )
         raws = [first] + [self._raw_section(h.e_shoff + i * entsize, i) for i in range(1, count)]
         shstrndx = h.e_shstrndx
         if shstrndx == C.SHN_XINDEX:
@@ -296,13 +301,32 @@ class ElfFile:
         if 0 < shstrndx < count and raws[shstrndx][1] != C.SHT_NOBITS:
             str_off, str_size = raws[shstrndx][4], raws[shstrndx][5]
             self.check_range(str_off, str_size, "section name string table")
-            names = [self.cstring(str_off + r[0], str_off + str_size, "section name") if r[0] or i else ""
-                     for i, r in enumerate(raws)]
+            names = [
+                self.cstring(str_off + r[0], str_off + str_size, "section name") if r[0] else ""
+                for i, r in enumerate(raws)
+            ]
         else:
             names = [""] * count
         out = []
         for i, raw in enumerate(raws):
-            out.append(Section(i, names[i], *raw, header_offset=h.e_shoff + i * entsize))
+            name, typ, flags, addr, off, size, link, info, align, ent = raw
+            out.append(
+                Section(
+                    i,
+                    names[i],
+                    name,
+                    typ,
+                    flags,
+                    addr,
+                    off,
+                    size,
+                    link,
+                    info,
+                    align,
+                    ent,
+                    h.e_shoff + i * entsize,
+                )
+            )
         return out
 
     def _raw_section(self, offset: int, index: int) -> tuple[int, ...]:
@@ -346,7 +370,9 @@ class ElfFile:
                 p_type, p_flags, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_align = raw
             else:
                 p_type, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_flags, p_align = raw
-            out.append(Segment(i, p_type, p_flags, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_align, off))
+            out.append(
+                Segment(i, p_type, p_flags, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_align, off)
+            )
         return out
 
     def segments_of_type(self, p_type: int) -> list[Segment]:
@@ -395,33 +421,42 @@ class ElfFile:
         fmt = self.sym_struct
         entsize = section.sh_entsize or fmt.size
         if entsize < fmt.size:
-            raise self.error(section.header_offset, f"{section.name}: symbol entry size {entsize} is too small")
+            raise self.error(
+                section.header_offset, f"{section.name}: symbol entry size {entsize} is too small"
+            )
         self.check_range(section.sh_offset, section.sh_size, f"symbol table {section.name}")
         str_off, str_end = self._linked_strtab(section)
         count = section.sh_size // entsize
         buf = self.buf
         base = section.sh_offset
         raws: list[tuple[int, ...]]
-        if entsize == fmt.size:
-            raws = list(fmt.iter_unpack(memoryview(buf)[base : base + count * entsize]))
-        else:
-            raws = [fmt.unpack_from(buf, base + i * entsize) for i in range(count)]
+        with paused_gc():
+            if entsize == fmt.size:
+                raws = list(fmt.iter_unpack(memoryview(buf)[base : base + count * entsize]))
+            else:
+                raws = [fmt.unpack_from(buf, base + i * entsize) for i in range(count)]
         strtab = bytes(buf[str_off:str_end])
         limit = len(strtab)
-        # A table ending in NUL with every offset inside it cannot yield a bad name: check once, not per symbol.
+        # A table ending in NUL with every offset inside it cannot yield a bad name: check once.
         if raws and (max(r[0] for r in raws) >= limit or not strtab.endswith(b"\0")):
             for i, r in enumerate(raws):
                 if r[0] and (r[0] >= limit or strtab.find(b"\0", r[0]) < 0):
-                    raise self.error(base + i * entsize,
-                                     f"{section.name}[{i}]: name offset {r[0]} outside its string table")
+                    raise self.error(
+                        base + i * entsize,
+                        f"{section.name}[{i}]: name offset {r[0]} outside its string table",
+                    )
         find = strtab.find
-        names = [strtab[r[0] : find(b"\0", r[0])].decode("utf-8", "surrogateescape") if r[0] else "" for r in raws]
+        names = [
+            strtab[r[0] : find(b"\0", r[0])].decode("utf-8", "surrogateescape") if r[0] else "" for r in raws
+        ]
         return SymbolTable(section, raws, names, self.is64)
 
     def _linked_strtab(self, section: Section) -> tuple[int, int]:
         secs = self.sections
         if not 0 < section.sh_link < len(secs):
-            raise self.error(section.header_offset, f"{section.name}: sh_link {section.sh_link} is not a section")
+            raise self.error(
+                section.header_offset, f"{section.name}: sh_link {section.sh_link} is not a section"
+            )
         st = secs[section.sh_link]
         if st.sh_type == C.SHT_NOBITS:
             raise self.error(st.header_offset, f"{st.name}: string table has no file bytes")
@@ -497,7 +532,9 @@ def _align(value: int, align: int) -> int:
 class SymbolTable(Sequence[Symbol]):
     """A symbol table as columns: raw ``struct`` tuples and decoded names, ``Symbol`` built on access."""
 
-    def __init__(self, section: Section | None, raws: list[tuple[int, ...]], names: list[str], is64: bool) -> None:
+    def __init__(
+        self, section: Section | None, raws: list[tuple[int, ...]], names: list[str], is64: bool
+    ) -> None:
         self.section = section
         self.raws = raws
         self.names = names
@@ -539,7 +576,11 @@ class SymbolIndex:
     def __init__(self, symbols: list[Symbol]) -> None:
         wanted = {C.STT_FUNC, C.STT_OBJECT, C.STT_GNU_IFUNC, C.STT_NOTYPE}
         syms = sorted(
-            (s for s in symbols if s.shndx != C.SHN_UNDEF and s.type in wanted and s.name and s.shndx < C.SHN_LORESERVE),
+            (
+                s
+                for s in symbols
+                if s.shndx != C.SHN_UNDEF and s.type in wanted and s.name and s.shndx < C.SHN_LORESERVE
+            ),
             key=lambda s: (s.value, -s.size, s.type != C.STT_FUNC),
         )
         self._starts = [s.value for s in syms]
@@ -549,7 +590,7 @@ class SymbolIndex:
         return len(self._syms)
 
     def lookup(self, addr: int) -> tuple[Symbol, int] | None:
-        """The symbol containing ``addr`` and the offset into it; unsized symbols match their exact address."""
+        """The symbol containing ``addr`` and the offset into it; unsized symbols match exactly."""
         i = bisect_right(self._starts, addr) - 1
         while i >= 0:
             s = self._syms[i]

@@ -1,8 +1,9 @@
 """Symbol versioning: GNU ``.gnu.version_r``/``.gnu.version_d`` and Solaris ``.SUNW_version``.
 
 Both families share the on-disk structures (illumos ``sys/link.h``: ``Elf64_Verneed``, ``Elf64_Vernaux``,
-``Elf64_Verdef``, ``Elf64_Verdaux``), so one parser serves both. ``vn_file`` offsets are kept because a NEEDED
-rename must rename the version-need file name too: glibc's ld.so aborts otherwise (``shared/notes/elf-tooling.md``).
+``Elf64_Verdef``, ``Elf64_Verdaux``), so one parser serves both. ``vn_file`` offsets are kept because a
+NEEDED rename must rename the version-need file name too: glibc's ld.so aborts otherwise
+(``shared/notes/elf-tooling.md``).
 """
 
 from __future__ import annotations
@@ -78,8 +79,16 @@ def verneed(elf: ElfFile) -> list[VerNeed]:
                 if nxt == 0:
                     break
                 apos += nxt
-            out.append(VerNeed(vn_version, elf.cstring(s_off + vn_file, s_end, "version file"), pos + 4,
-                               vn_file, pos, auxes))
+            out.append(
+                VerNeed(
+                    vn_version,
+                    elf.cstring(s_off + vn_file, s_end, "version file"),
+                    pos + 4,
+                    vn_file,
+                    pos,
+                    auxes,
+                )
+            )
             if vn_next == 0:
                 break
             pos += vn_next
