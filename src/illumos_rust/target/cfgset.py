@@ -130,9 +130,27 @@ def check_target(target: str, *, toolchain: Toolchain | None = None) -> None:
         return
     known = target_list(toolchain=toolchain)
     if target not in known:
-        close = difflib.get_close_matches(target, known, n=3, cutoff=0.6)
+        close = suggest(target, known)
         hint = f"; did you mean {', '.join(close)}?" if close else " (see `rustc --print target-list`)"
         raise UsageError(f"unknown target {target!r}{hint}")
+
+
+def suggest(name: str, known: Sequence[str], n: int = 3) -> list[str]:
+    """Closest real targets: most triple components in common first (a wrong vendor, as in
+    ``x86_64-unknown-solaris`` for ``x86_64-pc-solaris``, keeps arch and os), then spelling."""
+    parts = name.split("-")
+
+    def score(candidate: str) -> tuple[int, float]:
+        other = candidate.split("-")
+        # Arch (first) and OS/env (last) say more than a vendor such as "unknown", so they weigh double.
+        shared = 2 * (parts[0] == other[0]) + 2 * (parts[-1] == other[-1])
+        shared += len(set(parts[1:-1]) & set(other[1:-1]))
+        return shared, difflib.SequenceMatcher(None, name, candidate).ratio()
+
+    if "-" not in name:  # a bare OS or arch name: the targets that have it as a component
+        return [c for c in known if name in c.split("-")][: n + 2]
+    ranked = sorted(known, key=score, reverse=True)
+    return [c for c in ranked[:n] if score(c)[1] >= 0.6 or score(c)[0] >= 3]
 
 
 def _first_error(stderr: str) -> str:
