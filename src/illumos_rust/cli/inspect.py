@@ -1,0 +1,221 @@
+"""``illumos-rust inspect``: elfdump-style summary, with full tables on request."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ..elf import constants as C
+from ..elf.dynamic import dynamic
+from ..elf.reader import ElfFile, Symbol
+from ..inspect import Inspection, inspect_elf
+from .common import add_format, print_json
+
+EXAMPLES = """examples:
+  illumos-rust inspect target/release/myservice
+  illumos-rust inspect --dynamic --format json lib/libfoo.so
+  illumos-rust inspect --symbols --no-demangle a.out | grep FUNC
+"""
+
+
+def add_parser(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "inspect",
+        help="elfdump-style summary of ELF files",
+        description="Summarise ELF files: identity, dependencies and search paths, edit capacity "
+        "(STRPAD reserve, spare DT_NULL slots), sections, symbols and who built them.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument(
+        "--symbols", action="store_true", help="list every symbol (.symtab, .dynsym, .SUNW_ldynsym)"
+    )
+    p.add_argument("--dynamic", action="store_true", help="list every dynamic entry")
+    p.add_argument("--sections", action="store_true", help="list section headers")
+    p.add_argument("--segments", action="store_true", help="list program headers")
+    p.add_argument("--no-demangle", action="store_true", help="show symbol names as stored")
+    add_format(p)
+    p.set_defaults(func=run)
+
+
+def _demangler(enabled: bool) -> Any:
+    if not enabled:
+        return lambda name: name
+    try:
+        from ..demangle import try_demangle
+    except ImportError:  # the demangler is optional for inspect
+        return lambda name: name
+    return lambda name: try_demangle(name) or name
+
+
+def run(args: argparse.Namespace) -> int:
+    results: list[dict[str, Any]] = []
+    out = sys.stdout
+    for path in args.paths:
+        with ElfFile(path) as elf:
+            info = inspect_elf(elf)
+            tables = _tables(elf, args)
+            if args.format == "json":
+                results.append({**info.to_dict(), **tables})
+            else:
+                if len(results) or path != args.paths[0]:
+                    out.write("\n")
+                out.write(render_summary(info))
+                out.write(render_tables(elf, tables))
+    if args.format == "json":
+        print_json(results if len(results) > 1 else results[0])
+    return 0
+
+
+def _tables(elf: ElfFile, args: argparse.Namespace) -> dict[str, Any]:
+    tables: dict[str, Any] = {}
+    if args.sections:
+        tables["section_headers"] = [
+            {
+                "index": s.index,
+                "name": s.name,
+                "type": C.section_type_name(s.sh_type, elf.is_solaris),
+                "addr": s.sh_addr,
+                "offset": s.sh_offset,
+                "size": s.sh_size,
+                "entsize": s.sh_entsize,
+                "flags": s.sh_flags,
+                "link": s.sh_link,
+                "info": s.sh_info,
+                "align": s.sh_addralign,
+            }
+            for s in elf.sections
+        ]
+    if args.segments:
+        tables["program_headers"] = [
+            {
+                "type": p.type_name,
+                "offset": p.p_offset,
+                "vaddr": p.p_vaddr,
+                "filesz": p.p_filesz,
+                "memsz": p.p_memsz,
+                "flags": p.flags_text.replace(" ", ""),
+                "align": p.p_align,
+            }
+            for p in elf.segments
+        ]
+    if args.dynamic:
+        dyn = dynamic(elf)
+        tables["dynamic_entries"] = [
+            {"index": e.index, "tag": e.tag_name, "value": e.value, "string": e.string} for e in dyn.entries
+        ]
+    if args.symbols:
+        show = _demangler(not args.no_demangle)
+        tables["symbols"] = {
+            name: [_symbol_row(s, show) for s in table]
+            for name, table in (
+                (".symtab", elf.symtab),
+                (".dynsym", elf.dynsym),
+                (".SUNW_ldynsym", elf.ldynsym),
+            )
+            if len(table)
+        }
+    return tables
+
+
+def _symbol_row(s: Symbol, show: Any) -> dict[str, Any]:
+    return {
+        "index": s.index,
+        "value": s.value,
+        "size": s.size,
+        "type": s.type_name,
+        "bind": s.bind_name,
+        "shndx": s.shndx,
+        "name": s.name,
+        "display": show(s.name) if s.name else "",
+    }
+
+
+def render_summary(i: Inspection) -> str:
+    p = i.producer
+    lines = [
+        f"{i.path}: {i.elf_class} {i.byte_order} {i.type} {i.machine}, OSABI {i.osabi}, {i.size} bytes",
+        f"  interpreter:  {i.interpreter or '-'}",
+        f"  needed:       {', '.join(i.needed) or '-'}",
+        f"  runpath:      {i.runpath if i.runpath is not None else '-'}",
+        f"  rpath:        {i.rpath if i.rpath is not None else '-'}",
+        f"  soname:       {i.soname or '-'}",
+        f"  flags:        {' '.join(i.flags) or '-'}   flags_1: {' '.join(i.flags_1) or '-'}"
+        + ("   (edited after link: DF_1_EDITED)" if i.edited else ""),
+        f"  edit room:    STRPAD {i.strpad if i.strpad is not None else '-'} bytes, "
+        f"{i.spare_dt_null} spare DT_NULL of {i.dynamic_slots} dynamic slots ({i.dynamic_used} used)",
+        "  versions:     " + ("; ".join(f"{k} ({', '.join(v)})" for k, v in i.version_needs.items()) or "-"),
+        f"  sections:     {i.sections}   segments: {i.segments}   FDEs: {i.fdes}",
+        f"  symbols:      .symtab {i.symtab}, .dynsym {i.dynsym}, .SUNW_ldynsym {i.ldynsym}",
+        f"  debug:        DWARF {'yes' if i.has_debug_info else 'no'}, CTF {'yes' if i.has_ctf else 'no'}"
+        + (f", build-id {i.build_id}" if i.build_id else ""),
+        f"  linker:       {p.linker} ({p.linker_evidence})",
+    ]
+    if p.rustc or p.rustc_commit:
+        lines.append(
+            f"  rustc:        {p.rustc or '?'}" + (f" (commit {p.rustc_commit})" if p.rustc_commit else "")
+        )
+    if p.compilers:
+        lines.append(f"  compilers:    {'; '.join(p.compilers)}")
+    rust = f"yes ({p.rust_evidence})" if p.is_rust else "no"
+    lines.append(f"  rust:         {rust}")
+    if p.mangling:
+        lines.append("  mangling:     " + ", ".join(f"{k} {v}" for k, v in p.mangling.items()))
+    return "\n".join(lines) + "\n"
+
+
+def render_tables(elf: ElfFile, tables: dict[str, Any]) -> str:
+    out: list[str] = []
+    if "section_headers" in tables:
+        out.append("\nSection headers:")
+        out.append(f"  {'[Nr]':>5} {'Name':<24} {'Type':<16} {'Address':>16} {'Offset':>8} {'Size':>8} Flg")
+        for s in tables["section_headers"]:
+            out.append(
+                f"  [{s['index']:>3}] {s['name']:<24} {s['type']:<16} {s['addr']:016x} {s['offset']:08x} "
+                f"{s['size']:08x} {_shflags(s['flags'])}"
+            )
+    if "program_headers" in tables:
+        out.append("\nProgram headers:")
+        for p in tables["program_headers"]:
+            out.append(
+                f"  {p['type']:<14} off 0x{p['offset']:08x} vaddr 0x{p['vaddr']:016x} "
+                f"filesz 0x{p['filesz']:x} "
+                f"memsz 0x{p['memsz']:x} {p['flags']:<3} align 0x{p['align']:x}"
+            )
+    if "dynamic_entries" in tables:
+        out.append("\nDynamic section:")
+        for e in tables["dynamic_entries"]:
+            text = f"  [{e['index']:>3}] {e['tag']:<18} 0x{e['value']:x}"
+            if e["string"] is not None:
+                text += f"  {e['string']}"
+            out.append(text)
+    for name, rows in tables.get("symbols", {}).items():
+        out.append(f"\nSymbol table {name} ({len(rows)} entries):")
+        for r in rows:
+            out.append(
+                f"  {r['index']:>6}: {r['value']:016x} {r['size']:>6} {r['type']:<7} {r['bind']:<6} "
+                f"{_shndx(r['shndx']):>5} {r['display']}"
+            )
+    return "\n".join(out) + ("\n" if out else "")
+
+
+def _shflags(flags: int) -> str:
+    letters = (
+        (C.SHF_WRITE, "W"),
+        (C.SHF_ALLOC, "A"),
+        (C.SHF_EXECINSTR, "X"),
+        (C.SHF_MERGE, "M"),
+        (C.SHF_STRINGS, "S"),
+        (C.SHF_INFO_LINK, "I"),
+        (C.SHF_LINK_ORDER, "L"),
+        (C.SHF_GROUP, "G"),
+        (C.SHF_TLS, "T"),
+        (C.SHF_COMPRESSED, "C"),
+    )
+    return "".join(ch for bit, ch in letters if flags & bit)
+
+
+def _shndx(ndx: int) -> str:
+    return {C.SHN_UNDEF: "UND", C.SHN_ABS: "ABS", C.SHN_COMMON: "COM"}.get(ndx, str(ndx))
