@@ -352,3 +352,19 @@ def test_generate_unset_returns_a_field_to_its_default(
     assert "frame-pointer" not in _rustc_spec_of_file(out_path)
     code, out, _ = _run(capsys, "check", str(out_path))
     assert code == 1 and "error[RFD161-FP]" in out
+
+
+def test_cli_policy_names_match_the_policies() -> None:
+    from illumos_rust.cli.target import POLICY_NAMES
+    from illumos_rust.target.policy import POLICIES
+
+    assert set(POLICY_NAMES) == set(POLICIES)
+
+
+def test_cli_list_os_and_fields(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "list", "--os", "illumos")
+    assert code == 0 and out.split() == ["aarch64-unknown-illumos", "x86_64-unknown-illumos"]
+    code, out, _ = _run(capsys, "fields", "--format", "json")
+    rows = {r["field"]: r for r in json.loads(out)["fields"]}
+    assert rows["frame-pointer"]["default"] == "may-omit"
+    assert rows["llvm-target"]["has_default"] is False

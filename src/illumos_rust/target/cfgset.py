@@ -180,13 +180,23 @@ def cfg_set(target: str, *, toolchain: Toolchain | None = None) -> CfgSet:
         check_target(target, toolchain=tc)
         atoms = parse_cfg("\n".join(_query(tc, target)), target)
         return CfgSet(target, strip_nightly_only(atoms, toolchain=tc))
+    memo_key = (str(rustc.cache_path(tc)), target)
+    memo = _parsed.get(memo_key)
+    if memo is not None:
+        return memo
     cached = rustc.load_cache(tc).get("cfg", {})
     lines = cached.get(target) if isinstance(cached, dict) else None
     if not isinstance(lines, list):
         check_target(target, toolchain=tc)  # only on a miss: a cached target is known to exist
         lines = _query(tc, target)
         rustc.update_cache(tc, cfg={target: lines})
-    return CfgSet(target, parse_cfg("\n".join(lines), f"cache entry for {target}"))
+    result = CfgSet(target, parse_cfg("\n".join(lines), f"cache entry for {target}"))
+    _parsed[memo_key] = result
+    return result
+
+
+_parsed: dict[tuple[str, str], CfgSet] = {}
+"""Built-in targets' parsed sets per cache file (so per rustc); immutable, so safe to share."""
 
 
 def fill_cfg_cache(

@@ -52,6 +52,9 @@ class Toolchain:
 
 _toolchains: dict[tuple[tuple[str, ...], str | None], Toolchain] = {}
 _lock = threading.Lock()
+# Parsed cache files, reused while the file is unchanged (same mtime, size and inode: a rename by
+# another process gives a new inode), so a lookup after the first costs a stat, not a JSON parse.
+_loaded: dict[Path, tuple[tuple[int, int, int], dict[str, Any]]] = {}
 
 
 def default_command() -> tuple[str, ...]:
@@ -120,11 +123,22 @@ def load_cache(tc: Toolchain) -> dict[str, Any]:
     """The cache for this rustc, or an empty one; a damaged or foreign file is treated as absent."""
     path = cache_path(tc)
     try:
+        stat = path.stat()
+    except OSError:
+        return {}
+    stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+    with _lock:
+        memo = _loaded.get(path)
+    if memo is not None and memo[0] == stamp:
+        return memo[1]
+    try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
     if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT or data.get("key") != tc.key:
         return {}
+    with _lock:
+        _loaded[path] = (stamp, data)
     return data
 
 
@@ -140,7 +154,7 @@ def update_cache(tc: Toolchain, **sections: dict[str, Any] | list[str]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError:
         return
-    data = load_cache(tc)
+    data = dict(load_cache(tc))  # a copy: the memoised dict must not change under other readers
     data.update({"format": CACHE_FORMAT, "key": tc.key, "rustc": tc.version_line})
     for name, value in sections.items():
         if isinstance(value, dict) and isinstance(data.get(name), dict):

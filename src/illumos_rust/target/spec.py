@@ -127,7 +127,7 @@ def load_spec(target: str, *, toolchain: Toolchain | None = None) -> TargetSpec:
     if target not in specs:
         check_target(target, toolchain=tc)  # raises with suggestions when the name is unknown
         raise UsageError(f"{target}: rustc printed no spec for this target")
-    return TargetSpec.from_raw(target, specs[target])
+    return TargetSpec.from_raw(target, json.loads(json.dumps(specs[target])))  # a copy of the cached dict
 
 
 def known_fields(*, toolchain: Toolchain | None = None) -> list[str]:
