@@ -135,14 +135,11 @@ class FieldDiff:
 def explain(key: str, left: Any, right: Any, left_name: str, right_name: str) -> str:
     """A sentence or two: what the field does, then what each side's value means where we know it."""
     meaning = MEANING.get(key, "a rustc target option (no description here; see rustc's spec docs)")
-    parts = [
-        f"Controls {meaning}."
-        if not meaning.startswith(("a ", "whether", "which", "how"))
-        else f"This is {meaning}."
-        if meaning.startswith("a ")
-        else f"Controls {meaning}."
-    ]
-    extra = _specific(key, left, right)
+    if meaning.startswith(("a ", "descriptive")):
+        parts = [f"{meaning[0].upper()}{meaning[1:]}."]
+    else:
+        parts = [f"Controls {meaning}."]
+    extra = _specific(key, left, right, left_name, right_name)
     if extra:
         parts.append(extra)
     for name, value in ((left_name, left), (right_name, right)):
@@ -152,7 +149,7 @@ def explain(key: str, left: Any, right: Any, left_name: str, right_name: str) ->
     return " ".join(parts)
 
 
-def _specific(key: str, left: Any, right: Any) -> str:
+def _specific(key: str, left: Any, right: Any, left_name: str, right_name: str) -> str:
     """Differences in argument lists say which arguments one side adds, and why it matters on illumos."""
     if key.endswith("link-args") and isinstance(left, dict) and isinstance(right, dict):
         notes = []
@@ -160,13 +157,14 @@ def _specific(key: str, left: Any, right: Any) -> str:
             a, b = left.get(flavour, []), right.get(flavour, [])
             only_a = [x for x in a if x not in b]
             only_b = [x for x in b if x not in a]
-            if only_a or only_b:
-                left_only, right_only = " ".join(only_a) or "-", " ".join(only_b) or "-"
-                notes.append(f"for {flavour}: only left has {left_only}, only right has {right_only}")
+            for name, only in ((left_name, only_a), (right_name, only_b)):
+                if only:
+                    notes.append(f"only {name} passes {' '.join(only)} ({flavour})")
             why = _why_args(only_a + only_b)
             if why:
                 notes.append(why)
-        return "; ".join(notes) + ("." if notes else "")
+        text = "; ".join(notes)
+        return f"{text[0].upper()}{text[1:]}." if text else ""
     return ""
 
 
