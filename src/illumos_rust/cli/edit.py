@@ -1,0 +1,240 @@
+"""``illumos-rust edit``: elfedit-style dynamic-section edits that run on any build host, on a file or a tree.
+
+Dry run by default (prints before/after like elfedit); ``--write`` applies each file's edit as a verified
+transaction. In a batch every file is planned before anything is written, so one refusal leaves the whole
+tree untouched unless ``--keep-going`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from ..edit import Op, Plan, parse_flags_1, parse_replace, plan_edits, write
+from ..edit.ops import OpKind, check_string
+from ..errors import FormatError, UnsafeEditError, UsageError
+from .common import add_format, print_json
+
+EXAMPLES = """examples:
+  illumos-rust edit bin/prog --runpath '$ORIGIN/../lib'            # dry run: show what would change
+  illumos-rust edit bin/prog --runpath '$ORIGIN/../lib' --write    # apply (temp file, verify, rename)
+  illumos-rust edit --delete-runpath --delete-rpath prog --write --backup .orig
+  illumos-rust edit --replace-needed libgcc_s.so.1=libgcc_s.so.2 prog
+  illumos-rust edit root/ --runpath '$ORIGIN/../lib' --drop-runpath-prefix /opt/local --write
+"""
+
+
+class _OpAction(argparse.Action):
+    """Collects operations into one ordered list, because their order on the command line matters."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, kind: OpKind, **kwargs: Any) -> None:
+        self.kind = kind
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        ops: list[tuple[OpKind, str]] = list(getattr(namespace, "ops", None) or [])
+        ops.append((self.kind, values if isinstance(values, str) else ""))
+        namespace.ops = ops
+
+
+def add_parser(subparsers: Any) -> None:
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "edit",
+        help="edit RUNPATH/RPATH/NEEDED/SONAME/FLAGS_1 in place, elfedit-style, on any host",
+        description=__doc__,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="ELF files or directories (searched recursively)")
+    g = p.add_argument_group("operations (applied in the order given)")
+
+    def op(flag: str, kind: OpKind, metavar: str | None, text: str) -> None:
+        if metavar is None:
+            g.add_argument(flag, action=_OpAction, kind=kind, nargs=0, help=text)
+        else:
+            g.add_argument(flag, action=_OpAction, kind=kind, metavar=metavar, help=text)
+
+    op(
+        "--runpath",
+        "runpath",
+        "PATH",
+        "elfedit dyn:runpath: set DT_RPATH and DT_RUNPATH where present, else add DT_RUNPATH",
+    )
+    op("--set-runpath", "set-runpath", "PATH", "set (or add) DT_RUNPATH only")
+    op("--delete-runpath", "delete-runpath", None, "delete DT_RUNPATH")
+    op("--set-rpath", "set-rpath", "PATH", "set (or add) DT_RPATH only")
+    op("--delete-rpath", "delete-rpath", None, "delete DT_RPATH")
+    op(
+        "--drop-runpath-prefix",
+        "drop-runpath-prefix",
+        "DIR",
+        "policy: drop RUNPATH/RPATH components under DIR; with --runpath, put its value where the first "
+        "dropped one was; files with nothing to drop are left alone",
+    )
+    op("--replace-needed", "replace-needed", "OLD=NEW", "rename a DT_NEEDED and its version-need file name")
+    op("--remove-needed", "remove-needed", "NAME", "delete a DT_NEEDED (refused if symbol versions need it)")
+    op("--add-needed", "add-needed", "NAME", "add a DT_NEEDED")
+    op("--set-soname", "set-soname", "NAME", "set (or add) DT_SONAME")
+    op("--set-flags-1", "set-flags-1", "FLAGS", "set DT_FLAGS_1 bits, e.g. NODELETE,NOW or 0x8")
+    op("--clear-flags-1", "clear-flags-1", "FLAGS", "clear DT_FLAGS_1 bits")
+    p.add_argument("--write", action="store_true", help="apply the edits (default: dry run)")
+    p.add_argument("--backup", metavar="SUFFIX", help="keep the original as PATH+SUFFIX (with --write)")
+    p.add_argument(
+        "--no-grow",
+        action="store_true",
+        help="never add segments or move sections: only reuse, reserve or in-place (like elfedit)",
+    )
+    p.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="in a batch, write the files that can be edited even if others are refused",
+    )
+    add_format(p)
+    p.set_defaults(func=run, ops=[])
+
+
+def build_ops(raw: list[tuple[OpKind, str]]) -> list[Op]:
+    ops: list[Op] = []
+    for kind, value in raw:
+        if kind == "replace-needed":
+            ops.append(parse_replace(value))
+        elif kind in ("set-flags-1", "clear-flags-1"):
+            ops.append(Op(kind, hex(parse_flags_1(value))))
+        elif kind in ("delete-runpath", "delete-rpath"):
+            ops.append(Op(kind))
+        else:
+            ops.append(Op(kind, check_string(value)))
+    if not ops:
+        raise UsageError("no operation given (see illumos-rust edit --help)")
+    return ops
+
+
+def _is_elf(path: str) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4) == b"\x7fELF"
+    except OSError:
+        return False
+
+
+def iter_targets(paths: list[str]) -> Iterator[tuple[str, bool]]:
+    """Files to edit, each once (hard links too), and whether it was named explicitly.
+
+    Symbolic links inside a tree are skipped: the file they point to is edited under its own name, once.
+    """
+    seen: set[tuple[int, int]] = set()
+    for top in paths:
+        if os.path.isdir(top):
+            for root, dirs, files in os.walk(top):
+                dirs.sort()
+                for name in sorted(files):
+                    full = os.path.join(root, name)
+                    if os.path.islink(full) or not os.path.isfile(full) or not _is_elf(full):
+                        continue
+                    st = os.stat(full)
+                    if (st.st_dev, st.st_ino) not in seen:
+                        seen.add((st.st_dev, st.st_ino))
+                        yield full, False
+        elif os.path.exists(top):
+            st = os.stat(top)
+            if (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                yield top, True
+        else:
+            raise UsageError(f"{top}: no such file or directory")
+
+
+def _plan_json(plan: Plan, written: bool) -> dict[str, Any]:
+    return {
+        "path": plan.path,
+        "changed": plan.changed,
+        "written": written,
+        "size_before": plan.size_before,
+        "size_after": plan.size_after,
+        "bytes_changed": plan.bytes_changed,
+        "grew": plan.grew,
+        "strategies": plan.strategies,
+        "notes": plan.notes,
+        "entries": [
+            {
+                "before": None
+                if b is None
+                else {"index": b.index, "tag": b.tag_name, "value": b.value, "string": b.string},
+                "after": None
+                if a is None
+                else {"index": a.index, "tag": a.tag_name, "value": a.value, "string": a.string},
+            }
+            for b, a in plan.changed_entries()
+        ],
+    }
+
+
+def _print_plan(plan: Plan, written: bool) -> None:
+    state = (
+        "written" if written else ("dry run, nothing written (use --write)" if plan.changed else "unchanged")
+    )
+    print(f"{plan.path}: {state}")
+    for line in plan.strategies:
+        print(f"  {line}")
+    for b, a in plan.changed_entries():
+        print(f"  - {b.text() if b else '(none)'}")
+        print(f"  + {a.text() if a else '(none)'}")
+    for line in plan.notes:
+        print(f"  note: {line}")
+    if plan.changed:
+        print(f"  {plan.bytes_changed} bytes changed, size {plan.size_before} -> {plan.size_after}")
+
+
+def run(args: argparse.Namespace) -> int:
+    ops = build_ops(args.ops)
+    if args.backup is not None and not args.write:
+        raise UsageError("--backup needs --write")
+    plans: list[Plan] = []
+    refused: list[str] = []
+    targets = list(iter_targets(args.paths))
+    batch = len(targets) != 1 or not targets[0][1]
+    for path, explicit in targets:
+        try:
+            plans.append(plan_edits(path, ops, no_grow=args.no_grow))
+        except (UnsafeEditError, FormatError) as exc:
+            if not batch:
+                raise
+            if not explicit and isinstance(exc, UnsafeEditError) and "no dynamic section" in exc.reason:
+                continue  # static executables and objects in a tree have nothing to edit
+            refused.append(str(exc))
+    for line in refused:
+        print(f"illumos-rust: refused: {line}", file=sys.stderr)
+    do_write = args.write and (not refused or args.keep_going)
+    if refused and args.write and not args.keep_going:
+        print(
+            f"illumos-rust: nothing written: {len(refused)} file(s) refused (--keep-going writes the rest)",
+            file=sys.stderr,
+        )
+    results: list[dict[str, Any]] = []
+    for plan in plans:
+        written = False
+        if do_write and plan.changed:
+            try:
+                write(plan, backup=args.backup)
+                written = True
+            except UnsafeEditError as exc:
+                if not batch:
+                    raise
+                refused.append(str(exc))
+                print(f"illumos-rust: refused: {exc}", file=sys.stderr)
+        if args.format == "json":
+            results.append(_plan_json(plan, written))
+        else:
+            _print_plan(plan, written)
+    if args.format == "json":
+        print_json({"files": results, "refused": refused})
+    return 2 if refused else 0
