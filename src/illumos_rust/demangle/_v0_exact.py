@@ -1,16 +1,17 @@
-"""The reference-faithful v0 printer: every error path, depth count and write exactly as rustc-demangle 0.1.27.
+"""The reference-faithful v0 printer: every error path, depth count and write as in rustc-demangle 0.1.27.
 
 rustc-demangle decides validity with a shallow first pass (no output, backrefs not followed, lifetimes not
 checked) and then prints in a second pass in which late errors become inline ``{invalid syntax}`` or
-``{recursion limit reached}`` followed by ``?`` placeholders, and in which output stops at the first write that
-would pass 1,000,000 bytes. Reproducing that needs the same control flow, so this module keeps it: a printer
-whose parser state turns into an error and stays so (until a backref returns), and whose output is a list of the
-individual writes. It is the slow path; ``v0.py`` has a fast single pass for well-formed symbols and falls back
-here whenever anything is unusual.
+``{recursion limit reached}`` followed by ``?`` placeholders, and in which output stops at the first write
+that would pass 1,000,000 bytes. Reproducing that needs the same control flow, so this module keeps it: a
+printer whose parser state turns into an error and stays so (until a backref returns), and whose output is a
+list of the individual writes. It is the slow path; ``v0.py`` has a fast single pass for well-formed symbols
+and falls back here whenever anything is unusual.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Final
 
@@ -54,6 +55,12 @@ _B62: Final[dict[str, int]] = {
     **{chr(ord("A") + k): 36 + k for k in range(26)},
 }
 _HEX_NIBBLES: Final = frozenset("0123456789abcdef")
+
+# rustc-demangle allows 500 levels of nesting, and this printer (like rustc-demangle) recurses: up to three
+# Python frames per level, more than CPython's default limit of 1000. Since 3.11, Python-to-Python calls do
+# not use the C stack, so a higher limit is safe; it is raised once, never lowered.
+if sys.getrecursionlimit() < 12_000:
+    sys.setrecursionlimit(12_000)
 
 
 class ParseError(Exception):
@@ -99,9 +106,9 @@ def utf8_len(text: str) -> int:
 class Printer:
     """One pass over a v0 symbol (without its ``_R`` prefix), printing into ``out`` or only validating.
 
-    ``err`` is ``None`` while the parser is healthy and the error message once it failed; like rustc-demangle's
-    ``Result<Parser, ParseError>`` it is saved and restored around backrefs, so an error inside a backref's target
-    does not poison what follows it.
+    ``err`` is ``None`` while the parser is healthy and the error message once it failed; like
+    rustc-demangle's ``Result<Parser, ParseError>`` it is saved and restored around backrefs, so an error
+    inside a backref's target does not poison what follows it.
     """
 
     def __init__(self, sym: str, out: list[str] | None, alternate: bool) -> None:
@@ -257,7 +264,8 @@ class Printer:
         if self.err is None:
             self.depth -= 1
 
-    # -- printing ---------------------------------------------------------------------------------------------
+    # -- printing
+    # ---------------------------------------------------------------------------------------------
 
     def print_lifetime(self, lt: int) -> None:
         if self.out is None:
@@ -312,7 +320,7 @@ class Printer:
         self.bound -= count
 
     def _print_bound_lifetimes(self, count: int) -> None:
-        """Write ``'a, 'b, …`` for a binder; in whole chunks while far from the size cap (binders can be huge)."""
+        """Write ``'a, 'b, …`` for a binder, in whole chunks while far from the size cap (binders are huge)."""
         i = 0
         while i < count:
             if self.remaining > 70_000 and count - i > 1:
@@ -795,7 +803,7 @@ class Printer:
 
 
 def _parse_uint(nibbles: str) -> int | None:
-    """A hex const's value if it fits in u64 (leading zeros ignored), else None (printed as ``0x`` + nibbles)."""
+    """A hex const's value if it fits in u64 (leading zeros ignored), else None (printed ``0x`` + nibbles)."""
     digits = nibbles.lstrip("0")
     if len(digits) > 16:
         return None

@@ -1,17 +1,16 @@
 """The front end rustc-demangle puts before both schemes: ``.llvm.`` stripping, the suffix rule, the size cap.
 
-Kept separate from the scheme parsers because these rules decide *whether* something is a Rust symbol at all, and
-they are where most implementations drift from rustc-demangle (see the research note in
-``shared/notes/demangle.md``): ``.llvm.<HEX>`` is cut before anything else, legacy is tried before v0, whatever
-follows the parsed symbol must be a ``.``-led run of ASCII punctuation/alphanumerics and is then printed verbatim in
-both forms, and output is capped at 1,000,000 bytes followed by ``{size limit reached}``.
+Kept separate from the scheme parsers because these rules decide *whether* something is a Rust symbol at all,
+and they are where most implementations drift from rustc-demangle (see the research note in
+``shared/notes/demangle.md``): ``.llvm.<HEX>`` is cut before anything else, legacy is tried before v0,
+whatever follows the parsed symbol must be a ``.``-led run of ASCII punctuation/alphanumerics and is then
+printed verbatim in both forms, and output is capped at 1,000,000 bytes followed by ``{size limit reached}``.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Final, Literal
 
 from . import _v0_exact, legacy, v0
@@ -22,8 +21,12 @@ _LLVM_TAIL: Final = re.compile(r"[0-9A-F@]*")
 _SUFFIX: Final = re.compile(r"\.[!-~]*")
 MAX_SIZE: Final = _v0_exact.MAX_SIZE
 SIZE_LIMIT: Final = "{size limit reached}"
-#: Results for inputs up to this length are memoised: symbol tables and stack traces repeat names a lot.
+#: Results for inputs up to this length are memoised: symbol tables and stack traces repeat names a lot
+#: (``.dynsym`` repeats ``.symtab``, a hot frame appears in every stack). Plain dicts, emptied when full:
+#: cheaper per hit than an LRU, and a filter over one binary's symbols rarely needs more.
 _CACHE_INPUT_LIMIT: Final = 4096
+_CACHE_ENTRIES: Final = 1 << 18
+_caches: tuple[dict[str, tuple[Scheme, str] | None], dict[str, tuple[Scheme, str] | None]] = ({}, {})
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,7 @@ class Demangled:
 
 
 def strip_llvm_suffix(symbol: str) -> str:
-    """Cut a ThinLTO ``.llvm.<digits/A-F/@>`` tail at its first occurrence, as rustc-demangle does first of all."""
+    """Cut a ThinLTO ``.llvm.<digits/A-F/@>`` tail at its first occurrence, rustc-demangle's first step."""
     i = symbol.find(".llvm.")
     if i >= 0 and _LLVM_TAIL.fullmatch(symbol, i + 6):
         return symbol[:i]
@@ -52,7 +55,7 @@ def strip_llvm_suffix(symbol: str) -> str:
 
 
 def _join_capped(writes: list[str], cut: bool) -> str:
-    """Join writes, keeping only whole writes within MAX_SIZE bytes, then the size-limit marker if any was lost."""
+    """Join writes, keeping whole writes within MAX_SIZE bytes, then the size-limit marker if any was lost."""
     text = "".join(writes)
     if not cut and (len(text) * 4 <= MAX_SIZE or len(text.encode("utf-8", "surrogatepass")) <= MAX_SIZE):
         return text
@@ -81,9 +84,23 @@ def _v0_inner(symbol: str) -> str | None:
     return inner
 
 
-@lru_cache(maxsize=1 << 16)
 def _cached(symbol: str, alternate: bool) -> tuple[Scheme, str] | None:
-    return _uncached(symbol, alternate)
+    cache = _caches[alternate]
+    try:
+        return cache[symbol]
+    except KeyError:
+        pass
+    found = _uncached(symbol, alternate)
+    if len(cache) >= _CACHE_ENTRIES:
+        cache.clear()
+    cache[symbol] = found
+    return found
+
+
+def clear_cache() -> None:
+    """Forget memoised results (benchmarks use this to measure cold throughput)."""
+    for cache in _caches:
+        cache.clear()
 
 
 def _uncached(symbol: str, alternate: bool, *, exact: bool = False) -> tuple[Scheme, str] | None:
@@ -105,10 +122,10 @@ def _uncached(symbol: str, alternate: bool, *, exact: bool = False) -> tuple[Sch
             if suffix and not _SUFFIX.fullmatch(suffix):
                 return None
             return "v0", text + suffix
-    end = _v0_exact.validate(inner)
-    if end is None:
+    valid_end = _v0_exact.validate(inner)
+    if valid_end is None:
         return None
-    suffix = inner[end:]
+    suffix = inner[valid_end:]
     if suffix and not _SUFFIX.fullmatch(suffix):
         return None
     writes, cut = _v0_exact.render(inner, alternate)
@@ -125,7 +142,8 @@ def _lookup(symbol: str, alternate: bool) -> tuple[Scheme, str] | None:
 def try_demangle(symbol: str, *, hash: bool = True) -> str | None:
     """The demangled form of ``symbol``, or None when rustc-demangle would not call it a Rust symbol.
 
-    ``hash=False`` selects rustc-demangle's alternate form (``{:#}``): no legacy hash, no v0 crate disambiguators,
+    ``hash=False`` selects rustc-demangle's alternate form (``{:#}``): no legacy hash, no v0 crate
+    disambiguators,
     no type suffixes on integer consts. Never raises for any ``str``.
     """
     found = _lookup(symbol, not hash)

@@ -1,7 +1,8 @@
 """Rust's ``char::escape_debug``, as rustc-demangle uses it for ``char`` and ``&str`` const generics.
 
-The printed form of a const such as ``'\\u{301}'`` or ``"a\\"b"`` has to match rustc-demangle byte for byte, so the
-Unicode knowledge comes from Rust's own tables (see ``_unicode.py``), not from Python's ``unicodedata``.
+The printed form of a const such as ``'\\u{301}'`` or ``"a\\"b"`` has to match rustc-demangle byte for byte,
+so the Unicode knowledge comes from Rust's own tables (see ``_unicode.py``), not from Python's
+``unicodedata``.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def needs_unicode_escape(cp: int) -> bool:
 
 
 def escape_char(c: str) -> list[str]:
-    """The characters ``c.escape_debug()`` yields, one string per char (rustc-demangle writes them one by one)."""
+    """The characters ``c.escape_debug()`` yields, one string each (rustc-demangle writes them one by one)."""
     special = _SPECIAL.get(c)
     if special is not None:
         return list(special)

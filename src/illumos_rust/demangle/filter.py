@@ -2,7 +2,8 @@
 
 The rule, from rustc-demangle's ``demangle_stream``: at each ``_ZN`` or ``_R``, take the longest run of
 ``[A-Za-z0-9_.$]`` and replace it by its demangling if the whole run is a Rust symbol; otherwise copy it. So a
-symbol glued to another (``…E_ZN…``) or followed by ``$tlv$init`` stays mangled, exactly as rustfilt leaves it,
+symbol glued to another (``…E_ZN…``) or followed by ``$tlv$init`` stays mangled, exactly as rustfilt leaves
+it,
 and ordinary words are never touched. Text is processed as ``str``; bytes that are not UTF-8 can be carried
 through with ``surrogateescape`` and come out unchanged, since they never belong to a run.
 """
@@ -15,7 +16,8 @@ from typing import Final
 
 from .core import _lookup
 
-_RUN: Final = re.compile(r"_(?:ZN|R)[A-Za-z0-9_.$]*")
+#: A candidate symbol: ``_ZN`` or ``_R`` and everything after it that can belong to a symbol.
+RUN_PATTERN: Final = re.compile(r"_(?:ZN|R)[A-Za-z0-9_.$]*")
 
 
 def demangle_text(text: str, *, hash: bool = True) -> str:
@@ -26,7 +28,7 @@ def demangle_text(text: str, *, hash: bool = True) -> str:
         found = _lookup(m.group(), alternate)
         return m.group() if found is None else found[1]
 
-    return _RUN.sub(replace, text)
+    return RUN_PATTERN.sub(replace, text)
 
 
 def demangle_stream(chunks: Iterable[str], *, hash: bool = True) -> Iterator[str]:

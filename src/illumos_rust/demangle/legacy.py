@@ -1,10 +1,11 @@
 """The legacy Rust mangling scheme (``_ZN…E``), as rustc-demangle 0.1.27 reads and prints it.
 
 Legacy symbols borrow the Itanium C++ nested-name syntax: ``_ZN`` (or ``ZN``/``__ZN``), then ``<len><bytes>``
-elements, then ``E``. rustc appends a ``17h<16 hex>`` element holding the crate hash, and escapes characters that
-assemblers dislike as ``$LT$``-style codes, ``..`` for ``::`` and ``$u<hex>$`` for other characters. The rules here
-are rustc-demangle's, including the lenient ones (leading zeros in lengths, empty elements, a hash element of any
-length and either case), because the goal is byte-for-byte agreement with rustc, std backtraces and rustfilt.
+elements, then ``E``. rustc appends a ``17h<16 hex>`` element holding the crate hash, and escapes characters
+that assemblers dislike as ``$LT$``-style codes, ``..`` for ``::`` and ``$u<hex>$`` for other characters. The
+rules here are rustc-demangle's, including the lenient ones (leading zeros in lengths, empty elements, a hash
+element of any length and either case), because the goal is byte-for-byte agreement with rustc, std backtraces
+and rustfilt.
 """
 
 from __future__ import annotations
@@ -30,10 +31,10 @@ _PLAIN_RUN: Final = re.compile(r"[^$.]+")
 
 
 def parse(sym: str) -> tuple[list[str], str] | None:
-    """Split a legacy symbol into its raw elements and the text after the closing ``E``; ``None`` if not legacy.
+    """Split a legacy symbol into its raw elements and the text after the final ``E``; ``None`` if not legacy.
 
-    Like rustc-demangle, the only checks are the prefix, ASCII, and well-formed ``<len><bytes>`` elements up to an
-    ``E``; whether the trailing text is an acceptable suffix is decided by the caller.
+    Like rustc-demangle, the only checks are the prefix, ASCII, and well-formed ``<len><bytes>`` elements up
+    to an ``E``; whether the trailing text is an acceptable suffix is decided by the caller.
     """
     if sym.startswith("_ZN"):
         pos = 3
@@ -106,7 +107,7 @@ def _escaped(element: str, out: list[str]) -> None:
 
 
 def render(elements: list[str], alternate: bool) -> list[str]:
-    """The sequence of writes rustc-demangle's ``Display`` makes, so the 1 MB size cap can cut at the same place."""
+    """The writes rustc-demangle's ``Display`` makes, so that the 1 MB size cap cuts at the same place."""
     out: list[str] = []
     count = len(elements)
     for k, element in enumerate(elements):

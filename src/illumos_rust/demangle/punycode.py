@@ -1,9 +1,10 @@
 """RFC 3492 punycode decoding with rustc-demangle's limits.
 
-v0 symbols carry non-ASCII identifiers as ``u<len>[_]<ascii>_<deltas>``. The decoder mirrors what rustc-demangle
-does, not what a general punycode library does: the deltas use base 36 with digits ``a-z0-9`` only (no uppercase),
-every step uses checked 64-bit arithmetic, and the result must fit rustc-demangle's fixed 128-character buffer.
-Anything else makes the caller print ``punycode{…}`` instead, so a bad identifier never raises.
+v0 symbols carry non-ASCII identifiers as ``u<len>[_]<ascii>_<deltas>``. The decoder mirrors what
+rustc-demangle does, not what a general punycode library does: the deltas use base 36 with digits ``a-z0-9``
+only (no uppercase), every step uses checked 64-bit arithmetic, and the result must fit rustc-demangle's fixed
+128-character buffer. Anything else makes the caller print ``punycode{…}`` instead, so a bad identifier never
+raises.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ _T_MAX: Final = 26
 _SKEW: Final = 38
 _INITIAL_BIAS: Final = 72
 _INITIAL_N: Final = 0x80
-#: rustc-demangle decodes into a stack buffer of this many chars; longer identifiers fall back to ``punycode{…}``.
+#: rustc-demangle decodes into a stack buffer of this many chars; longer identifiers fall back to
+#: ``punycode{…}``.
 SMALL_PUNYCODE_LEN: Final = 128
 _U64: Final = (1 << 64) - 1
 
@@ -29,7 +31,8 @@ _DIGIT: Final[dict[str, int]] = {
 def decode(ascii_part: str, deltas: str) -> str | None:
     """Decode ``deltas`` applied to ``ascii_part``; ``None`` where rustc-demangle's decoder would give up.
 
-    ``None`` covers: empty deltas, a digit outside ``a-z0-9``, a truncated variable-length integer, u64 overflow,
+    ``None`` covers: empty deltas, a digit outside ``a-z0-9``, a truncated variable-length integer, u64
+    overflow,
     a code point that is not a Unicode scalar value, and a result longer than 128 characters.
     """
     if not deltas or len(ascii_part) > SMALL_PUNYCODE_LEN:

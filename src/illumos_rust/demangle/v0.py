@@ -1,6 +1,589 @@
-"""stub"""
+"""The v0 Rust mangling scheme (``_R…``): a fast single pass for well-formed symbols.
+
+rustc-demangle reads a v0 symbol twice (validate, then print) and has precise rules for what a printing-time
+error looks like (``{invalid syntax}``, ``?`` placeholders, ``{size limit reached}``); ``_v0_exact.py``
+reproduces those rules faithfully but slowly. Real symbols almost never trigger them, so this module makes one
+pass that builds strings directly and *bails out* (returns ``None``) on anything unusual: a syntax error
+anywhere, a lifetime index out of range, a depth near the limit, a huge binder, a backref fan-out or an output
+near the 1 MB cap. The caller then runs the exact printer, so the fast path only ever has to be right for
+symbols in which nothing goes wrong, and there its output is provably the same: it visits the same nodes in
+the same order (plus, in the parts rustc-demangle does not print, backref targets it skips, which can only add
+bail-outs, never change text).
+
+Speed comes from avoiding per-character Python work: chains of ``N`` (nested paths) are walked in a loop
+instead of recursion, base-62 numbers and crate disambiguators are memoised across symbols, and each node
+returns one ``str`` built with f-strings instead of many small writes.
+"""
+
 from __future__ import annotations
+
+from typing import Final
+
+from . import punycode
+from ._v0_exact import BASIC_TYPES, MAX_DEPTH, MAX_SIZE
+from .escape import quoted
+
+_U64: Final = (1 << 64) - 1
+#: Backref follows allowed in one symbol before handing over to the exact printer (real symbols use a few
+#: dozen).
+_BACKREF_BUDGET: Final = 4096
+#: Binders with more lifetimes than this are left to the exact printer (which writes them in bounded chunks).
+_MAX_FAST_BINDER: Final = 1000
+_B62: Final[dict[str, int]] = {
+    **{chr(ord("0") + k): k for k in range(10)},
+    **{chr(ord("a") + k): 10 + k for k in range(26)},
+    **{chr(ord("A") + k): 36 + k for k in range(26)},
+}
+_SPECIAL_NS: Final[dict[str, str]] = {"C": "closure", "S": "shim"}
+_INT_TAGS: Final = frozenset("htmyojaslxni")
+_SIGNED_TAGS: Final = frozenset("aslxni")
+_BRACED_CONSTS: Final = frozenset("eAQTV")
+_LIFETIME_NAMES: Final[tuple[str, ...]] = tuple(chr(97 + d) for d in range(26))
+
+# Memo tables shared by all symbols: base-62 tokens (crate disambiguators repeat across a whole binary).
+_b62_values: dict[str, int] = {}
+_crate_hex: dict[str, str] = {}
+
+
+class _Bail(Exception):
+    """Something unusual: let the exact printer decide what rustc-demangle prints."""
+
+
+def _b62_value(token: str) -> int:
+    """Value of a base-62 number written before its ``_`` (``integer_62`` without the +1)."""
+    value = _b62_values.get(token)
+    if value is None:
+        value = 0
+        for c in token:
+            d = _B62.get(c)
+            if d is None:
+                raise _Bail
+            value = value * 62 + d
+        if value + 1 > _U64:
+            raise _Bail
+        if len(_b62_values) < 1 << 16:
+            _b62_values[token] = value
+    return value
+
+
+def _lifetime_name(depth: int) -> str:
+    return _LIFETIME_NAMES[depth] if depth < 26 else f"_{depth}"
+
+
+class _Fast:
+    """One symbol's fast pass; positions are passed and returned explicitly (locals beat attributes)."""
+
+    __slots__ = ("alt", "backrefs", "bound", "s")
+
+    def __init__(self, s: str, alt: bool) -> None:
+        self.s = s
+        self.alt = alt
+        self.bound = 0
+        self.backrefs = _BACKREF_BUDGET
+
+    # -- small tokens -----------------------------------------------------------------------------------
+
+    def int62(self, i: int) -> tuple[int, int]:
+        """``integer_62`` at ``i``: ``_`` is 0, ``<b62>_`` is value + 1."""
+        s = self.s
+        if s[i] == "_":
+            return 0, i + 1
+        end = s.index("_", i)
+        return _b62_value(s[i:end]) + 1, end + 1
+
+    def dis(self, i: int) -> tuple[int, int]:
+        """An optional ``s<integer_62>`` disambiguator (absent = 0, else integer + 1)."""
+        if self.s[i] != "s":
+            return 0, i
+        value, i = self.int62(i + 1)
+        if value >= _U64:
+            raise _Bail
+        return value + 1, i
+
+    def ident(self, i: int) -> tuple[str, int, bool]:
+        """An identifier, already in its printed form; the flag says whether it was empty."""
+        s = self.s
+        puny = s[i] == "u"
+        if puny:
+            i += 1
+        n = ord(s[i]) - 48
+        if not 0 <= n <= 9:
+            raise _Bail
+        i += 1
+        if n:
+            while True:
+                d = ord(s[i]) - 48
+                if not 0 <= d <= 9:
+                    break
+                n = n * 10 + d
+                i += 1
+        if s.startswith("_", i):
+            i += 1
+        end = i + n
+        if end > len(s):
+            raise _Bail
+        text = s[i:end]
+        if not puny:
+            return text, end, not n
+        cut = text.rfind("_")
+        ascii_part, deltas = ("", text) if cut < 0 else (text[:cut], text[cut + 1 :])
+        if not deltas:
+            raise _Bail
+        decoded = punycode.decode(ascii_part, deltas)
+        if decoded is None:
+            decoded = f"punycode{{{ascii_part}-{deltas}}}" if ascii_part else f"punycode{{{deltas}}}"
+        return decoded, end, False
+
+    def backref(self, i: int, depth: int) -> tuple[int, int]:
+        """``B<integer_62>``, ``i`` just after the ``B``: the target and the position after the backref."""
+        if depth >= MAX_DEPTH:
+            raise _Bail
+        self.backrefs -= 1
+        if self.backrefs < 0:
+            raise _Bail
+        target, after = self.int62(i)
+        if target >= i - 1:
+            raise _Bail
+        return target, after
+
+    def lifetime(self, i: int) -> tuple[str, int]:
+        lt, i = self.int62(i)
+        if lt == 0:
+            return "'_", i
+        if lt > self.bound:
+            raise _Bail
+        return "'" + _lifetime_name(self.bound - lt), i
+
+    def binder(self, i: int) -> tuple[str, int, int]:
+        """An optional ``G`` binder: the ``for<…> `` text, the position after it, and how many it bound."""
+        s = self.s
+        if s[i] != "G":
+            return "", i, 0
+        count, i = self.int62(i + 1)
+        count += 1
+        if count > _MAX_FAST_BINDER:
+            raise _Bail
+        start = self.bound
+        names = ", ".join("'" + _lifetime_name(start + k) for k in range(count))
+        self.bound = start + count
+        return f"for<{names}> ", i, count
+
+    # -- paths ------------------------------------------------------------------------------------------
+
+    def path(self, i: int, depth: int, in_value: bool) -> tuple[str, int]:
+        """``print_path``: ``depth`` is the depth before this path's own push."""
+        s = self.s
+        j = i
+        while s[j] == "N":
+            j += 2
+        levels = (j - i) >> 1
+        depth += levels + 1
+        if depth > MAX_DEPTH:
+            raise _Bail
+        tag = s[j]
+        j += 1
+        if tag == "C":
+            c = s[j]
+            if "1" <= c <= "9":
+                # Inlined ``ident`` for a crate root without disambiguator (nothing to print but the name).
+                n = ord(c) - 48
+                j += 1
+                c = s[j]
+                while "0" <= c <= "9":
+                    n = n * 10 + ord(c) - 48
+                    j += 1
+                    c = s[j]
+                if c == "_":
+                    j += 1
+                end = j + n
+                if end > len(s):
+                    raise _Bail
+                text = s[j:end]
+                j = end
+            else:
+                text, j = self.crate(j)
+        elif tag == "I":
+            text, j = self.path(j, depth, in_value)
+            args, j = self.generic_args(j, depth)
+            text = f"{text}::<{args}>" if in_value else f"{text}<{args}>"
+        elif tag == "M" or tag == "X" or tag == "Y":
+            if tag != "Y":
+                _, j = self.dis(j)
+                saved = self.bound
+                _, j = self.path(j, depth, False)
+                self.bound = saved
+            ty, j = self.type_(j, depth)
+            if tag == "M":
+                text = f"<{ty}>"
+            else:
+                trait, j = self.path(j, depth, False)
+                text = f"<{ty} as {trait}>"
+        elif tag == "B":
+            target, j = self.backref(j, depth)
+            text, _ = self.path(target, depth + 1, in_value)
+        else:
+            raise _Bail
+        if levels:
+            # Inlined ``disambiguator`` + ``ident`` for the common shape (no ``s``, no punycode, short
+            # length).
+            for level in range(levels - 1, -1, -1):
+                ns = s[i + 2 * level + 1]
+                c = s[j]
+                if "1" <= c <= "9":
+                    n = ord(c) - 48
+                    j += 1
+                    c = s[j]
+                    while "0" <= c <= "9":
+                        n = n * 10 + ord(c) - 48
+                        j += 1
+                        c = s[j]
+                    if c == "_":
+                        j += 1
+                    end = j + n
+                    if end > len(s):
+                        raise _Bail
+                    name = s[j:end]
+                    j = end
+                    dis = 0
+                    empty = False
+                else:
+                    dis, j = self.dis(j)
+                    name, j, empty = self.ident(j)
+                if "a" <= ns <= "z":
+                    if not empty:
+                        text = f"{text}::{name}"
+                    continue
+                special = _SPECIAL_NS.get(ns)
+                if special is None:
+                    if not "A" <= ns <= "Z":
+                        raise _Bail
+                    special = ns
+                text = f"{text}::{{{special}#{dis}}}" if empty else f"{text}::{{{special}:{name}#{dis}}}"
+        return text, j
+
+    def crate(self, j: int) -> tuple[str, int]:
+        s = self.s
+        if s[j] == "s":
+            end = s.index("_", j + 1)
+            token = s[j + 1 : end]
+            name, j, _ = self.ident(end + 1)
+            if self.alt:
+                return name, j
+            hex_dis = _crate_hex.get(token)
+            if hex_dis is None:
+                value = _b62_value(token) + 2 if token else 1
+                if value > _U64:
+                    raise _Bail
+                hex_dis = f"{value:x}"
+                if len(_crate_hex) < 1 << 16:
+                    _crate_hex[token] = hex_dis
+            return f"{name}[{hex_dis}]", j
+        name, j, _ = self.ident(j)
+        return name, j
+
+    def generic_args(self, j: int, depth: int) -> tuple[str, int]:
+        s = self.s
+        args: list[str] = []
+        while True:
+            c = s[j]
+            if c == "E":
+                return ", ".join(args), j + 1
+            if c == "L":
+                text, j = self.lifetime(j + 1)
+            elif c == "K":
+                text, j = self.const(j + 1, depth, False)
+            else:
+                text, j = self.type_(j, depth)
+            args.append(text)
+
+    # -- types ------------------------------------------------------------------------------------------
+
+    def type_(self, i: int, depth: int) -> tuple[str, int]:
+        s = self.s
+        tag = s[i]
+        basic = BASIC_TYPES.get(tag)
+        if basic is not None:
+            return basic, i + 1
+        depth += 1
+        if depth > MAX_DEPTH:
+            raise _Bail
+        j = i + 1
+        if tag == "R" or tag == "Q":
+            prefix = "&" if tag == "R" else "&mut "
+            if s[j] == "L":
+                lt, j = self.int62(j + 1)
+                if lt:
+                    if lt > self.bound:
+                        raise _Bail
+                    name = _lifetime_name(self.bound - lt)
+                    prefix = f"&'{name} " if tag == "R" else f"&'{name} mut "
+            inner, j = self.type_(j, depth)
+            return prefix + inner, j
+        if tag == "P" or tag == "O":
+            inner, j = self.type_(j, depth)
+            return ("*const " if tag == "P" else "*mut ") + inner, j
+        if tag == "S":
+            inner, j = self.type_(j, depth)
+            return f"[{inner}]", j
+        if tag == "A":
+            inner, j = self.type_(j, depth)
+            length, j = self.const(j, depth, True)
+            return f"[{inner}; {length}]", j
+        if tag == "T":
+            items: list[str] = []
+            while s[j] != "E":
+                text, j = self.type_(j, depth)
+                items.append(text)
+            if len(items) == 1:
+                return f"({items[0]},)", j + 1
+            return f"({', '.join(items)})", j + 1
+        if tag == "B":
+            target, j = self.backref(j, depth)
+            text, _ = self.type_(target, depth + 1)
+            return text, j
+        if tag == "F":
+            return self.fn_type(j, depth)
+        if tag == "D":
+            return self.dyn_type(j, depth)
+        if tag == "W":
+            inner, j = self.type_(j, depth)
+            pat, j = self.pattern(j, depth)
+            return f"{inner} is {pat}", j
+        return self.path(i, depth, False)
+
+    def fn_type(self, j: int, depth: int) -> tuple[str, int]:
+        s = self.s
+        binder, j, count = self.binder(j)
+        head = binder
+        if s[j] == "U":
+            head += "unsafe "
+            j += 1
+        if s[j] == "K":
+            if s[j + 1] == "C":
+                head += 'extern "C" '
+                j += 2
+            else:
+                if s[j + 1] == "u":
+                    raise _Bail
+                abi, j, empty = self.ident(j + 1)
+                if empty:
+                    raise _Bail
+                head += f'extern "{abi.replace("_", "-")}" '
+        params: list[str] = []
+        while s[j] != "E":
+            text, j = self.type_(j, depth)
+            params.append(text)
+        j += 1
+        if s[j] == "u":
+            text = f"{head}fn({', '.join(params)})"
+            j += 1
+        else:
+            ret, j = self.type_(j, depth)
+            text = f"{head}fn({', '.join(params)}) -> {ret}"
+        self.bound -= count
+        return text, j
+
+    def dyn_type(self, j: int, depth: int) -> tuple[str, int]:
+        s = self.s
+        binder, j, count = self.binder(j)
+        traits: list[str] = []
+        while s[j] != "E":
+            text, j = self.dyn_trait(j, depth)
+            traits.append(text)
+        j += 1
+        self.bound -= count
+        if s[j] != "L":
+            raise _Bail
+        lt, j = self.int62(j + 1)
+        text = f"dyn {binder}{' + '.join(traits)}"
+        if lt:
+            if lt > self.bound:
+                raise _Bail
+            text = f"{text} + '{_lifetime_name(self.bound - lt)}"
+        return text, j
+
+    def maybe_open(self, j: int, depth: int) -> tuple[str, bool, int]:
+        """A trait path whose ``<…>`` stays open for associated-type bindings; the flag says it is open."""
+        s = self.s
+        tag = s[j]
+        if tag == "B":
+            target, j = self.backref(j + 1, depth)
+            text, is_open, _ = self.maybe_open(target, depth + 1)
+            return text, is_open, j
+        if tag == "I":
+            text, j = self.path(j + 1, depth, False)
+            args, j = self.generic_args(j, depth)
+            return f"{text}<{args}", True, j
+        text, j = self.path(j, depth, False)
+        return text, False, j
+
+    def dyn_trait(self, j: int, depth: int) -> tuple[str, int]:
+        s = self.s
+        text, is_open, j = self.maybe_open(j, depth)
+        while s[j] == "p":
+            name, j, _ = self.ident(j + 1)
+            if s[j] == "K":
+                value, j = self.const(j + 1, depth, False)
+            else:
+                value, j = self.type_(j, depth)
+            text = f"{text}, {name} = {value}" if is_open else f"{text}<{name} = {value}"
+            is_open = True
+        return (text + ">" if is_open else text), j
+
+    def pattern(self, j: int, depth: int) -> tuple[str, int]:
+        s = self.s
+        tag = s[j]
+        j += 1
+        if tag == "R":
+            lo, j = self.const(j, depth, False)
+            hi, j = self.const(j, depth, False)
+            return f"{lo}..={hi}", j
+        if tag == "O":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _Bail
+            first, j = self.pattern(j, depth)
+            items = [first]
+            while s[j] != "E":
+                text, j = self.pattern(j, depth)
+                items.append(text)
+            return " | ".join(items), j + 1
+        if tag == "N":
+            return "!null", j
+        raise _Bail
+
+    # -- consts -----------------------------------------------------------------------------------------
+
+    def nibbles(self, j: int) -> tuple[str, int]:
+        s = self.s
+        end = s.index("_", j)
+        text = s[j:end]
+        if text.strip("0123456789abcdef"):
+            raise _Bail
+        return text, end + 1
+
+    def const(self, j: int, depth: int, in_value: bool) -> tuple[str, int]:
+        s = self.s
+        tag = s[j]
+        j += 1
+        depth += 1
+        if depth > MAX_DEPTH:
+            raise _Bail
+        if tag in _INT_TAGS:
+            sign = ""
+            if tag in _SIGNED_TAGS and s[j] == "n":
+                sign = "-"
+                j += 1
+            hex_digits, j = self.nibbles(j)
+            digits = hex_digits.lstrip("0")
+            value = f"{int(digits, 16) if digits else 0}" if len(digits) <= 16 else f"0x{hex_digits}"
+            if self.alt:
+                return sign + value, j
+            return sign + value + BASIC_TYPES[tag], j
+        if tag == "p":
+            return "_", j
+        if tag == "b":
+            hex_digits, j = self.nibbles(j)
+            digits = hex_digits.lstrip("0")
+            if digits == "":
+                return "false", j
+            if digits == "1":
+                return "true", j
+            raise _Bail
+        if tag == "c":
+            hex_digits, j = self.nibbles(j)
+            digits = hex_digits.lstrip("0")
+            if len(digits) > 16:
+                raise _Bail
+            cp = int(digits, 16) if digits else 0
+            if cp > 0x10FFFF or 0xD800 <= cp <= 0xDFFF:
+                raise _Bail
+            return "".join(quoted("'", chr(cp))), j
+        if tag == "B":
+            target, j = self.backref(j, depth)
+            text, _ = self.const(target, depth + 1, in_value)
+            return text, j
+        if tag == "R" and s[j] == "e":
+            text, j = self.str_literal(j + 1)
+            return text, j
+        if tag not in _BRACED_CONSTS and tag != "R":
+            raise _Bail
+        if tag == "e":
+            text, j = self.str_literal(j)
+            text = "*" + text
+        elif tag == "R" or tag == "Q":
+            inner, j = self.const(j, depth, True)
+            text = ("&" if tag == "R" else "&mut ") + inner
+        elif tag == "A" or tag == "T":
+            items: list[str] = []
+            while s[j] != "E":
+                item, j = self.const(j, depth, True)
+                items.append(item)
+            j += 1
+            if tag == "A":
+                text = f"[{', '.join(items)}]"
+            elif len(items) == 1:
+                text = f"({items[0]},)"
+            else:
+                text = f"({', '.join(items)})"
+        else:  # "V": an ADT value
+            text, j = self.path(j, depth, True)
+            kind = s[j]
+            j += 1
+            if kind == "U":
+                pass
+            elif kind == "T":
+                items = []
+                while s[j] != "E":
+                    item, j = self.const(j, depth, True)
+                    items.append(item)
+                j += 1
+                text = f"{text}({', '.join(items)})"
+            elif kind == "S":
+                fields: list[str] = []
+                while s[j] != "E":
+                    _, j = self.dis(j)
+                    name, j, _ = self.ident(j)
+                    item, j = self.const(j, depth, True)
+                    fields.append(f"{name}: {item}")
+                j += 1
+                text = f"{text} {{ {', '.join(fields)} }}"
+            else:
+                raise _Bail
+        return (text if in_value else f"{{{text}}}"), j
+
+    def str_literal(self, j: int) -> tuple[str, int]:
+        hex_digits, j = self.nibbles(j)
+        if len(hex_digits) % 2:
+            raise _Bail
+        try:
+            text = bytes.fromhex(hex_digits).decode("utf-8")
+        except ValueError:
+            raise _Bail from None
+        return "".join(quoted('"', text)), j
 
 
 def demangle_fast(inner: str, alternate: bool) -> tuple[str, int] | None:
-    return None
+    """Demangle a v0 symbol without its ``_R`` prefix: the text and where the symbol ends, or None.
+
+    ``None`` never means "not Rust"; it means "let the exact printer answer", which it then does.
+    """
+    fast = _Fast(inner, alternate)
+    try:
+        text, end = fast.path(0, 0, True)
+        end_of_path = end
+        if end < len(inner) and "A" <= inner[end] <= "Z":
+            if inner[end] == "B":
+                # The usual instantiating crate is a backref; rustc-demangle's first pass only range-checks
+                # it.
+                target, end = fast.int62(end + 1)
+                if target >= end_of_path:
+                    return None
+            else:
+                fast.bound = 0
+                _, end = fast.path(end, 0, False)
+    except (_Bail, IndexError, ValueError, RecursionError):
+        return None
+    if len(text) * 4 > MAX_SIZE and len(text.encode("utf-8", "surrogatepass")) > MAX_SIZE:
+        return None
+    return text, end
