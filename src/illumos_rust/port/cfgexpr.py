@@ -215,7 +215,9 @@ def _tokens(text: str) -> list[_Tok]:
         elif kind == "punct":
             out.append(_Tok(m.group(), m.group(), pos, m.end()))
         elif kind == "dollar":
-            raise CfgParseError("macro metavariable ($...) in cfg: expanded only by macro_rules!", pos, macro=True)
+            raise CfgParseError(
+                "macro metavariable ($...) in cfg: expanded only by macro_rules!", pos, macro=True
+            )
         pos = m.end()
     return out
 
@@ -275,7 +277,9 @@ class _Parser:
             self.i += 1
             val = self.peek()
             if val is None or val.kind != "str":
-                raise CfgParseError("expected a string literal after '='", val.start if val else len(self.text))
+                raise CfgParseError(
+                    "expected a string literal after '='", val.start if val else len(self.text)
+                )
             self.i += 1
             return Atom(tok.text, val.text, (tok.start + b, val.end + b))
         if nxt is not None and nxt.kind == "(":
@@ -358,6 +362,23 @@ def atoms(expr: Expr) -> Iterator[Atom]:
         elif isinstance(e, All | AnyOf):
             stack.extend(reversed(e.items))
     return iter(out)
+
+
+_ATOM_KEYS: dict[int, tuple[Expr, frozenset[AtomKey]]] = {}
+
+
+def atom_keys(expr: Expr) -> frozenset[AtomKey]:
+    """The distinct ``(key, value)`` atoms of ``expr``, memoised per node: parsed predicates are shared
+    between the sites that spell them the same way, so a corpus asks about a few thousand nodes only.
+    The cache holds the node itself so its ``id`` cannot be reused while cached."""
+    hit = _ATOM_KEYS.get(id(expr))
+    if hit is not None and hit[0] is expr:
+        return hit[1]
+    keys = frozenset(a.ident for a in atoms(expr))
+    if len(_ATOM_KEYS) > 200_000:
+        _ATOM_KEYS.clear()
+    _ATOM_KEYS[id(expr)] = (expr, keys)
+    return keys
 
 
 def atoms_with_polarity(expr: Expr) -> Iterator[tuple[Atom, bool, Expr | None]]:
@@ -465,7 +486,7 @@ def divergence(expr: Expr, a: Evaluator, b: Evaluator) -> Divergence:
     """
     diff = a.true_atoms ^ b.true_atoms
     determined = a.determined
-    if not any(at.key in determined and at.ident in diff for at in atoms(expr)):
+    if not any(k in determined and (k, v) in diff for k, v in atom_keys(expr)):
         return Divergence(False, False, True)
     unknowns = unknown_atoms(expr, determined)
     if len(unknowns) > MAX_ENUMERATED:

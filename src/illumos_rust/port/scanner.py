@@ -322,7 +322,9 @@ def _parse_chain(text: str, start: int, end: int) -> list[list[_Branch]]:
             if text[pos : pos + 1] != "{":
                 raise LexError("cfg_if!: expected `{` after the condition", pos)
             body_end = group_end(text, pos)
-            branches.append(_Branch(hash_pos, attr_end, (a.end(), close - 1), (pos + 1, body_end - 1), else_pos))
+            branches.append(
+                _Branch(hash_pos, attr_end, (a.end(), close - 1), (pos + 1, body_end - 1), else_pos)
+            )
             pos = _ws(text, body_end)
             e = _CHAIN_ELSE.match(text, pos)
             if not e:

@@ -1,0 +1,853 @@
+"""Turn one crate's cfg sites into findings and patch candidates (runs in a worker process).
+
+The question for every site is the one a port asks: *does x86_64-unknown-illumos get what
+x86_64-pc-solaris gets here?* Both directions matter:
+
+* true for solaris, false for illumos: a positive list naming solaris without illumos (the classic
+  gap: users, fs2, term_size...), or a ``not(..)`` list excluding illumos but not solaris;
+* true for illumos, false for solaris: illumos-only code (epoll, eventfd...), or ``not(target_os =
+  "solaris")`` generic code that illumos now takes while solaris avoids it.
+
+Whether the crate already mentions illumos anywhere separates a gap (crate never heard of illumos:
+warning, patchable by "follow solaris") from a deliberate split (crate handles illumos elsewhere: info).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..findings import Finding, Location, Rule, Severity
+from . import cfgexpr, scanner
+from .cfgexpr import All, AnyOf, Atom, Divergence, Evaluator, Expr, Not
+from .scanner import BuildTest, FileScan, Site
+from .workspace import Crate
+
+RULES = [
+    Rule(
+        "port/solaris-only",
+        "solaris-only-cfg",
+        "cfg is true for Solaris but false for illumos",
+        'A positive list names target_os = "solaris" without "illumos", or a not(..) list excludes '
+        "illumos but not solaris. In a crate that never mentions illumos this is a porting gap.",
+        Severity.WARNING,
+    ),
+    Rule(
+        "port/illumos-only",
+        "illumos-only-cfg",
+        "cfg is true for illumos but false for Solaris",
+        'illumos-only code (epoll, eventfd, ...), or generic code behind not(target_os = "solaris") that '
+        "illumos takes while Solaris avoids it.",
+        Severity.INFO,
+    ),
+    Rule(
+        "port/unknown-cfg-value",
+        "unknown-cfg-value",
+        "cfg value that no rustc target has (typo or retired target)",
+        "The comparison is never true: check-cfg (`unexpected_cfgs`) warns about it too.",
+        Severity.WARNING,
+    ),
+    Rule(
+        "port/raw-syscall",
+        "raw-syscall",
+        "raw syscall under a solarish cfg",
+        "illumos syscall numbers are not a stable ABI; an unknown number kills the process with SIGSYS.",
+        Severity.ERROR,
+    ),
+    Rule(
+        "port/ioctl-constant",
+        "hard-coded-ioctl",
+        "hard-coded ioctl request number under a solarish cfg",
+        "Use the libc constant; a literal silently breaks if the crate is built for a target it was not "
+        "checked on.",
+        Severity.WARNING,
+    ),
+    Rule(
+        "port/build-script",
+        "build-script-os-test",
+        "build script tests the OS string for solaris without illumos",
+        'x86_64-unknown-illumos does not contain "solaris", and CARGO_CFG_TARGET_OS is "illumos".',
+        Severity.WARNING,
+    ),
+    Rule(
+        "port/not-evaluable",
+        "not-evaluable",
+        "cfg inside a macro template ($meta): only macro expansion can evaluate it",
+        default=Severity.INFO,
+    ),
+    Rule("port/not-parsed", "not-parsed", "file or cfg could not be parsed", default=Severity.WARNING),
+]
+
+#: Target OS names retired from rustc; a cfg naming them is dead code.
+RETIRED_OS = frozenset({"bitrig", "cloudabi", "nacl"})
+#: Keys whose values are names, where "this is a target_os value" is a useful hint (not for numbers).
+_NAMED_KEYS = frozenset(
+    {"target_os", "target_env", "target_arch", "target_vendor", "target_family", "target_abi"}
+)
+#: OSes whose branch is the natural home for illumos when the Solaris branch cannot be copied.
+LINUX_BSD = frozenset({"linux", "android", "freebsd", "dragonfly", "netbsd", "openbsd", "macos", "ios"})
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Everything a worker needs, picklable: the two targets, the keys targets fix, the value universe."""
+
+    base: str  # the target whose behaviour illumos should follow (x86_64-pc-solaris)
+    port: str  # the target being ported to (x86_64-unknown-illumos)
+    base_atoms: frozenset[tuple[str, str | None]]
+    port_atoms: frozenset[tuple[str, str | None]]
+    determined: frozenset[str]
+    known: dict[str, frozenset[str]]
+    base_os: str = "solaris"
+    port_os: str = "illumos"
+
+
+@dataclass(frozen=True, slots=True)
+class _Cfg:
+    target: str
+    atoms: frozenset[tuple[str, str | None]]
+
+
+def evaluators(ctx: Context) -> tuple[Evaluator, Evaluator]:
+    return (
+        Evaluator(_Cfg(ctx.base, ctx.base_atoms), ctx.determined),
+        Evaluator(_Cfg(ctx.port, ctx.port_atoms), ctx.determined),
+    )
+
+
+@dataclass(slots=True)
+class Edit:
+    path: str
+    start: int
+    end: int
+    new: str
+
+
+@dataclass(slots=True)
+class Alternative:
+    """Add illumos to a sibling cfg_if branch (Linux/BSD) instead of the Solaris one."""
+
+    label: str
+    edits: list[Edit]
+    needs: frozenset[str]
+
+
+@dataclass(slots=True)
+class Candidate:
+    """A proposed edit for one finding; the main process checks ``needs`` against the libc index."""
+
+    finding: int  # index into CrateResult.findings
+    group: str
+    edits: list[Edit]
+    needs: frozenset[str] = frozenset()
+    alternatives: list[Alternative] = field(default_factory=list)
+    refused: str | None = None  # decided in the worker (syscalls, unverifiable edit)
+
+
+@dataclass(slots=True)
+class CrateResult:
+    crate: Crate
+    findings: list[Finding] = field(default_factory=list)
+    candidates: list[Candidate] = field(default_factory=list)
+    knows_port: bool = False
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def _rel(crate: Crate, path: str) -> str:
+    rel = os.path.relpath(path, crate.root)
+    return rel if crate.display == "." else os.path.join(crate.display, rel)
+
+
+def _os_atom(a: Atom, os_name: str) -> bool:
+    return a.key == "target_os" and a.value == os_name
+
+
+def _mentions(expr: Expr | None, os_name: str) -> bool:
+    return expr is not None and ("target_os", os_name) in cfgexpr.atom_keys(expr)
+
+
+def _shape(expr: Expr, side_atoms: frozenset[tuple[str, str | None]], other: frozenset[Any]) -> str:
+    """``positive`` if an atom only the true side has occurs un-negated; ``exclusion`` if an atom only the
+    false side has occurs negated; ``vendor`` when only vendor/other atoms differ."""
+    shape = "other"
+    for atom, positive, _parent in cfgexpr.atoms_with_polarity(expr):
+        if atom.key != "target_os":
+            if atom.ident in side_atoms or atom.ident in other:
+                shape = "vendor" if shape == "other" else shape
+            continue
+        if positive and atom.ident in side_atoms:
+            return "positive"
+        if not positive and atom.ident in other:
+            shape = "exclusion"
+    return shape
+
+
+def _evidence(text: str, line: int, site: Site) -> str:
+    lines = text.splitlines()
+    first = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+    span_lines = site.text.count("\n") + 1 if site.text else 1
+    if span_lines > 1:
+        first += f"  [... {span_lines} lines]"
+    ev = first
+    if site.kind.startswith("cfg_if") and site.effective is not None:
+        ev += f"\neffective: {cfgexpr.to_str(site.effective)}"
+    return ev
+
+
+_SYSCALL = re.compile(
+    r"\bsyscall\s*\(\s*(?:(?:::)?libc::)?(SYS_\w+|\d+)|\b(SYS_[a-z]\w*)|\basm!\s*\([^)]*\bsyscall\b"
+)
+_IOCTL = re.compile(
+    r"\b(?:const|static)\s+((?:TIOC|FIO|SIOC|TC[GS]|I_|_IO)\w*)\s*:\s*[\w:]+\s*=\s*(0x[0-9a-fA-F_]+|\d[\d_]*)"
+)
+_ITEM = re.compile(
+    r"\s*(?:#\s*\[[^\]]*\]\s*)*(?:pub(?:\s*\([^)]*\))?\s+)?(?:(?:unsafe|async|const|extern\s+\"C\")\s+)*"
+    r"(fn|struct|enum|union|type|const|static|mod|trait|impl|use|macro_rules!)\s*([^{;=(<]*)"
+)
+_LIBC_PATH = re.compile(r"\blibc\s*::\s*([A-Za-z_]\w*)")
+_LIBC_USE = re.compile(r"\buse\s+(?:::)?libc\s*::\s*(?:\{([^}]*)\}|([A-Za-z_]\w*|\*))")
+_LIBC_ALIAS = re.compile(r"\b(?:extern\s+crate|use)\s+(?:::)?libc\s+as\s+([A-Za-z_]\w*)")
+_IDENT = re.compile(r"[A-Za-z_]\w*")
+
+
+def libc_names(file_text: str, body: str) -> tuple[frozenset[str], bool]:
+    """libc items ``body`` uses: ``libc::x`` paths, aliases, and names the file imports from libc.
+
+    Returns the names and whether a glob import means every identifier in the body might be from libc
+    (then the caller intersects with the libc index)."""
+    names = set(_LIBC_PATH.findall(body))
+    for alias in _LIBC_ALIAS.findall(file_text):
+        names.update(re.findall(rf"\b{re.escape(alias)}\s*::\s*([A-Za-z_]\w*)", body))
+    glob = False
+    imported: set[str] = set()
+    for group, single in _LIBC_USE.findall(file_text):
+        if single == "*":
+            glob = True
+        elif single:
+            imported.add(single)
+        else:
+            imported.update(n.strip().split(" as ")[0].strip() for n in group.split(",") if n.strip())
+    idents = set(_IDENT.findall(body))
+    names.update(idents & imported)
+    if glob:
+        names.update(idents)
+    return frozenset(names), glob
+
+
+def _item_key(text: str, start: int) -> str | None:
+    m = _ITEM.match(text, start)
+    if not m:
+        return None
+    return f"{m.group(1)} {' '.join(m.group(2).split())}"
+
+
+# ---------------------------------------------------------------------------------------------- edits
+
+
+def _add_os_edits(site: Site, base_os: str, port_os: str, file_text: str) -> list[Edit] | None:
+    """Edits that make every ``target_os = base_os`` of the site's own predicate also accept port_os.
+
+    Inside an ``any(..)`` list the new atom is inserted after the old one with the list's own separator
+    (so a one-per-line list stays one-per-line); anywhere else the atom becomes ``any(old, new)``. The new
+    atom copies the old one's spelling (spaces around ``=``), only the OS name changes.
+    """
+    if site.expr is None:
+        return None
+    off = site.pred_span[0]
+    edits: list[Edit] = []
+    for atom, _positive, parent in cfgexpr.atoms_with_polarity(site.expr):
+        if not _os_atom(atom, base_os):
+            continue
+        src = site.text[atom.span[0] : atom.span[1]]
+        if f'"{base_os}"' not in src:
+            return None  # escaped or raw-string spelling: do not guess
+        new_atom = src.replace(f'"{base_os}"', f'"{port_os}"')
+        if isinstance(parent, AnyOf):
+            idx = next(i for i, it in enumerate(parent.items) if it.span == atom.span and it == atom)
+            if len(parent.items) > 1:
+                a, b = (idx, idx + 1) if idx + 1 < len(parent.items) else (idx - 1, idx)
+                sep = site.text[parent.items[a].span[1] : parent.items[b].span[0]]
+                if "/" in sep or "," not in sep:
+                    sep = ", "
+            else:
+                sep = ", "
+            edits.append(Edit(site.path, off + atom.span[1], off + atom.span[1], sep + new_atom))
+        else:
+            edits.append(Edit(site.path, off + atom.span[0], off + atom.span[1], f"any({src}, {new_atom})"))
+    return edits or None
+
+
+def _append_os_edit(site: Site, port_os: str) -> list[Edit] | None:
+    """Add ``target_os = port_os`` to a sibling branch's predicate (top-level ``any`` or wrap)."""
+    if site.expr is None:
+        return None
+    off = site.pred_span[0]
+    expr = site.expr
+    if isinstance(expr, AnyOf) and expr.items:
+        last = expr.items[-1]
+        sep = site.text[expr.items[-2].span[1] : expr.items[-1].span[0]] if len(expr.items) > 1 else ", "
+        if "/" in sep or "," not in sep:
+            sep = ", "
+        return [Edit(site.path, off + last.span[1], off + last.span[1], f'{sep}target_os = "{port_os}"')]
+    body = site.text.strip()
+    lead = len(site.text) - len(site.text.lstrip())
+    return [
+        Edit(
+            site.path,
+            off + lead,
+            off + lead + len(body),
+            f'any({body}, target_os = "{port_os}")',
+        )
+    ]
+
+
+def apply_edits(text: str, edits: list[Edit]) -> str:
+    out = []
+    last = 0
+    for e in sorted(edits, key=lambda e: (e.start, e.end)):
+        if e.start < last:
+            continue  # overlapping duplicate of an edit already applied
+        out.append(text[last : e.start])
+        out.append(e.new)
+        last = e.end
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _verify_predicate(new_text: str, ev_a: Evaluator, ev_b: Evaluator, *, multi: bool) -> bool:
+    try:
+        expr = cfgexpr.parse(new_text, multi=multi)
+    except cfgexpr.CfgParseError:
+        return False
+    return not cfgexpr.divergence(expr, ev_a, ev_b).any
+
+
+# ---------------------------------------------------------------------------------------------- crate
+
+
+NUL = b"\0"
+
+
+def _read(path: str) -> tuple[str | None, str | None]:
+    """Text of a source file, or why it cannot be a Rust source (rustc requires UTF-8, and NUL bytes mean
+    a binary file that happens to end in .rs)."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        return None, f"cannot read: {exc.strerror}"
+    if NUL in data:
+        return None, f"binary file (NUL byte at offset {data.index(NUL)})"
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        return None, f"not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+
+
+def analyze_crate(crate: Crate, ctx: Context) -> CrateResult:
+    """Scan and classify one crate. Never raises for bad input: it becomes ``port/not-parsed``."""
+    res = CrateResult(crate)
+    ev_a, ev_b = evaluators(ctx)
+    stats = res.stats
+    scans: list[tuple[FileScan, str]] = []
+    findings = res.findings
+    for path in crate.files:
+        text, why = _read(path)
+        stats["files"] = stats.get("files", 0) + 1
+        if text is None:
+            findings.append(_not_parsed(crate, path, None, why or "unreadable"))
+            continue
+        stats["bytes"] = stats.get("bytes", 0) + len(text)
+        fs = scanner.scan_rust(path, text)
+        if fs.error:
+            findings.append(_not_parsed(crate, path, fs.error_line, fs.error))
+        scans.append((fs, text))
+    if crate.manifest:
+        mtext, why = _read(crate.manifest)
+        if mtext is None:
+            findings.append(_not_parsed(crate, crate.manifest, None, why or "unreadable"))
+        else:
+            fs = scanner.scan_manifest(crate.manifest, mtext)
+            if fs.error:
+                findings.append(_not_parsed(crate, crate.manifest, None, fs.error))
+            scans.append((fs, mtext))
+    build_tests: list[tuple[BuildTest, str]] = []
+    if crate.build_script and os.path.isfile(crate.build_script):
+        btext, why = _read(crate.build_script)
+        if btext is not None:
+            tests, err = scanner.scan_build_script(crate.build_script, btext)
+            build_tests = [(t, btext) for t in tests]
+            if err:
+                findings.append(_not_parsed(crate, crate.build_script, None, err))
+
+    knows = any(_mentions(s.expr, ctx.port_os) for fs, _ in scans for s in fs.sites) or any(
+        ctx.port_os in t.value for t, _ in build_tests
+    )
+    res.knows_port = knows
+    for fs, text in scans:
+        for site in fs.sites:
+            stats["sites"] = stats.get("sites", 0) + 1
+            _site(res, crate, ctx, ev_a, ev_b, site, text, knows)
+    _syscalls(res, crate, ctx, ev_a, ev_b, scans)
+    _chain_alternatives(res, crate, ctx, ev_a, ev_b, scans)
+    for test, text in build_tests:
+        _build_test(res, crate, ctx, test, text, knows)
+    return res
+
+
+def _not_parsed(crate: Crate, path: str, line: int | None, why: str) -> Finding:
+    return Finding(
+        "port/not-parsed",
+        Severity.WARNING,
+        Location(_rel(crate, path), line),
+        f"not parsed: {why}",
+        properties={"crate": crate.label},
+    )
+
+
+def _site(
+    res: CrateResult,
+    crate: Crate,
+    ctx: Context,
+    ev_a: Evaluator,
+    ev_b: Evaluator,
+    site: Site,
+    text: str,
+    knows: bool,
+) -> None:
+    if site.error is None and (site.expr is None or not _has_bad_value(ctx, site.expr)):
+        expr0 = site.decisive
+        if expr0 is None or not cfgexpr.divergence(expr0, ev_a, ev_b).any:
+            return  # the common case: nothing to report, so build no location or properties
+    loc = Location(_rel(crate, site.path), site.line, site.column)
+    props: dict[str, Any] = {"crate": crate.label, "crate_knows_illumos": knows, "site": site.kind}
+    if site.error is not None:
+        if site.macro:
+            res.findings.append(
+                Finding(
+                    "port/not-evaluable",
+                    Severity.INFO,
+                    loc,
+                    f"cfg in a macro template is not evaluable without expansion: {site.error}",
+                    evidence=text.splitlines()[site.line - 1].strip()
+                    if site.line <= text.count("\n") + 1
+                    else "",
+                    properties=props,
+                )
+            )
+        else:
+            res.findings.append(
+                Finding(
+                    "port/not-parsed",
+                    Severity.WARNING,
+                    loc,
+                    f"cfg not parsed: {site.error}",
+                    properties=props,
+                )
+            )
+        return
+    if site.expr is not None:
+        _unknown_values(res, crate, ctx, site, text, props)
+    expr = site.decisive
+    if expr is None:
+        return
+    div = cfgexpr.divergence(expr, ev_a, ev_b)
+    if not div.any:
+        return
+    own = (
+        cfgexpr.divergence(site.expr, ev_a, ev_b) if site.expr is not None else Divergence(False, False, True)
+    )
+    inherited = not own.any
+    a_only_atoms = ev_a.true_atoms - ev_b.true_atoms
+    b_only_atoms = ev_b.true_atoms - ev_a.true_atoms
+    props = {**props, "predicate": cfgexpr.to_str(expr), "exact": div.exact}
+    for direction in ("a", "b"):
+        if not (div.a_only if direction == "a" else div.b_only):
+            continue
+        if direction == "a":
+            shape = _shape(expr, a_only_atoms, b_only_atoms)
+            rule = "port/solaris-only"
+            what = f"true for {ctx.base}, false for {ctx.port}"
+            gap = shape == "positive"
+        else:
+            shape = _shape(expr, b_only_atoms, a_only_atoms)
+            rule = "port/illumos-only"
+            what = f"true for {ctx.port}, false for {ctx.base}"
+            gap = shape == "exclusion"
+        if inherited:
+            how = (
+                f"{ctx.port_os} reaches this cfg_if branch differently from {ctx.base_os} "
+                "because of an earlier branch"
+            )
+        elif shape == "positive":
+            names = ctx.base_os if direction == "a" else ctx.port_os
+            other = ctx.port_os if direction == "a" else ctx.base_os
+            how = f'lists target_os = "{names}" without "{other}"'
+        elif shape == "exclusion":
+            ex = ctx.port_os if direction == "a" else ctx.base_os
+            other = ctx.base_os if direction == "a" else ctx.port_os
+            how = f'excludes target_os = "{ex}" but not "{other}"'
+        else:
+            how = "differs through target_vendor or another target key"
+        if knows:
+            severity = Severity.INFO
+            status = f"crate already handles {ctx.port_os} elsewhere: probably deliberate"
+        elif gap and not inherited:
+            severity = Severity.WARNING
+            status = f"crate never mentions {ctx.port_os}: porting gap"
+        else:
+            severity = Severity.INFO
+            status = f"crate never mentions {ctx.port_os}"
+        message = f"cfg {how}: {what} ({status})"
+        p = {**props, "direction": f"{ctx.base_os}-only" if direction == "a" else f"{ctx.port_os}-only"}
+        p["shape"] = "inherited" if inherited else shape
+        res.findings.append(Finding(rule, severity, loc, message, _evidence(text, site.line, site), "", p))
+        if not knows and not inherited and _mentions(site.expr, ctx.base_os):
+            _candidate(res, crate, ctx, ev_a, ev_b, site, text, direction == "a")
+
+
+_BAD: dict[tuple[str, str | None], bool] = {}
+
+
+def _bad_value(ctx: Context, key: str, value: str | None) -> bool:
+    """Is ``key = "value"`` a comparison no target can satisfy (memoised per process)?"""
+    hit = _BAD.get((key, value))
+    if hit is None:
+        hit = (
+            value is not None and key != "target_feature" and key in ctx.known and value not in ctx.known[key]
+        )
+        _BAD[(key, value)] = hit
+    return hit
+
+
+def _has_bad_value(ctx: Context, expr: Expr) -> bool:
+    return any(_bad_value(ctx, k, v) for k, v in cfgexpr.atom_keys(expr))
+
+
+def _unknown_values(
+    res: CrateResult, crate: Crate, ctx: Context, site: Site, text: str, props: dict[str, Any]
+) -> None:
+    assert site.expr is not None
+    for atom in cfgexpr.atoms(site.expr):
+        if atom.value is None or not _bad_value(ctx, atom.key, atom.value):
+            continue
+        values = ctx.known[atom.key]
+        hints: list[str] = []
+        if atom.key == "target_os" and atom.value in RETIRED_OS:
+            hints.append("a target OS rustc no longer has")
+        close = difflib.get_close_matches(atom.value, sorted(values), n=1, cutoff=0.7)
+        if close:
+            hints.append(f'did you mean "{close[0]}"?')
+        elsewhere = sorted(
+            k for k, v in ctx.known.items() if atom.value in v and k != atom.key and k in _NAMED_KEYS
+        )
+        if elsewhere:
+            hints.append(f'"{atom.value}" is a {elsewhere[0]} value')
+        hint = "; ".join(hints)
+        if site.kind == "cargo-target":
+            loc, evidence = Location(_rel(crate, site.path), site.line), site.text
+        else:
+            at = site.pred_span[0] + atom.span[0]
+            line = text.count("\n", 0, at) + 1
+            col = at - (text.rfind("\n", 0, at) + 1) + 1
+            loc, evidence = Location(_rel(crate, site.path), line, col), text.splitlines()[line - 1].strip()
+        res.findings.append(
+            Finding(
+                "port/unknown-cfg-value",
+                Severity.WARNING,
+                loc,
+                f'{atom.key} = "{atom.value}" is never true: no rustc target has it'
+                + (f" ({hint})" if hint else ""),
+                evidence=evidence,
+                properties={**props, "key": atom.key, "value": atom.value},
+            )
+        )
+
+
+def _candidate(
+    res: CrateResult,
+    crate: Crate,
+    ctx: Context,
+    ev_a: Evaluator,
+    ev_b: Evaluator,
+    site: Site,
+    text: str,
+    gains: bool,
+) -> None:
+    """A "follow solaris" edit for this site. ``gains``: illumos newly compiles the guarded code, so the
+    libc items it uses must exist for illumos."""
+    finding = len(res.findings) - 1
+    edits = _add_os_edits(site, ctx.base_os, ctx.port_os, text)
+    if site.kind == "cargo-target":
+        group = f"{site.path}:{site.line}"
+        if edits:
+            new = scanner_key(apply_edits(site.text, _relative(edits, site.pred_span[0])), site, text)
+            edits = [Edit(site.path, site.pred_span[0], site.pred_span[1], new)] if new is not None else None
+    if not edits:
+        res.candidates.append(
+            Candidate(finding, f"{site.path}:{site.line}", [], refused="no safe textual edit")
+        )
+        return
+    if site.kind != "cargo-target":
+        new_pred = apply_edits(site.text, _relative(edits, site.pred_span[0]))
+        if not _verify_predicate(new_pred, ev_a, ev_b, multi=site.kind == "cfg_if"):
+            res.candidates.append(
+                Candidate(
+                    finding, f"{site.path}:{site.line}", [], refused="the edited cfg would still differ"
+                )
+            )
+            return
+    needs: frozenset[str] = frozenset()
+    body: tuple[int, int] | None = None
+    if gains and site.kind != "cargo-target":
+        body = _body(site, text)
+        if body is not None:
+            needs, _glob = libc_names(text, text[body[0] : body[1]])
+    if site.chain is not None:
+        group = f"{site.path}#chain{site.chain}#{site.branch}"
+    elif site.kind in ("cfg", "cfg_attr") and site.attr_end:
+        key = _item_key(text, site.attr_end)
+        group = f"{site.path}#{key}" if key else f"{site.path}:{site.line}"
+    else:
+        group = f"{site.path}:{site.line}"
+    refused = None
+    if body is not None and gains:
+        m = _SYSCALL.search(text, body[0], body[1])
+        if m:
+            refused = "the guarded code makes a raw syscall; illumos syscall numbers are not a stable ABI"
+    res.candidates.append(Candidate(finding, group, edits, needs, refused=refused))
+
+
+def scanner_key(new_pred: str, site: Site, text: str) -> str | None:
+    """Re-render a Cargo.toml target key with its original quoting."""
+    quote = text[site.pred_span[0] - 1]
+    value = f"cfg({new_pred})"
+    if quote == "'":
+        return None if "'" in value else value
+    return scanner.toml_escape(value)
+
+
+def _relative(edits: list[Edit], base: int) -> list[Edit]:
+    return [Edit(e.path, e.start - base, e.end - base, e.new) for e in edits]
+
+
+def _body(site: Site, text: str) -> tuple[int, int] | None:
+    if site.body is not None:
+        return site.body
+    if site.kind == "inner-cfg":
+        return (site.attr_end, len(text))
+    if site.kind in ("cfg", "cfg_attr") and site.attr_end:
+        try:
+            return scanner.item_range(text, site.attr_end)
+        except scanner.LexError:
+            return None
+    return None
+
+
+def _syscalls(
+    res: CrateResult,
+    crate: Crate,
+    ctx: Context,
+    ev_a: Evaluator,
+    ev_b: Evaluator,
+    scans: list[tuple[FileScan, str]],
+) -> None:
+    """Raw syscalls and literal ioctl numbers in code only a solarish target compiles."""
+    for fs, text in scans:
+        seen: set[int] = set()
+        for site in fs.sites:
+            expr = site.decisive
+            if expr is None or site.kind in ("cargo-target", "cfg_attr", "cfg!", "macro-arg"):
+                continue
+            if not (_mentions(expr, ctx.base_os) or _mentions(expr, ctx.port_os)):
+                continue
+            if ev_a.eval(expr) is False and ev_b.eval(expr) is False:
+                continue
+            body = _body(site, text)
+            if body is None:
+                continue
+            for rx, rule in ((_SYSCALL, "port/raw-syscall"), (_IOCTL, "port/ioctl-constant")):
+                for m in rx.finditer(text, body[0], body[1]):
+                    if m.start() in seen:
+                        continue
+                    seen.add(m.start())
+                    inner = _innermost(fs.sites, text, body[0], m.start())
+                    guard = expr
+                    if inner is not None and inner.decisive is not None:
+                        ie = guard = inner.decisive
+                        if ev_a.eval(ie) is False and ev_b.eval(ie) is False:
+                            continue  # a nested cfg for other OSes (the Linux value next to the Solaris one)
+                    line = text.count("\n", 0, m.start()) + 1
+                    src = text.splitlines()[line - 1].strip()
+                    if src.startswith("//"):
+                        continue
+                    if rule == "port/raw-syscall":
+                        msg = (
+                            f"raw syscall under cfg({cfgexpr.to_str(guard)}): syscall numbers are private to "
+                            "illumos and differ from Solaris; call the libc wrapper instead"
+                        )
+                        sev = Severity.ERROR
+                    else:
+                        msg = (
+                            f"hard-coded ioctl request {m.group(1)} = {m.group(2)} under "
+                            f"cfg({cfgexpr.to_str(guard)}); prefer libc::{m.group(1)}"
+                        )
+                        sev = Severity.WARNING
+                    res.findings.append(
+                        Finding(
+                            rule,
+                            sev,
+                            Location(_rel(crate, fs.path), line),
+                            msg,
+                            evidence=src,
+                            properties={"crate": crate.label, "cfg_line": site.line},
+                        )
+                    )
+
+
+def _innermost(sites: list[Site], text: str, lo: int, pos: int) -> Site | None:
+    """The last cfg site between ``lo`` and ``pos`` whose guarded code contains ``pos``."""
+    best: Site | None = None
+    for s in sites:
+        if not lo <= s.offset < pos or s.kind not in ("cfg", "cfg_if", "cfg_if-else", "inner-cfg"):
+            continue
+        rng = _body(s, text)
+        if rng is not None and rng[0] <= pos < rng[1]:
+            best = s
+    return best
+
+
+def _chain_alternatives(
+    res: CrateResult,
+    crate: Crate,
+    ctx: Context,
+    ev_a: Evaluator,
+    ev_b: Evaluator,
+    scans: list[tuple[FileScan, str]],
+) -> None:
+    """For every Solaris cfg_if branch candidate, the Linux/BSD sibling branches illumos could join instead
+    (checked in the main process against libc if the Solaris branch itself fails the libc check)."""
+    by_chain: dict[tuple[str, int], list[Site]] = {}
+    texts: dict[str, str] = {}
+    for fs, text in scans:
+        texts[fs.path] = text
+        for s in fs.sites:
+            if s.chain is not None:
+                by_chain.setdefault((fs.path, s.chain), []).append(s)
+    for cand in res.candidates:
+        if "#chain" not in cand.group or not cand.needs:
+            continue
+        path, rest = cand.group.split("#chain", 1)
+        chain, branch = (int(x) for x in rest.split("#"))
+        sites = by_chain.get((path, chain), [])
+        text = texts[path]
+        for sib in sites:
+            if sib.branch == branch or sib.expr is None or sib.kind != "cfg_if":
+                continue
+            oses = {a.value for a in cfgexpr.atoms(sib.expr) if a.key == "target_os"}
+            if not oses & LINUX_BSD or ctx.base_os in oses:
+                continue
+            edits = _append_os_edit(sib, ctx.port_os)
+            if not edits:
+                continue
+            # illumos must actually land in the sibling once it is edited: every earlier branch false
+            new_text = apply_edits(sib.text, _relative(edits, sib.pred_span[0]))
+            try:
+                new_expr = cfgexpr.parse(new_text, multi=True)
+            except cfgexpr.CfgParseError:
+                continue
+            earlier = [s for s in sites if s.branch < sib.branch and s.expr is not None]
+            if ev_b.eval(new_expr) is not True or any(
+                ev_b.eval(e.expr) is not False for e in earlier if e.expr
+            ):
+                continue
+            body = sib.body or (0, 0)
+            needs, _ = libc_names(text, text[body[0] : body[1]])
+            label = f"{_rel(crate, path)}:{sib.line} cfg({' '.join(sib.text.split())})"
+            cand.alternatives.append(Alternative(label, edits, needs))
+
+
+_CONTAINS = re.compile(
+    r"((?:[A-Za-z_]\w*)(?:\s*\.\s*[A-Za-z_]\w*(?:\(\))?)*)\s*\.\s*(contains|starts_with|ends_with)\s*\(\s*$"
+)
+_EQ_LEFT = re.compile(r"((?:[A-Za-z_]\w*)(?:\s*\.\s*[A-Za-z_]\w*(?:\(\))?)*)\s*==\s*$")
+
+
+def _build_test(
+    res: CrateResult, crate: Crate, ctx: Context, test: BuildTest, text: str, knows: bool
+) -> None:
+    """A string naming solaris in build.rs, with no illumos test next to it."""
+    if ctx.base_os not in test.value or ctx.port_os in test.value:
+        return
+    lo = text.rfind("\n", 0, max(0, test.offset - 1))
+    for _ in range(3):
+        lo = text.rfind("\n", 0, max(0, lo))
+    hi = test.end
+    for _ in range(4):
+        nxt = text.find("\n", hi + 1)
+        hi = len(text) if nxt < 0 else nxt
+    if ctx.port_os in text[max(0, lo) : hi]:
+        return
+    loc = Location(_rel(crate, test.path), test.line, test.column)
+    before = text[max(0, test.offset - 200) : test.offset]
+    after = text[test.end : test.end + 40]
+    edit: Edit | None = None
+    kind = "string"
+    m = _CONTAINS.search(before)
+    if m and test.value in (ctx.base_os, f"-{ctx.base_os}") and after.lstrip().startswith(")"):
+        recv = m.group(1)
+        start = test.offset - (len(before) - m.start())
+        close = test.end + after.index(")") + 1
+        old = text[start:close]
+        new = f'{old} || {recv}.{m.group(2)}("{test.value.replace(ctx.base_os, ctx.port_os)}")'
+        if not (re.search(r"\bif\s*$", text[:start]) and re.match(r"\s*\{", text[close:])):
+            new = f"({new})"  # keep precedence inside a larger expression
+        edit, kind = Edit(test.path, start, close, new), "triple-test"
+    elif test.value == ctx.base_os and re.match(r"\s*(=>|\|)", after):
+        edit, kind = Edit(test.path, test.end, test.end, f' | "{ctx.port_os}"'), "match-arm"
+    elif test.value == ctx.base_os and (m2 := _EQ_LEFT.search(before)):
+        start = test.offset - (len(before) - m2.start())
+        old = text[start : test.end]
+        edit, kind = (
+            Edit(test.path, start, test.end, f'({old} || {m2.group(1)} == "{ctx.port_os}")'),
+            "comparison",
+        )
+    msg = (
+        f'build script tests for "{test.value}" with no {ctx.port_os} case nearby: the {ctx.port} triple '
+        f'does not contain "{ctx.base_os}" and CARGO_CFG_TARGET_OS is "{ctx.port_os}"'
+    )
+    res.findings.append(
+        Finding(
+            "port/build-script",
+            Severity.WARNING if not knows else Severity.INFO,
+            loc,
+            msg,
+            evidence=test.context.strip(),
+            properties={"crate": crate.label, "crate_knows_illumos": knows, "shape": kind},
+        )
+    )
+    idx = len(res.findings) - 1
+    if edit is not None and not knows:
+        res.candidates.append(Candidate(idx, f"{test.path}:{test.line}", [edit]))
+
+
+__all__ = [
+    "RULES",
+    "All",
+    "Alternative",
+    "Candidate",
+    "Context",
+    "CrateResult",
+    "Edit",
+    "Not",
+    "analyze_crate",
+    "apply_edits",
+    "evaluators",
+    "libc_names",
+]

@@ -1,0 +1,290 @@
+"""``port`` end to end: discover crates, scan them on every core, check libc, decide patches.
+
+Crates are the unit of parallel work: "does this crate already know illumos?" is a whole-crate question,
+and 500 crates of very different sizes balance well over a process pool when the largest go first. The
+libc check runs afterwards in the parent, once per libc version, because it needs a different crate's
+source (the libc the scanned crate resolves to).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+from ..errors import UnsafeEditError
+from ..findings import Finding
+from . import libcindex, patch
+from .analysis import Candidate, Context, CrateResult, Edit, analyze_crate, evaluators
+from .cfgexpr import FLAG_DEPENDENT
+from .libcindex import LibcIndex
+from .workspace import Crate, parse_version, satisfies
+
+DEFAULT_BASE = "x86_64-pc-solaris"
+DEFAULT_PORT = "x86_64-unknown-illumos"
+
+
+@dataclass(slots=True)
+class PatchOutcome:
+    path: str  # absolute
+    rel: str  # as shown in the diff
+    old: str
+    new: str
+
+
+@dataclass(slots=True)
+class Report:
+    findings: list[Finding]
+    crates: list[CrateResult]
+    patches: list[PatchOutcome] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (file, reason) for --apply/--patch
+    stats: dict[str, int] = field(default_factory=dict)
+
+    def diff(self) -> str:
+        return "".join(patch.unified_diff(p.rel, p.old, p.new) for p in self.patches)
+
+
+def make_context(base: str = DEFAULT_BASE, port: str = DEFAULT_PORT) -> Context:
+    """Cfg sets and the value universe from ``illumos_rust.target`` (the installed rustc, cached)."""
+    from ..target import cfg_sets, known_values
+
+    sets = cfg_sets([base, port])
+    known = known_values()
+    a, b = sets[base], sets[port]
+    base_os = next(iter(a.values("target_os")), "")
+    port_os = next(iter(b.values("target_os")), "")
+    return Context(
+        base,
+        port,
+        a.atoms,
+        b.atoms,
+        frozenset(known) - FLAG_DEPENDENT,
+        dict(known),
+        base_os,
+        port_os,
+    )
+
+
+_CTX: Context | None = None
+
+
+def _init(ctx: Context) -> None:
+    global _CTX
+    _CTX = ctx
+
+
+def _work(crate: Crate) -> CrateResult:
+    assert _CTX is not None
+    return analyze_crate(crate, _CTX)
+
+
+def scan(
+    crates: list[Crate],
+    ctx: Context,
+    *,
+    jobs: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[CrateResult]:
+    """Analyse crates, largest first, over ``jobs`` processes (default: every core)."""
+    order = sorted(crates, key=lambda c: c.size, reverse=True)
+    n = jobs or os.cpu_count() or 1
+    results: list[CrateResult] = []
+    if n <= 1 or len(order) <= 1:
+        for i, c in enumerate(order):
+            results.append(analyze_crate(c, ctx))
+            if progress:
+                progress(i + 1, len(order))
+    else:
+        with ProcessPoolExecutor(max_workers=n, initializer=_init, initargs=(ctx,)) as pool:
+            for i, r in enumerate(pool.map(_work, order, chunksize=1)):
+                results.append(r)
+                if progress:
+                    progress(i + 1, len(order))
+    results.sort(key=lambda r: r.crate.display)
+    return results
+
+
+# ---------------------------------------------------------------------------------------------- libc
+
+
+class LibcResolver:
+    """Finds the libc source a crate resolves to and indexes each version once."""
+
+    def __init__(self, ctx: Context, roots: list[Crate], extra_dirs: list[str] | None = None) -> None:
+        self.ctx = ctx
+        self.cache: dict[str, LibcIndex] = {}
+        self.available: list[tuple[tuple[int, int, int], str, str]] = []
+        seen: set[str] = set()
+        for c in roots:
+            if c.name == "libc" and c.root not in seen:
+                v = parse_version(c.version)
+                if v:
+                    self.available.append((v, c.version, c.root))
+                    seen.add(c.root)
+        for d in extra_dirs or []:
+            if not os.path.isdir(d):
+                continue
+            for name in os.listdir(d):
+                if name.startswith("libc-") and os.path.isfile(os.path.join(d, name, "src", "lib.rs")):
+                    path = os.path.join(d, name)
+                    v = parse_version(name[5:])
+                    if v and path not in seen:
+                        self.available.append((v, name[5:], path))
+                        seen.add(path)
+        self.available.sort(reverse=True)
+
+    def for_crate(self, crate: Crate) -> LibcIndex | None:
+        root: str | None = crate.libc_root
+        version = ""
+        if root is None:
+            req = crate.libc_req or "*"
+            for v, text, path in self.available:
+                if satisfies(v, req):
+                    root, version = path, text
+                    break
+        else:
+            version = crate.libc_req.lstrip("=") if crate.libc_req else ""
+        if root is None:
+            return None
+        if root not in self.cache:
+            a, b = evaluators(self.ctx)
+            self.cache[root] = libcindex.build(root, version, {self.ctx.base: a, self.ctx.port: b})
+        return self.cache[root]
+
+
+def default_libc_dirs() -> list[str]:
+    """Where cargo and Debian keep crate sources, for a scan whose tree has no libc of its own."""
+    dirs = ["/usr/share/cargo/registry"]
+    home = os.environ.get("CARGO_HOME", os.path.expanduser("~/.cargo"))
+    src = os.path.join(home, "registry", "src")
+    if os.path.isdir(src):
+        dirs.extend(os.path.join(src, d) for d in sorted(os.listdir(src)))
+    return dirs
+
+
+# ---------------------------------------------------------------------------------------------- decisions
+
+
+def decide(
+    results: list[CrateResult],
+    ctx: Context,
+    resolver: LibcResolver,
+    rel: Callable[[str], str],
+    *,
+    writable: Callable[[str], bool] = lambda _p: True,
+) -> Report:
+    """Accept or refuse every candidate edit, build the patched files, and annotate the findings."""
+    findings_out: list[Finding] = []
+    accepted: dict[str, list[Edit]] = {}
+    refused_files: list[tuple[str, str]] = []
+    for res in results:
+        fixes: dict[int, tuple[str, str]] = {}  # finding index -> (patch status, fix text)
+        group_refusal: dict[str, str] = {}
+        decisions: list[tuple[Candidate, list[Edit], str, str]] = []
+        index = None
+        for cand in res.candidates:
+            if cand.refused:
+                group_refusal.setdefault(cand.group, cand.refused)
+                decisions.append((cand, [], "refused", f"no automatic patch: {cand.refused}"))
+                continue
+            if not cand.needs:
+                decisions.append((cand, cand.edits, "proposed", _describe(cand.edits, ctx)))
+                continue
+            if index is None:
+                index = resolver.for_crate(res.crate)
+            if index is None:
+                decisions.append(
+                    (
+                        cand,
+                        cand.edits,
+                        "proposed",
+                        _describe(cand.edits, ctx) + " (libc source not found: unchecked)",
+                    )
+                )
+                continue
+            missing = index.missing(cand.needs, ctx.port)
+            if not missing:
+                decisions.append(
+                    (
+                        cand,
+                        cand.edits,
+                        "proposed",
+                        _describe(cand.edits, ctx) + f" (libc {index.version} checked)",
+                    )
+                )
+                continue
+            why = _missing_text(index, missing, ctx)
+            for alt in cand.alternatives:
+                alt_missing = index.missing(alt.needs, ctx.port)
+                if not alt_missing:
+                    decisions.append(
+                        (
+                            cand,
+                            alt.edits,
+                            "alternative",
+                            f"{why}; instead add {ctx.port_os} to the sibling branch {alt.label} "
+                            f"(its libc items are declared for {ctx.port_os} in libc {index.version})",
+                        )
+                    )
+                    break
+            else:
+                alts = "; ".join(
+                    f"sibling {a.label} needs {', '.join(index.missing(a.needs, ctx.port))}"
+                    for a in cand.alternatives
+                )
+                tail = f"; {alts}, also not declared for {ctx.port_os}" if alts else ""
+                text = f"no automatic patch: {why}{tail}. Upgrade libc or port the branch by hand"
+                decisions.append((cand, [], "refused", text))
+                if "#chain" not in cand.group:
+                    group_refusal.setdefault(cand.group, why)
+        for cand, edits, status, text in decisions:
+            if status != "refused" and cand.group in group_refusal and "#chain" not in cand.group:
+                status, edits = (
+                    "refused",
+                    [],
+                )
+                text = (
+                    f"no automatic patch: the other cfg alternatives of the same item cannot be patched "
+                    f"({group_refusal[cand.group]})"
+                )
+            fixes[cand.finding] = (status, text)
+            for e in edits:
+                accepted.setdefault(e.path, []).append(e)
+        for i, f in enumerate(res.findings):
+            if i in fixes:
+                status, text = fixes[i]
+                f = dataclasses.replace(f, fix=text, properties={**f.properties, "patch": status})
+            findings_out.append(f)
+    patches: list[PatchOutcome] = []
+    for path in sorted(accepted):
+        if not writable(path):
+            refused_files.append((path, "outside the workspace (vendor the crate to patch it)"))
+            continue
+        try:
+            with open(path, encoding="utf-8", newline="") as fh:
+                old = fh.read()
+            new = patch.patched_text(path, old, accepted[path])
+        except (OSError, UnicodeDecodeError, UnsafeEditError) as exc:
+            refused_files.append((path, str(exc)))
+            continue
+        if new != old:
+            patches.append(PatchOutcome(path, rel(path), old, new))
+    return Report(findings_out, results, patches, refused_files)
+
+
+def _describe(edits: list[Edit], ctx: Context) -> str:
+    return f'add target_os = "{ctx.port_os}" next to "{ctx.base_os}" (see --patch)' if edits else ""
+
+
+def _missing_text(index: LibcIndex, missing: list[str], ctx: Context) -> str:
+    parts = []
+    for name in missing[:4]:
+        where = index.where(name)
+        parts.append(f"{name}" + (f" ({where})" if where else ""))
+    more = f" and {len(missing) - 4} more" if len(missing) > 4 else ""
+    return (
+        f"the guarded code uses {', '.join(parts)}{more}, which libc {index.version} does not declare for "
+        f"{ctx.port_os}"
+    )

@@ -1,0 +1,71 @@
+"""Unified diffs from accepted edits, and writing them back as a transaction.
+
+Every patched file is re-lexed and its cfg sites re-parsed before a diff is offered: a patch that would
+leave a file unparsable is dropped with the reason instead (``UnsafeEditError`` for ``--apply``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import os
+import tempfile
+import tomllib
+
+from ..errors import UnsafeEditError
+from . import scanner
+from .analysis import Edit, apply_edits
+
+
+def patched_text(path: str, text: str, edits: list[Edit]) -> str:
+    """The new text, verified: it lexes, and every cfg site still parses (or parsed no better before)."""
+    new = apply_edits(text, edits)
+    if path.endswith(".toml"):
+        try:
+            tomllib.loads(new)
+        except tomllib.TOMLDecodeError as exc:
+            raise UnsafeEditError(path, f"patched manifest is not valid TOML: {exc}") from None
+        return new
+    before = scanner.scan_rust(path, text)
+    after = scanner.scan_rust(path, new)
+    if after.error and not before.error:
+        raise UnsafeEditError(path, f"patched file no longer lexes: {after.error}")
+    broken = sum(1 for s in after.sites if s.error) - sum(1 for s in before.sites if s.error)
+    if broken > 0 or len(after.sites) != len(before.sites):
+        raise UnsafeEditError(path, "patched file has cfg sites that no longer parse")
+    return new
+
+
+def unified_diff(rel: str, old: str, new: str) -> str:
+    """``git diff``-style hunk text for ``patch -p1`` (``a/rel`` → ``b/rel``), including the
+    "No newline at end of file" marker that difflib leaves out."""
+    out: list[str] = []
+    for line in difflib.unified_diff(
+        old.splitlines(keepends=True), new.splitlines(keepends=True), f"a/{rel}", f"b/{rel}", n=3
+    ):
+        if line.endswith("\n"):
+            out.append(line)
+        else:
+            out.append(line + "\n\\ No newline at end of file\n")
+    return "".join(out)
+
+
+def write_atomically(path: str, text: str) -> None:
+    """Temporary file in the same directory, verified by re-reading, renamed over the original with the
+    original's mode: a crash leaves either the old or the new file, never half of one."""
+    st = os.stat(path)
+    fd, tmp = tempfile.mkstemp(prefix=".illumos-rust-", dir=os.path.dirname(path) or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        with open(tmp, encoding="utf-8", newline="") as fh:
+            if fh.read() != text:
+                raise UnsafeEditError(path, "re-reading the temporary file gave different contents")
+        os.chmod(tmp, st.st_mode & 0o7777)
+        with contextlib.suppress(PermissionError):
+            os.chown(tmp, st.st_uid, st.st_gid)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
