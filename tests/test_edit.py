@@ -1,0 +1,386 @@
+"""``illumos-rust edit``: expected values come from readelf, pyelftools, hand counts and running programs."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from elftools.elf.dynamic import DynamicSection as PyDynamic
+from elftools.elf.elffile import ELFFile
+
+from conftest import build_rust, require_tool, shared_path
+from illumos_rust.cli.main import main
+from illumos_rust.edit import Op, plan_edits
+from illumos_rust.elf.dynamic import dynamic
+from illumos_rust.elf.reader import ElfFile
+from illumos_rust.elf.versions import verneed
+
+SOLARIS = [
+    "exe_solaris64_cc.elf",
+    "exe_solaris32_cc.elf",
+    "exe_solaris64_cc.sparc.elf",
+    "exe_solaris32_cc.sparc.elf",
+]
+
+HELLO = """
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let r = std::panic::catch_unwind(|| if args.len() > 5 { panic!("many") } else { args.len() });
+    println!("edited hello {:?}", r.ok());
+}
+"""
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def copy(src: Path, dst_dir: Path) -> Path:
+    dst = dst_dir / src.name
+    shutil.copyfile(src, dst)
+    dst.chmod(0o755)
+    return dst
+
+
+def readelf(*args: str) -> str:
+    require_tool("readelf")
+    return subprocess.run(["readelf", "-W", *args], check=True, capture_output=True, text=True).stdout
+
+
+def readelf_dynamic(path: Path) -> list[tuple[str, str]]:
+    """(type, value text) for each entry readelf -d prints, up to and including the first NULL."""
+    rows = re.findall(r"^[ \t]*0x[0-9a-f]+[ \t]+\((\w+)\)[ \t]*(.*)$", readelf("-d", str(path)), re.M)
+    return [(t, v.strip()) for t, v in rows]
+
+
+def readelf_section(path: Path, name: str) -> tuple[int, int]:
+    """(offset, size) of a section from readelf -S."""
+    for line in readelf("-S", str(path)).splitlines():
+        m = re.match(r"\s*\[\s*\d+\]\s+(\S+)\s+\S+\s+[0-9a-f]+\s+([0-9a-f]+)\s+([0-9a-f]+)", line)
+        if m and m.group(1) == name:
+            return int(m.group(2), 16), int(m.group(3), 16)
+    raise AssertionError(f"{name} not in readelf -S")
+
+
+def changed_offsets(a: Path, b: Path) -> list[int]:
+    x, y = a.read_bytes(), b.read_bytes()
+    assert len(x) == len(y)
+    return [i for i in range(len(x)) if x[i] != y[i]]
+
+
+# -- Solaris link-editor fixtures: elfedit's dyn:runpath exactly --------------------------------------------
+
+
+@pytest.mark.parametrize("name", SOLARIS)
+def test_solaris_runpath_uses_strpad_reserve_and_one_slot(name: str, tmp_path: Path) -> None:
+    src = shared_path("fixtures", "elf", name)
+    f = copy(src, tmp_path)
+    before = readelf_dynamic(f)
+    value = "$ORIGIN/../lib:/opt/local/lib"
+    assert main(["edit", str(f), "--runpath", value, "--write"]) == 0
+    after = readelf_dynamic(f)
+    assert f.stat().st_size == src.stat().st_size
+    # Expected STRPAD by hand: 512 (README) - len - NUL.
+    assert dict(before)["SUNW_STRPAD"] == "0x200"
+    assert dict(after)["SUNW_STRPAD"] == hex(512 - len(value) - 1)
+    assert dict(after)["RUNPATH"] == f"Library runpath: [{value}]"
+    assert "EDITED" in dict(after)["FLAGS_1"] and "DIRECT" in dict(after)["FLAGS_1"]
+    # readelf shows entries up to the first NULL: the old terminator's slot is now RUNPATH, one more NULL.
+    assert len(after) == len(before) + 1 and after[len(before) - 1][0] == "RUNPATH"
+    # Only bytes in the reserve, the new slot, the STRPAD slot and the FLAGS_1 slot changed.
+    dstr_off, dstr_size = readelf_section(src, ".dynstr")
+    dyn_off, _ = readelf_section(src, ".dynamic")
+    ent = 16 if "64" in name else 8
+    tags = [t for t, _ in before]
+    slots = {len(before) - 1, tags.index("SUNW_STRPAD"), tags.index("FLAGS_1")}
+    allowed = set(range(dstr_off + dstr_size - 512, dstr_off + dstr_size))
+    for s in slots:
+        allowed |= set(range(dyn_off + s * ent, dyn_off + (s + 1) * ent))
+    diff = changed_offsets(src, f)
+    assert diff and set(diff) <= allowed
+    assert sum(1 for i in diff if i < dyn_off) == len(value)  # the string itself (its NUL was already 0)
+    # pyelftools and our reader read the same result.
+    with open(f, "rb") as fh:
+        sec = ELFFile(fh).get_section_by_name(".dynamic")
+        assert isinstance(sec, PyDynamic)
+        runpaths = [t.runpath for t in sec.iter_tags() if t.entry.d_tag == "DT_RUNPATH"]
+    assert runpaths == [value]
+    with ElfFile(f) as elf:
+        d = dynamic(elf)
+        assert d.runpath == value and d.edited and d.strpad == 512 - len(value) - 1
+        assert d.needed == ["libc.so.1"]
+
+
+def test_solaris_dry_run_writes_nothing_and_prints_before_after(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = copy(shared_path("fixtures", "elf", "exe_solaris64_cc.elf"), tmp_path)
+    digest = sha(f)
+    assert main(["edit", str(f), "--runpath", "/usr/gcc/lib"]) == 0
+    out = capsys.readouterr().out
+    assert sha(f) == digest
+    assert "dry run" in out and "- [32]  NULL" in out and "+ [32]  RUNPATH" in out and "/usr/gcc/lib" in out
+
+
+def test_solaris_replace_needed_renames_version_need_file(tmp_path: Path) -> None:
+    f = copy(shared_path("fixtures", "elf", "exe_solaris64_cc.elf"), tmp_path)
+    assert main(["edit", str(f), "--replace-needed", "libc.so.1=libc.so.7", "--write"]) == 0
+    assert dict(readelf_dynamic(f))["NEEDED"] == "Shared library: [libc.so.7]"
+    with open(f, "rb") as fh:
+        sec = ELFFile(fh).get_section_by_name(".SUNW_version")
+        files = [v.name for v, _aux in sec.iter_versions()]
+    assert files == ["libc.so.7"]
+
+
+def test_solaris_delete_then_restore_reuses_the_string(tmp_path: Path) -> None:
+    f = copy(shared_path("fixtures", "elf", "exe_solaris64_cc.elf"), tmp_path)
+    assert main(["edit", str(f), "--runpath", "/opt/local/lib", "--write"]) == 0
+    pad = dict(readelf_dynamic(f))["SUNW_STRPAD"]
+    assert main(["edit", str(f), "--delete-runpath", "--write"]) == 0
+    assert "RUNPATH" not in dict(readelf_dynamic(f))
+    plan = plan_edits(str(f), [Op("runpath", "/opt/local/lib")])
+    assert plan.strategies[0].startswith("reuse")
+    assert main(["edit", str(f), "--runpath", "/opt/local/lib", "--write"]) == 0
+    assert dict(readelf_dynamic(f))["SUNW_STRPAD"] == pad  # nothing new written into the reserve
+
+
+# -- refusals: one line, original untouched ------------------------------------------------------------------
+
+
+def _refused(argv: list[str], f: Path, capsys: pytest.CaptureFixture[str], why: str) -> None:
+    digest = sha(f)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "refused" in err and why in err, err
+    assert sha(f) == digest
+    assert [p.name for p in f.parent.iterdir() if p.name.startswith(".illumos-rust-edit")] == []
+
+
+def test_refuses_string_longer_than_reserve(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = copy(shared_path("fixtures", "elf", "exe_solaris64_cc.elf"), tmp_path)
+    _refused(["edit", str(f), "--runpath", "/x" * 300, "--write"], f, capsys, "no room")
+
+
+def test_refuses_when_spare_dt_null_slots_run_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = copy(shared_path("fixtures", "elf", "exe_solaris64_cc.elf"), tmp_path)
+    # README: 43 slots, 33 used counting the terminator: 10 spare DT_NULLs after it, no room for an 11th tag.
+    argv = ["edit", str(f), "--write"]
+    for i in range(11):
+        argv += ["--add-needed", f"libx{i}.so.1"]
+    _refused(argv, f, capsys, "no spare DT_NULL")
+    assert main(["edit", str(f), "--write", *argv[3:-2]]) == 0  # ten fit
+    assert sum(1 for t, _ in readelf_dynamic(f) if t == "NEEDED") == 11
+
+
+def test_refuses_removing_a_needed_that_symbol_versions_use(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = copy(shared_path("fixtures", "elf", "exe_solaris64_cc.elf"), tmp_path)
+    _refused(["edit", str(f), "--remove-needed", "libc.so.1", "--write"], f, capsys, "version")
+
+
+def test_refuses_non_elf_and_objects(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "notelf"
+    f.write_bytes(b"#!/bin/sh\necho hi\n" * 10)
+    digest = sha(f)
+    assert main(["edit", str(f), "--runpath", "/x", "--write"]) == 2
+    assert "not an ELF file" in capsys.readouterr().err
+    assert sha(f) == digest
+    src = tmp_path / "o.rs"
+    src.write_text('#[no_mangle] pub extern "C" fn f() -> u32 { 7 }')
+    subprocess.run(
+        ["rustc", "--crate-type=lib", "--emit=obj", "-o", str(tmp_path / "o.o"), str(src)], check=True
+    )
+    _refused(
+        ["edit", str(tmp_path / "o.o"), "--runpath", "/x", "--write"],
+        tmp_path / "o.o",
+        capsys,
+        "no dynamic section",
+    )
+
+
+def test_kill_during_write_leaves_original_intact(tmp_path: Path) -> None:
+    f = copy(shared_path("fixtures", "elf", "exe_solaris64_cc.elf"), tmp_path)
+    digest = sha(f)
+    marker = tmp_path / "paused"
+    env = {**os.environ, "ILLUMOS_RUST_EDIT_TEST_PAUSE": str(marker)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "illumos_rust.cli.main", "edit", str(f), "--runpath", "/k", "--write"], env=env
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert marker.exists(), "the writer never reached the pause point"
+        temps = [p for p in tmp_path.iterdir() if p.name.startswith(".illumos-rust-edit")]
+        assert len(temps) == 1 and temps[0].stat().st_size == f.stat().st_size  # the new copy was complete
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    assert sha(f) == digest
+    # The next run is unaffected by the stray temp file.
+    assert main(["edit", str(f), "--runpath", "/k", "--write"]) == 0
+    assert dict(readelf_dynamic(f))["RUNPATH"] == "Library runpath: [/k]"
+
+
+def test_write_keeps_mode_and_makes_backup(tmp_path: Path) -> None:
+    f = copy(shared_path("fixtures", "elf", "exe_solaris32_cc.elf"), tmp_path)
+    f.chmod(0o750)
+    digest = sha(f)
+    assert main(["edit", str(f), "--set-runpath", "/usr/lib", "--write", "--backup", ".orig"]) == 0
+    assert oct(f.stat().st_mode & 0o7777) == oct(0o750)
+    assert sha(tmp_path / (f.name + ".orig")) == digest
+    assert sha(f) != digest
+
+
+# -- rustc-built Linux programs: grow, then run ------------------------------------------------------------
+
+
+def _libgcc_dir(tmp_path: Path, prog: Path) -> Path:
+    """A directory holding libgcc_s under a new name, found through ldd of the unedited program."""
+    out = subprocess.run(["ldd", str(prog)], check=True, capture_output=True, text=True).stdout
+    m = re.search(r"libgcc_s\.so\.1 => (\S+)", out)
+    assert m, out
+    lib = tmp_path / "lib with a long directory name for the runpath" / "deeper"
+    lib.mkdir(parents=True)
+    (lib / "libgcc_s-renamed.so.1").symlink_to(m.group(1))
+    return lib
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [(), ("-C", "relocation-model=static"), ("-C", "linker-features=-lld")],
+    ids=["pie-lld", "nopie-lld", "pie-gnu-ld"],
+)
+def test_rust_program_runs_after_growing_runpath_and_renaming_needed(
+    flags: tuple[str, ...], tmp_path: Path
+) -> None:
+    require_tool("ldd")
+    prog = copy(build_rust(HELLO, "edhello", "-O", *flags), tmp_path)
+    orig_out = subprocess.run([str(prog)], check=True, capture_output=True, text=True).stdout
+    lib = _libgcc_dir(tmp_path, prog)
+    off, size = readelf_section(prog, ".dynstr")
+    longest = max(len(s) for s in prog.read_bytes()[off : off + size].split(b"\0"))
+    runpath = f"{lib}:" + "/opt/local/lib" * 3
+    assert len(runpath) > longest and "RUNPATH" not in dict(readelf_dynamic(prog))
+    argv = [
+        "edit",
+        str(prog),
+        "--set-runpath",
+        runpath,
+        "--replace-needed",
+        "libgcc_s.so.1=libgcc_s-renamed.so.1",
+        "--write",
+    ]
+    assert main(argv) == 0
+    run = subprocess.run([str(prog)], capture_output=True, text=True, env={**os.environ, "LD_DEBUG": "libs"})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == orig_out == "edited hello Some(1)\n"
+    assert f"{lib}/libgcc_s-renamed.so.1" in run.stderr  # ld.so found it through the new RUNPATH
+    dyn = dict(readelf_dynamic(prog))
+    assert dyn["RUNPATH"] == f"Library runpath: [{runpath}]"
+    needed = [v for t, v in readelf_dynamic(prog) if t == "NEEDED"]
+    assert needed[0] == "Shared library: [libgcc_s-renamed.so.1]"
+    versions = readelf("-V", str(prog))
+    assert "File: libgcc_s-renamed.so.1" in versions and "File: libgcc_s.so.1" not in versions
+    # Loader invariants, read off readelf -l: PT_PHDR first, PT_INTERP before any LOAD, LOADs ascending.
+    phdrs = re.findall(r"^\s+([A-Z_]+)\s+0x[0-9a-f]+\s+0x([0-9a-f]+)", readelf("-l", str(prog)), re.M)
+    types = [t for t, _ in phdrs]
+    assert types[0] == "PHDR" and types.index("INTERP") < types.index("LOAD")
+    loads = [int(a, 16) for t, a in phdrs if t == "LOAD"]
+    assert loads == sorted(loads)
+    # Our reader agrees with readelf and pyelftools.
+    with ElfFile(prog) as elf:
+        d = dynamic(elf)
+        assert d.runpath == runpath
+        assert d.needed == [re.sub(r"^Shared library: \[(.*)\]$", r"\1", n) for n in needed]
+        assert "libgcc_s-renamed.so.1" in [n.file for n in verneed(elf)]
+    with open(prog, "rb") as fh:
+        sec = ELFFile(fh).get_section_by_name(".dynamic")
+        assert isinstance(sec, PyDynamic)
+        assert [t.runpath for t in sec.iter_tags() if t.entry.d_tag == "DT_RUNPATH"] == [runpath]
+
+
+def test_rust_program_shared_string_refused_in_place_and_grown_otherwise(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GNU ld (not rust-lld) merges identical .dynstr strings, so RUNPATH and the memcpy symbol share bytes.
+    prog = copy(
+        build_rust(HELLO, "edshared", "-O", "-C", "linker-features=-lld", "-C", "link-arg=-Wl,-rpath,memcpy"),
+        tmp_path,
+    )
+    with open(prog, "rb") as fh:
+        elf = ELFFile(fh)
+        dsec = elf.get_section_by_name(".dynamic")
+        assert isinstance(dsec, PyDynamic)
+        rp = [t.entry.d_val for t in dsec.iter_tags() if t.entry.d_tag == "DT_RUNPATH"]
+        names = {
+            s.entry.st_name for s in elf.get_section_by_name(".dynsym").iter_symbols() if s.name == "memcpy"
+        }
+    if not rp or rp[0] not in names:
+        pytest.skip("this linker did not share the RUNPATH string with the memcpy symbol")
+    _refused(
+        ["edit", str(prog), "--set-runpath", "/lib", "--no-grow", "--write"],
+        prog,
+        capsys,
+        "shared with symbol 'memcpy'",
+    )
+    assert main(["edit", str(prog), "--set-runpath", "/lib", "--write"]) == 0
+    syms = readelf("--dyn-syms", str(prog))
+    assert re.search(r"\smemcpy@GLIBC", syms)
+    assert dict(readelf_dynamic(prog))["RUNPATH"] == "Library runpath: [/lib]"
+    assert subprocess.run([str(prog)], capture_output=True, text=True).stdout == "edited hello Some(1)\n"
+
+
+def test_rust_program_in_place_shortening_blanks_unshared_string(tmp_path: Path) -> None:
+    prog = copy(
+        build_rust(HELLO, "edshort", "-O", "-C", "link-arg=-Wl,-rpath,/opt/local/gcc13/lib/amd64"), tmp_path
+    )
+    size = prog.stat().st_size
+    assert main(["edit", str(prog), "--set-runpath", "/usr/lib/64", "--write"]) == 0
+    assert prog.stat().st_size == size
+    assert b"/opt/local/gcc13" not in prog.read_bytes()
+    assert dict(readelf_dynamic(prog))["RUNPATH"] == "Library runpath: [/usr/lib/64]"
+    assert subprocess.run([str(prog)], capture_output=True, text=True).stdout == "edited hello Some(1)\n"
+
+
+def test_batch_policy_over_a_tree(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tree = tmp_path / "root"
+    (tree / "bin").mkdir(parents=True)
+    a = copy(
+        build_rust(HELLO, "edbatcha", "-O", "-C", "link-arg=-Wl,-rpath,/opt/local/lib:/usr/lib/extra"),
+        tree / "bin",
+    )
+    b = copy(build_rust(HELLO, "edbatchb", "-O", "-C", "link-arg=-Wl,-rpath,/usr/lib/other"), tree / "bin")
+    (tree / "README").write_text("not elf")
+    (tree / "bin" / "link").symlink_to(a.name)
+    b_digest = sha(b)
+    assert (
+        main(
+            [
+                "edit",
+                str(tree),
+                "--runpath",
+                "$ORIGIN/../lib",
+                "--drop-runpath-prefix",
+                "/opt/local",
+                "--write",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert out.count(": written") == 1 and out.count(": unchanged") == 1
+    assert dict(readelf_dynamic(a))["RUNPATH"] == "Library runpath: [$ORIGIN/../lib:/usr/lib/extra]"
+    assert sha(b) == b_digest
