@@ -7,6 +7,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from conftest import require_tool, shared_path
 from illumos_rust.errors import FormatError, UsageError
@@ -138,3 +140,23 @@ def test_custom_json_target_cfg(tmp_path: Path) -> None:
     cs = cfg_set(str(path))
     assert cs.has("panic", "abort") and not cs.has("panic", "unwind")
     assert cs.has("target_os", "illumos")
+
+
+_names = st.from_regex(r"[a-z_][a-z0-9_]{0,12}", fullmatch=True)
+_values = st.one_of(
+    st.none(), st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=12)
+)
+
+
+@given(st.frozensets(st.tuples(_names, _values), max_size=20))
+def test_cfg_lines_round_trip(atoms: frozenset[tuple[str, str | None]]) -> None:
+    """Printing a set in rustc's syntax and parsing it back is lossless, quotes and backslashes included."""
+    assert parse_cfg("\n".join(CfgSet("t", atoms).lines())) == atoms
+
+
+@given(st.text(max_size=200))
+def test_parse_cfg_never_crashes(text: str) -> None:
+    try:
+        parse_cfg(text, "fuzz.cfg")
+    except FormatError as exc:
+        assert str(exc).startswith("fuzz.cfg: line ")

@@ -10,14 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import require_tool, shared_path
 from illumos_rust.cli.main import main
+from illumos_rust.errors import FormatError
 from illumos_rust.target import rustc as rustc_mod
 from illumos_rust.target.defaults import ALWAYS_PRINTED, DEFAULTS, REQUIRED
 from illumos_rust.target.diff import canonical, diff_specs
 from illumos_rust.target.policy import check_rfd0161
-from illumos_rust.target.spec import known_fields, load_spec
+from illumos_rust.target.spec import known_fields, load_spec, read_spec_file
 
 pytestmark = pytest.mark.usefixtures("have_rustc")
 
@@ -368,3 +371,17 @@ def test_cli_list_os_and_fields(capsys: pytest.CaptureFixture[str]) -> None:
     rows = {r["field"]: r for r in json.loads(out)["fields"]}
     assert rows["frame-pointer"]["default"] == "may-omit"
     assert rows["llvm-target"]["has_default"] is False
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300) | st.just(b"[" * 5000) | st.just(b"\xff\xfe{}"))
+def test_spec_file_reader_only_raises_our_errors(
+    tmp_path_factory: pytest.TempPathFactory, data: bytes
+) -> None:
+    """Whatever the bytes, reading a spec file ends in a dict or a FormatError naming the file."""
+    path = tmp_path_factory.mktemp("fuzz") / "fuzz.json"
+    path.write_bytes(data)
+    try:
+        read_spec_file(str(path))
+    except FormatError as exc:
+        assert str(exc).startswith(str(path))

@@ -133,7 +133,7 @@ def load_cache(tc: Toolchain) -> dict[str, Any]:
         return memo[1]
     try:
         data = json.loads(path.read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return {}
     if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT or data.get("key") != tc.key:
         return {}

@@ -72,11 +72,15 @@ def all_raw_specs(*, toolchain: Toolchain | None = None) -> dict[str, dict[str, 
 def read_spec_file(path: str) -> dict[str, Any]:
     """Parse a spec file ourselves first, so that a plain JSON error names the file, line and column."""
     try:
-        text = Path(path).read_text()
+        text = Path(path).read_bytes().decode("utf-8")
     except OSError as exc:
         raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise FormatError(path, exc.start, "not UTF-8 text, so not a JSON target spec") from None
     try:
         data = json.loads(text)
+    except RecursionError:
+        raise FormatError(path, None, "JSON nested too deeply to be a target spec") from None
     except json.JSONDecodeError as exc:
         raise FormatError(
             path, exc.pos, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
