@@ -1,0 +1,249 @@
+"""Scanner on hand-annotated fixtures, hostile input, and the gap-shaped fixture crate end to end (findings,
+libc-aware patch decisions, ``patch -p1``, rustc parse check). Line numbers are counted by hand in the
+fixture files (``cat -n``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, require_tool
+from illumos_rust.cli.main import main as cli_main
+from illumos_rust.port import cfgexpr, engine, scanner, workspace
+from illumos_rust.port.analysis import analyze_crate
+
+DATA = REPO / "tests" / "data" / "port"
+DEBIAN = Path("/usr/share/cargo/registry")
+
+
+def _sites(path: Path) -> list[scanner.Site]:
+    return scanner.scan_rust(str(path), path.read_text()).sites
+
+
+def test_sites_skip_comments_strings_and_chars() -> None:
+    sites = _sites(DATA / "lexing" / "sites.rs")
+    got = [(s.line, s.kind) for s in sites]
+    assert got == [
+        (11, "cfg"),
+        (14, "cfg"),
+        (20, "cfg_attr"),
+        (24, "cfg!"),
+        (24, "cfg!"),
+        (28, "cfg_if"),
+        (30, "cfg_if"),
+        (33, "cfg_if-else"),
+        (31, "cfg"),
+        (38, "macro-arg"),
+        (45, "cfg"),
+    ]
+    by_line = {(s.line, s.kind): s for s in sites}
+    assert by_line[(14, "cfg")].expr == cfgexpr.parse('any(target_os = "linux", target_os = "solaris")')
+    assert by_line[(20, "cfg_attr")].expr == cfgexpr.parse('target_os = "solaris"')
+    assert by_line[(38, "macro-arg")].expr == cfgexpr.parse('target_os = "solaris"')
+    templ = by_line[(45, "cfg")]
+    assert templ.expr is None and templ.macro
+
+
+def test_cfg_if_effective_predicates() -> None:
+    sites = {(s.line, s.kind): s for s in _sites(DATA / "lexing" / "sites.rs")}
+    # cfg-if 1.0: branch k is all(M_k, not(any(M_1..M_k-1))), else is not(any(all M)).
+    second = sites[(30, "cfg_if")].effective
+    other = sites[(33, "cfg_if-else")].effective
+    assert second == cfgexpr.All(
+        (
+            cfgexpr.parse('any(target_os = "solaris", target_os = "illumos")'),
+            cfgexpr.Not(cfgexpr.AnyOf((cfgexpr.parse('target_os = "linux"'),))),
+        )
+    )
+    assert other == cfgexpr.Not(
+        cfgexpr.AnyOf(
+            (
+                cfgexpr.parse('target_os = "linux"'),
+                cfgexpr.parse('any(target_os = "solaris", target_os = "illumos")'),
+            )
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"\x7fELF\x02\x01\x01\x00\x00\x00cfg", "binary file"),
+        (b'#[cfg(unix)] fn f() { let s = "\xff\xfe"; }', "not UTF-8"),
+        (b'#[cfg(unix)]\nfn f() { let s = "never closed; }\n', "unterminated string"),
+        (b"#[cfg(unix)]\nfn f() { /* never closed \n", "unterminated block comment"),
+        (b"#[cfg(any(unix, windows)]\nfn f() {}\n", "mismatched"),
+        (b"fn f() { cfg!(" + b"(" * 100_000 + b"\n", "nested deeper"),
+        (b"#[cfg(" + b"any(" * 5000 + b"unix" + b")" * 5000 + b")] fn f() {}", "nested deeper"),
+    ],
+)
+def test_bad_input_is_a_finding_not_a_crash(tmp_path: Path, content: bytes, reason: str) -> None:
+    (tmp_path / "bad.rs").write_bytes(content)
+    _root, crates = workspace.discover([str(tmp_path)])
+    res = analyze_crate(crates[0], engine.make_context())
+    notes = [f for f in res.findings if f.rule == "port/not-parsed"]
+    assert notes, res.findings
+    assert any(reason in f.message for f in notes), [f.message for f in notes]
+    assert all(f.location.path == "bad.rs" for f in notes)
+
+
+def test_manifest_and_build_script_sites() -> None:
+    gap = DATA / "gapcrate"
+    fs = scanner.scan_manifest(str(gap / "Cargo.toml"), (gap / "Cargo.toml").read_text())
+    assert [(s.line, cfgexpr.to_str(s.expr)) for s in fs.sites if s.expr] == [
+        (9, 'target_os = "solaris"'),
+        (12, 'any(target_os = "linux", target_os = "solaris")'),
+    ]
+    tests, err = scanner.scan_build_script(str(gap / "build.rs"), (gap / "build.rs").read_text())
+    assert err is None
+    assert [(t.line, t.value) for t in tests] == [(3, "solaris"), (7, "solaris")]
+
+
+# ---------------------------------------------------------------------------------------------- gap crate
+
+
+def _libc_dirs() -> list[str]:
+    if not any(DEBIAN.glob("libc-0.2.*")):
+        pytest.skip("Debian librust-libc-dev not installed (the libc check reads its source)")
+    return [str(DEBIAN)]
+
+
+def _port(*argv: str) -> dict[str, object]:
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        code = cli_main(["port", *argv, "--format", "json"])
+    data: dict[str, object] = json.loads(buf.getvalue())
+    data["exit"] = code
+    return data
+
+
+def test_gap_crate_findings_and_patch(tmp_path: Path) -> None:
+    _libc_dirs()
+    work = tmp_path / "gapcrate"
+    shutil.copytree(DATA / "gapcrate", work)
+    diff = tmp_path / "port.diff"
+    data = _port(str(work), "--patch", str(diff), "--libc-dir", str(DEBIAN))
+    findings = data["findings"]
+    assert isinstance(findings, list)
+    got = {(f["rule"], f["location"]["path"], f["location"].get("line")): f for f in findings}
+    # positive solaris lists, the not(solaris) sibling, the cfg_if branch, Cargo tables, build.rs
+    for key in [
+        ("port/solaris-only", "src/lib.rs", 3),
+        ("port/illumos-only", "src/lib.rs", 8),
+        ("port/solaris-only", "src/lib.rs", 13),
+        ("port/solaris-only", "src/lib.rs", 23),
+        ("port/solaris-only", "src/lib.rs", 42),
+        ("port/ioctl-constant", "src/lib.rs", 43),
+        ("port/raw-syscall", "src/lib.rs", 47),
+        ("port/unknown-cfg-value", "src/lib.rs", 50),
+        ("port/solaris-only", "Cargo.toml", 9),
+        ("port/solaris-only", "Cargo.toml", 12),
+        ("port/build-script", "build.rs", 3),
+        ("port/build-script", "build.rs", 7),
+    ]:
+        assert key in got, (key, sorted(got))
+    assert all(got[k]["severity"] == "warning" for k in got if k[0] == "port/solaris-only")
+    assert got[("port/raw-syscall", "src/lib.rs", 47)]["severity"] == "error"
+    assert "fuchsia" in got[("port/unknown-cfg-value", "src/lib.rs", 50)]["message"]
+    # pthread_getattr_np is Solaris-only in libc 0.2.139, and the freebsd sibling needs pthread_attr_get_np
+    stack = got[("port/solaris-only", "src/lib.rs", 23)]
+    assert stack["properties"]["patch"] == "refused"
+    assert "pthread_getattr_np" in stack["fix"] and "pthread_attr_get_np" in stack["fix"]
+    assert got[("port/solaris-only", "src/lib.rs", 45)]["properties"]["patch"] == "refused"  # raw syscall
+    assert data["exit"] == 1  # the raw syscall is an error
+
+    # apply the patch to a pristine copy with patch(1), as a user would
+    require_tool("patch")
+    fresh = tmp_path / "fresh"
+    shutil.copytree(DATA / "gapcrate", fresh)
+    subprocess.run(["patch", "-p1", "-s", "-i", str(diff)], cwd=fresh, check=True)
+    lib = (fresh / "src" / "lib.rs").read_text().splitlines()
+    assert lib[2] == '#[cfg(any(target_os = "linux", target_os = "solaris", target_os = "illumos"))]'
+    assert lib[7] == '#[cfg(not(any(target_os = "solaris", target_os = "illumos")))]'
+    assert lib[12] == '#[cfg(any(target_os = "solaris", target_os = "illumos"))]'
+    assert lib[22] == '    if #[cfg(any(target_os = "linux", target_os = "solaris"))] {'  # refused: unchanged
+    assert lib[44] == '#[cfg(target_os = "solaris")]'  # raw syscall: unchanged
+    manifest = tomllib.loads((fresh / "Cargo.toml").read_text())
+    assert set(manifest["target"]) == {
+        'cfg(any(target_os = "solaris", target_os = "illumos"))',
+        'cfg(any(target_os = "linux", target_os = "solaris", target_os = "illumos"))',
+    }
+    build = (fresh / "build.rs").read_text()
+    assert 'if target.contains("solaris") || target.contains("illumos") {' in build
+    assert '"solaris" | "illumos" =>' in build
+    _rustc_parses(fresh / "src" / "lib.rs")
+    _rustc_parses(fresh / "build.rs")
+
+
+def _rustc_parses(path: Path, edition: str = "2021") -> None:
+    """rustc's own parser (no type checking, no module loading) accepts the file."""
+    require_tool("rustc")
+    proc = subprocess.run(
+        ["rustc", "-Zparse-crate-root-only", "--edition", edition, "--crate-type", "lib", str(path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "RUSTC_BOOTSTRAP": "1"},
+        cwd=path.parent,
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_sarif_output_lists_rules(tmp_path: Path) -> None:
+    import contextlib
+    import io
+
+    shutil.copytree(DATA / "gapcrate", tmp_path / "g")
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        cli_main(["port", str(tmp_path / "g"), "--format", "sarif", "--libc-dir", str(tmp_path)])
+    sarif = json.loads(buf.getvalue())
+    run = sarif["runs"][0]
+    ids = {r["id"] for r in run["tool"]["driver"]["rules"]}
+    assert {"port/solaris-only", "port/raw-syscall"} <= ids
+    lines = {
+        (r["ruleId"], r["locations"][0]["physicalLocation"]["region"]["startLine"]) for r in run["results"]
+    }
+    assert ("port/solaris-only", 3) in lines
+
+
+def test_cargo_workspace_mode(tmp_path: Path) -> None:
+    """`cargo illumos port` inserts --cargo; with a path dependency cargo metadata needs no network."""
+    require_tool("cargo")
+    ws = tmp_path / "ws"
+    (ws / "app" / "src").mkdir(parents=True)
+    (ws / "app" / "Cargo.toml").write_text(
+        '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n\n'
+        '[dependencies]\ngapcrate = { path = "../gapcrate" }\n'
+    )
+    (ws / "app" / "src" / "main.rs").write_text('#[cfg(target_os = "solaris")]\nfn main() {}\n')
+    shutil.copytree(DATA / "gapcrate", ws / "gapcrate")
+    (ws / "gapcrate" / "Cargo.toml").write_text(
+        '[package]\nname = "gapcrate"\nversion = "0.1.0"\nedition = "2021"\n'
+    )
+    from illumos_rust.cli.cargo import main as cargo_main
+
+    old = os.getcwd()
+    os.chdir(ws / "app")
+    try:
+        import contextlib
+        import io
+
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            code = cargo_main(["illumos", "port", "--format", "json", "--libc-dir", str(tmp_path)])
+    finally:
+        os.chdir(old)
+    data = json.loads(buf.getvalue())
+    paths = {(f["location"]["path"], f["location"].get("line")) for f in data["findings"]}
+    assert ("src/main.rs", 1) in paths  # the workspace member
+    assert ("gapcrate/src/lib.rs", 3) in paths  # its dependency, outside the workspace root
+    assert code == 1
