@@ -17,7 +17,7 @@ A file that has a reserve is never grown (elfedit never grows either, and illumo
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from ..elf import constants as C
 from ..elf.dynamic import DynamicSection, dynamic
@@ -31,6 +31,8 @@ from ..elf.editor import (
     pack_shdr,
     static_string_refs,
     syminfo_boundto,
+    with_section,
+    with_segment,
 )
 from ..elf.reader import ElfFile, Segment
 from ..elf.versions import verneed
@@ -556,11 +558,11 @@ class _Planner:
         last_load = max(p.index for p in loads)
         for p in segs:
             if p.p_type == C.PT_PHDR:
-                p = replace(
+                p = with_segment(
                     p, p_offset=off_r, p_vaddr=vaddr_r, p_paddr=vaddr_r, p_filesz=phsize, p_memsz=phsize
                 )
             elif p.p_type == C.PT_DYNAMIC and new_w is not None:
-                p = replace(
+                p = with_segment(
                     p,
                     p_offset=new_w.p_offset,
                     p_vaddr=new_w.p_vaddr,
@@ -595,7 +597,9 @@ class _Planner:
                     dstr.header_offset,
                     pack_shdr(
                         elf,
-                        replace(dstr, sh_offset=str_off, sh_addr=vaddr_r + phsize, sh_size=len(self.strtab)),
+                        with_section(
+                            dstr, sh_offset=str_off, sh_addr=vaddr_r + phsize, sh_size=len(self.strtab)
+                        ),
                     ),
                 )
             )
@@ -605,11 +609,16 @@ class _Planner:
                     dyn.section.header_offset,
                     pack_shdr(
                         elf,
-                        replace(
+                        with_section(
                             dyn.section, sh_offset=dyn_off, sh_addr=new_w.p_vaddr, sh_size=new_w.p_filesz
                         ),
                     ),
                 )
+            )
+        interp = elf.interpreter or ""
+        if elf.is_solaris or interp.endswith("ld.so.1"):
+            self.notes.append(
+                "grown layout: tests run such files under Linux ld.so only; not yet run under illumos ld.so.1"
             )
         self.strategies.append(
             f"layout: new R PT_LOAD at offset 0x{off_r:x} / 0x{vaddr_r:x} holds {phnum} program headers"

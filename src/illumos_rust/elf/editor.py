@@ -125,6 +125,51 @@ def syminfo_boundto(elf: ElfFile) -> list[int]:
     return out
 
 
+# -- header records ---------------------------------------------------------------------------------------
+# Built field by field rather than with dataclasses.replace/NamedTuple._replace, so the editor does not depend
+# on which record type reader.py uses for Section and Segment.
+_SEGMENT_FIELDS = (
+    "index",
+    "p_type",
+    "p_flags",
+    "p_offset",
+    "p_vaddr",
+    "p_paddr",
+    "p_filesz",
+    "p_memsz",
+    "p_align",
+    "header_offset",
+)
+_SECTION_FIELDS = (
+    "index",
+    "name",
+    "sh_name",
+    "sh_type",
+    "sh_flags",
+    "sh_addr",
+    "sh_offset",
+    "sh_size",
+    "sh_link",
+    "sh_info",
+    "sh_addralign",
+    "sh_entsize",
+    "header_offset",
+)
+
+
+def with_segment(p: Segment, **changes: int) -> Segment:
+    """A copy of ``p`` with some fields changed."""
+    values: dict[str, int] = {f: getattr(p, f) for f in _SEGMENT_FIELDS}
+    values.update(changes)
+    return Segment(**values)
+
+
+def with_section(s: Section, **changes: int) -> Section:
+    values: dict[str, object] = {f: getattr(s, f) for f in _SECTION_FIELDS}
+    values.update(changes)
+    return Section(**values)  # type: ignore[arg-type]
+
+
 # -- header packing -------------------------------------------------------------------------------------
 
 
