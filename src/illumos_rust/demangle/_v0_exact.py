@@ -320,7 +320,7 @@ class Printer:
         self.bound -= count
 
     def _print_bound_lifetimes(self, count: int) -> None:
-        """Write ``'a, 'b, …`` for a binder, in whole chunks while far from the size cap (binders are huge)."""
+        """Write ``'a, 'b, …`` for a binder, in chunks while far from the size cap (binders can be vast)."""
         i = 0
         while i < count:
             if self.remaining > 70_000 and count - i > 1:

@@ -26,7 +26,7 @@ from .escape import quoted
 _U64: Final = (1 << 64) - 1
 #: Backref follows allowed in one symbol before handing over to the exact printer (real symbols use a few
 #: dozen).
-_BACKREF_BUDGET: Final = 4096
+_BACKREF_BUDGET: Final = 1024
 #: Binders with more lifetimes than this are left to the exact printer (which writes them in bounded chunks).
 _MAX_FAST_BINDER: Final = 1000
 _B62: Final[dict[str, int]] = {
@@ -267,9 +267,7 @@ class _Fast:
             end = s.index("_", j + 1)
             token = s[j + 1 : end]
             name, j, _ = self.ident(end + 1)
-            if self.alt:
-                return name, j
-            hex_dis = _crate_hex.get(token)
+            hex_dis = _crate_hex.get(token)  # computed even for the alternate form: it validates the token
             if hex_dis is None:
                 value = _b62_value(token) + 2 if token else 1
                 if value > _U64:
@@ -277,7 +275,7 @@ class _Fast:
                 hex_dis = f"{value:x}"
                 if len(_crate_hex) < 1 << 16:
                     _crate_hex[token] = hex_dis
-            return f"{name}[{hex_dis}]", j
+            return (name if self.alt else f"{name}[{hex_dis}]"), j
         name, j, _ = self.ident(j)
         return name, j
 
