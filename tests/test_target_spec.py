@@ -385,3 +385,35 @@ def test_spec_file_reader_only_raises_our_errors(
         read_spec_file(str(path))
     except FormatError as exc:
         assert str(exc).startswith(str(path))
+
+
+def test_all_specs_call_agrees_with_per_target_print() -> None:
+    """We read every spec from one --print all-target-specs-json; rustc's per-target print must agree."""
+    for target in ("x86_64-unknown-illumos", "x86_64-pc-solaris", "aarch64-unknown-illumos"):
+        out = subprocess.run(
+            ["rustc", "-Z", "unstable-options", "--print", "target-spec-json", "--target", target],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=_bootstrap_env(),
+        ).stdout
+        assert load_spec(target).raw == json.loads(out), target
+
+
+def test_each_toolchain_has_its_own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    require_tool("rustup")
+    nightly_cmd = ["rustup", "run", "nightly", "rustc"]
+    if subprocess.run([*nightly_cmd, "-V"], capture_output=True, check=False).returncode != 0:
+        pytest.skip("no nightly toolchain installed")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    from illumos_rust.target import cfg_set
+
+    stable, nightly = rustc_mod.toolchain(), rustc_mod.toolchain(nightly_cmd)
+    assert stable.key != nightly.key and nightly.is_nightly and not stable.is_nightly
+    on_nightly = cfg_set("x86_64-unknown-illumos", toolchain=nightly)
+    on_stable = cfg_set("x86_64-unknown-illumos", toolchain=stable)
+    # notes/targets/README.md: the nightly cfg adds unstable keys; ub_checks is one of them.
+    assert on_nightly.has("ub_checks") and not on_stable.has("ub_checks")
+    assert sorted(p.name for p in (tmp_path / "illumos-rust").iterdir()) == sorted(
+        [f"rustc-{stable.key}.json", f"rustc-{nightly.key}.json"]
+    )
