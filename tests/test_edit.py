@@ -384,3 +384,96 @@ def test_batch_policy_over_a_tree(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert out.count(": written") == 1 and out.count(": unchanged") == 1
     assert dict(readelf_dynamic(a))["RUNPATH"] == "Library runpath: [$ORIGIN/../lib:/usr/lib/extra]"
     assert sha(b) == b_digest
+
+
+CDYLIB = """
+#[no_mangle]
+pub extern "C" fn fixture_add(a: u32, b: u32) -> u32 { a + b }
+"""
+
+
+def test_rust_cdylib_still_loads_after_growing(tmp_path: Path) -> None:
+    lib = copy(build_rust(CDYLIB, "edcdylib", "-O", crate_type="cdylib"), tmp_path)
+    runpath = "/opt/local/lib/with/a/path/longer/than/any/string/already/in/the/dynamic/string/table"
+    assert (
+        main(["edit", str(lib), "--set-runpath", runpath, "--set-soname", "libedcdylib.so.1", "--write"]) == 0
+    )
+    dyn = dict(readelf_dynamic(lib))
+    assert dyn["RUNPATH"] == f"Library runpath: [{runpath}]"
+    assert dyn["SONAME"] == "Library soname: [libedcdylib.so.1]"
+    code = f"import ctypes; print(ctypes.CDLL({str(lib)!r}).fixture_add(40, 2))"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == "42\n"
+
+
+def test_elfedit_runpath_sets_rpath_and_runpath_alike(tmp_path: Path) -> None:
+    f = copy(shared_path("fixtures", "elf", "exe_solaris64_cc.elf"), tmp_path)
+    assert (
+        main(["edit", str(f), "--set-rpath", "/old/rpath", "--set-runpath", "/old/runpath", "--write"]) == 0
+    )
+    assert main(["edit", str(f), "--runpath", "/new/both", "--write"]) == 0
+    dyn = dict(readelf_dynamic(f))
+    assert dyn["RPATH"] == "Library rpath: [/new/both]" and dyn["RUNPATH"] == "Library runpath: [/new/both]"
+    with open(f, "rb") as fh:
+        sec = ELFFile(fh).get_section_by_name(".dynamic")
+        assert isinstance(sec, PyDynamic)
+        values = {t.entry.d_tag: t.entry.d_val for t in sec.iter_tags()}
+    assert values["DT_RPATH"] == values["DT_RUNPATH"]  # one string, like elfedit
+    assert main(["edit", str(f), "--delete-rpath", "--delete-runpath", "--write"]) == 0
+    assert not {"RPATH", "RUNPATH"} & set(dict(readelf_dynamic(f)))
+
+
+def test_json_output_matches_readelf(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    f = copy(shared_path("fixtures", "elf", "exe_solaris32_cc.sparc.elf"), tmp_path)
+    assert main(["edit", str(f), "--runpath", "/usr/lib/sparcv9", "--format", "json", "--write"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    (entry,) = doc["files"]
+    assert entry["written"] and entry["size_before"] == entry["size_after"] == f.stat().st_size
+    after = {e["after"]["tag"]: e["after"] for e in entry["entries"] if e["after"]}
+    assert after["RUNPATH"]["string"] == "/usr/lib/sparcv9"
+    assert hex(after["SUNW_STRPAD"]["value"]) == dict(readelf_dynamic(f))["SUNW_STRPAD"]
+
+
+def test_symlink_is_followed_and_hard_links_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = copy(shared_path("fixtures", "elf", "exe_solaris64_cc.elf"), tmp_path)
+    link = tmp_path / "via-link"
+    link.symlink_to(f.name)
+    assert main(["edit", str(link), "--runpath", "/l", "--write"]) == 0
+    assert link.is_symlink() and dict(readelf_dynamic(f))["RUNPATH"] == "Library runpath: [/l]"
+    os.link(f, tmp_path / "second-name")
+    _refused(["edit", str(f), "--runpath", "/m", "--write"], f, capsys, "hard links")
+
+
+def test_file_changed_after_planning_is_refused(tmp_path: Path) -> None:
+    from illumos_rust.edit import write
+    from illumos_rust.errors import UnsafeEditError
+
+    f = copy(shared_path("fixtures", "elf", "exe_solaris64_cc.elf"), tmp_path)
+    plan = plan_edits(str(f), [Op("runpath", "/p")])
+    os.utime(f, ns=(0, 12345))
+    with pytest.raises(UnsafeEditError, match="changed since"):
+        write(plan)
+
+
+def test_batch_refusal_writes_nothing_unless_keep_going(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tree = tmp_path / "t"
+    tree.mkdir()
+    good = copy(shared_path("fixtures", "elf", "exe_solaris64_cc.elf"), tree)
+    bad = copy(shared_path("fixtures", "elf", "exe_solaris32_cc.elf"), tree)
+    # Use 401 of the 32-bit file's 512 reserve bytes: a 201-byte RPATH then fits only the other file.
+    assert main(["edit", str(bad), "--runpath", "/f" * 200, "--write"]) == 0
+    digests = {p: sha(p) for p in (good, bad)}
+    assert main(["edit", str(tree), "--set-rpath", "/r" * 100, "--write"]) == 2
+    err = capsys.readouterr().err
+    assert "nothing written" in err and "no room" in err
+    assert {p: sha(p) for p in (good, bad)} == digests
+    assert main(["edit", str(tree), "--set-rpath", "/r" * 100, "--write", "--keep-going"]) == 2
+    assert sha(bad) == digests[bad] and sha(good) != digests[good]
+    assert dict(readelf_dynamic(good))["RPATH"] == "Library rpath: [" + "/r" * 100 + "]"

@@ -17,6 +17,7 @@ A file that has a reserve is never grown (elfedit never grows either, and illumo
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from ..elf import constants as C
@@ -87,6 +88,9 @@ class Plan:
     layout_before: list[str] = field(default_factory=list)
     bytes_changed: int = 0
     grew: bool = False
+    # The file the plan was computed from: (st_dev, st_ino, st_size, st_mtime_ns) after following symlinks.
+    # A write refuses when it no longer matches, so an edit is never applied to bytes it was not planned on.
+    identity: tuple[int, int, int, int] = (0, 0, 0, 0)
 
     @property
     def changed(self) -> bool:
@@ -659,8 +663,14 @@ def _merge(patches: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
 
 def plan_edits(path: str, ops: list[Op], *, no_grow: bool = False) -> Plan:
     """Plan ``ops`` for the file at ``path``; raises ``UnsafeEditError``/``FormatError``, writes nothing."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise FormatError(path, None, f"cannot read: {exc.strerror or exc}") from None
     with ElfFile(path) as elf:
         planner = _Planner(elf, no_grow)
         planner.apply(ops)
         planner.mark_edited()
-        return planner.build()
+        plan = planner.build()
+    plan.identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    return plan

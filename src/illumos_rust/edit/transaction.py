@@ -64,43 +64,54 @@ def _mismatches(elf: ElfFile, plan: Plan) -> list[str]:
 
 
 def write(plan: Plan, *, backup: str | None = None) -> None:
-    """Apply ``plan`` atomically, keeping mode and owner; optionally keep the original as a backup."""
-    path = plan.path
+    """Apply ``plan`` atomically, keeping mode and owner; optionally keep the original as a backup.
+
+    A symbolic link is followed: the file it names is replaced and the link stays a link. A file with more
+    than one hard link is refused, because the rename would leave the other names on the old contents.
+    """
     if not plan.changed:
         return
-    st = os.stat(path)
-    if not stat.S_ISREG(st.st_mode):
-        raise UnsafeEditError(path, "not a regular file")
-    if st.st_size != plan.size_before:
-        raise UnsafeEditError(path, "the file changed since it was planned")
-    if backup is not None and os.path.lexists(path + backup):
-        raise UnsafeEditError(path, f"backup {path + backup} already exists")
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=directory)
-    try:
-        with os.fdopen(fd, "r+b") as out, open(path, "rb") as src:
-            shutil.copyfileobj(src, out, 1 << 20)
-            for off, raw in plan.patches:
-                out.seek(off)
-                out.write(raw)
-            if plan.append:
-                out.seek(plan.size_before)
-                out.write(plan.append)
-            out.flush()
-            os.fsync(out.fileno())
-        _keep_identity(tmp, st, path)
-        _pause_for_tests()
-        verify(tmp, plan)
-        if backup is not None:
-            try:
-                os.link(path, path + backup)
-            except OSError:
-                shutil.copy2(path, path + backup)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    path = os.path.realpath(plan.path)
+    with open(path, "rb") as src:
+        st = os.fstat(src.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise UnsafeEditError(plan.path, "not a regular file")
+        if (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) != plan.identity:
+            raise UnsafeEditError(plan.path, "the file changed since the edit was planned")
+        if st.st_nlink > 1:
+            raise UnsafeEditError(
+                plan.path,
+                f"the file has {st.st_nlink} hard links; replacing it would leave "
+                f"the other names on the old contents",
+            )
+        if backup is not None and os.path.lexists(path + backup):
+            raise UnsafeEditError(plan.path, f"backup {path + backup} already exists")
+        directory = os.path.dirname(path)
+        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=directory)
+        try:
+            with os.fdopen(fd, "r+b") as out:
+                shutil.copyfileobj(src, out, 1 << 20)
+                for off, raw in plan.patches:
+                    out.seek(off)
+                    out.write(raw)
+                if plan.append:
+                    out.seek(plan.size_before)
+                    out.write(plan.append)
+                out.flush()
+                os.fsync(out.fileno())
+            _keep_identity(tmp, st, plan.path)
+            _pause_for_tests()
+            verify(tmp, plan)
+            if backup is not None:
+                try:
+                    os.link(path, path + backup)
+                except OSError:
+                    shutil.copy2(path, path + backup)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
     _fsync_dir(directory)
 
 
