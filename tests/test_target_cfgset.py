@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -106,8 +108,8 @@ def test_cold_cache_fill_is_atomic_and_reused(tmp_path: Path, monkeypatch: pytes
 
     raw = fill_cfg_cache(few, jobs=2)
     tc = rustc_mod.toolchain()
-    files = sorted(p.name for p in (tmp_path / "illumos-rust").iterdir())
-    assert files == [f"rustc-{tc.key}.json"]  # no temp file left behind
+    files = sorted(p.name for p in (tmp_path / "illumos-rust").iterdir() if not p.name.endswith(".lock"))
+    assert files == [f"rustc-{tc.key}.json"]  # no temp file left behind (the fill lock stays, empty)
     data = json.loads((tmp_path / "illumos-rust" / files[0]).read_text())
     assert sorted(data["cfg"]) == sorted(few)
     assert data["key"] == tc.commit[:16]
@@ -160,3 +162,20 @@ def test_parse_cfg_never_crashes(text: str) -> None:
         parse_cfg(text, "fuzz.cfg")
     except FormatError as exc:
         assert str(exc).startswith("fuzz.cfg: line ")
+
+
+def test_concurrent_cold_fills_run_rustc_once_per_target(tmp_path: Path) -> None:
+    """Two processes filling the same cold cache: the lock makes the second reuse the first's answers.
+    Counted with a RUSTC wrapper script that logs each call, independently of our code."""
+    real = require_tool("rustc")
+    log = tmp_path / "calls.log"
+    wrapper = tmp_path / "rustc-wrapper"
+    wrapper.write_text(f'#!/bin/sh\necho "$*" >> {log}\nexec {real} "$@"\n')
+    wrapper.chmod(0o755)
+    few = ["x86_64-unknown-illumos", "aarch64-unknown-illumos", "x86_64-pc-solaris", "sparcv9-sun-solaris"]
+    code = f"from illumos_rust.target.cfgset import fill_cfg_cache\nfill_cfg_cache({few!r}, jobs=2)\n"
+    env = {**os.environ, "RUSTC": str(wrapper), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    procs = [subprocess.Popen([sys.executable, "-c", code], env=env) for _ in range(2)]
+    assert [p.wait(timeout=60) for p in procs] == [0, 0]
+    cfg_calls = [line for line in log.read_text().splitlines() if line.startswith("--print cfg")]
+    assert sorted(cfg_calls) == sorted(f"--print cfg --target {t}" for t in few)

@@ -209,13 +209,26 @@ def fill_cfg_cache(
     cached = rustc.load_cache(tc).get("cfg", {})
     have: dict[str, list[str]] = dict(cached) if isinstance(cached, dict) else {}
     missing = [t for t in wanted if not isinstance(have.get(t), list)]
-    if missing:
-        workers = max(1, min(jobs or default_jobs(), len(missing)))
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            fresh = dict(zip(missing, pool.map(lambda t: _query(tc, t), missing), strict=True))
-        rustc.update_cache(tc, cfg=fresh)
-        have.update(fresh)
+    if len(missing) > 1:
+        with rustc.fill_lock(tc):
+            # Another process may have filled the cache while we waited for the lock.
+            cached = rustc.load_cache(tc).get("cfg", {})
+            have.update(cached if isinstance(cached, dict) else {})
+            missing = [t for t in wanted if not isinstance(have.get(t), list)]
+            have.update(_fetch(tc, missing, jobs))
+    elif missing:
+        have.update(_fetch(tc, missing, jobs))
     return {t: have[t] for t in wanted}
+
+
+def _fetch(tc: Toolchain, missing: list[str], jobs: int | None) -> dict[str, list[str]]:
+    if not missing:
+        return {}
+    workers = max(1, min(jobs or default_jobs(), len(missing)))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        fresh = dict(zip(missing, pool.map(lambda t: _query(tc, t), missing), strict=True))
+    rustc.update_cache(tc, cfg=fresh)
+    return fresh
 
 
 def all_cfg_sets(*, toolchain: Toolchain | None = None, jobs: int | None = None) -> dict[str, CfgSet]:

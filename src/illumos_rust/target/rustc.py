@@ -11,13 +11,14 @@ an old cache can never be mistaken for the current compiler's answer.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import subprocess
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -186,3 +187,30 @@ def write_atomic(path: Path, text: str, *, quiet: bool = False) -> None:
             os.unlink(tmp)
         if not quiet:
             raise UsageError(f"{path}: cannot write: {exc.strerror}") from None
+
+
+@contextlib.contextmanager
+def fill_lock(tc: Toolchain) -> Iterator[None]:
+    """Serialise cold fills of one rustc's cache across processes (pytest -n 2 workers, parallel CLIs).
+
+    Without it two processes that both find the cache cold both run ~300 rustc calls; with it the
+    second waits, then finds the first one's answers in the cache. If the lock cannot be taken (no
+    cache directory, read-only file system) the fill simply goes ahead unlocked.
+    """
+    path = cache_dir() / f".rustc-{tc.key}.lock"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a")  # noqa: SIM115 - held for the duration of the with-block below
+    except OSError:
+        yield
+        return
+    with handle:
+        try:
+            fcntl.lockf(handle, fcntl.LOCK_EX)
+        except OSError:
+            yield
+            return
+        try:
+            yield
+        finally:
+            fcntl.lockf(handle, fcntl.LOCK_UN)

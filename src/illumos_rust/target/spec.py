@@ -149,7 +149,8 @@ def known_fields(*, toolchain: Toolchain | None = None) -> list[str]:
 
     from .defaults import DEFAULTS, REQUIRED
 
-    base = load_spec("x86_64-unknown-illumos", toolchain=tc).raw
+    specs = all_raw_specs(toolchain=tc)
+    base = specs.get(tc.host) or next(iter(specs.values()))  # any valid spec will do as the carrier
     with tempfile.TemporaryDirectory() as tmp:
         probe = Path(tmp) / "probe-fields.json"
         probe.write_text(json.dumps({**base, "illumos-rust-no-such-field": 0}))
