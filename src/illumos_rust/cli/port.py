@@ -86,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
 
     progress = _progress() if sys.stderr.isatty() and args.format == "text" else None
     results = engine.scan(crates, ctx, jobs=args.jobs, progress=progress)
-    resolver = engine.LibcResolver(ctx, crates, [*args.libc_dir, *engine.default_libc_dirs()])
+    scanned = [r.crate for r in results]  # the workers read the manifests: names and versions are here
+    resolver = engine.LibcResolver(ctx, scanned, [*args.libc_dir, *engine.default_libc_dirs()])
     report = engine.decide(results, ctx, resolver, rel, writable=writable)
     elapsed = time.perf_counter() - started
 

@@ -24,7 +24,7 @@ from ..findings import Finding, Location, Rule, Severity
 from . import cfgexpr, scanner
 from .cfgexpr import All, AnyOf, Atom, Divergence, Evaluator, Expr, Not
 from .scanner import BuildTest, FileScan, Site
-from .workspace import Crate
+from .workspace import Crate, read_manifest
 
 RULES = [
     Rule(
@@ -352,6 +352,7 @@ def _read(path: str) -> tuple[str | None, str | None]:
 
 def analyze_crate(crate: Crate, ctx: Context) -> CrateResult:
     """Scan and classify one crate. Never raises for bad input: it becomes ``port/not-parsed``."""
+    read_manifest(crate)
     res = CrateResult(crate)
     ev_a, ev_b = evaluators(ctx)
     stats = res.stats

@@ -42,10 +42,11 @@ class Crate:
         return f"{self.name}-{self.version}" if self.name and self.version else (self.name or self.display)
 
 
-def _read_manifest(crate: Crate) -> None:
-    """Name, version, build script and libc requirement; a broken manifest leaves them empty (the scan
-    reports it as a not-parsed finding)."""
-    if crate.manifest is None:
+def read_manifest(crate: Crate) -> None:
+    """Name, version, build script and libc requirement, where not already known (cargo metadata knows
+    them better); a broken manifest leaves them empty (the scan reports it as a not-parsed finding).
+    Called in the worker processes: 500 TOML parses are worth spreading over the cores too."""
+    if crate.manifest is None or crate.name:
         return
     try:
         with open(crate.manifest, "rb") as fh:
@@ -105,7 +106,6 @@ def discover(paths: list[str]) -> tuple[str, list[Crate]]:
     for c in out:
         rel = os.path.relpath(c.root, root)
         c.display = "." if rel == "." else rel
-        _read_manifest(c)
     return root, out
 
 

@@ -1,0 +1,79 @@
+"""Benchmark ``illumos-rust port`` on the Debian crate corpus (``make corpus``), with ripgrep as the floor.
+
+Runs in one process tree, one after the other, on a warm page cache:
+
+* ``rg -n target_os CORPUS``: the fastest possible "look at every file" (no lexing, no cfg semantics);
+* ``illumos-rust port CORPUS --format json`` with every core, then with ``--jobs 1``: the full scan
+  (lexing, every cfg site parsed and evaluated for both targets, libc index, patch generation), timed as a
+  user sees it, from process start to exit.
+
+Fails (exit 1) if the full scan takes more than the 10 s budget from project issue 6.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+
+CORPUS = os.environ.get("PORT_CORPUS", "/usr/share/cargo/registry")
+BUDGET_S = 10.0
+
+
+def _timed(cmd: list[str]) -> tuple[float, float, str]:
+    """Wall seconds, child CPU seconds (user+sys, all processes of the run), stdout."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if proc.returncode not in (0, 1):
+        sys.exit(f"{cmd[0]} failed ({proc.returncode}): {proc.stderr.strip()[:400]}")
+    return wall, cpu, proc.stdout
+
+
+def main() -> int:
+    if not os.path.isdir(CORPUS) or not os.listdir(CORPUS):
+        print(f"bench_port: {CORPUS} is empty; run `make corpus` first (skipped)")
+        return 0
+    rs_files = rs_bytes = 0
+    for dirpath, _dirs, files in os.walk(CORPUS):
+        for f in files:
+            if f.endswith(".rs"):
+                rs_files += 1
+                rs_bytes += os.path.getsize(os.path.join(dirpath, f))
+    port = [sys.executable, "-m", "illumos_rust.cli.main", "port", CORPUS, "--format", "json"]
+    rg = shutil.which("rg")
+    # warm the page cache for both tools
+    subprocess.run([*port, "--jobs", "2"], capture_output=True, check=False)
+    rows: list[tuple[str, float, float, str]] = []
+    if rg:
+        wall, cpu, out = _timed([rg, "-n", "target_os", CORPUS])
+        rows.append(("rg -n target_os (floor)", wall, cpu, f"{out.count(chr(10))} matching lines"))
+    cores = os.cpu_count() or 1
+    wall_all, cpu_all, out = _timed(port)
+    summary = json.loads(out)["summary"]
+    detail = f"{summary['cfg_sites']} cfg sites, {summary['findings']} findings, {summary['crates']} crates"
+    rows.append((f"illumos-rust port ({cores} jobs)", wall_all, cpu_all, detail))
+    wall_one, cpu_one, _ = _timed([*port, "--jobs", "1"])
+    rows.append(("illumos-rust port (--jobs 1)", wall_one, cpu_one, ""))
+    print(f"corpus: {CORPUS}: {rs_files} .rs files, {rs_bytes / 1e6:.1f} MB, {cores} cores")
+    print(f"{'command':34} {'wall s':>7} {'cpu s':>7} {'MB/s':>7}  notes")
+    for name, wall, cpu, note in rows:
+        print(f"{name:34} {wall:7.2f} {cpu:7.2f} {rs_bytes / 1e6 / wall:7.1f}  {note}")
+    if rg:
+        print(f"port / rg: {wall_all / rows[0][1]:.1f}x; parallel speed-up {wall_one / wall_all:.2f}x")
+    if wall_all > BUDGET_S:
+        print(f"bench_port: FAIL: full scan took {wall_all:.2f} s > {BUDGET_S} s budget")
+        return 1
+    print(f"bench_port: ok (budget {BUDGET_S:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
