@@ -529,8 +529,16 @@ class _Planner:
             )
         top = _align(max(p.p_vaddr + p.p_memsz for p in loads), page)
         off_r = _align(elf.size, 16)
-        if off_r + delta < top:
-            off_r = top - delta
+        has_interp = any(p.p_type == C.PT_INTERP for p in segs)
+        if has_interp:
+            # A program: the kernel computes AT_PHDR, so keep the lowest PT_LOAD's address-offset delta.
+            if off_r + delta < top:
+                off_r = top - delta
+            vaddr_r = off_r + delta
+        else:
+            # A shared object: ld.so finds the headers through the PT_LOAD covering e_phoff, so any address
+            # congruent to the offset works, and no padding is needed.
+            vaddr_r = top + off_r % page
         if off_r - elf.size > MAX_GROW_PADDING:
             raise UnsafeEditError(
                 path,
@@ -546,7 +554,6 @@ class _Planner:
         phsize = phnum * h.e_phentsize
         str_off = off_r + phsize if self.grown else dyn.strtab_offset
         end_r = off_r + phsize + (len(self.strtab) if self.grown else 0)
-        vaddr_r = off_r + delta
         out_segs: list[Segment] = []
         dyn_off, capacity = dyn.offset, self.capacity
         new_w: Segment | None = None

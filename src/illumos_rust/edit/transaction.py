@@ -90,7 +90,7 @@ def write(plan: Plan, *, backup: str | None = None) -> None:
         fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=directory)
         try:
             with os.fdopen(fd, "r+b") as out:
-                shutil.copyfileobj(src, out, 1 << 20)
+                _copy(src.fileno(), out.fileno(), st.st_size)
                 for off, raw in plan.patches:
                     out.seek(off)
                     out.write(raw)
@@ -113,6 +113,25 @@ def write(plan: Plan, *, backup: str | None = None) -> None:
                 os.unlink(tmp)
             raise
     _fsync_dir(directory)
+
+
+def _copy(src: int, dst: int, size: int) -> None:
+    """Kernel-side copy (``copy_file_range`` can share extents on CoW file systems), else a plain loop."""
+    done = 0
+    try:
+        while done < size:
+            n = os.copy_file_range(src, dst, size - done, done, done)
+            if n == 0:
+                break
+            done += n
+    except OSError:
+        pass
+    if done < size:
+        os.lseek(src, done, os.SEEK_SET)
+        os.lseek(dst, done, os.SEEK_SET)
+        while chunk := os.read(src, 1 << 20):
+            os.write(dst, chunk)
+    os.lseek(dst, 0, os.SEEK_SET)
 
 
 def _keep_identity(tmp: str, st: os.stat_result, path: str) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from . import constants as C
 from .reader import ElfFile, Section, Segment
@@ -47,12 +47,19 @@ _SCANNED_LINKERS = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class StringRef:
-    """One reference to a ``.dynstr`` offset and who holds it, for refusal messages."""
+class StringRef(NamedTuple):
+    """One reference to a ``.dynstr`` offset and its holder, put into words only when an edit is refused."""
 
     value: int
-    owner: str
+    what: str  # "symbol", "version need", "version definition", or a complete description
+    name: str = ""
+    where: str = ""
+
+    @property
+    def owner(self) -> str:
+        if not self.name and not self.where:
+            return self.what
+        return f"{self.what} {self.name!r}" + (f" in {self.where}" if self.where else "")
 
 
 def dynstr_section(elf: ElfFile, strtab_offset: int) -> Section | None:
@@ -77,16 +84,22 @@ def static_string_refs(elf: ElfFile, strtab_offset: int) -> tuple[list[StringRef
         if sec.sh_link != index or index < 0:
             continue
         if sec.sh_type in (C.SHT_DYNSYM, C.SHT_SUNW_LDYNSYM, C.SHT_SYMTAB):
-            table = elf.symbols(sec)
-            for i, raw in enumerate(table.raws):
-                if raw[0]:
-                    refs.append(StringRef(raw[0], f"symbol {table.names[i]!r} in {sec.name}"))
+            cached = {C.SHT_DYNSYM: "dynsym", C.SHT_SUNW_LDYNSYM: "ldynsym", C.SHT_SYMTAB: "symtab"}[
+                sec.sh_type
+            ]
+            table = getattr(elf, cached)
+            if table.section is None or table.section.index != sec.index:
+                table = elf.symbols(sec)
+            names, where = table.names, sec.name
+            refs.extend(
+                StringRef(raw[0], "symbol", names[i], where) for i, raw in enumerate(table.raws) if raw[0]
+            )
         elif sec.sh_type not in _SCANNED_LINKERS:
             blind.append(sec.name or f"section {sec.index}")
     for need in verneed(elf):  # vn_file itself is left out: a NEEDED rename changes it, the planner tracks it
         for aux in need.aux:
             value = elf.word.unpack_from(elf.buf, aux.offset + 8)[0]
-            refs.append(StringRef(value, f"version need {aux.name!r} of {need.file!r}"))
+            refs.append(StringRef(value, "version need", aux.name, need.file))
     for sec in elf.sections_of_type(C.SHT_GNU_VERDEF):
         if sec.sh_link == index:
             refs.extend(_verdef_refs(elf, sec))
@@ -104,7 +117,7 @@ def _verdef_refs(elf: ElfFile, sec: Section) -> list[StringRef]:
         apos = d.offset + aux
         for _ in range(cnt):
             name, nxt = aux_s.unpack_from(elf.buf, apos)
-            out.append(StringRef(name, f"version definition {d.names[0] if d.names else '?'!r}"))
+            out.append(StringRef(name, "version definition", d.names[0] if d.names else "?"))
             if nxt == 0:
                 break
             apos += nxt
