@@ -189,7 +189,7 @@ _EXPRS = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(_EXPRS)
 def test_kleene_is_sound(expr: cfgexpr.Expr) -> None:
     """Whenever three-valued logic commits to True/False, every assignment of the unknowns agrees (the
