@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from illumos_rust.target import all_cfg_sets, cfg_set, target_list
+from illumos_rust.target import cfgset as cfgset_mod
 from illumos_rust.target import rustc as rustc_mod
 from illumos_rust.target.cfgset import default_jobs, fill_cfg_cache
 from illumos_rust.target.spec import load_spec
@@ -70,11 +71,20 @@ def main() -> int:
 
     # 2. Warm all-targets survey vs the serial rustc loop (= the jobs=1 cold fill, measured above).
     all_cfg_sets()  # make sure the real cache is filled
-    warm_all = median(all_cfg_sets, 5)
+
+    def from_disk() -> None:
+        """As a new process sees it: read and parse the cache file, parse every cfg set."""
+        rustc_mod._loaded.clear()
+        cfgset_mod._parsed.clear()
+        all_cfg_sets()
+
+    disk_all = median(from_disk, 5)
     print(
-        f"all_cfg_sets() warm: {warm_all * 1000:.1f} ms vs {cold[1]:.2f} s for {len(targets)} serial "
-        f"`rustc --print cfg` calls: ratio {cold[1] / warm_all:,.0f}x"
+        f"all_cfg_sets() from the disk cache: {disk_all * 1000:.1f} ms vs {cold[1]:.2f} s for "
+        f"{len(targets)} serial `rustc --print cfg` calls: ratio {cold[1] / disk_all:,.0f}x"
     )
+    warm_all = median(all_cfg_sets, 5)
+    print(f"all_cfg_sets() again in the same process (parsed sets memoised): {warm_all * 1000:.2f} ms")
 
     # 3. One lookup, warm, in-process.
     cfg_set(TARGET)
