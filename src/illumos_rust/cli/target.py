@@ -153,7 +153,8 @@ def _show(args: argparse.Namespace) -> int:
         )
         return 0
     width = max(len(k) for k in fields)
-    out = [f"{spec.name}  ({tc.version_line}; '*' = not printed by rustc, its default filled in)"]
+    legend = "as rustc prints it" if args.raw else "'*' = not printed by rustc, its default filled in"
+    out = [f"{spec.name}  ({tc.version_line}; {legend})"]
     for key, value in sorted(fields.items()):
         mark = "*" if key in spec.defaulted and not args.raw else " "
         out.append(f" {mark}{key:<{width}}  {_fmt(value)}")
