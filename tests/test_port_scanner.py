@@ -247,3 +247,26 @@ def test_cargo_workspace_mode(tmp_path: Path) -> None:
     assert ("src/main.rs", 1) in paths  # the workspace member
     assert ("gapcrate/src/lib.rs", 3) in paths  # its dependency, outside the workspace root
     assert code == 1
+
+
+def test_apply_edits_in_place(tmp_path: Path) -> None:
+    """--apply writes the same result as the patch, keeps the file mode, and a second run finds no gap."""
+    _libc_dirs()
+    work = tmp_path / "g"
+    shutil.copytree(DATA / "gapcrate", work)
+    lib = work / "src" / "lib.rs"
+    lib.chmod(0o640)
+    first = _port(str(work), "--apply", "--libc-dir", str(DEBIAN))
+    assert (lib.stat().st_mode & 0o777) == 0o640
+    assert '#[cfg(any(target_os = "linux", target_os = "solaris", target_os = "illumos"))]' in lib.read_text()
+    _rustc_parses(lib)
+    again = _port(str(work), "--libc-dir", str(DEBIAN))
+    before = {_loc(f) for f in first["findings"] if f["rule"] == "port/solaris-only"}  # type: ignore[union-attr]
+    after = {_loc(f) for f in again["findings"] if f["rule"] == "port/solaris-only"}  # type: ignore[union-attr]
+    # what is left is exactly what was refused: the pthread_getattr_np branch and the raw syscall
+    assert after == {("src/lib.rs", 23), ("src/lib.rs", 45)}
+    assert before > after
+
+
+def _loc(f: dict[str, dict[str, object]]) -> tuple[object, object]:
+    return (f["location"]["path"], f["location"].get("line"))

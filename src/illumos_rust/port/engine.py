@@ -257,6 +257,7 @@ def decide(
                 status, text = fixes[i]
                 f = dataclasses.replace(f, fix=text, properties={**f.properties, "patch": status})
             findings_out.append(f)
+    findings_out.sort(key=lambda f: (f.location.path, f.location.line or 0, f.location.column or 0, f.rule))
     patches: list[PatchOutcome] = []
     for path in sorted(accepted):
         if not writable(path):
