@@ -477,3 +477,26 @@ def test_batch_refusal_writes_nothing_unless_keep_going(
     assert main(["edit", str(tree), "--set-rpath", "/r" * 100, "--write", "--keep-going"]) == 2
     assert sha(bad) == digests[bad] and sha(good) != digests[good]
     assert dict(readelf_dynamic(good))["RPATH"] == "Library rpath: [" + "/r" * 100 + "]"
+
+
+def test_scrub_blanks_the_deleted_runpath_everywhere(tmp_path: Path) -> None:
+    rpath = "/opt/local/gcc13/x86_64-sun-solaris2.11/lib/amd64"
+    prog = copy(build_rust(HELLO, "edscrub", "-O", "-C", f"link-arg=-Wl,-rpath,{rpath}"), tmp_path)
+    assert main(["edit", str(prog), "--delete-runpath", "--write", "--scrub"]) == 0
+    assert rpath.encode() not in prog.read_bytes()
+    assert "RUNPATH" not in dict(readelf_dynamic(prog))
+    assert subprocess.run([str(prog)], capture_output=True, text=True).stdout == "edited hello Some(1)\n"
+    # Grown files keep their old, now unreferenced table: it is scrubbed as well.
+    (tmp_path / "lib").mkdir()
+    prog2 = copy(build_rust(HELLO, "edscrub2", "-O", "-C", f"link-arg=-Wl,-rpath,{rpath}"), tmp_path / "lib")
+    argv = [
+        "edit",
+        str(prog2),
+        "--set-runpath",
+        "$ORIGIN/../lib:" + "/usr/lib/extra" * 6,
+        "--write",
+        "--scrub",
+    ]
+    assert main(argv) == 0
+    assert rpath.encode() not in prog2.read_bytes()
+    assert subprocess.run([str(prog2)], capture_output=True, text=True).stdout == "edited hello Some(1)\n"

@@ -94,6 +94,12 @@ def add_parser(subparsers: Any) -> None:
         help="never add segments or move sections: only reuse, reserve or in-place (like elfedit)",
     )
     p.add_argument(
+        "--scrub",
+        action="store_true",
+        help="blank strings the edit stopped using (e.g. a deleted /opt/local RUNPATH) when nothing else "
+        "references them, so path scans no longer find them",
+    )
+    p.add_argument(
         "--keep-going",
         action="store_true",
         help="in a batch, write the files that can be edited even if others are refused",
@@ -204,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
     batch = len(targets) != 1 or not targets[0][1]
     for path, explicit in targets:
         try:
-            plans.append(plan_edits(path, ops, no_grow=args.no_grow))
+            plans.append(plan_edits(path, ops, no_grow=args.no_grow, scrub=args.scrub))
         except (UnsafeEditError, FormatError) as exc:
             if not batch:
                 raise

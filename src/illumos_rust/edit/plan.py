@@ -101,13 +101,14 @@ class Plan:
         return self.size_before + len(self.append)
 
     def changed_entries(self) -> list[tuple[EntryView | None, EntryView | None]]:
-        """Slots whose tag or value differ, paired before/after (None where the slot was a terminator)."""
+        """Slots whose tag or value differ, paired before/after (None: past the terminating DT_NULL)."""
         out = []
         for i in range(max(len(self.before), len(self.after))):
             b = self.before[i] if i < len(self.before) else None
             a = self.after[i] if i < len(self.after) else None
-            key_b = (b.tag, b.value) if b else None
-            key_a = (a.tag, a.value) if a else None
+            # Views end at the terminating DT_NULL; a slot past it is a DT_NULL too, so that is no change.
+            key_b = (b.tag, b.value) if b else (C.DT_NULL, 0)
+            key_a = (a.tag, a.value) if a else (C.DT_NULL, 0)
             if key_b != key_a:
                 out.append((b, a))
         return out
@@ -149,6 +150,7 @@ class _Planner:
         self.syminfo = syminfo_boundto(elf)
         self.strategies: list[str] = []
         self.notes: list[str] = []
+        self.scrubbed: list[tuple[int, int]] = []
 
     # -- strings ---------------------------------------------------------------------------------------
     def string_at(self, off: int) -> str:
@@ -420,6 +422,27 @@ class _Planner:
             or any(self.vn_file[n.file_offset] != n.file_value for n in self.needs)
         )
 
+    def scrub(self) -> None:
+        """Blank strings this edit stopped using, when a full reference scan shows nothing else reads them.
+
+        Removed strings otherwise linger (patchelf #453), and a path such as ``/opt/local`` left in the file
+        still shows up when a package is scanned for build paths. The reserve's bytes are never scrubbed.
+        """
+        before = {e.value for e in self.dyn.entries if e.tag in C.DT_STRING_TAGS}
+        before |= {n.file_value for n in self.needs}
+        now = {v for t, v in self.entries if t in C.DT_STRING_TAGS} | set(self.vn_file.values())
+        reserve_start = len(self.orig_strtab) - ((self.dyn.strpad or 0) if self.has_reserve else 0)
+        for off in sorted(before - now):
+            text = self.string_at(off)
+            raw = text.encode("utf-8", "surrogateescape")
+            if not raw or off + len(raw) > reserve_start or self._sharers(off, len(raw), set(), set()):
+                if raw:
+                    self.notes.append(f"not scrubbed: {_short(text)!r} is still referenced")
+                continue
+            self.strtab[off : off + len(raw)] = bytes(len(raw))
+            self.scrubbed.append((off, len(raw)))
+            self.strategies.append(f"scrub: blanked the unused {_short(text)!r} at .dynstr offset 0x{off:x}")
+
     def mark_edited(self) -> None:
         """elfedit records ``DF_1_EDITED`` on Solaris/illumos objects it changed; auditors look for it."""
         if not self.elf.is_solaris or not self._dirty():
@@ -458,6 +481,8 @@ class _Planner:
         if self.grown or self.move_dynamic:
             dyn_off, capacity = self._relocate(patches, append)
             plan.grew = True
+            if self.grown:  # the old table stays in the file, unreferenced: scrub the same bytes there too
+                patches.extend((dyn.strtab_offset + off, bytes(n)) for off, n in self.scrubbed)
         else:
             for i, (a, b) in enumerate(zip(self.orig_strtab, self.strtab, strict=True)):
                 if a != b:
@@ -668,7 +693,7 @@ def _merge(patches: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
     return out
 
 
-def plan_edits(path: str, ops: list[Op], *, no_grow: bool = False) -> Plan:
+def plan_edits(path: str, ops: list[Op], *, no_grow: bool = False, scrub: bool = False) -> Plan:
     """Plan ``ops`` for the file at ``path``; raises ``UnsafeEditError``/``FormatError``, writes nothing."""
     try:
         st = os.stat(path)
@@ -677,6 +702,8 @@ def plan_edits(path: str, ops: list[Op], *, no_grow: bool = False) -> Plan:
     with ElfFile(path) as elf:
         planner = _Planner(elf, no_grow)
         planner.apply(ops)
+        if scrub:
+            planner.scrub()
         planner.mark_edited()
         plan = planner.build()
     plan.identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
