@@ -270,3 +270,23 @@ def test_apply_edits_in_place(tmp_path: Path) -> None:
 
 def _loc(f: dict[str, dict[str, object]]) -> tuple[object, object]:
     return (f["location"]["path"], f["location"].get("line"))
+
+
+def test_solaris_only_libc_item_moves_illumos_to_the_linux_branch(tmp_path: Path) -> None:
+    """door_create is Solaris-only in libc 0.2.139, eventfd is declared for illumos: the patch must put
+    illumos in the Linux branch, not next to solaris."""
+    _libc_dirs()
+    work = tmp_path / "s"
+    shutil.copytree(DATA / "siblingcrate", work)
+    diff = tmp_path / "s.diff"
+    data = _port(str(work), "--patch", str(diff), "--libc-dir", str(DEBIAN))
+    (f,) = [f for f in data["findings"] if f["rule"] == "port/solaris-only"]  # type: ignore[union-attr]
+    assert f["properties"]["patch"] == "alternative"
+    assert "door_create" in f["fix"]
+    subprocess.run(["patch", "-p1", "-s", "-i", str(diff)], cwd=work, check=True)
+    lines = (work / "src" / "lib.rs").read_text().splitlines()
+    assert lines[3] == '    if #[cfg(target_os = "solaris")] {'
+    assert lines[7] == (
+        '    } else if #[cfg(any(target_os = "linux", target_os = "android", target_os = "illumos"))] {'
+    )
+    _rustc_parses(work / "src" / "lib.rs")

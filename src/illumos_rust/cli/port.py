@@ -109,18 +109,21 @@ def run(args: argparse.Namespace) -> int:
         "base": ctx.base,
         "target": ctx.port,
     }
+    # With `--patch -` stdout is the diff, so the report goes to stderr (`... --patch - | patch -p1` works).
+    out = sys.stderr if args.patch == "-" else sys.stdout
     if args.format == "json":
-        sys.stdout.write(render_json(shown, summary=summary, refused=[list(r) for r in report.refused]))
+        out.write(render_json(shown, summary=summary, refused=[list(r) for r in report.refused]))
     elif args.format == "sarif":
-        sys.stdout.write(render_sarif(shown, RULES))
+        out.write(render_sarif(shown, RULES))
     else:
-        sys.stdout.write(render_text(shown, color=use_color()))
+        out.write(render_text(shown, color=use_color(out)))
         hidden = len(report.findings) - len(shown)
         print(
             f"port: {len(results)} crates ({summary['crates_knowing_illumos']} mention illumos), "
             f"{files} files, {size / 1e6:.1f} MB, {sites} cfg sites, {len(report.findings)} findings"
             + (f" ({hidden} below {floor.name.lower()} not shown)" if hidden else "")
-            + f", {len(report.patches)} files patchable, {elapsed:.2f} s"
+            + f", {len(report.patches)} files patchable, {elapsed:.2f} s",
+            file=out,
         )
     for path, reason in report.refused:
         print(f"illumos-rust: patch for {rel(path)} refused: {reason}", file=sys.stderr)
