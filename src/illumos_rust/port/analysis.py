@@ -145,6 +145,7 @@ class Candidate:
     needs: frozenset[str] = frozenset()
     alternatives: list[Alternative] = field(default_factory=list)
     refused: str | None = None  # decided in the worker (syscalls, unverifiable edit)
+    describe: str = ""  # what the edit does, for the finding's fix text (default: follow solaris)
 
 
 @dataclass(slots=True)
@@ -835,7 +836,8 @@ def _build_test(
     )
     idx = len(res.findings) - 1
     if edit is not None and not knows:
-        res.candidates.append(Candidate(idx, f"{test.path}:{test.line}", [edit]))
+        what = f"also accept {ctx.port_os}: `{edit.new.strip()}` (see --patch)"
+        res.candidates.append(Candidate(idx, f"{test.path}:{test.line}", [edit], describe=what))
 
 
 __all__ = [

@@ -190,7 +190,7 @@ def decide(
                 decisions.append((cand, [], "refused", f"no automatic patch: {cand.refused}"))
                 continue
             if not cand.needs:
-                decisions.append((cand, cand.edits, "proposed", _describe(cand.edits, ctx)))
+                decisions.append((cand, cand.edits, "proposed", _describe(cand, ctx)))
                 continue
             if index is None:
                 index = resolver.for_crate(res.crate)
@@ -200,7 +200,7 @@ def decide(
                         cand,
                         cand.edits,
                         "proposed",
-                        _describe(cand.edits, ctx) + " (libc source not found: unchecked)",
+                        _describe(cand, ctx) + " (libc source not found: unchecked)",
                     )
                 )
                 continue
@@ -211,7 +211,7 @@ def decide(
                         cand,
                         cand.edits,
                         "proposed",
-                        _describe(cand.edits, ctx) + f" (libc {index.version} checked)",
+                        _describe(cand, ctx) + f" (libc {index.version} checked)",
                     )
                 )
                 continue
@@ -275,8 +275,13 @@ def decide(
     return Report(findings_out, results, patches, refused_files)
 
 
-def _describe(edits: list[Edit], ctx: Context) -> str:
-    return f'add target_os = "{ctx.port_os}" next to "{ctx.base_os}" (see --patch)' if edits else ""
+def _describe(cand: Candidate, ctx: Context) -> str:
+    if cand.describe:
+        return cand.describe
+    return (
+        f'add target_os = "{ctx.port_os}" next to "{ctx.base_os}" so {ctx.port_os} follows {ctx.base_os} '
+        "here (see --patch)"
+    )
 
 
 def _missing_text(index: LibcIndex, missing: list[str], ctx: Context) -> str:
