@@ -553,6 +553,8 @@ class _Planner:
                 path, f"cannot grow: the first PT_LOAD is not page-congruent (page 0x{page:x})"
             )
         top = _align(max(p.p_vaddr + p.p_memsz for p in loads), page)
+        # binutils strip/objcopy re-pack this segment later and warn "lma adjusted" whatever its alignment;
+        # their output still runs (tested), so the segment starts right after the file's end.
         off_r = _align(elf.size, 16)
         has_interp = any(p.p_type == C.PT_INTERP for p in segs)
         if has_interp:
