@@ -176,6 +176,8 @@ def main() -> int:
         print(f"  cp (copy floor)                  {fmt(copy)}")
         if api is not None and copy:
             print(f"  ratio ours-API / cp       = {api / copy:5.2f}")
+        if api is not None and pe:
+            print(f"  ratio ours-API / patchelf = {api / pe:5.2f}")
         if cli is not None and pe:
             print(f"  ratio ours-CLI / patchelf = {cli / pe:5.2f}")
     return 0
