@@ -85,9 +85,11 @@ def run(args: argparse.Namespace) -> int:
         return not args.cargo or not os.path.relpath(path, root).startswith("..")
 
     progress = _progress() if sys.stderr.isatty() and args.format == "text" else None
-    results = engine.scan(crates, ctx, jobs=args.jobs, progress=progress)
-    scanned = [r.crate for r in results]  # the workers read the manifests: names and versions are here
-    resolver = engine.LibcResolver(ctx, scanned, [*args.libc_dir, *engine.default_libc_dirs()])
+    resolver = engine.LibcResolver(ctx, [*args.libc_dir, *engine.default_libc_dirs()])
+    results = engine.scan(
+        crates, ctx, jobs=args.jobs, progress=progress, meanwhile=lambda: resolver.prewarm(crates)
+    )
+    resolver.add_crates([r.crate for r in results])  # the workers read the manifests: names are here
     report = engine.decide(results, ctx, resolver, rel, writable=writable)
     elapsed = time.perf_counter() - started
 

@@ -86,19 +86,28 @@ def scan(
     *,
     jobs: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> list[CrateResult]:
-    """Analyse crates, largest first, over ``jobs`` processes (default: every core)."""
+    """Analyse crates, largest first, over ``jobs`` processes (default: every core).
+
+    ``meanwhile`` runs in this process while the workers scan (the libc index build): the parent would
+    otherwise sit idle waiting for results."""
     order = sorted(crates, key=lambda c: c.size, reverse=True)
     n = jobs or os.cpu_count() or 1
     results: list[CrateResult] = []
     if n <= 1 or len(order) <= 1:
+        if meanwhile:
+            meanwhile()
         for i, c in enumerate(order):
             results.append(analyze_crate(c, ctx))
             if progress:
                 progress(i + 1, len(order))
     else:
         with ProcessPoolExecutor(max_workers=n, initializer=_init, initargs=(ctx,)) as pool:
-            for i, r in enumerate(pool.map(_work, order, chunksize=1)):
+            pending = pool.map(_work, order, chunksize=1)
+            if meanwhile:
+                meanwhile()
+            for i, r in enumerate(pending):
                 results.append(r)
                 if progress:
                     progress(i + 1, len(order))
@@ -112,46 +121,65 @@ def scan(
 class LibcResolver:
     """Finds the libc source a crate resolves to and indexes each version once."""
 
-    def __init__(self, ctx: Context, roots: list[Crate], extra_dirs: list[str] | None = None) -> None:
+    def __init__(self, ctx: Context, extra_dirs: list[str] | None = None) -> None:
         self.ctx = ctx
         self.cache: dict[str, LibcIndex] = {}
         self.available: list[tuple[tuple[int, int, int], str, str]] = []
-        seen: set[str] = set()
-        for c in roots:
-            if c.name == "libc" and c.root not in seen:
-                v = parse_version(c.version)
-                if v:
-                    self.available.append((v, c.version, c.root))
-                    seen.add(c.root)
+        self._seen: set[str] = set()
         for d in extra_dirs or []:
             if not os.path.isdir(d):
                 continue
-            for name in os.listdir(d):
-                if name.startswith("libc-") and os.path.isfile(os.path.join(d, name, "src", "lib.rs")):
-                    path = os.path.join(d, name)
-                    v = parse_version(name[5:])
-                    if v and path not in seen:
-                        self.available.append((v, name[5:], path))
-                        seen.add(path)
-        self.available.sort(reverse=True)
+            for name in sorted(os.listdir(d)):
+                path = os.path.join(d, name)
+                if name.startswith("libc-") and os.path.isfile(os.path.join(path, "src", "lib.rs")):
+                    self._add(name[5:], path)
 
-    def for_crate(self, crate: Crate) -> LibcIndex | None:
-        root: str | None = crate.libc_root
-        version = ""
-        if root is None:
-            req = crate.libc_req or "*"
-            for v, text, path in self.available:
-                if satisfies(v, req):
-                    root, version = path, text
-                    break
-        else:
-            version = crate.libc_req.lstrip("=") if crate.libc_req else ""
-        if root is None:
-            return None
+    def _add(self, version: str, root: str) -> None:
+        v = parse_version(version)
+        if v and root not in self._seen:
+            self._seen.add(root)
+            self.available.append((v, version, root))
+            self.available.sort(reverse=True)
+
+    def add_crates(self, crates: list[Crate]) -> None:
+        """Scanned crates named libc (names are known once the workers have read the manifests)."""
+        for c in crates:
+            if c.name == "libc":
+                self._add(c.version, c.root)
+
+    def prewarm(self, crates: list[Crate]) -> None:
+        """Index, ahead of need, the libc sources that are part of the scan itself (a directory called
+        ``libc``/``libc-X.Y.Z``, or what cargo metadata resolved): run while the workers scan."""
+        roots = {c.libc_root for c in crates if c.libc_root}
+        for c in crates:
+            base = os.path.basename(c.root)
+            if (base == "libc" or base.startswith("libc-")) and os.path.isfile(
+                os.path.join(c.root, "src", "lib.rs")
+            ):
+                roots.add(c.root)
+                if base.startswith("libc-"):
+                    self._add(base[5:], c.root)
+        for root in sorted(r for r in roots if r):
+            version = next((text for _v, text, path in self.available if path == root), "")
+            self._index(root, version)
+
+    def _index(self, root: str, version: str) -> LibcIndex:
         if root not in self.cache:
             a, b = evaluators(self.ctx)
             self.cache[root] = libcindex.build(root, version, {self.ctx.base: a, self.ctx.port: b})
+        elif version and not self.cache[root].version:
+            self.cache[root].version = version
         return self.cache[root]
+
+    def for_crate(self, crate: Crate) -> LibcIndex | None:
+        if crate.libc_root is not None:
+            version = crate.libc_req.lstrip("=") if crate.libc_req else ""
+            return self._index(crate.libc_root, version)
+        req = crate.libc_req or "*"
+        for v, text, path in self.available:
+            if satisfies(v, req):
+                return self._index(path, text)
+        return None
 
 
 def default_libc_dirs() -> list[str]:

@@ -20,7 +20,7 @@ from .cfgexpr import Evaluator
 from .scanner import Site
 
 _DECL = re.compile(
-    r"\bpub(?:\([^)]*\))?\s+(?:unsafe\s+)?(?:extern\s+\"C\"\s+)?"
+    r"pub(?:\([^)]*\))?\s+(?:unsafe\s+)?(?:extern\s+\"C\"\s+)?"
     r"(?:fn|const|static|struct|union|enum|type)\s+(?:mut\s+)?([A-Za-z_][A-Za-z0-9_]*)"
 )
 _MOD = re.compile(r"\bmod\s+([A-Za-z_][A-Za-z0-9_]*)\s*;")
@@ -101,7 +101,9 @@ def build(root: str, version: str, evaluators: dict[str, Evaluator]) -> LibcInde
     for dirpath, _dirs, files in os.walk(os.path.join(root, "src")):
         for f in files:
             if f.endswith(".rs"):
-                index.anywhere.update(_DECL.findall(load(os.path.join(dirpath, f))))
+                # raw text: a declaration quoted in a comment only widens "exists somewhere", harmlessly
+                with open(os.path.join(dirpath, f), encoding="utf-8", errors="replace") as fh:
+                    index.anywhere.update(_DECL.findall(fh.read()))
     lib = os.path.join(root, "src", "lib.rs")
     if not os.path.isfile(lib):
         return index
