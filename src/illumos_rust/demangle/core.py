@@ -121,7 +121,10 @@ def _uncached(symbol: str, alternate: bool, *, exact: bool = False) -> tuple[Sch
             suffix = inner[end:]
             if suffix and not _SUFFIX.fullmatch(suffix):
                 return None
-            return "v0", text + suffix
+            if text is not None:
+                return "v0", text + suffix
+            writes, cut = _v0_exact.render(inner, alternate)
+            return "v0", _join_capped(writes, cut) + suffix
     valid_end = _v0_exact.validate(inner)
     if valid_end is None:
         return None

@@ -17,6 +17,7 @@ returns one ``str`` built with f-strings instead of many small writes.
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 from . import punycode
@@ -38,6 +39,7 @@ _SPECIAL_NS: Final[dict[str, str]] = {"C": "closure", "S": "shim"}
 _INT_TAGS: Final = frozenset("htmyojaslxni")
 _SIGNED_TAGS: Final = frozenset("aslxni")
 _BRACED_CONSTS: Final = frozenset("eAQTV")
+_N_CHAIN: Final = re.compile(rf"(?:N.){{0,{MAX_DEPTH + 1}}}", re.DOTALL)
 _LIFETIME_NAMES: Final[tuple[str, ...]] = tuple(chr(97 + d) for d in range(26))
 
 # Memo tables shared by all symbols: base-62 tokens (crate disambiguators repeat across a whole binary).
@@ -173,9 +175,8 @@ class _Fast:
     def path(self, i: int, depth: int, in_value: bool) -> tuple[str, int]:
         """``print_path``: ``depth`` is the depth before this path's own push."""
         s = self.s
-        j = i
-        while s[j] == "N":
-            j += 2
+        # A bounded regex, not a Python loop: a megabyte of ``N`` must not cost a megabyte of bytecode.
+        j = _N_CHAIN.match(s, i).end() if s[i] == "N" else i  # type: ignore[union-attr]
         levels = (j - i) >> 1
         depth += levels + 1
         if depth > MAX_DEPTH:
@@ -561,10 +562,12 @@ class _Fast:
         return "".join(quoted('"', text)), j
 
 
-def demangle_fast(inner: str, alternate: bool) -> tuple[str, int] | None:
+def demangle_fast(inner: str, alternate: bool) -> tuple[str | None, int] | None:
     """Demangle a v0 symbol without its ``_R`` prefix: the text and where the symbol ends, or None.
 
-    ``None`` never means "not Rust"; it means "let the exact printer answer", which it then does.
+    ``None`` never means "not Rust"; it means "let the exact printer answer", which it then does. A ``None``
+    text with an end means the symbol is valid but its output reaches the 1 MB cap: only the exact printer
+    knows where rustc-demangle's writes stop.
     """
     fast = _Fast(inner, alternate)
     try:
@@ -583,5 +586,6 @@ def demangle_fast(inner: str, alternate: bool) -> tuple[str, int] | None:
     except (_Bail, IndexError, ValueError, RecursionError):
         return None
     if len(text) * 4 > MAX_SIZE and len(text.encode("utf-8", "surrogatepass")) > MAX_SIZE:
-        return None
+        # Valid (every node parsed without error), but the exact printer must decide where the cap cuts.
+        return None, end
     return text, end

@@ -1,0 +1,260 @@
+"""Robustness: hostile and broken inputs never raise, are answered quickly, and still match rustc-demangle.
+
+Two kinds of checks. Property tests (hypothesis, bounded; ``FUZZ_EXAMPLES`` raises the count) assert what
+must hold for *any* input: no exception, a ``str`` or ``None``, a fast answer, and the text filter leaving
+non-symbol bytes alone. Oracle tests send families of adversarial inputs (truncations and mutations of real
+symbols, recursion and backref bombs, bad punycode, megabyte inputs) to the sysroot rustc-demangle and require
+the same answer in both forms, including its inline ``{invalid syntax}``, ``{recursion limit reached}`` and
+``{size limit reached}`` markers.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import time
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from illumos_rust.demangle import core, demangle, demangle_text, try_demangle
+from test_demangle_oracle import corpus_program, driver_symbols, run_oracle, symbols_of
+
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "2500"))
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize="FUZZ_EXAMPLES" not in os.environ,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+SYMBOL_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_$."
+PREFIXES = ["_R", "_ZN", "R", "ZN", "__R", "__ZN", "_RNv", "_RIN", "_RC", "_ZN3foo"]
+#: The brief's bar for inputs that come back unchanged; CPU time, so a busy machine does not fail it.
+REJECT_BUDGET_S = 0.010
+
+
+def _cpu_time(fn: object, *args: object) -> float:
+    start = time.process_time()
+    fn(*args)  # type: ignore[operator]
+    return time.process_time() - start
+
+
+def _quick(symbol: str) -> None:
+    """Demangle in both forms; a rejected input must take under 10 ms of CPU (best of three, vs noise)."""
+    core.clear_cache()
+    results = [try_demangle(symbol), try_demangle(symbol, hash=False)]
+    for r in results:
+        assert r is None or isinstance(r, str)
+    if results[0] is None:
+        best = min(_cpu_time(core._uncached, core.strip_llvm_suffix(symbol), False) for _ in range(3))
+        assert best < REJECT_BUDGET_S, (symbol[:120], best)
+
+
+symbolish = st.builds(
+    lambda p, body, tail: p + body + tail,
+    st.sampled_from(PREFIXES),
+    st.text(alphabet=SYMBOL_CHARS, max_size=120),
+    st.sampled_from(["", "E", ".llvm.1234", ".cold", "@plt", " tail"]),
+)
+
+
+@FUZZ
+@given(st.one_of(symbolish, st.text(max_size=200)))
+def test_fuzz_never_raises_and_rejects_fast(text: str) -> None:
+    _quick(text)
+    if try_demangle(text) is None:
+        assert demangle(text) == core.strip_llvm_suffix(text)
+
+
+@FUZZ
+@given(st.text(alphabet=st.characters(exclude_characters="_"), max_size=300))
+def test_fuzz_filter_leaves_text_without_symbols_alone(text: str) -> None:
+    # Without an underscore there is no "_ZN"/"_R", so nothing may change, whatever the characters.
+    assert demangle_text(text) == text
+    assert demangle_text(text, hash=False) == text
+
+
+@FUZZ
+@given(st.binary(max_size=300))
+def test_fuzz_invalid_utf8_round_trips_through_the_filter(data: bytes) -> None:
+    """The CLI decodes with surrogateescape; bytes that are not UTF-8 must come back byte for byte."""
+    text = data.decode("utf-8", "surrogateescape")
+    out = demangle_text(text).encode("utf-8", "surrogateescape")
+    if "_R" not in text and "_ZN" not in text:
+        assert out == data
+
+
+@settings(max_examples=max(200, EXAMPLES // 10), deadline=None, derandomize="FUZZ_EXAMPLES" not in os.environ)
+@given(st.data())
+def test_fuzz_mutated_real_symbols_agree_with_oracle(data: st.DataObject) -> None:
+    """Hypothesis picks mutations of real symbols; the oracle decides the expected answer."""
+    base = data.draw(st.sampled_from(_seed_symbols()))
+    ops = data.draw(
+        st.lists(st.tuples(st.integers(0, 4), st.integers(0, 10_000), st.text(SYMBOL_CHARS, max_size=4)))
+    )
+    sym = base
+    for op, where, what in ops[:4]:
+        k = where % (len(sym) + 1)
+        sym = [sym[:k], sym[:k] + what + sym[k:], sym[:k] + sym[k + 1 :], sym[k:], sym + what][op]
+    if "\n" in sym:
+        return
+    exp = run_oracle([sym])[0]
+    assert try_demangle(sym) == exp.full
+    assert try_demangle(sym, hash=False) == exp.alternate
+
+
+_SEEDS: list[str] = []
+
+
+def _seed_symbols() -> list[str]:
+    if not _SEEDS:
+        _SEEDS.extend(sorted(set(symbols_of(corpus_program("v0")) + symbols_of(corpus_program("legacy")))))
+    return _SEEDS
+
+
+def _b62(n: int) -> str:
+    """``integer_62`` encoding (0 is ``_``), to build backrefs by hand."""
+    digits = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    if n == 0:
+        return "_"
+    n -= 1
+    out = ""
+    while True:
+        out = digits[n % 62] + out
+        n //= 62
+        if n == 0:
+            return out + "_"
+
+
+def _exponential_backrefs(levels: int) -> str:
+    """Each tuple holds the previous one twice via backrefs: 2**levels leaves from a few hundred bytes."""
+    body = "INvC1a1f"
+    prev = len(body)
+    body += "TuuE"
+    for _ in range(levels):
+        here = len(body)
+        body += f"TB{_b62(prev)}B{_b62(prev)}E"
+        prev = here
+    return "_R" + body + "E"
+
+
+HOSTILE = {
+    "recursion 499 deep": "_RINvC1a1f" + "R" * 499 + "pE",
+    "recursion 500 deep": "_RINvC1a1f" + "R" * 500 + "pE",
+    "recursion 100k deep": "_RINvC1a1f" + "R" * 100_000 + "pE",
+    "nested paths 1M": "_R" + "N" * 1_000_000,
+    "self backref": "_RNvB_1a",
+    "backref to itself": "_RB_",
+    "forward backref": "_RNvB9_1a",
+    "backref loop in type": "_RINvC1a1fB9_E",
+    "exponential backrefs": _exponential_backrefs(40),
+    "huge binder": "_RMC0FGZZZZZZ_Eu",
+    "overflowing binder": "_RMC0FGZZZZZZZZZZZZ_Eu",
+    "bad punycode digit": "_RNvC3foou3A!b",
+    "punycode overflow": "_RNvC3foou12zzzzzzzzzzzz",
+    "punycode surrogate": "_RNvC3foou4_ab9",
+    "punycode no deltas": "_RNvC3foou4abc_",
+    "long punycode": "_RNvC3foou200" + "a" * 200,
+    "truncated v0": "_RNvMsn_NtCslNYArtu3iFV_5alloc4syncINtB5_3Arc",
+    "truncated legacy": "_ZN3foo3ba",
+    "legacy zeros 1M": "_ZN" + "0" * 1_000_000 + "E",
+    "legacy digits 1M": "_ZN" + "9" * 1_000_000,
+    "garbage 1M": "x" * 1_000_000,
+    "v0 uppercase 1M": "_R" + "A" * 1_000_000,
+    "non-ascii": "_RNvC3foo3bär",
+    "lone surrogate": "_ZN3f\udcffoE",
+    "huge const": "_RINvC1a1fKj" + "f" * 5000 + "_E",
+    "bad char const": "_RINvC1a1fKcd800_E",
+    "bad str const": "_RINvC1a1fKRec3_E",
+    "unbound lifetime": "_RINvC1a1fL0_L1_E",
+    "fn without end": "_RINvC1a1fFKCu",
+    "invalid namespace": "_RN!C3foo3bar",
+    "encoding version": "_R0NvC3foo3bar",
+}
+
+
+def test_hostile_inputs_match_oracle_and_are_quick() -> None:
+    names = list(HOSTILE)
+    inputs = [HOSTILE[n] for n in names]
+    sendable = [s for s in inputs if s.isascii() or not any(0xD800 <= ord(c) <= 0xDFFF for c in s)]
+    expected = dict(zip(sendable, run_oracle(sendable), strict=True))
+    for name, sym in zip(names, inputs, strict=True):
+        _quick(sym) if len(sym) < 100_000 else None
+        exp = expected.get(sym)
+        if exp is None:  # a lone surrogate cannot be sent to Rust; rustc-demangle rejects non-ASCII anyway
+            assert try_demangle(sym) is None and demangle(sym) == sym
+            continue
+        assert try_demangle(sym) == exp.full, name
+        assert try_demangle(sym, hash=False) == exp.alternate, name
+        assert demangle(sym) == exp.display_full, name
+
+
+def test_megabyte_rejects_are_quick() -> None:
+    """Megabyte-long inputs that are not Rust come back unchanged well within 10 ms of CPU each."""
+    for sym in ("x" * 1_000_000, "_R" + "A" * 1_000_000, "_ZN" + "9" * 1_000_000, "_R" + "N" * 1_000_000):
+        best = min(_cpu_time(core._uncached, sym, False) for _ in range(3))
+        assert try_demangle(sym) is None
+        assert best < REJECT_BUDGET_S, (sym[:10], best)
+
+
+def test_size_capped_outputs_are_bounded_in_time() -> None:
+    """Valid symbols whose output reaches the 1 MB cap: same cut as rustc-demangle, and no runaway work."""
+    for sym in (HOSTILE["huge binder"], HOSTILE["legacy zeros 1M"], _exponential_backrefs(30)):
+        start = time.process_time()
+        out = try_demangle(sym)
+        assert time.process_time() - start < 5.0
+        assert out is not None and len(out.encode()) <= 1_000_000 + len("{size limit reached}")
+
+
+def test_mutation_corpus_agrees_with_oracle() -> None:
+    """Seeded truncations, substitutions, insertions, deletions and suffixes of real symbols, all judged by
+    the oracle in one batch; this is where the inline error markers get exercised."""
+    rng = random.Random(20261126)
+    real = sorted(set(driver_symbols()))
+    seeds = rng.sample(real, min(len(real), 4000)) + _seed_symbols()
+    snippets = ["B_", "B0_", "G_", "L0_", "Kj1_", "u3abc", "NvB_", "s_", "E", "0", "Wm", "ON", "R", "KRe41_"]
+    suffixes = [".llvm.123", ".llvm.abc", ".cold", ".0", "@plt", " x", "$tlv$init", ".llvm.12.34", ".llvm.@"]
+    inputs: set[str] = set()
+    for sym in seeds:
+        for _ in range(3):
+            k = rng.randrange(len(sym))
+            choice = rng.randrange(6)
+            if choice == 0:
+                inputs.add(sym[: k + 1])
+            elif choice == 1:
+                inputs.add(sym[:k] + rng.choice(SYMBOL_CHARS) + sym[k + 1 :])
+            elif choice == 2:
+                inputs.add(sym[:k] + rng.choice(snippets) + sym[k:])
+            elif choice == 3:
+                inputs.add(sym[:k] + sym[rng.randrange(len(sym)) :])
+            elif choice == 4:
+                inputs.add(sym + rng.choice(suffixes))
+            else:
+                inputs.add(sym.replace("_", rng.choice(["__", ""]), 1))
+    ordered = sorted(inputs)
+    expected = run_oracle(ordered)
+    markers = 0
+    for sym, exp in zip(ordered, expected, strict=True):
+        core.clear_cache()
+        assert try_demangle(sym) == exp.full, sym
+        assert try_demangle(sym, hash=False) == exp.alternate, sym
+        assert demangle(sym, hash=False) == exp.display_alternate, sym
+        markers += "{invalid syntax}" in (exp.full or "") or "{recursion limit reached}" in (exp.full or "")
+    print(f"mutation corpus: {len(ordered)} inputs agree; {markers} with inline error markers")
+    assert markers > 10  # the corpus really exercises the printing-time error paths
+
+
+def test_cli_passes_invalid_utf8_through() -> None:
+    data = b"\xff\xfe at _ZN3foo3bar17h05af221e174051e9E+0x10 \xc3\n\x80_RNvC3foo3bar\n"
+    proc = subprocess.run(
+        [sys.executable, "-m", "illumos_rust.cli.main", "demangle", "--no-hash"],
+        input=data,
+        capture_output=True,
+        check=True,
+    )
+    legacy, v0 = (
+        row.alternate or "" for row in run_oracle(["_ZN3foo3bar17h05af221e174051e9E", "_RNvC3foo3bar"])
+    )
+    assert proc.stdout == b"\xff\xfe at " + legacy.encode() + b"+0x10 \xc3\n\x80" + v0.encode() + b"\n"
