@@ -504,3 +504,55 @@ def test_scrub_blanks_the_deleted_runpath_everywhere(tmp_path: Path) -> None:
     assert main(argv) == 0
     assert rpath.encode() not in prog2.read_bytes()
     assert subprocess.run([str(prog2)], capture_output=True, text=True).stdout == "edited hello Some(1)\n"
+
+
+def test_elf32_big_endian_grows_with_a_consistent_layout(tmp_path: Path) -> None:
+    """The grow path for ELF32 big-endian, on the SPARC fixture with its reserve turned off by hand.
+
+    Rewriting the DT_SUNW_STRPAD tag (0x60000019) as DT_SUNW_LDMACH (0x6000001b, already present and
+    harmless twice) gives a file without a reserve; readelf and pyelftools must then read the grown layout.
+    """
+    f = copy(shared_path("fixtures", "elf", "exe_solaris32_cc.sparc.elf"), tmp_path)
+    data = bytearray(f.read_bytes())
+    pos = data.find(bytes.fromhex("60000019 00000200"))
+    assert pos > 0 and data.find(bytes.fromhex("60000019"), pos + 1) < 0
+    data[pos : pos + 4] = bytes.fromhex("6000001b")
+    f.write_bytes(bytes(data))
+    phnum = len(re.findall(r"^\s+[A-Z]\w+\s+0x", readelf("-l", str(f)), re.M))
+    value = "/usr/lib/with/a/path/longer/than/anything/in/dynstr:" + "/x" * 40
+    argv = [
+        "edit",
+        str(f),
+        "--set-runpath",
+        value,
+        *[arg for i in range(11) for arg in ("--add-needed", f"l{i}.so")],
+    ]
+    assert main([*argv, "--write"]) == 0
+    phdrs = re.findall(
+        r"^\s+([A-Z]\w+)\s+0x([0-9a-f]+) 0x([0-9a-f]+) 0x[0-9a-f]+ 0x([0-9a-f]+) 0x[0-9a-f]+ (\S+)",
+        readelf("-l", str(f)),
+        re.M,
+    )
+    assert len(phdrs) == phnum + 2  # read-only .dynstr segment + writable .dynamic segment
+    loads = [(int(o, 16), int(v, 16), int(sz, 16), flg) for t, o, v, sz, flg in phdrs if t == "LOAD"]
+    assert [v for _o, v, _s, _f in loads] == sorted(v for _o, v, _s, _f in loads)
+    assert loads[-2][3] == "R" and loads[-1][3] == "RW"
+    # PT_PHDR stays first and now lies at the start of the new read-only segment, as does e_phoff.
+    assert phdrs[0][0] == "PHDR" and int(phdrs[0][1], 16) == loads[-2][0]
+    assert f"starting at offset {loads[-2][0]}" in readelf("-l", str(f))
+    dstr_off, dstr_size = readelf_section(f, ".dynstr")
+    assert loads[-2][0] < dstr_off and dstr_off + dstr_size == loads[-2][0] + loads[-2][2]
+    dyn = readelf_dynamic(f)
+    assert dict(dyn)["RUNPATH"] == f"Library runpath: [{value}]"
+    assert sum(1 for t, _ in dyn if t == "NEEDED") == 12
+    with open(f, "rb") as fh:
+        elf = ELFFile(fh)
+        sec = elf.get_section_by_name(".dynamic")
+        assert isinstance(sec, PyDynamic)
+        tags = {t.entry.d_tag: t for t in sec.iter_tags()}
+        assert tags["DT_RUNPATH"].runpath == value
+        dynstr = elf.get_section_by_name(".dynstr")
+        assert tags["DT_STRTAB"].entry.d_val == dynstr["sh_addr"]
+        assert tags["DT_STRSZ"].entry.d_val == dynstr["sh_size"]
+        seg = next(s for s in elf.iter_segments() if s["p_type"] == "PT_DYNAMIC")
+        assert seg["p_offset"] == sec["sh_offset"] and seg["p_filesz"] == sec["sh_size"]

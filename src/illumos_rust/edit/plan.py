@@ -172,9 +172,7 @@ class _Planner:
             for i, (t, v) in enumerate(self.entries)
             if t in C.DT_STRING_TAGS and i not in skip_dyn
         ]
-        out = [
-            f"section {name} links to .dynstr (its references cannot be enumerated)" for name in self.blind
-        ]
+        out = list(self.blind)
         for ref in refs:
             if ref.value >= off + length:
                 continue
@@ -253,11 +251,12 @@ class _Planner:
 
     def add_entry(self, tag: int, value: int) -> None:
         if len(self.entries) + 2 > self.capacity:  # the new entry plus the terminating DT_NULL
-            if self.elf.is_solaris:
+            if self.has_reserve:
                 raise UnsafeEditError(
                     self.path,
                     f"no spare DT_NULL slot in .dynamic for DT_{C.DT.get(tag, tag)} "
-                    f"({self.capacity} slots, {len(self.entries) + 1} used)",
+                    f"({self.capacity} slots, {len(self.entries) + 1} used); "
+                    f"files with a reserve are never grown",
                 )
             if self.no_grow:
                 raise UnsafeEditError(
@@ -268,6 +267,9 @@ class _Planner:
             if not self.move_dynamic:
                 self.strategies.append(
                     "grow: no spare DT_NULL slot, .dynamic moves to a new writable PT_LOAD"
+                )
+                self.notes.append(
+                    "the _DYNAMIC symbol and GOT[0] keep the old .dynamic address (ld.so reads PT_DYNAMIC)"
                 )
             self.move_dynamic = True
         self.entries.append([tag, value])

@@ -78,6 +78,8 @@ def static_string_refs(elf: ElfFile, strtab_offset: int) -> tuple[list[StringRef
     """
     refs: list[StringRef] = []
     blind: list[str] = []
+    if not elf.sections:
+        blind.append("every symbol (no section headers, so references cannot be enumerated)")
     dstr = dynstr_section(elf, strtab_offset)
     index = dstr.index if dstr is not None else -1
     for sec in elf.sections:
@@ -95,7 +97,9 @@ def static_string_refs(elf: ElfFile, strtab_offset: int) -> tuple[list[StringRef
                 StringRef(raw[0], "symbol", names[i], where) for i, raw in enumerate(table.raws) if raw[0]
             )
         elif sec.sh_type not in _SCANNED_LINKERS:
-            blind.append(sec.name or f"section {sec.index}")
+            blind.append(
+                f"section {sec.name or sec.index} (links to .dynstr; references cannot be enumerated)"
+            )
     for need in verneed(elf):  # vn_file itself is left out: a NEEDED rename changes it, the planner tracks it
         for aux in need.aux:
             value = elf.word.unpack_from(elf.buf, aux.offset + 8)[0]
