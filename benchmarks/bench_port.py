@@ -62,7 +62,8 @@ def main() -> int:
     rows.append((f"illumos-rust port ({cores} jobs)", wall_all, cpu_all, detail))
     wall_one, cpu_one, _ = _timed([*port, "--jobs", "1"])
     rows.append(("illumos-rust port (--jobs 1)", wall_one, cpu_one, ""))
-    print(f"corpus: {CORPUS}: {rs_files} .rs files, {rs_bytes / 1e6:.1f} MB, {cores} cores")
+    load = os.getloadavg()[0]
+    print(f"corpus: {CORPUS}: {rs_files} .rs files, {rs_bytes / 1e6:.1f} MB, {cores} cores, load {load:.1f}")
     print(f"{'command':34} {'wall s':>7} {'cpu s':>7} {'MB/s':>7}  notes")
     for name, wall, cpu, note in rows:
         print(f"{name:34} {wall:7.2f} {cpu:7.2f} {rs_bytes / 1e6 / wall:7.1f}  {note}")
