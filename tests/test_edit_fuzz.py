@@ -166,3 +166,56 @@ def test_fuzz_edit_sequences_stay_readable_and_invert(fixture: tuple[str, ...], 
             write(plan_edits(str(f), [op]))
             _check_readable(f, baseline)
         assert _normal(_tags(f)) == original
+
+
+RUNNABLE_LIBS = ["libm.so.6", "libdl.so.2", "libpthread.so.0", "librt.so.1"]  # all present with glibc 2.34+
+run_ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("set-runpath"), paths),
+        st.tuples(st.just("runpath"), paths),
+        st.tuples(st.just("add-needed"), st.sampled_from(RUNNABLE_LIBS)),
+        st.tuples(st.just("set-flags-1"), st.sampled_from([0x1, 0x8])),  # NOW, NODELETE: harmless to run
+    ),
+    min_size=1,
+    max_size=5,
+)
+HELLO = 'fn main() { println!("fuzzed {}", std::env::args().count()); }'
+
+
+@pytest.fixture(scope="module")
+def runnable() -> Path:
+    from conftest import build_rust
+
+    return build_rust(HELLO, "edfuzzhello", "-O")
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=max(3, EXAMPLES // 2),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(sequence=run_ops)
+def test_fuzz_edited_rust_program_keeps_running(runnable: Path, sequence: list[Any]) -> None:
+    """Same property on a rustc-built PIE, which must also still run after every edit and after the undo."""
+    require_tool("readelf")
+    with tempfile.TemporaryDirectory() as d:
+        f = Path(d) / "hello"
+        shutil.copyfile(runnable, f)
+        f.chmod(0o755)
+        baseline = _readelf_warnings(f)
+        original = _normal(_tags(f))
+        undo: list[Op] = []
+        for kind, arg in sequence:
+            op, inverse = _inverse(kind, arg, _tags(f))
+            assert op is not None
+            write(plan_edits(str(f), [op]))
+            _check_readable(f, baseline)
+            run = subprocess.run([str(f), "x"], capture_output=True, text=True)
+            assert (run.returncode, run.stdout) == (0, "fuzzed 2\n"), run.stderr
+            if inverse is not None:
+                undo.append(inverse)
+        for op in reversed(undo):
+            write(plan_edits(str(f), [op]))
+        assert _normal(_tags(f)) == original
+        assert subprocess.run([str(f)], capture_output=True, text=True).stdout == "fuzzed 1\n"
