@@ -210,6 +210,8 @@ def run(args: argparse.Namespace) -> int:
     batch = len(targets) != 1 or not targets[0][1]
     for path, explicit in targets:
         try:
+            if args.write and args.backup and os.path.lexists(os.path.realpath(path) + args.backup):
+                raise UnsafeEditError(path, f"backup {os.path.realpath(path) + args.backup} already exists")
             plans.append(plan_edits(path, ops, no_grow=args.no_grow, scrub=args.scrub))
         except (UnsafeEditError, FormatError) as exc:
             if not batch:
