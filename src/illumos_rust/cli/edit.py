@@ -184,10 +184,13 @@ def _plan_json(plan: Plan, written: bool) -> dict[str, Any]:
     }
 
 
-def _print_plan(plan: Plan, written: bool) -> None:
-    state = (
-        "written" if written else ("dry run, nothing written (use --write)" if plan.changed else "unchanged")
-    )
+def _print_plan(plan: Plan, written: bool, blocked: bool = False) -> None:
+    if written or not plan.changed:
+        state = "written" if written else "unchanged"
+    else:
+        state = (
+            "not written: other files were refused" if blocked else "dry run, nothing written (use --write)"
+        )
     print(f"{plan.path}: {state}")
     for line in plan.strategies:
         print(f"  {line}")
@@ -242,7 +245,7 @@ def run(args: argparse.Namespace) -> int:
         if args.format == "json":
             results.append(_plan_json(plan, written))
         else:
-            _print_plan(plan, written)
+            _print_plan(plan, written, blocked=args.write and not do_write)
     if args.format == "json":
         print_json({"files": results, "refused": refused})
     return 2 if refused else 0
