@@ -556,3 +556,23 @@ def test_elf32_big_endian_grows_with_a_consistent_layout(tmp_path: Path) -> None
         assert tags["DT_STRSZ"].entry.d_val == dynstr["sh_size"]
         seg = next(s for s in elf.iter_segments() if s["p_type"] == "PT_DYNAMIC")
         assert seg["p_offset"] == sec["sh_offset"] and seg["p_filesz"] == sec["sh_size"]
+
+
+def test_grow_refused_when_the_layout_is_already_unusual(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Swap PT_INTERP behind the first PT_LOAD (a gABI violation); growing such a file is refused."""
+    prog = copy(build_rust(HELLO, "edhello", "-O"), tmp_path)
+    data = bytearray(prog.read_bytes())
+    phoff, entsize = 64, 56  # ELF64: e_phoff of a rustc/lld program, Elf64_Phdr size
+    types = [int.from_bytes(data[phoff + i * entsize : phoff + i * entsize + 4], "little") for i in range(4)]
+    assert types[:3] == [6, 3, 1]  # PHDR, INTERP, LOAD (readelf -l shows the same order)
+    a, b = phoff + entsize, phoff + 2 * entsize
+    data[a:b], data[b : b + entsize] = data[b : b + entsize], data[a:b]
+    prog.write_bytes(bytes(data))
+    _refused(
+        ["edit", str(prog), "--set-runpath", "/a/new/long/path" * 4, "--write"],
+        prog,
+        capsys,
+        "INTERP (program header 2) comes after a PT_LOAD",
+    )
