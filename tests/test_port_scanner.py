@@ -12,6 +12,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import REPO, require_tool
 from illumos_rust.cli.main import main as cli_main
@@ -290,3 +292,58 @@ def test_solaris_only_libc_item_moves_illumos_to_the_linux_branch(tmp_path: Path
         '    } else if #[cfg(any(target_os = "linux", target_os = "android", target_os = "illumos"))] {'
     )
     _rustc_parses(work / "src" / "lib.rs")
+
+
+_FUZZ_PIECES = st.sampled_from(
+    [
+        "#[cfg(",
+        "#![cfg(",
+        "#[cfg_attr(",
+        "cfg!(",
+        "cfg_if::cfg_if! {",
+        "if #[cfg(",
+        "else",
+        "mod_use!(",
+        "cfg(",
+        "any(",
+        "all(",
+        "not(",
+        'target_os = "solaris"',
+        "unix",
+        ",",
+        ")",
+        "]",
+        "{",
+        "}",
+        "(",
+        "[",
+        '"',
+        "'",
+        "'a",
+        "'\\''",
+        'r#"',
+        '"#',
+        "//",
+        "/*",
+        "*/",
+        "\n",
+        " ",
+        "$meta",
+        "\\",
+        "fn f() ",
+        ";",
+    ]
+)
+
+
+@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "200")), deadline=None)
+@given(st.lists(_FUZZ_PIECES, max_size=60).map("".join))
+def test_fuzz_scanner_never_raises(text: str) -> None:
+    """Any token soup is either scanned or reported with a reason; sites always point inside the file."""
+    fs = scanner.scan_rust("fuzz.rs", text)
+    assert fs.error is None or fs.error_line is not None or "nesting" in fs.error
+    lines = text.count("\n") + 1
+    for site in fs.sites:
+        assert 1 <= site.line <= lines
+        if site.error is None and site.kind != "cfg_if-else":
+            assert site.expr is not None  # a site is either evaluated or carries its reason

@@ -708,7 +708,11 @@ def _syscalls(
                             Location(_rel(crate, fs.path), line),
                             msg,
                             evidence=src,
-                            properties={"crate": crate.label, "cfg_line": site.line},
+                            properties={
+                                "crate": crate.label,
+                                "crate_knows_illumos": res.knows_port,
+                                "cfg_line": site.line,
+                            },
                         )
                     )
 
