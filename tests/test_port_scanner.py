@@ -347,3 +347,23 @@ def test_fuzz_scanner_never_raises(text: str) -> None:
         assert 1 <= site.line <= lines
         if site.error is None and site.kind != "cfg_if-else":
             assert site.expr is not None  # a site is either evaluated or carries its reason
+
+
+def test_apply_keeps_vendor_checksums_valid(tmp_path: Path) -> None:
+    """`cargo vendor` records a sha256 per file; --apply must update it or cargo rejects the crate."""
+    import hashlib
+
+    vendor = tmp_path / "vendor"
+    shutil.copytree(DATA / "gapcrate", vendor / "gapcrate")
+    crate = vendor / "gapcrate"
+    files = {
+        p.relative_to(crate).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in crate.rglob("*")
+        if p.is_file()
+    }
+    (crate / ".cargo-checksum.json").write_text(json.dumps({"files": files, "package": "0" * 64}))
+    _port(str(vendor), "--apply", "--libc-dir", str(tmp_path))
+    recorded = json.loads((crate / ".cargo-checksum.json").read_text())["files"]
+    for rel in ("src/lib.rs", "Cargo.toml", "build.rs"):
+        assert recorded[rel] == hashlib.sha256((crate / rel).read_bytes()).hexdigest(), rel
+    assert recorded["src/lib.rs"] != files["src/lib.rs"]  # it was patched

@@ -137,11 +137,13 @@ def run(args: argparse.Namespace) -> int:
             with open(args.patch, "w", encoding="utf-8") as fh:
                 fh.write(diff)
     if args.apply:
-        from ..port.patch import write_atomically
+        from ..port.patch import update_vendor_checksum, write_atomically
 
         for p in report.patches:
             write_atomically(p.path, p.new)
             print(f"patched {p.rel}", file=sys.stderr)
+            if update_vendor_checksum(p.path, p.new):
+                print(f"updated .cargo-checksum.json for {p.rel}", file=sys.stderr)
     threshold = Severity.parse(args.fail_on)
     return 1 if any(f.severity >= threshold for f in report.findings) else 0
 

@@ -507,6 +507,8 @@ def _site(
             severity = Severity.INFO
             status = f"crate never mentions {ctx.port_os}"
         message = f"cfg {how}: {what} ({status})"
+        if crate.build_script and os.path.abspath(site.path) == os.path.abspath(crate.build_script):
+            message += "; in a build script cfg describes the host, not the target: test CARGO_CFG_TARGET_OS"
         p = {**props, "direction": f"{ctx.base_os}-only" if direction == "a" else f"{ctx.port_os}-only"}
         p["shape"] = "inherited" if inherited else shape
         res.findings.append(Finding(rule, severity, loc, message, _evidence(text, site.line, site), "", p))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import hashlib
+import json
 import os
 import tempfile
 import tomllib
@@ -69,3 +71,33 @@ def write_atomically(path: str, text: str) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def update_vendor_checksum(path: str, text: str) -> str | None:
+    """Keep ``cargo vendor``'s ``.cargo-checksum.json`` in step with an edited file.
+
+    Cargo refuses a vendored crate whose files no longer match the recorded sha256 ("the listed checksum
+    of ... has changed"), so an in-place port of ``vendor/`` would otherwise break the build it is meant
+    to fix. Returns the checksum file updated, or None when the file is not in a vendored crate.
+    """
+    d = os.path.dirname(os.path.abspath(path))
+    while True:
+        manifest = os.path.join(d, "Cargo.toml")
+        checksum = os.path.join(d, ".cargo-checksum.json")
+        if os.path.isfile(manifest):
+            break
+        parent = os.path.dirname(d)
+        if parent == d:
+            return None
+        d = parent
+    if not os.path.isfile(checksum):
+        return None
+    with open(checksum, encoding="utf-8") as fh:
+        data = json.load(fh)
+    files = data.get("files")
+    rel = os.path.relpath(os.path.abspath(path), d).replace(os.sep, "/")
+    if not isinstance(files, dict) or rel not in files:
+        return None
+    files[rel] = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    write_atomically(checksum, json.dumps(data, separators=(",", ":")))
+    return checksum
