@@ -39,6 +39,10 @@ fn main() {
 """
 
 
+# The RUNPATH pkgsrc gcc13 gives Rust programs on SmartOS (shared/notes/illumos-target.md §4).
+PKGSRC_GCC = "/opt/local/gcc13/x86_64-sun-solaris2.11/lib/amd64"
+
+
 def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -348,9 +352,7 @@ def test_rust_program_shared_string_refused_in_place_and_grown_otherwise(
 
 
 def test_rust_program_in_place_shortening_blanks_unshared_string(tmp_path: Path) -> None:
-    prog = copy(
-        build_rust(HELLO, "edshort", "-O", "-C", "link-arg=-Wl,-rpath,/opt/local/gcc13/lib/amd64"), tmp_path
-    )
+    prog = copy(build_rust(HELLO, "edscrub", "-O", "-C", f"link-arg=-Wl,-rpath,{PKGSRC_GCC}"), tmp_path)
     size = prog.stat().st_size
     assert main(["edit", str(prog), "--set-runpath", "/usr/lib/64", "--write"]) == 0
     assert prog.stat().st_size == size
@@ -484,7 +486,7 @@ def test_batch_refusal_writes_nothing_unless_keep_going(
 
 
 def test_scrub_blanks_the_deleted_runpath_everywhere(tmp_path: Path) -> None:
-    rpath = "/opt/local/gcc13/x86_64-sun-solaris2.11/lib/amd64"
+    rpath = PKGSRC_GCC
     prog = copy(build_rust(HELLO, "edscrub", "-O", "-C", f"link-arg=-Wl,-rpath,{rpath}"), tmp_path)
     assert main(["edit", str(prog), "--delete-runpath", "--write", "--scrub"]) == 0
     assert rpath.encode() not in prog.read_bytes()
@@ -492,7 +494,7 @@ def test_scrub_blanks_the_deleted_runpath_everywhere(tmp_path: Path) -> None:
     assert subprocess.run([str(prog)], capture_output=True, text=True).stdout == "edited hello Some(1)\n"
     # Grown files keep their old, now unreferenced table: it is scrubbed as well.
     (tmp_path / "lib").mkdir()
-    prog2 = copy(build_rust(HELLO, "edscrub2", "-O", "-C", f"link-arg=-Wl,-rpath,{rpath}"), tmp_path / "lib")
+    prog2 = copy(build_rust(HELLO, "edscrub", "-O", "-C", f"link-arg=-Wl,-rpath,{rpath}"), tmp_path / "lib")
     argv = [
         "edit",
         str(prog2),
