@@ -353,9 +353,17 @@ def test_rust_program_shared_string_refused_in_place_and_grown_otherwise(
 
 def test_rust_program_in_place_shortening_blanks_unshared_string(tmp_path: Path) -> None:
     prog = copy(build_rust(HELLO, "edscrub", "-O", "-C", f"link-arg=-Wl,-rpath,{PKGSRC_GCC}"), tmp_path)
-    size = prog.stat().st_size
+    orig = tmp_path / "orig"
+    shutil.copyfile(prog, orig)
+    with open(prog, "rb") as fh:
+        sec = ELFFile(fh).get_section_by_name(".dynamic")
+        assert isinstance(sec, PyDynamic)
+        (rp,) = [t.entry.d_val for t in sec.iter_tags() if t.entry.d_tag == "DT_RUNPATH"]
+    dstr_off, _ = readelf_section(prog, ".dynstr")
     assert main(["edit", str(prog), "--set-runpath", "/usr/lib/64", "--write"]) == 0
-    assert prog.stat().st_size == size
+    # Only the old string's own bytes changed: no slot, no size change (the value stays the same offset).
+    diff = changed_offsets(orig, prog)
+    assert diff and min(diff) >= dstr_off + rp and max(diff) < dstr_off + rp + len(PKGSRC_GCC)
     assert b"/opt/local/gcc13" not in prog.read_bytes()
     assert dict(readelf_dynamic(prog))["RUNPATH"] == "Library runpath: [/usr/lib/64]"
     assert subprocess.run([str(prog)], capture_output=True, text=True).stdout == "edited hello Some(1)\n"
