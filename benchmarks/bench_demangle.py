@@ -1,0 +1,145 @@
+"""Throughput of ``illumos-rust demangle`` against rustfilt and GNU c++filt on the same stream, same run.
+
+The stream is every symbol name of the toolchain's ``librustc_driver`` (``readelf -Ws``, one per line, as a
+filter sees ``nm`` output). Each tool filters the whole stream from a file to a pipe; we report the best wall
+time of ``--repeat`` runs (interpreter start-up included: that is what a user waits for), symbols per second
+and the ratio to rustfilt. The library's in-process throughput is reported too (cold and memoised), and the
+agreement with the sysroot rustc-demangle oracle per scheme and form on the same stream, so the tables in the
+README come from one command:
+
+    .venv/bin/python benchmarks/bench_demangle.py [--repeat N] [--no-agreement]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO / "tests"))
+
+from illumos_rust.demangle import core, parse_symbol, try_demangle  # noqa: E402
+
+
+def _driver_stream() -> list[str]:
+    from test_demangle_oracle import driver_symbols
+
+    return driver_symbols()
+
+
+def _time_filter(cmd: list[str], data: bytes, repeat: int) -> tuple[float, bytes]:
+    best = float("inf")
+    out = b""
+    for _ in range(repeat):
+        with tempfile.TemporaryFile() as src:
+            src.write(data)
+            src.seek(0)
+            start = time.perf_counter()
+            proc = subprocess.run(cmd, stdin=src, capture_output=True, check=True)
+            best = min(best, time.perf_counter() - start)
+            out = proc.stdout
+    return best, out
+
+
+def _agreement(symbols: list[str]) -> list[tuple[str, str, int, int]]:
+    from test_demangle_oracle import run_oracle
+
+    unique = sorted(set(symbols))
+    expected = run_oracle(unique)
+    counts: Counter[tuple[str, str, bool]] = Counter()
+    for sym, exp in zip(unique, expected, strict=True):
+        parsed = parse_symbol(sym)
+        scheme = parsed.scheme if parsed else ("rejected" if exp.full is None else "?")
+        counts[(scheme, "full {}", try_demangle(sym) == exp.full)] += 1
+        counts[(scheme, "alternate {:#}", try_demangle(sym, hash=False) == exp.alternate)] += 1
+    rows = []
+    for scheme, form in sorted({(s, f) for s, f, _ in counts}):
+        ok, bad = counts[(scheme, form, True)], counts[(scheme, form, False)]
+        rows.append((scheme, form, ok, ok + bad))
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="runs per tool; the best is reported")
+    parser.add_argument("--no-agreement", action="store_true", help="skip the oracle agreement table")
+    args = parser.parse_args()
+
+    symbols = _driver_stream()
+    data = "".join(s + "\n" for s in symbols).encode()
+    n = len(symbols)
+    print(f"stream: {n} symbol names of librustc_driver ({len(data) / 1e6:.1f} MB), best of {args.repeat}")
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}\n")
+
+    ours = [sys.executable, "-m", "illumos_rust.cli.main", "demangle"]
+    tools: list[tuple[str, list[str]]] = [
+        ("illumos-rust demangle", ours),
+        ("illumos-rust demangle --no-hash", [*ours, "--no-hash"]),
+    ]
+    if shutil.which("rustfilt"):
+        tools += [("rustfilt -h", ["rustfilt", "-h"]), ("rustfilt", ["rustfilt"])]
+    if shutil.which("c++filt"):
+        tools += [("c++filt", ["c++filt"]), ("c++filt -i", ["c++filt", "-i"])]
+    env_note = {"PYTHONPATH": str(REPO / "src")}
+    os.environ.update(env_note)
+
+    results: dict[str, tuple[float, bytes]] = {}
+    for name, cmd in tools:
+        results[name] = _time_filter(cmd, data, args.repeat)
+
+    reference = results.get("rustfilt")
+    print("| tool | wall s | symbols/s | vs rustfilt |")
+    print("|---|---:|---:|---:|")
+    for name, (seconds, _out) in results.items():
+        ratio = f"{reference[0] / seconds:.2f}x" if reference else "n/a"
+        print(f"| `{name}` | {seconds:.2f} | {n / seconds:,.0f} | {ratio} |")
+
+    core.clear_cache()
+    start = time.process_time()
+    for sym in symbols:
+        try_demangle(sym, hash=False)
+    cold = time.process_time() - start
+    start = time.process_time()
+    for sym in symbols:
+        try_demangle(sym, hash=False)
+    warm = time.process_time() - start
+    print(f"\nlibrary in process (CPU): cold {n / cold:,.0f} symbols/s, memoised {n / warm:,.0f} symbols/s")
+
+    if reference:
+        same = results["illumos-rust demangle --no-hash"][1] == reference[1]
+        same_h = results["illumos-rust demangle"][1] == results["rustfilt -h"][1]
+        print(f"output identical to rustfilt: default form {same}, with hashes {same_h}")
+        for ours_name, theirs_name in (
+            ("illumos-rust demangle --no-hash", "rustfilt"),
+            ("illumos-rust demangle", "rustfilt -h"),
+        ):
+            ours_lines = results[ours_name][1].splitlines()
+            theirs_lines = results[theirs_name][1].splitlines()
+            diff = [(a, b) for a, b in zip(ours_lines, theirs_lines, strict=True) if a != b]
+            if diff:
+                print(
+                    f"  {len(diff)} lines differ from `{theirs_name}` (it links rustc-demangle 0.1.21), e.g."
+                )
+                print(f"    ours:     {diff[0][0][:150].decode()}\n    rustfilt: {diff[0][1][:150].decode()}")
+
+    if not args.no_agreement:
+        print("\nagreement with the sysroot rustc-demangle (distinct names of the stream):\n")
+        print("| scheme | form | agree | of |")
+        print("|---|---|---:|---:|")
+        for scheme, form, ok, total in _agreement(symbols):
+            print(f"| {scheme} | {form} | {ok} | {total} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
