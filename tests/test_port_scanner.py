@@ -367,3 +367,21 @@ def test_apply_keeps_vendor_checksums_valid(tmp_path: Path) -> None:
     for rel in ("src/lib.rs", "Cargo.toml", "build.rs"):
         assert recorded[rel] == hashlib.sha256((crate / rel).read_bytes()).hexdigest(), rel
     assert recorded["src/lib.rs"] != files["src/lib.rs"]  # it was patched
+
+
+def test_site_diverging_both_ways_is_patched_once(tmp_path: Path) -> None:
+    # solaris-only when feature a is on, illumos-only when feature b is on: two findings, one edit
+    (tmp_path / "src").mkdir()
+    (tmp_path / "Cargo.toml").write_text('[package]\nname = "both"\nversion = "0.1.0"\n')
+    (tmp_path / "src" / "lib.rs").write_text(
+        '#[cfg(any(all(target_os = "solaris", feature = "a"), '
+        'all(not(target_os = "solaris"), feature = "b")))]\n'
+        "pub fn f() {}\n"
+    )
+    data = _port(str(tmp_path), "--apply")
+    rules = sorted(f["rule"] for f in data["findings"])  # type: ignore[union-attr]
+    assert rules == ["port/illumos-only", "port/solaris-only"]
+    assert (tmp_path / "src" / "lib.rs").read_text().splitlines()[0] == (
+        '#[cfg(any(all(any(target_os = "solaris", target_os = "illumos"), feature = "a"), '
+        'all(not(any(target_os = "solaris", target_os = "illumos")), feature = "b")))]'
+    )

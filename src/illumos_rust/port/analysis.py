@@ -309,11 +309,15 @@ def _append_os_edit(site: Site, port_os: str) -> list[Edit] | None:
 
 
 def apply_edits(text: str, edits: list[Edit]) -> str:
+    """Apply non-overlapping edits; an identical edit proposed twice (a site diverging in both
+    directions yields two candidates) is applied once, and an overlapping one is dropped."""
     out = []
     last = 0
+    done: set[tuple[int, int, str]] = set()
     for e in sorted(edits, key=lambda e: (e.start, e.end)):
-        if e.start < last:
-            continue  # overlapping duplicate of an edit already applied
+        if (e.start, e.end, e.new) in done or e.start < last:
+            continue
+        done.add((e.start, e.end, e.new))
         out.append(text[last : e.start])
         out.append(e.new)
         last = e.end
