@@ -8,16 +8,14 @@ the end of ``.dynamic`` (libld ``DYNSTR_EXTRA_PAD``/``DYNAMIC_EXTRA_ELTS``; see
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
+from typing import NamedTuple
 
 from . import constants as C
 from .reader import ElfFile, Section
 
 
-@dataclass(frozen=True)
-class DynEntry:
-    index: int
+class DynEntry(NamedTuple):
+    index: int  # type: ignore[assignment]  # position in .dynamic; shadows tuple.index
     tag: int
     value: int
     offset: int  # file offset of the entry
@@ -147,6 +145,3 @@ def dynamic(elf: ElfFile) -> DynamicSection:
         cache["_dynamic"] = DynamicSection(elf)
     result: DynamicSection = cache["_dynamic"]
     return result
-
-
-_ = cached_property  # re-exported style hint for readers: parse lazily

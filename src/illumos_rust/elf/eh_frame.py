@@ -130,7 +130,10 @@ class _Cursor:
 
 
 class CfaRow(NamedTuple):
-    """One CFA table row, as readelf ``--debug-dump=frames-interp`` prints it (a tuple: 1M per binary)."""
+    """One CFA table row, as readelf ``--debug-dump=frames-interp`` prints it (a tuple: 1M per binary).
+
+    ``regs`` is shared between rows and FDEs with the same rules: treat it as read-only.
+    """
 
     loc: int
     cfa_reg: int | None  # None when the CFA is a DWARF expression
@@ -165,6 +168,16 @@ class Cie:
     little: bool = True
     path: str = ""
     section_offset: int = 0
+
+    @property
+    def fast(self) -> bool:
+        """FDEs under this CIE can take the one-unpack path (see ``EhFrame._parse``)."""
+        return self.fde_encoding == (DW_EH_PE_pcrel | DW_EH_PE_sdata4) and self.augmentation in ("zR", "zPR")
+
+    @property
+    def mask(self) -> int:
+        return (1 << (8 * self.address_size)) - 1
+
     # Rust and C compilers emit the same few prologue programs thousands of times: decode each program once
     # per CIE (keyed by its bytes) and shift locations per FDE. This is what makes 106k FDEs take ~1 s.
     summaries: dict[bytes, FdeSummary] = field(default_factory=dict, compare=False, repr=False)
@@ -191,7 +204,7 @@ class Fde:
 
     def rows(self) -> list[CfaRow]:
         key = self.instructions
-        if len(key) > 24:  # long programs are nearly always unique: decode in place, do not cache
+        if len(key) > 24:  # long programs are mostly unique: decode in place, do not cache
             rows: list[CfaRow] = []
             _execute(self.cie, key, self.pc_begin, rows, absolute=True)
             return rows
@@ -205,7 +218,7 @@ class Fde:
                 rel = rows
             except _NotRelocatable:
                 rel = None
-            if len(cache) < 65536:
+            if len(cache) < 262144:  # bounded: a hostile file cannot grow it without limit
                 cache[key] = rel
         if rel is None:
             rows = []
@@ -256,9 +269,33 @@ class EhFrame:
         little = elf.little
         addr_size = 8 if elf.is64 else 4
         pos, end = 0, len(data)
+        head = struct.Struct("<II" if little else ">II")
+        # Fast path for the FDE shape every current toolchain emits ("zR" CIE, pcrel|sdata4 pointers, no
+        # LSDA, augmentation length < 128): one unpack per FDE instead of a cursor walk. Anything else, or
+        # anything that does not fit, takes the general path below, which checks every byte.
+        fast = struct.Struct("<iIB" if little else ">iIB")
+        fdes_append = self.fdes.append
+        cies = self.cies
+        fast_cies: dict[int, tuple[Cie, int]] = {}
         while pos + 4 <= end:
             entry = pos
             try:
+                if pos + 17 <= end:
+                    length, cie_id = head.unpack_from(data, pos)
+                    entry_end = pos + 4 + length
+                    if cie_id and length != 0xFFFFFFFF and length >= 13 and entry_end <= end:
+                        known = fast_cies.get(pos + 4 - cie_id)
+                        if known is not None:
+                            cie, mask = known
+                            rel, rng, aug = fast.unpack_from(data, pos + 8)
+                            start = pos + 17 + aug
+                            if aug < 0x80 and start <= entry_end:
+                                pc = (base_addr + pos + 8 + rel) & mask
+                                fdes_append(
+                                    Fde(entry, pc, (pc + rng) & mask, cie, None, data[start:entry_end])
+                                )
+                                pos = entry_end
+                                continue
                 cur = _Cursor(data, pos, end, little)
                 length = cur.fixed(4)
                 if length == 0:  # zero terminator (some linkers put one in the middle of merged sections)
@@ -274,13 +311,19 @@ class EhFrame:
                 id_pos = cur.pos
                 cie_id = cur.fixed(4)
                 if cie_id == 0:
-                    self.cies[entry] = self._cie(cur, entry, addr_size)
+                    cie = cies[entry] = self._cie(cur, entry, addr_size)
+                    if cie.fast:
+                        fast_cies[entry] = (cie, cie.mask)
                 else:
                     cie_off = id_pos - cie_id
-                    cie = self.cies.get(cie_off)
-                    if cie is None:
+                    found = cies.get(cie_off)
+                    if found is None:
                         cie = self._cie_at(data, cie_off, addr_size)
-                    self.fdes.append(self._fde(cur, entry, cie, base_addr))
+                        if cie.fast:
+                            fast_cies[cie_off] = (cie, cie.mask)
+                    else:
+                        cie = found
+                    fdes_append(self._fde(cur, entry, cie, base_addr))
             except (IndexError, ValueError, struct.error) as exc:
                 raise self._error(entry, f"truncated or malformed {sec.name} entry ({exc})") from None
             pos = entry_end
@@ -443,6 +486,9 @@ def _execute(
     stack: list[tuple[int | None, int, dict[int, str]]] = []
     initial_regs: dict[int, str] = {}
     row_loc = loc
+    # Copy-on-write: an emitted row keeps the current ``regs`` dict; the next change copies it first. Most
+    # rows (pushes and pops) change only the CFA, so most rows share their register rules.
+    shared = False
 
     for phase, code in ((0, cie.instructions), (1, fde_code)):
         if phase == 1:
@@ -457,7 +503,8 @@ def _execute(
                     lo = op & 0x3F
                     if hi == 0x40:  # DW_CFA_advance_loc
                         if phase and rows is not None:
-                            row = new(CfaRow, (row_loc, cfa_reg, cfa_off, regs.copy()))
+                            row = new(CfaRow, (row_loc, cfa_reg, cfa_off, regs))
+                            shared = True
                             if rows and rows[-1][0] == row_loc:
                                 rows[-1] = row
                             else:
@@ -465,6 +512,8 @@ def _execute(
                         loc += lo * caf
                         row_loc = loc
                     elif hi == 0x80:  # DW_CFA_offset
+                        if shared:
+                            regs, shared = dict(regs), False
                         b = code[pos]
                         if b < 0x80:
                             pos += 1
@@ -473,10 +522,13 @@ def _execute(
                             v, pos = _leb(code, pos, end, False)
                         regs[lo] = f"c{v * daf:+d}"
                         saved.add(lo)
-                    elif lo in initial_regs:  # DW_CFA_restore
-                        regs[lo] = initial_regs[lo]
-                    else:
-                        regs.pop(lo, None)
+                    else:  # DW_CFA_restore
+                        if shared:
+                            regs, shared = dict(regs), False
+                        if lo in initial_regs:
+                            regs[lo] = initial_regs[lo]
+                        else:
+                            regs.pop(lo, None)
                     continue
                 if op == 0x0E:  # def_cfa_offset
                     b = code[pos]
@@ -495,6 +547,7 @@ def _execute(
                 elif op in (0x01, 0x02, 0x03, 0x04):  # set_loc, advance_loc1/2/4
                     if phase and rows is not None:
                         _emit(rows, row_loc, cfa_reg, cfa_off, regs)
+                        shared = True
                     width = cie.address_size if op == 0x01 else (1, 2, 4)[op - 2]
                     if pos + width > end:
                         raise IndexError("operand runs past the program")
@@ -535,6 +588,8 @@ def _execute(
                     0x14,
                     0x15,
                 ):  # offset_ext(_sf), GNU_neg_offset_ext, val_offset(_sf)
+                    if shared:
+                        regs, shared = dict(regs), False
                     r, pos = _leb(code, pos, end, False)
                     v, pos = _leb(code, pos, end, op in (0x11, 0x15))
                     off = (-v if op == 0x2F else v) * daf
@@ -544,19 +599,27 @@ def _execute(
                         regs[r] = f"c{off:+d}"
                         saved.add(r)
                 elif op == 0x06:  # restore_extended
+                    if shared:
+                        regs, shared = dict(regs), False
                     r, pos = _leb(code, pos, end, False)
                     if r in initial_regs:
                         regs[r] = initial_regs[r]
                     else:
                         regs.pop(r, None)
                 elif op == 0x07 or op == 0x08:  # undefined, same_value
+                    if shared:
+                        regs, shared = dict(regs), False
                     r, pos = _leb(code, pos, end, False)
                     regs[r] = "u" if op == 0x07 else "s"
                 elif op == 0x09:  # register
+                    if shared:
+                        regs, shared = dict(regs), False
                     r, pos = _leb(code, pos, end, False)
                     r2, pos = _leb(code, pos, end, False)
                     regs[r] = f"r{r2}"
                 elif op == 0x10 or op == 0x16:  # expression, val_expression
+                    if shared:
+                        regs, shared = dict(regs), False
                     r, pos = _leb(code, pos, end, False)
                     n, pos = _leb(code, pos, end, False)
                     pos += n
@@ -572,6 +635,7 @@ def _execute(
                     if not stack:
                         raise ValueError("restore_state without remember_state")
                     cfa_reg, cfa_off, regs = stack.pop()
+                    shared = False
                 elif op == 0x2E:  # GNU_args_size: only the caller's stack adjustment, no rule change
                     _v, pos = _leb(code, pos, end, False)
                 elif op == 0x2D:  # GNU_window_save (SPARC) / AARCH64_negate_ra_state: no operands
@@ -594,7 +658,7 @@ def _emit(rows: list[CfaRow], loc: int, cfa_reg: int | None, cfa_off: int, regs:
 
     Rows are bounded by the program's length (each advance is at least one byte), so no cap is needed.
     """
-    row = tuple.__new__(CfaRow, (loc, cfa_reg, cfa_off, regs.copy()))
+    row = tuple.__new__(CfaRow, (loc, cfa_reg, cfa_off, regs))
     if rows and rows[-1].loc == loc:
         rows[-1] = row
     else:

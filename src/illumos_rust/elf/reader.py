@@ -14,7 +14,6 @@ import os
 import struct
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from functools import cached_property
 from typing import NamedTuple, overload
 
@@ -29,8 +28,7 @@ MAX_SECTIONS = 1 << 20
 MAX_SEGMENTS = 1 << 16
 
 
-@dataclass(frozen=True)
-class ElfHeader:
+class ElfHeader(NamedTuple):
     e_type: int
     e_machine: int
     e_version: int
@@ -46,9 +44,8 @@ class ElfHeader:
     e_shstrndx: int
 
 
-@dataclass(frozen=True)
-class Section:
-    index: int
+class Section(NamedTuple):
+    index: int  # type: ignore[assignment]  # gABI name; shadows tuple.index
     name: str
     sh_name: int
     sh_type: int
@@ -76,9 +73,8 @@ class Section:
         return 0 if self.sh_type == C.SHT_NOBITS else self.sh_size
 
 
-@dataclass(frozen=True)
-class Segment:
-    index: int
+class Segment(NamedTuple):
+    index: int  # type: ignore[assignment]  # gABI name; shadows tuple.index
     p_type: int
     p_flags: int
     p_offset: int
@@ -135,8 +131,7 @@ class Symbol(NamedTuple):
         return C.STT.get(self.type, str(self.type))
 
 
-@dataclass(frozen=True)
-class Note:
+class Note(NamedTuple):
     name: str
     type: int
     desc: bytes
@@ -289,6 +284,8 @@ class ElfFile:
             raise self.error(h.e_shoff, f"section header size {entsize} is too small")
         first = self._raw_section(h.e_shoff, 0)
         count = h.e_shnum or first[5]  # sh_size of section 0 when e_shnum overflowed
+        if count == 0:
+            return []
         if count > MAX_SECTIONS or h.e_shoff + count * entsize > self.size:
             raise self.error(
                 h.e_shoff, f"section header table ({count} entries) runs past the end of the file"
@@ -417,7 +414,7 @@ class ElfFile:
         the table; ``Symbol`` values are made on access.
         """
         if section.sh_type == C.SHT_NOBITS or section.sh_size == 0:
-            return SymbolTable(section, [], [], self.is64)
+            return SymbolTable(section, None, [], self.is64, self.sym_struct, self.sym_struct.size)
         fmt = self.sym_struct
         entsize = section.sh_entsize or fmt.size
         if entsize < fmt.size:
@@ -429,27 +426,36 @@ class ElfFile:
         count = section.sh_size // entsize
         buf = self.buf
         base = section.sh_offset
-        raws: list[tuple[int, ...]]
+        view = memoryview(buf)[base : base + count * entsize]
+        # Only st_name is read here (the other fields are unpacked on access): keeps 165k-symbol tables at
+        # ~20 MiB of names instead of ~60 MiB of tuples, and is the single pass the name lookup needs.
+        name_only = struct.Struct(self.endian + "I" + "x" * (entsize - 4))
+        limit = str_end - str_off
         with paused_gc():
-            if entsize == fmt.size:
-                raws = list(fmt.iter_unpack(memoryview(buf)[base : base + count * entsize]))
+            # A table ending in NUL with every offset inside it cannot yield a bad name: check once, in C.
+            top = max(name_only.iter_unpack(view), default=(0,))[0]
+            if count and (top >= limit or not limit or buf[str_end - 1] != 0):
+                for i, (o,) in enumerate(name_only.iter_unpack(view)):
+                    if o and (o >= limit or buf.find(b"\0", str_off + o, str_end) < 0):
+                        raise self.error(
+                            base + i * entsize,
+                            f"{section.name}[{i}]: name offset {o} outside its string table",
+                        )
+            try:  # nearly always ASCII: decode the table once and slice str, instead of decoding 165k names
+                text = str(memoryview(buf)[str_off:str_end], "ascii")
+            except UnicodeDecodeError:
+                find = buf.find
+                names = [
+                    buf[str_off + o : find(b"\0", str_off + o, str_end)].decode("utf-8", "surrogateescape")
+                    if o
+                    else ""
+                    for (o,) in name_only.iter_unpack(view)
+                ]
             else:
-                raws = [fmt.unpack_from(buf, base + i * entsize) for i in range(count)]
-        strtab = bytes(buf[str_off:str_end])
-        limit = len(strtab)
-        # A table ending in NUL with every offset inside it cannot yield a bad name: check once.
-        if raws and (max(r[0] for r in raws) >= limit or not strtab.endswith(b"\0")):
-            for i, r in enumerate(raws):
-                if r[0] and (r[0] >= limit or strtab.find(b"\0", r[0]) < 0):
-                    raise self.error(
-                        base + i * entsize,
-                        f"{section.name}[{i}]: name offset {r[0]} outside its string table",
-                    )
-        find = strtab.find
-        names = [
-            strtab[r[0] : find(b"\0", r[0])].decode("utf-8", "surrogateescape") if r[0] else "" for r in raws
-        ]
-        return SymbolTable(section, raws, names, self.is64)
+                tfind = text.find
+                names = [text[o : tfind("\0", o)] if o else "" for (o,) in name_only.iter_unpack(view)]
+                del text
+        return SymbolTable(section, view, names, self.is64, fmt, entsize)
 
     def _linked_strtab(self, section: Section) -> tuple[int, int]:
         secs = self.sections
@@ -465,7 +471,7 @@ class ElfFile:
 
     def _table(self, sh_type: int) -> SymbolTable:
         secs = self.sections_of_type(sh_type)
-        return self.symbols(secs[0]) if secs else SymbolTable(None, [], [], self.is64)
+        return self.symbols(secs[0]) if secs else SymbolTable(None, None, [], self.is64, self.sym_struct, 0)
 
     @cached_property
     def symtab(self) -> SymbolTable:
@@ -530,18 +536,40 @@ def _align(value: int, align: int) -> int:
 
 
 class SymbolTable(Sequence[Symbol]):
-    """A symbol table as columns: raw ``struct`` tuples and decoded names, ``Symbol`` built on access."""
+    """A symbol table as decoded names plus the raw entries, ``Symbol`` values built on access.
+
+    ``raws`` (the ``struct`` tuples) is computed on first use: most callers need names and a few fields.
+    """
 
     def __init__(
-        self, section: Section | None, raws: list[tuple[int, ...]], names: list[str], is64: bool
+        self,
+        section: Section | None,
+        view: memoryview | None,
+        names: list[str],
+        is64: bool,
+        fmt: struct.Struct,
+        entsize: int,
     ) -> None:
         self.section = section
-        self.raws = raws
         self.names = names
+        self._view = view
         self._is64 = is64
+        self._fmt = fmt
+        self._entsize = entsize
+
+    @cached_property
+    def raws(self) -> list[tuple[int, ...]]:
+        if not self.names:
+            return []
+        with paused_gc():
+            view, fmt, ent = self._view, self._fmt, self._entsize
+            assert view is not None
+            if ent == fmt.size:
+                return list(fmt.iter_unpack(view))
+            return [fmt.unpack_from(view, i * ent) for i in range(len(self.names))]
 
     def __len__(self) -> int:
-        return len(self.raws)
+        return len(self.names)
 
     def _make(self, i: int) -> Symbol:
         r = self.raws[i]

@@ -1,0 +1,63 @@
+"""Shared benchmark plumbing: run a command N times in fresh processes, report median wall and peak RSS.
+
+Every benchmark runs the project and its native anchor in the same run, so the ratio is what matters: the
+machine (2 shared cores) is noisy, the ratio much less so.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+
+@dataclass
+class Timing:
+    label: str
+    wall: float  # median seconds
+    rss_mib: float  # max peak RSS over the runs
+
+
+def run(label: str, argv: list[str], repeat: int = 3, stdout: int | None = subprocess.DEVNULL) -> Timing:
+    walls, rss = [], 0.0
+    for _ in range(repeat):
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=stdout, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(proc.pid, 0)
+        walls.append(time.perf_counter() - start)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err = proc.stderr.read().decode() if proc.stderr else ""
+            raise SystemExit(f"{label}: exit {proc.returncode}: {err[-2000:]}")
+        rss = max(rss, usage.ru_maxrss / 1024)
+    return Timing(label, statistics.median(walls), rss)
+
+
+def python(code: str, *args: str) -> list[str]:
+    return [sys.executable, "-c", code, *args]
+
+
+def rustc_driver() -> str:
+    sysroot = subprocess.run(
+        ["rustc", "--print", "sysroot"], capture_output=True, text=True, check=True
+    ).stdout
+    found = glob.glob(os.path.join(sysroot.strip(), "lib", "librustc_driver-*.so"))
+    if not found:
+        raise SystemExit("librustc_driver-*.so not found in the rustc sysroot")
+    return found[0]
+
+
+def table(rows: list[Timing], anchor: Timing) -> str:
+    lines = [
+        f"| {'what':<58} | {'wall (s)':>8} | {'peak RSS (MiB)':>14} | {'ratio to anchor':>15} |",
+        f"|{'-' * 60}|{'-' * 10}:|{'-' * 16}:|{'-' * 17}:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.label:<58} | {r.wall:>8.3f} | {r.rss_mib:>14.0f} | {r.wall / anchor.wall:>14.2f}x |"
+        )
+    return "\n".join(lines)
