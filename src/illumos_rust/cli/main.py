@@ -20,9 +20,9 @@ COMMANDS = ("inspect", "audit", "edit", "demangle", "target", "port", "ctf", "co
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 
-def _modules() -> list[tuple[str, ModuleType]]:
+def _modules(only: str | None = None) -> list[tuple[str, ModuleType]]:
     found = []
-    for name in COMMANDS:
+    for name in COMMANDS if only is None else (only,):
         try:
             found.append((name, importlib.import_module(f"illumos_rust.cli.{name}")))
         except ModuleNotFoundError as exc:
@@ -31,14 +31,16 @@ def _modules() -> list[tuple[str, ModuleType]]:
     return found
 
 
-def build_parser(prog: str = "illumos-rust") -> argparse.ArgumentParser:
+def build_parser(prog: str = "illumos-rust", only: str | None = None) -> argparse.ArgumentParser:
+    """The full parser, or (``only``) one that knows a single subcommand: importing every subcommand
+    module costs ~150 ms, which a one-shot ``illumos-rust demangle`` in a pipeline should not pay."""
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Make Rust a first-class language on illumos: audit, edit, port, target, observe.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for _name, module in _modules():
+    for _name, module in _modules(only):
         module.add_parser(sub)
     return parser
 
@@ -48,7 +50,13 @@ def error(message: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "illumos-rust") -> int:
-    parser = build_parser(prog)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    first = next((a for a in argv if not a.startswith("-")), None)
+    only = first if first in COMMANDS and not {"-h", "--help"} & set(argv[: argv.index(first)]) else None
+    try:
+        parser = build_parser(prog, only)
+    except ModuleNotFoundError:
+        parser = build_parser(prog)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
