@@ -25,7 +25,7 @@ from conftest import SHARED, require_tool
 from illumos_rust.edit import Op, plan_edits, write
 from illumos_rust.elf.dynamic import dynamic
 from illumos_rust.elf.reader import ElfFile
-from illumos_rust.errors import UnsafeEditError
+from illumos_rust.errors import FormatError, UnsafeEditError
 
 FIXTURES = [
     ("elf", "exe_solaris64_cc.elf"),
@@ -219,3 +219,53 @@ def test_fuzz_edited_rust_program_keeps_running(runnable: Path, sequence: list[A
             write(plan_edits(str(f), [op]))
         assert _normal(_tags(f)) == original
         assert subprocess.run([str(f)], capture_output=True, text=True).stdout == "fuzzed 1\n"
+
+
+def _regions(path: Path) -> list[tuple[int, int]]:
+    """Byte ranges the editor itself interprets: program headers, .dynamic, .dynstr, versions, symbols.
+
+    The ELF and section headers are left to the reader's own fuzz test (tests/test_elf_fuzz.py).
+    """
+    with ElfFile(path) as elf:
+        h = elf.header
+        out = [(h.e_phoff, h.e_phnum * h.e_phentsize)]
+        for s in elf.sections:
+            if s.sh_type in (6, 3, 11, 0x6FFFFFF3, 0x6FFFFFFE, 0x6FFFFFFC) and s.sh_size and s.is_alloc:
+                out.append((s.sh_offset, s.sh_size))
+    return [r for r in out if r[1] > 0]
+
+
+@pytest.mark.slow
+@settings(max_examples=EXAMPLES * 3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    fixture=st.sampled_from(FIXTURES[:4] + FIXTURES[4:5]),
+    mutations=st.lists(st.tuples(st.integers(0, 1 << 30), st.integers(0, 255)), min_size=1, max_size=6),
+    op=st.sampled_from(
+        [
+            Op("runpath", "/opt/x"),
+            Op("set-runpath", "/a" * 60),
+            Op("add-needed", "libz.so.1"),
+            Op("replace-needed", "libc.so.1", "libc.so.2"),
+            Op("delete-runpath"),
+        ]
+    ),
+)
+def test_fuzz_hostile_inputs_fail_cleanly(
+    fixture: tuple[str, ...], mutations: list[tuple[int, int]], op: Op
+) -> None:
+    """Damaged files are refused with FormatError/UnsafeEditError, or edited into something that verifies."""
+    src = SHARED.joinpath("fixtures", *fixture)
+    if not src.exists():
+        pytest.skip(f"{src} not present")
+    regions = _regions(src)
+    data = bytearray(src.read_bytes())
+    for where, value in mutations:
+        start, size = regions[where % len(regions)]
+        data[min(start + (where >> 8) % size, len(data) - 1)] = value
+    with tempfile.TemporaryDirectory() as d:
+        f = Path(d) / src.name
+        f.write_bytes(bytes(data))
+        try:
+            write(plan_edits(str(f), [op]))
+        except (FormatError, UnsafeEditError):
+            assert f.read_bytes() == bytes(data)
