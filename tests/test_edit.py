@@ -586,3 +586,13 @@ def test_grow_refused_when_the_layout_is_already_unusual(
         capsys,
         "INTERP (program header 2) comes after a PT_LOAD",
     )
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="changing a file's owner needs root")
+def test_write_keeps_owner_and_setuid_mode(tmp_path: Path) -> None:
+    f = copy(shared_path("fixtures", "elf", "exe_solaris64_cc.elf"), tmp_path)
+    os.chown(f, 1234, 5678)
+    f.chmod(0o4751)
+    assert main(["edit", str(f), "--runpath", "/o", "--write"]) == 0
+    st = f.stat()
+    assert (st.st_uid, st.st_gid, oct(st.st_mode & 0o7777)) == (1234, 5678, oct(0o4751))
