@@ -31,7 +31,9 @@ def sections(path: Path) -> list[ReSection]:
     for line in readelf("-S", str(path)).splitlines():
         m = _SEC.match(line)
         if m:
-            out.append(ReSection(int(m[1]), (m[2] or "").strip(), int(m[4], 16), int(m[5], 16), int(m[6], 16)))
+            out.append(
+                ReSection(int(m[1]), (m[2] or "").strip(), int(m[4], 16), int(m[5], 16), int(m[6], 16))
+            )
     return out
 
 
@@ -107,7 +109,9 @@ def frames_interp(path: Path) -> list[ReFde]:
     cur: ReFde | None = None
     columns: list[str] = []
     for line in text.splitlines():
-        m = re.match(r"^([0-9a-f]{8}) [0-9a-f]+ [0-9a-f]+ FDE cie=[0-9a-f]+ pc=([0-9a-f]+)\.\.([0-9a-f]+)", line)
+        m = re.match(
+            r"^([0-9a-f]{8}) [0-9a-f]+ [0-9a-f]+ FDE cie=[0-9a-f]+ pc=([0-9a-f]+)\.\.([0-9a-f]+)", line
+        )
         if m:
             cur = ReFde(int(m[1], 16), int(m[2], 16), int(m[3], 16), [])
             out.append(cur)

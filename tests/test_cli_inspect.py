@@ -1,4 +1,4 @@
-"""The ``illumos-rust`` command as a user runs it: summaries, tables, JSON, and one-line errors on bad input."""
+"""The ``illumos-rust`` command as a user runs it: summaries, JSON, and one-line errors on bad input."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from conftest import SHARED, build_rust
 
 SOLARIS64 = SHARED / "fixtures/elf/exe_solaris64_cc.elf"
@@ -16,7 +17,10 @@ SOLARIS64 = SHARED / "fixtures/elf/exe_solaris64_cc.elf"
 
 def cli(*args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "illumos_rust.cli.main", *args], capture_output=True, text=True, check=check,
+        [sys.executable, "-m", "illumos_rust.cli.main", *args],
+        capture_output=True,
+        text=True,
+        check=check,
         env={**os.environ, "NO_COLOR": "1"},
     )
 
@@ -49,7 +53,9 @@ def test_json_has_the_same_facts() -> None:
 
 def test_rust_program_is_identified_with_the_rustc_that_built_it() -> None:
     exe = build_rust('fn main() { println!("hi"); }', "cli_hello", "-O")
-    version = subprocess.run(["rustc", "--version"], capture_output=True, text=True, check=True).stdout.split()[1]
+    version = subprocess.run(
+        ["rustc", "--version"], capture_output=True, text=True, check=True
+    ).stdout.split()[1]
     out = cli("inspect", str(exe), check=True).stdout
     assert f"rustc:        {version}" in out
     assert "rust:         yes" in out
@@ -96,6 +102,9 @@ def test_missing_file_and_directory() -> None:
 
 
 def test_cargo_illumos_entry_point_drops_the_subcommand_name() -> None:
-    r = subprocess.run([sys.executable, "-m", "illumos_rust.cli.cargo", "illumos", "inspect", str(_solaris())],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "illumos_rust.cli.cargo", "illumos", "inspect", str(_solaris())],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0 and "OSABI Solaris" in r.stdout

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import elf_oracle as ro
 import pytest
-from conftest import SHARED, build_rust
 
+import elf_oracle as ro
+from conftest import SHARED, build_rust
 from illumos_rust.elf import ElfFile
 from illumos_rust.elf.eh_frame import eh_frame, eh_frame_hdr, register_name
 
@@ -25,12 +25,22 @@ fn main() { let mut m = BTreeMap::new(); println!("{}", deep(8, &mut m)); }
 
 
 def _cases() -> list[pytest.param]:  # type: ignore[name-defined]
-    out = [pytest.param(("fixture", p), id=p) for p in (
-        "illumos-rust/bin/illumos/hello", "illumos-rust/bin/solaris/threads", "elf/exe_solaris64_cc.elf",
-    )]
-    out += [pytest.param(("rust", f), id=f"rustc{'-'.join(f) or '-default'}") for f in (
-        ("-O",), ("-C", "opt-level=0", "-g"), ("-O", "-C", "force-frame-pointers=yes", "-C", "panic=abort"),
-    )]
+    out = [
+        pytest.param(("fixture", p), id=p)
+        for p in (
+            "illumos-rust/bin/illumos/hello",
+            "illumos-rust/bin/solaris/threads",
+            "elf/exe_solaris64_cc.elf",
+        )
+    ]
+    out += [
+        pytest.param(("rust", f), id=f"rustc{'-'.join(f) or '-default'}")
+        for f in (
+            ("-O",),
+            ("-C", "opt-level=0", "-g"),
+            ("-O", "-C", "force-frame-pointers=yes", "-C", "panic=abort"),
+        )
+    ]
     return out
 
 
@@ -65,7 +75,11 @@ def test_cfa_rows_match_readelf(binary: Path) -> None:
             assert len(rows) == len(w.rows), hex(off)
             for row, (loc, cfa, cells) in zip(rows, w.rows, strict=True):
                 assert row.loc == loc
-                mine = "exp" if row.cfa_reg is None else f"{register_name(machine, row.cfa_reg)}{row.cfa_offset:+d}"
+                mine = (
+                    "exp"
+                    if row.cfa_reg is None
+                    else f"{register_name(machine, row.cfa_reg)}{row.cfa_offset:+d}"
+                )
                 assert mine == cfa, (hex(off), hex(loc))
                 for reg_name, rule in cells.items():
                     num = _reg_number(machine, reg_name)
@@ -82,7 +96,9 @@ def _reg_number(machine: int, name: str) -> int:
 def test_summary_says_which_register_defines_the_cfa(binary: Path) -> None:
     """The summary's CFA registers are exactly those readelf shows in the CFA column."""
     want = {
-        f.offset: {c.split("+")[0].split("-")[0] for _, c, _ in f.rows} for f in ro.frames_interp(binary) if f.rows
+        f.offset: {c.split("+")[0].split("-")[0] for _, c, _ in f.rows}
+        for f in ro.frames_interp(binary)
+        if f.rows
     }
     with ElfFile(binary) as elf:
         eh = eh_frame(elf)

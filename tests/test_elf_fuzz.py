@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import SHARED, build_rust
-from elf_exercise import exercise
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import SHARED, build_rust
+from elf_exercise import exercise
 from illumos_rust.elf import ElfFile
 from illumos_rust.errors import FormatError
 
@@ -24,9 +24,15 @@ SMALL_RUST = 'fn main() { let v: Vec<u32> = (0..9).collect(); println!("{:?}", v
 
 
 def _corpus() -> list[tuple[str, bytes, list[tuple[int, int]]]]:
-    paths = [SHARED / "fixtures/elf" / n for n in (
-        "exe_solaris64_cc.elf", "exe_solaris32_cc.elf", "exe_solaris64_cc.sparc.elf", "exe_solaris32_cc.sparc.elf",
-    )] + [SHARED / "fixtures/illumos-rust/bin/illumos/hello"]
+    paths = [
+        SHARED / "fixtures/elf" / n
+        for n in (
+            "exe_solaris64_cc.elf",
+            "exe_solaris32_cc.elf",
+            "exe_solaris64_cc.sparc.elf",
+            "exe_solaris32_cc.sparc.elf",
+        )
+    ] + [SHARED / "fixtures/illumos-rust/bin/illumos/hello"]
     paths = [p for p in paths if p.exists()]
     paths.append(build_rust(SMALL_RUST, "fuzz_small", "-O", "-C", "strip=debuginfo"))
     out = []
@@ -34,10 +40,25 @@ def _corpus() -> list[tuple[str, bytes, list[tuple[int, int]]]]:
         data = p.read_bytes()
         with ElfFile(p) as elf:
             h = elf.header
-            regions = [(0, 64), (h.e_shoff, h.e_shnum * h.e_shentsize), (h.e_phoff, h.e_phnum * h.e_phentsize)]
+            regions = [
+                (0, 64),
+                (h.e_shoff, h.e_shnum * h.e_shentsize),
+                (h.e_phoff, h.e_phnum * h.e_phentsize),
+            ]
             for s in elf.sections:
-                if s.name in (".dynamic", ".dynstr", ".eh_frame", ".eh_frame_hdr", ".symtab", ".dynsym",
-                              ".SUNW_version", ".gnu.version_r", ".note.gnu.build-id", ".interp", ".comment"):
+                if s.name in (
+                    ".dynamic",
+                    ".dynstr",
+                    ".eh_frame",
+                    ".eh_frame_hdr",
+                    ".symtab",
+                    ".dynsym",
+                    ".SUNW_version",
+                    ".gnu.version_r",
+                    ".note.gnu.build-id",
+                    ".interp",
+                    ".comment",
+                ):
                     regions.append((s.sh_offset, min(s.sh_size, len(data) - s.sh_offset)))
         out.append((p.name, data, [r for r in regions if r[1] > 0]))
     return out
@@ -45,8 +66,18 @@ def _corpus() -> list[tuple[str, bytes, list[tuple[int, int]]]]:
 
 CORPUS: list[tuple[str, bytes, list[tuple[int, int]]]] = []
 
-SPECIAL = [b"\x00", b"\xff", b"\xff\xff\xff\xff", b"\x00\x00\x00\x00", b"\x7f\xff\xff\xff", b"\x01", b"\x80",
-           b"\xff" * 8, b"\x00" * 8, b"\xff\xff\xff\xff\x00\x00\x00\x00"]
+SPECIAL = [
+    b"\x00",
+    b"\xff",
+    b"\xff\xff\xff\xff",
+    b"\x00\x00\x00\x00",
+    b"\x7f\xff\xff\xff",
+    b"\x01",
+    b"\x80",
+    b"\xff" * 8,
+    b"\x00" * 8,
+    b"\xff\xff\xff\xff\x00\x00\x00\x00",
+]
 
 
 @st.composite
@@ -56,7 +87,7 @@ def mutated(draw: st.DrawFn) -> tuple[str, bytes]:
     for _ in range(draw(st.integers(1, 6))):
         kind = draw(st.integers(0, 9))
         if kind == 0:  # truncate
-            del buf[draw(st.integers(0, max(0, len(buf) - 1))):]
+            del buf[draw(st.integers(0, max(0, len(buf) - 1))) :]
             break
         start, size = draw(st.sampled_from(regions)) if kind < 8 else (0, len(buf))
         if not buf:
@@ -97,7 +128,7 @@ def test_unmutated_corpus_reads_cleanly() -> None:
 def test_truncation_at_every_header_boundary(tmp_path: Path) -> None:
     """Every prefix cut inside the headers is reported, never crashes."""
     name, data, _ = CORPUS[0]
-    for cut in list(range(0, 80)) + [len(data) // 2, len(data) - 1]:
+    for cut in [*range(80), len(data) // 2, len(data) - 1]:
         try:
             with ElfFile(name, data=data[:cut]) as elf:
                 exercise(elf)

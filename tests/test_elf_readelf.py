@@ -1,4 +1,4 @@
-"""The ELF core agrees with GNU readelf (-W) on real Solaris/illumos files and on programs rustc builds here."""
+"""The ELF core agrees with GNU readelf (-W) on real Solaris/illumos files and on programs rustc builds."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from illumos_rust.elf import ElfFile, dynamic
-from illumos_rust.elf import constants as C
-
 import elf_oracle as ro
 from conftest import SHARED, build_rust
+from illumos_rust.elf import ElfFile, dynamic
+from illumos_rust.elf import constants as C
 
 FIXTURES = [
     "elf/exe_solaris64_cc.elf",
@@ -47,8 +46,11 @@ pub extern "C" fn fixture_hello() -> *const u8 { b"hi\0".as_ptr() }
 RUST_BUILDS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "pie": (HELLO, ("-O",), "bin"),
     "pie-debug": (HELLO, ("-g",), "bin"),
-    "nonpie-runpath": (HELLO, ("-O", "-C", "relocation-model=static", "-C", "link-arg=-Wl,-rpath,/opt/local/lib"),
-                       "bin"),
+    "nonpie-runpath": (
+        HELLO,
+        ("-O", "-C", "relocation-model=static", "-C", "link-arg=-Wl,-rpath,/opt/local/lib"),
+        "bin",
+    ),
     "rpath-old": (HELLO, ("-O", "-C", "link-arg=-Wl,--disable-new-dtags,-rpath,$ORIGIN/../lib"), "bin"),
     "cdylib": (CDYLIB, ("-O",), "cdylib"),
 }
@@ -121,7 +123,9 @@ def test_symbols_agree(binary: Path) -> None:
                     shown = elf.sections[sym.shndx].name  # readelf displays a section symbol by its section
                 assert shown == w.name, (name, w)
                 assert sym.bind_name == w.bind or w.bind.startswith("<"), (name, w)
-                ndx = {C.SHN_UNDEF: "UND", C.SHN_ABS: "ABS", C.SHN_COMMON: "COM"}.get(sym.shndx, str(sym.shndx))
+                ndx = {C.SHN_UNDEF: "UND", C.SHN_ABS: "ABS", C.SHN_COMMON: "COM"}.get(
+                    sym.shndx, str(sym.shndx)
+                )
                 assert ndx == w.ndx, (name, w)
                 if w.type in ("NOTYPE", "OBJECT", "FUNC", "SECTION", "FILE", "TLS"):
                     assert sym.type_name == w.type, (name, w)
