@@ -36,6 +36,9 @@ FIXTURES = [
     ("illumos-rust", "bin", "illumos", "libcexport.so"),
 ]
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10"))
+# Each sequence example writes and re-reads several files and runs readelf (~0.1 s), so `make fuzz`'s
+# FUZZ_EXAMPLES=50000 is capped here to keep a long run to minutes; EDIT_FUZZ_CAP raises the cap.
+SEQUENCES = min(EXAMPLES, int(os.environ.get("EDIT_FUZZ_CAP", "2000")))
 # DT_FLAGS_1 bits from illumos sys/link.h: NOW, NODELETE, ORIGIN, NODEFLIB.
 FLAG_BITS = [0x1, 0x8, 0x80, 0x800]
 IGNORED = {"DT_STRTAB", "DT_STRSZ", "DT_SUNW_STRPAD", "DT_CHECKSUM"}
@@ -136,7 +139,7 @@ def _digest(path: Path) -> str:
 
 
 @pytest.mark.slow
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=SEQUENCES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(fixture=st.sampled_from(FIXTURES), sequence=ops)
 def test_fuzz_edit_sequences_stay_readable_and_invert(fixture: tuple[str, ...], sequence: list[Any]) -> None:
     require_tool("readelf")
@@ -191,7 +194,7 @@ def runnable() -> Path:
 
 @pytest.mark.slow
 @settings(
-    max_examples=max(3, EXAMPLES // 2),
+    max_examples=max(3, SEQUENCES // 2),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
@@ -236,7 +239,11 @@ def _regions(path: Path) -> list[tuple[int, int]]:
 
 
 @pytest.mark.slow
-@settings(max_examples=EXAMPLES * 3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=min(EXAMPLES * 3, 10 * SEQUENCES),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(
     fixture=st.sampled_from(FIXTURES[:4] + FIXTURES[4:5]),
     mutations=st.lists(st.tuples(st.integers(0, 1 << 30), st.integers(0, 255)), min_size=1, max_size=6),
