@@ -104,7 +104,14 @@ def _tables(elf: ElfFile, args: argparse.Namespace) -> dict[str, Any]:
     if args.dynamic:
         dyn = dynamic(elf)
         tables["dynamic_entries"] = [
-            {"index": e.index, "tag": e.tag_name, "value": e.value, "string": e.string} for e in dyn.entries
+            {
+                "index": e.index,
+                "tag": e.tag_name,
+                "value": e.value,
+                "string": e.string,
+                "detail": _dyn_detail(e.tag, e.value),
+            }
+            for e in dyn.entries
         ]
     if args.symbols:
         show = _demangler(not args.no_demangle)
@@ -118,6 +125,17 @@ def _tables(elf: ElfFile, args: argparse.Namespace) -> dict[str, Any]:
             if len(table)
         }
     return tables
+
+
+def _dyn_detail(tag: int, value: int) -> str | None:
+    """What elfdump prints beside a value: flag names, the linker's machine."""
+    if tag == C.DT_FLAGS:
+        return " ".join(C.flag_names(value, C.DF)) or None
+    if tag == C.DT_FLAGS_1:
+        return " ".join(C.flag_names(value, C.DF_1)) or None
+    if tag == C.DT_SUNW_LDMACH:
+        return "EM_" + C.EM.get(value, str(value))
+    return None
 
 
 def _symbol_row(s: Symbol, show: Any) -> dict[str, Any]:
@@ -190,6 +208,8 @@ def render_tables(elf: ElfFile, tables: dict[str, Any]) -> str:
             text = f"  [{e['index']:>3}] {e['tag']:<18} 0x{e['value']:x}"
             if e["string"] is not None:
                 text += f"  {e['string']}"
+            elif e["detail"]:
+                text += f"  {e['detail']}"
             out.append(text)
     for name, rows in tables.get("symbols", {}).items():
         out.append(f"\nSymbol table {name} ({len(rows)} entries):")
