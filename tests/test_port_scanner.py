@@ -385,3 +385,22 @@ def test_site_diverging_both_ways_is_patched_once(tmp_path: Path) -> None:
         '#[cfg(any(all(any(target_os = "solaris", target_os = "illumos"), feature = "a"), '
         'all(not(any(target_os = "solaris", target_os = "illumos")), feature = "b")))]'
     )
+
+
+_CTX: list[engine.Context] = []
+
+
+@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "100")) // 2 or 1, deadline=None)
+@given(st.lists(_FUZZ_PIECES, max_size=60).map("".join))
+def test_fuzz_analysis_never_raises(text: str) -> None:
+    """The whole per-crate pipeline (scan, classify, candidate edits) on token soup: findings, no crash."""
+    import tempfile
+
+    if not _CTX:
+        _CTX.append(engine.make_context())
+    with tempfile.TemporaryDirectory() as d:
+        (Path(d) / "lib.rs").write_text(text)
+        _root, crates = workspace.discover([d])
+        res = analyze_crate(crates[0], _CTX[0])
+    for f in res.findings:
+        assert f.location.path == "lib.rs"
