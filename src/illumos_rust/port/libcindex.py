@@ -19,8 +19,9 @@ from . import scanner
 from .cfgexpr import Evaluator
 from .scanner import Site
 
+# `pub const fn` and libc's `pub {const} fn` (inside its f! macros) are functions, not constants.
 _DECL = re.compile(
-    r"pub(?:\([^)]*\))?\s+(?:unsafe\s+)?(?:extern\s+\"C\"\s+)?"
+    r"pub(?:\([^)]*\))?\s+(?:(?:unsafe|const|\{const\}|extern\s+\"C\")\s+)*"
     r"(?:fn|const|static|struct|union|enum|type)\s+(?:mut\s+)?([A-Za-z_][A-Za-z0-9_]*)"
 )
 _MOD = re.compile(r"\bmod\s+([A-Za-z_][A-Za-z0-9_]*)\s*;")
