@@ -404,3 +404,20 @@ def test_fuzz_analysis_never_raises(text: str) -> None:
         res = analyze_crate(crates[0], _CTX[0])
     for f in res.findings:
         assert f.location.path == "lib.rs"
+
+
+def test_a_bug_in_one_crate_does_not_stop_the_scan(monkeypatch: pytest.MonkeyPatch) -> None:
+    _root, crates = workspace.discover([str(DATA / "gapcrate"), str(DATA / "siblingcrate")])
+    real = engine.analyze_crate
+
+    def flaky(crate: workspace.Crate, ctx: engine.Context) -> object:
+        if crate.root.endswith("siblingcrate"):
+            raise KeyError("boom")
+        return real(crate, ctx)
+
+    monkeypatch.setattr(engine, "analyze_crate", flaky)
+    results = engine.scan(crates, engine.make_context(), jobs=1)
+    by_root = {os.path.basename(r.crate.root): r for r in results}
+    (err,) = by_root["siblingcrate"].findings
+    assert err.rule == "port/not-parsed" and "internal error" in err.message and "KeyError" in err.message
+    assert any(f.rule == "port/solaris-only" for f in by_root["gapcrate"].findings)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import traceback
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from ..errors import UnsafeEditError
-from ..findings import Finding
+from ..findings import Finding, Location, Severity
 from . import libcindex, patch
 from .analysis import Candidate, Context, CrateResult, Edit, analyze_crate, evaluators
 from .cfgexpr import FLAG_DEPENDENT
@@ -77,7 +78,26 @@ def _init(ctx: Context) -> None:
 
 def _work(crate: Crate) -> CrateResult:
     assert _CTX is not None
-    return analyze_crate(crate, _CTX)
+    return _safe_analyze(crate, _CTX)
+
+
+def _safe_analyze(crate: Crate, ctx: Context) -> CrateResult:
+    """One crate's analysis; an unexpected failure (a bug, not bad input, which analyze_crate already
+    reports) costs that crate a finding with the traceback, not the whole scan of 500 crates."""
+    try:
+        return analyze_crate(crate, ctx)
+    except Exception as exc:  # deliberately broad: reported below, with the traceback
+        res = CrateResult(crate)
+        res.findings.append(
+            Finding(
+                "port/not-parsed",
+                Severity.ERROR,
+                Location(crate.display),
+                f"internal error while analysing {crate.label}: {type(exc).__name__}: {exc}",
+                evidence=traceback.format_exc(limit=6),
+            )
+        )
+        return res
 
 
 def scan(
@@ -99,7 +119,7 @@ def scan(
         if meanwhile:
             meanwhile()
         for i, c in enumerate(order):
-            results.append(analyze_crate(c, ctx))
+            results.append(_safe_analyze(c, ctx))
             if progress:
                 progress(i + 1, len(order))
     else:
