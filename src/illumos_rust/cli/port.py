@@ -62,7 +62,10 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     if args.cargo and args.paths:
-        raise UsageError("--cargo scans the current workspace; give either --cargo or PATHs")
+        raise UsageError(
+            "--cargo (implied by `cargo illumos port`) scans the current workspace and its dependencies; "
+            "to scan directories, run `illumos-rust port PATH...`"
+        )
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     ctx = engine.make_context(args.base, args.target)
