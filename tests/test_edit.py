@@ -596,3 +596,16 @@ def test_write_keeps_owner_and_setuid_mode(tmp_path: Path) -> None:
     assert main(["edit", str(f), "--runpath", "/o", "--write"]) == 0
     st = f.stat()
     assert (st.st_uid, st.st_gid, oct(st.st_mode & 0o7777)) == (1234, 5678, oct(0o4751))
+
+
+def test_lld_built_illumos_program_grows_and_is_marked_edited(tmp_path: Path) -> None:
+    """The illumos-rust fixture (rust-lld, EI_OSABI 0, interpreter ld.so.1) has no reserve: it grows."""
+    f = copy(shared_path("fixtures", "illumos-rust", "bin", "illumos", "hello"), tmp_path)
+    before = readelf_dynamic(f)
+    assert "FLAGS_1" not in dict(before) and "SUNW_STRPAD" not in dict(before)
+    assert main(["edit", str(f), "--runpath", "$ORIGIN/../lib", "--write"]) == 0
+    after = readelf_dynamic(f)
+    assert dict(after)["RUNPATH"] == "Library runpath: [$ORIGIN/../lib]"
+    assert dict(after)["FLAGS_1"] == "Flags: EDITED"
+    assert [v for t, v in after if t == "NEEDED"] == [v for t, v in before if t == "NEEDED"]
+    assert "/usr/lib/amd64/ld.so.1" in readelf("-l", str(f))

@@ -445,15 +445,28 @@ class _Planner:
             self.scrubbed.append((off, len(raw)))
             self.strategies.append(f"scrub: blanked the unused {_short(text)!r} at .dynstr offset 0x{off:x}")
 
+    def _for_illumos(self) -> bool:
+        """Solaris-ABI, or built for illumos by another linker (lld, Go): ld.so.1 interpreter or libc.so.1.
+
+        The reserve rule keeps elfedit's narrower OSABI test; the DF_1_EDITED marker, which only informs
+        auditors, goes on every object meant for illumos.
+        """
+        interp = self.elf.interpreter or ""
+        return self.elf.is_solaris or interp.endswith("/ld.so.1") or "libc.so.1" in self.dyn.needed
+
     def mark_edited(self) -> None:
-        """elfedit records ``DF_1_EDITED`` on Solaris/illumos objects it changed; auditors look for it."""
-        if not self.elf.is_solaris or not self._dirty():
+        """elfedit records ``DF_1_EDITED`` on Solaris/illumos objects it changed; auditors look for it.
+
+        It takes a spare DT_NULL slot when there is no DT_FLAGS_1 yet, but never makes ``.dynamic`` move by
+        itself: without a slot (and no move already planned) the marker is skipped with a note.
+        """
+        if not self._for_illumos() or not self._dirty():
             return
         idx = self.indices(C.DT_FLAGS_1)
         if idx:
             for i in idx:
                 self.entries[i][1] |= C.DF_1_EDITED
-        elif len(self.entries) + 2 <= self.capacity:
+        elif len(self.entries) + 2 <= self.capacity or self.move_dynamic:
             self.entries.append([C.DT_FLAGS_1, C.DF_1_EDITED])
         else:
             self.notes.append("DF_1_EDITED not recorded: no spare DT_NULL slot for a DT_FLAGS_1 entry")
