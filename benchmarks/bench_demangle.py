@@ -2,10 +2,10 @@
 
 The stream is every symbol name of the toolchain's ``librustc_driver`` (``readelf -Ws``, one per line, as a
 filter sees ``nm`` output). Each tool filters the whole stream from a file to a pipe; we report the best wall
-time of ``--repeat`` runs (interpreter start-up included: that is what a user waits for), symbols per second
-and the ratio to rustfilt. The library's in-process throughput is reported too (cold and memoised), and the
-agreement with the sysroot rustc-demangle oracle per scheme and form on the same stream, so the tables in the
-README come from one command:
+time and CPU time of ``--repeat`` interleaved runs (interpreter start-up included: that is what a user
+waits for), symbols per second and the ratio to rustfilt. The library's in-process throughput is reported
+too (cold and memoised), and the agreement with the sysroot rustc-demangle oracle per scheme and form on the
+same stream, so the tables in the README come from one command:
 
     .venv/bin/python benchmarks/bench_demangle.py [--repeat N] [--no-agreement]
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -35,18 +36,18 @@ def _driver_stream() -> list[str]:
     return driver_symbols()
 
 
-def _time_filter(cmd: list[str], data: bytes, repeat: int) -> tuple[float, bytes]:
-    best = float("inf")
-    out = b""
-    for _ in range(repeat):
-        with tempfile.TemporaryFile() as src:
-            src.write(data)
-            src.seek(0)
-            start = time.perf_counter()
-            proc = subprocess.run(cmd, stdin=src, capture_output=True, check=True)
-            best = min(best, time.perf_counter() - start)
-            out = proc.stdout
-    return best, out
+def _run_once(cmd: list[str], data: bytes) -> tuple[float, float, bytes]:
+    """Wall time and child CPU time (user + system) of one filter run over ``data``."""
+    with tempfile.TemporaryFile() as src:
+        src.write(data)
+        src.seek(0)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, stdin=src, capture_output=True, check=True)
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, proc.stdout
 
 
 def _agreement(symbols: list[str]) -> list[tuple[str, str, int, int]]:
@@ -93,16 +94,22 @@ def main() -> int:
     env_note = {"PYTHONPATH": str(REPO / "src")}
     os.environ.update(env_note)
 
-    results: dict[str, tuple[float, bytes]] = {}
-    for name, cmd in tools:
-        results[name] = _time_filter(cmd, data, args.repeat)
+    # Interleaved repetitions (every tool once per round), best of each: a load spike from another process
+    # then hurts one round of every tool rather than all rounds of one tool.
+    results: dict[str, tuple[float, float, bytes]] = {}
+    for _round in range(args.repeat):
+        for name, cmd in tools:
+            wall, cpu, out = _run_once(cmd, data)
+            best = results.get(name)
+            results[name] = (min(wall, best[0]) if best else wall, min(cpu, best[1]) if best else cpu, out)
 
     reference = results.get("rustfilt")
-    print("| tool | wall s | symbols/s | vs rustfilt |")
-    print("|---|---:|---:|---:|")
-    for name, (seconds, _out) in results.items():
-        ratio = f"{reference[0] / seconds:.2f}x" if reference else "n/a"
-        print(f"| `{name}` | {seconds:.2f} | {n / seconds:,.0f} | {ratio} |")
+    print("| tool | wall s | CPU s | symbols/s (CPU) | vs rustfilt (CPU) | vs rustfilt (wall) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, (wall, cpu, _out) in results.items():
+        cpu_ratio = f"{reference[1] / cpu:.2f}x" if reference else "n/a"
+        wall_ratio = f"{reference[0] / wall:.2f}x" if reference else "n/a"
+        print(f"| `{name}` | {wall:.2f} | {cpu:.2f} | {n / cpu:,.0f} | {cpu_ratio} | {wall_ratio} |")
 
     core.clear_cache()
     start = time.process_time()
@@ -116,15 +123,15 @@ def main() -> int:
     print(f"\nlibrary in process (CPU): cold {n / cold:,.0f} symbols/s, memoised {n / warm:,.0f} symbols/s")
 
     if reference:
-        same = results["illumos-rust demangle --no-hash"][1] == reference[1]
-        same_h = results["illumos-rust demangle"][1] == results["rustfilt -h"][1]
+        same = results["illumos-rust demangle --no-hash"][2] == reference[2]
+        same_h = results["illumos-rust demangle"][2] == results["rustfilt -h"][2]
         print(f"output identical to rustfilt: default form {same}, with hashes {same_h}")
         for ours_name, theirs_name in (
             ("illumos-rust demangle --no-hash", "rustfilt"),
             ("illumos-rust demangle", "rustfilt -h"),
         ):
-            ours_lines = results[ours_name][1].splitlines()
-            theirs_lines = results[theirs_name][1].splitlines()
+            ours_lines = results[ours_name][2].splitlines()
+            theirs_lines = results[theirs_name][2].splitlines()
             diff = [(a, b) for a, b in zip(ours_lines, theirs_lines, strict=True) if a != b]
             if diff:
                 print(

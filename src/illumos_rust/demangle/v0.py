@@ -47,6 +47,27 @@ _b62_values: dict[str, int] = {}
 _crate_hex: dict[str, str] = {}
 
 
+#: Simple paths (``N…`` chains over a crate root) seen before, per output form: span -> (text, levels). A span
+#: is found again through its first ``_SPAN_HEAD`` characters, which map to the span lengths seen with them.
+_SPAN_HEAD: Final = 20
+_MAX_SPANS: Final = 1 << 17
+_spans: tuple[dict[str, tuple[str, int]], dict[str, tuple[str, int]]] = ({}, {})
+_span_lengths: dict[str, tuple[int, ...]] = {}
+
+
+def _remember_span(span: str, text: str, levels: int, alt: bool) -> None:
+    spans = _spans[alt]
+    if len(spans) >= _MAX_SPANS:
+        spans.clear()
+        _span_lengths.clear()
+    spans[span] = (text, levels)
+    head = span[:_SPAN_HEAD]
+    known = _span_lengths.get(head, ())
+    if len(span) not in known:
+        # Most recent first, a few per head: enough for the common prefixes, cheap to probe on a miss.
+        _span_lengths[head] = (len(span), *known[:5])
+
+
 class _Bail(Exception):
     """Something unusual: let the exact printer decide what rustc-demangle prints."""
 
@@ -175,8 +196,21 @@ class _Fast:
     def path(self, i: int, depth: int, in_value: bool) -> tuple[str, int]:
         """``print_path``: ``depth`` is the depth before this path's own push."""
         s = self.s
-        # A bounded regex, not a Python loop: a megabyte of ``N`` must not cost a megabyte of bytecode.
-        j = _N_CHAIN.match(s, i).end() if s[i] == "N" else i  # type: ignore[union-attr]
+        if s[i] == "N":
+            # A nested path over a crate root reads the same in every symbol: look its span up first.
+            lengths = _span_lengths.get(s[i : i + _SPAN_HEAD])
+            if lengths is not None:
+                spans = _spans[self.alt]
+                for length in lengths:
+                    hit = spans.get(s[i : i + length])
+                    if hit is not None:
+                        if depth + hit[1] + 1 > MAX_DEPTH:
+                            raise _Bail
+                        return hit[0], i + length
+            # A bounded regex, not a Python loop: a megabyte of ``N`` must not cost a megabyte of bytecode.
+            j = _N_CHAIN.match(s, i).end()  # type: ignore[union-attr]
+        else:
+            j = i
         levels = (j - i) >> 1
         depth += levels + 1
         if depth > MAX_DEPTH:
@@ -260,6 +294,8 @@ class _Fast:
                         raise _Bail
                     special = ns
                 text = f"{text}::{{{special}#{dis}}}" if empty else f"{text}::{{{special}:{name}#{dis}}}"
+            if tag == "C":
+                _remember_span(s[i:j], text, levels, self.alt)
         return text, j
 
     def crate(self, j: int) -> tuple[str, int]:
