@@ -14,6 +14,7 @@ warning, patchable by "follow solaris") from a deliberate split (crate handles i
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import os
 import re
@@ -79,7 +80,43 @@ RULES = [
         default=Severity.INFO,
     ),
     Rule("port/not-parsed", "not-parsed", "file or cfg could not be parsed", default=Severity.WARNING),
+    Rule(
+        "port/linux-branch-fits-illumos",
+        "linux-branch-fits-illumos",
+        "Linux/BSD-only code whose libc items all exist on illumos, including a Linux-style extension",
+        "illumos has epoll, eventfd, accept4, pipe2, preadv... : such code may be the right branch for "
+        "illumos, rather than a Solaris one.",
+        Severity.INFO,
+    ),
 ]
+
+#: Linux/BSD-style extensions that illumos implements (crate-porting notes, illumos-target.md §6.1);
+#: using one is what makes a Linux branch a candidate home for illumos.
+EXTENSIONS = frozenset(
+    {
+        "epoll_create",
+        "epoll_create1",
+        "epoll_ctl",
+        "epoll_wait",
+        "epoll_pwait",
+        "eventfd",
+        "accept4",
+        "pipe2",
+        "dup3",
+        "preadv",
+        "pwritev",
+        "timerfd_create",
+        "timerfd_settime",
+        "timerfd_gettime",
+        "pthread_attr_get_np",
+        "posix_fadvise",
+        "syncfs",
+        "ptsname_r",
+        "F_OFD_GETLK",
+        "F_OFD_SETLK",
+        "F_OFD_SETLKW",
+    }
+)
 
 #: Target OS names retired from rustc; a cfg naming them is dead code.
 RETIRED_OS = frozenset({"bitrig", "cloudabi", "nacl"})
@@ -155,6 +192,19 @@ class CrateResult:
     candidates: list[Candidate] = field(default_factory=list)
     knows_port: bool = False
     stats: dict[str, int] = field(default_factory=dict)
+    hints: list[Hint] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Hint:
+    """Linux/BSD-only code and the libc items it uses; the parent decides, with the libc index, whether
+    illumos has all of them (then illumos may belong in this branch rather than in a Solaris one)."""
+
+    path: str  # as displayed
+    line: int
+    column: int
+    predicate: str
+    names: frozenset[str]
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -402,6 +452,7 @@ def analyze_crate(crate: Crate, ctx: Context) -> CrateResult:
             _site(res, crate, ctx, ev_a, ev_b, site, text, knows)
     _syscalls(res, crate, ctx, ev_a, ev_b, scans)
     _chain_alternatives(res, crate, ctx, ev_a, ev_b, scans)
+    _linux_hints(res, crate, ctx, ev_b, scans)
     for test, text in build_tests:
         _build_test(res, crate, ctx, test, text, knows)
     return res
@@ -721,6 +772,66 @@ def _syscalls(
                             },
                         )
                     )
+
+
+#: Names libc declares for illumos but not Solaris (crate-porting notes, libc 0.2.139), used only to pick
+#: which files are worth a closer look; the parent re-checks every hint against the real libc index.
+_ILLUMOS_ONLY_HINTS = (
+    "eventfd",
+    "EFD_",
+    "preadv",
+    "pwritev",
+    "F_OFD_",
+    "F_FLOCK",
+    "MADV_PURGE",
+    "TCP_CONGESTION",
+)
+_EXT_RX = re.compile(
+    r"\b(?:" + "|".join(sorted(EXTENSIONS | set(_ILLUMOS_ONLY_HINTS), key=len, reverse=True)) + r")"
+)
+
+
+def _linux_hints(
+    res: CrateResult, crate: Crate, ctx: Context, ev_b: Evaluator, scans: list[tuple[FileScan, str]]
+) -> None:
+    """Code guarded by a positive Linux/BSD list that leaves illumos out and uses a Linux-style extension:
+    each use is attributed to the innermost such cfg, which is reported with the libc items it uses."""
+    linuxish = {("target_os", o) for o in LINUX_BSD}
+    for fs, text in scans:
+        uses = [m.start() for m in _EXT_RX.finditer(text)] if "libc" in text else []
+        if not uses:
+            continue
+        owner: dict[int, tuple[Site, tuple[int, int]]] = {}
+        for site in fs.sites:
+            expr = site.decisive
+            if expr is None or site.kind not in ("cfg", "cfg_if", "inner-cfg"):
+                continue
+            start = site.body[0] if site.body is not None else site.attr_end
+            if start > uses[-1]:
+                continue
+            keys = cfgexpr.atom_keys(expr)
+            if keys.isdisjoint(linuxish) or ("target_os", ctx.port_os) in keys:
+                continue
+            if ev_b.eval(expr) is not False:
+                continue
+            if not any(p and a.ident in linuxish for a, p, _ in cfgexpr.atoms_with_polarity(expr)):
+                continue
+            body = _body(site, text)
+            if body is None:
+                continue
+            for pos in uses[bisect.bisect_left(uses, body[0]) : bisect.bisect_left(uses, body[1])]:
+                if pos not in owner or owner[pos][0].offset < site.offset:
+                    owner[pos] = (site, body)
+        reported: set[int] = set()
+        for site, body in owner.values():
+            if site.offset in reported:
+                continue
+            reported.add(site.offset)
+            names, _glob = libc_names(text, text[body[0] : body[1]])
+            if names and site.decisive is not None:
+                res.hints.append(
+                    Hint(_rel(crate, site.path), site.line, site.column, cfgexpr.to_str(site.decisive), names)
+                )
 
 
 def _innermost(sites: list[Site], text: str, lo: int, pos: int) -> Site | None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from ..errors import UnsafeEditError
 from ..findings import Finding, Location, Severity
 from . import libcindex, patch
-from .analysis import Candidate, Context, CrateResult, Edit, analyze_crate, evaluators
+from .analysis import EXTENSIONS, Candidate, Context, CrateResult, Edit, analyze_crate, evaluators
 from .cfgexpr import FLAG_DEPENDENT
 from .libcindex import LibcIndex
 from .workspace import Crate, parse_version, satisfies
@@ -300,6 +300,7 @@ def decide(
             fixes[cand.finding] = (status, text)
             for e in edits:
                 accepted.setdefault(e.path, []).append(e)
+        findings_out.extend(_hint_findings(res, ctx, resolver))
         for i, f in enumerate(res.findings):
             if i in fixes:
                 status, text = fixes[i]
@@ -321,6 +322,39 @@ def decide(
         if new != old:
             patches.append(PatchOutcome(path, rel(path), old, new))
     return Report(findings_out, results, patches, refused_files)
+
+
+def _hint_findings(res: CrateResult, ctx: Context, resolver: LibcResolver) -> list[Finding]:
+    """Linux/BSD-only code that illumos could take: every libc item it uses is declared for illumos,
+    and at least one is a Linux-style extension illumos has (or one libc declares for illumos only)."""
+    if not res.hints:
+        return []
+    index = resolver.for_crate(res.crate)
+    if index is None:
+        return []
+    port_has = index.declared.get(ctx.port, set())
+    base_has = index.declared.get(ctx.base, set())
+    out = []
+    for h in res.hints:
+        used = sorted(n for n in h.names if n in index.anywhere)
+        if not used or index.missing(used, ctx.port):
+            continue
+        ext = [n for n in used if n in EXTENSIONS or (n in port_has and n not in base_has)]
+        if not ext:
+            continue
+        out.append(
+            Finding(
+                "port/linux-branch-fits-illumos",
+                Severity.INFO,
+                Location(h.path, h.line, h.column),
+                f"cfg({h.predicate}) leaves {ctx.port_os} out, but libc {index.version} declares every libc "
+                f"item this code uses for {ctx.port_os}, including {', '.join(ext[:4])}: {ctx.port_os} may "
+                "belong in this branch",
+                evidence="libc items: " + ", ".join(used[:12]) + (" ..." if len(used) > 12 else ""),
+                properties={"crate": res.crate.label, "crate_knows_illumos": res.knows_port, "libc": used},
+            )
+        )
+    return out
 
 
 def _describe(cand: Candidate, ctx: Context) -> str:
