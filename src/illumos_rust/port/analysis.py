@@ -23,7 +23,7 @@ from typing import Any
 
 from ..findings import Finding, Location, Rule, Severity
 from . import cfgexpr, scanner
-from .cfgexpr import All, AnyOf, Atom, Divergence, Evaluator, Expr, Not
+from .cfgexpr import AnyOf, Atom, Divergence, Evaluator, Expr
 from .scanner import BuildTest, FileScan, Site
 from .workspace import Crate, read_manifest
 
@@ -962,14 +962,14 @@ def _build_test(
 
 
 __all__ = [
+    "EXTENSIONS",
     "RULES",
-    "All",
     "Alternative",
     "Candidate",
     "Context",
     "CrateResult",
     "Edit",
-    "Not",
+    "Hint",
     "analyze_crate",
     "apply_edits",
     "evaluators",

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
-from ..errors import UnsafeEditError
+from ..errors import UnsafeEditError, UsageError
 from ..findings import Finding, Location, Severity
 from . import libcindex, patch
 from .analysis import EXTENSIONS, Candidate, Context, CrateResult, Edit, analyze_crate, evaluators
 from .cfgexpr import FLAG_DEPENDENT
 from .libcindex import LibcIndex
-from .workspace import Crate, parse_version, satisfies
+from .workspace import Crate, cargo_workspace, discover, parse_version, satisfies
 
 DEFAULT_BASE = "x86_64-pc-solaris"
 DEFAULT_PORT = "x86_64-unknown-illumos"
@@ -37,14 +39,90 @@ class PatchOutcome:
 
 @dataclass(slots=True)
 class Report:
+    """What ``port`` found: every finding (sorted by location), the per-crate results, the verified
+    patched files, and what could not be patched."""
+
     findings: list[Finding]
     crates: list[CrateResult]
     patches: list[PatchOutcome] = field(default_factory=list)
     refused: list[tuple[str, str]] = field(default_factory=list)  # (file, reason) for --apply/--patch
-    stats: dict[str, int] = field(default_factory=dict)
+    root: str = ""
+    base: str = ""
+    target: str = ""
+    seconds: float = 0.0
 
     def diff(self) -> str:
+        """One unified diff for ``patch -p1`` run in :attr:`root`."""
         return "".join(patch.unified_diff(p.rel, p.old, p.new) for p in self.patches)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "crates": len(self.crates),
+            "crates_knowing_illumos": sum(r.knows_port for r in self.crates),
+            "files": sum(r.stats.get("files", 0) for r in self.crates),
+            "bytes": sum(r.stats.get("bytes", 0) for r in self.crates),
+            "cfg_sites": sum(r.stats.get("sites", 0) for r in self.crates),
+            "findings": len(self.findings),
+            "patched_files": len(self.patches),
+            "seconds": round(self.seconds, 3),
+            "base": self.base,
+            "target": self.target,
+        }
+
+    def apply(self) -> list[str]:
+        """Write every patched file (atomically) and keep vendored checksums valid; returns what changed."""
+        done = []
+        for p in self.patches:
+            patch.write_atomically(p.path, p.new)
+            done.append(p.rel)
+            checksum = patch.update_vendor_checksum(p.path, p.new)
+            if checksum:
+                done.append(os.path.relpath(checksum, self.root) if self.root else checksum)
+        return done
+
+
+def run_port(
+    paths: list[str] | None = None,
+    *,
+    cargo: bool = False,
+    base: str = DEFAULT_BASE,
+    target: str = DEFAULT_PORT,
+    jobs: int | None = None,
+    libc_dirs: list[str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Report:
+    """The whole ``port`` analysis as a library call: discover (paths, or the cargo workspace of the
+    current directory and its dependencies), scan in parallel, check libc, decide and verify patches."""
+    started = time.perf_counter()
+    if jobs is not None and jobs < 1:
+        raise UsageError("jobs must be at least 1")
+    ctx = make_context(base, target)
+    if cargo:
+        root, crates = cargo_workspace()
+    else:
+        root, crates = discover(paths or ["."])
+    if not crates:
+        raise UsageError(f"no Rust sources under {', '.join(paths or ['.'])}")
+
+    def rel(path: str) -> str:
+        r = os.path.relpath(path, root)
+        if r.startswith(".."):
+            owner = next((c for c in crates if path.startswith(c.root + os.sep)), None)
+            if owner is not None:
+                return os.path.join(os.path.basename(owner.root), os.path.relpath(path, owner.root))
+        return r
+
+    def writable(path: str) -> bool:
+        # in cargo mode the dependencies live in the shared registry cache: never edit those in place
+        return not cargo or not os.path.relpath(path, root).startswith("..")
+
+    resolver = LibcResolver(ctx, [*(libc_dirs or []), *default_libc_dirs()])
+    results = scan(crates, ctx, jobs=jobs, progress=progress, meanwhile=lambda: resolver.prewarm(crates))
+    resolver.add_crates([r.crate for r in results])  # the workers read the manifests: names are here
+    report = decide(results, ctx, resolver, rel, writable=writable)
+    report.root, report.base, report.target = root, ctx.base, ctx.port
+    report.seconds = time.perf_counter() - started
+    return report
 
 
 def make_context(base: str = DEFAULT_BASE, port: str = DEFAULT_PORT) -> Context:
