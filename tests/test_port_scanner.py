@@ -425,3 +425,17 @@ def test_a_bug_in_one_crate_does_not_stop_the_scan(monkeypatch: pytest.MonkeyPat
     (err,) = by_root["siblingcrate"].findings
     assert err.rule == "port/not-parsed" and "internal error" in err.message and "KeyError" in err.message
     assert any(f.rule == "port/solaris-only" for f in by_root["gapcrate"].findings)
+
+
+def test_library_api_matches_the_command() -> None:
+    """`illumos_rust.port.run_port` is what the CLI renders: same findings, same diff."""
+    from illumos_rust.port import run_port
+
+    report = run_port([str(DATA / "siblingcrate")], jobs=1)
+    data = _port(str(DATA / "siblingcrate"), "--jobs", "1")
+    assert [f.rule for f in report.findings] == [f["rule"] for f in data["findings"]]  # type: ignore[union-attr]
+    assert report.summary()["cfg_sites"] == 3  # the two cfg_if conditions and the else branch
+    assert (
+        '+    } else if #[cfg(any(target_os = "linux", target_os = "android", target_os = "illumos"))] {'
+        in (report.diff().splitlines())
+    )
