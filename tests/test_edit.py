@@ -406,6 +406,32 @@ pub extern "C" fn fixture_add(a: u32, b: u32) -> u32 { a + b }
 """
 
 
+def test_second_edit_of_a_grown_program_uses_the_slack_and_keeps_the_layout(tmp_path: Path) -> None:
+    prog = copy(build_rust(HELLO, "edhello", "-O"), tmp_path)
+    assert main(["edit", str(prog), "--set-runpath", "/first/long/runpath" * 5, "--write"]) == 0
+    size, layout = prog.stat().st_size, readelf("-l", str(prog))
+    assert (
+        main(
+            [
+                "edit",
+                str(prog),
+                "--set-runpath",
+                "/second/long/runpath" * 5,
+                "--add-needed",
+                "libm.so.6",
+                "--write",
+            ]
+        )
+        == 0
+    )
+    assert prog.stat().st_size == size and readelf("-l", str(prog)) == layout
+    dyn = readelf_dynamic(prog)
+    assert dict(dyn)["RUNPATH"] == "Library runpath: [" + "/second/long/runpath" * 5 + "]"
+    assert ("NEEDED", "Shared library: [libm.so.6]") in dyn
+    run = subprocess.run([str(prog)], capture_output=True, text=True)
+    assert run.stdout == "edited hello Some(1)\n", run.stderr
+
+
 def test_rust_cdylib_still_loads_after_growing(tmp_path: Path) -> None:
     lib = copy(build_rust(CDYLIB, "edcdylib", "-O", crate_type="cdylib"), tmp_path)
     runpath = "/opt/local/lib/with/a/path/longer/than/any/string/already/in/the/dynamic/string/table"
@@ -551,7 +577,10 @@ def test_elf32_big_endian_grows_with_a_consistent_layout(tmp_path: Path) -> None
     assert phdrs[0][0] == "PHDR" and int(phdrs[0][1], 16) == loads[-2][0]
     assert f"starting at offset {loads[-2][0]}" in readelf("-l", str(f))
     dstr_off, dstr_size = readelf_section(f, ".dynstr")
-    assert loads[-2][0] < dstr_off and dstr_off + dstr_size == loads[-2][0] + loads[-2][2]
+    # .dynstr follows the headers, then 512 zero bytes are left for later edits (docs: GROW_SLACK).
+    assert loads[-2][0] < dstr_off and dstr_off + dstr_size + 512 == loads[-2][0] + loads[-2][2]
+    tail = f.read_bytes()[dstr_off + dstr_size : dstr_off + dstr_size + 512]
+    assert tail == bytes(512)
     dyn = readelf_dynamic(f)
     assert dict(dyn)["RUNPATH"] == f"Library runpath: [{value}]"
     assert sum(1 for t, _ in dyn if t == "NEEDED") == 12

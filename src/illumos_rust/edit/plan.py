@@ -44,6 +44,9 @@ from .ops import Op
 # the same file need not move it again.
 SPARE_DYNAMIC_SLOTS = 10
 MAX_GROW_PADDING = 256 << 20
+# Zero bytes left after a relocated .dynstr, inside its segment, for later edits (see _Planner._tail_room);
+# the same size as illumos ld's DYNSTR_EXTRA_PAD reserve.
+GROW_SLACK = 512
 ET_EXEC, ET_DYN = 2, 3
 
 
@@ -144,6 +147,8 @@ class _Planner:
             )
         self.grown = False
         self.move_dynamic = False
+        self.tail_room = 0 if self.has_reserve else self._tail_room()
+        self.tail_used = 0
         self.static_refs, self.blind = static_string_refs(elf, dyn.strtab_offset)
         self.needs = verneed(elf)
         self.vn_file = {n.file_offset: n.file_value for n in self.needs}
@@ -233,6 +238,15 @@ class _Planner:
             else:
                 why = f"{text!r} is not in .dynstr"
             raise UnsafeEditError(self.path, f"no room without growing the file (--no-grow): {why}")
+        if not self.grown and len(raw) <= self.tail_room - self.tail_used:
+            pos = len(self.strtab)
+            self.strtab += raw
+            self.tail_used += len(raw)
+            self.strategies.append(
+                f"tail: {text!r} written into unused zero bytes after .dynstr (offset 0x{pos:x}); "
+                f"DT_STRSZ grows by {len(raw)}"
+            )
+            return pos
         pos = len(self.strtab)
         self.strtab += raw
         self.grown = True
@@ -241,6 +255,42 @@ class _Planner:
             + (f" (in place refused: {shared_reason})" if shared_reason else "")
         )
         return pos
+
+    def _tail_room(self) -> int:
+        """Zero bytes right after ``.dynstr``, inside its PT_LOAD, that no section, segment or header owns.
+
+        A grown file leaves such room (``GROW_SLACK``) so a later edit extends ``.dynstr`` in place instead
+        of adding yet another segment. In ordinary linker output the next section starts right away: 0.
+        """
+        elf, dyn = self.elf, self.dyn
+        dstr = dynstr_section(elf, dyn.strtab_offset)
+        if dstr is None or dstr.sh_size != dyn.strtab_size or not self.indices(C.DT_STRSZ):
+            return 0
+        end = dstr.sh_offset + dstr.sh_size
+        load = next(
+            (
+                p
+                for p in elf.segments
+                if p.p_type == C.PT_LOAD and p.p_offset <= dstr.sh_offset and end <= p.p_offset + p.p_filesz
+            ),
+            None,
+        )
+        if load is None:
+            return 0
+        limit = load.p_offset + load.p_filesz
+        h = elf.header
+        starts = [s.sh_offset for s in elf.sections if s.index != dstr.index and s.file_size]
+        starts += [p.p_offset for p in elf.segments if p.p_type != C.PT_LOAD and p.p_filesz]
+        starts += [h.e_phoff, h.e_shoff]
+        for s in elf.sections:
+            if s.index != dstr.index and s.file_size and s.sh_offset < end < s.sh_offset + s.sh_size:
+                return 0  # something overlaps the end of .dynstr
+        limit = min([limit, *(x for x in starts if x >= end)])
+        if limit <= end:
+            return 0
+        tail = bytes(elf.buf[end:limit])
+        used = len(tail) - len(tail.lstrip(b"\0"))
+        return used
 
     # -- dynamic entries -------------------------------------------------------------------------------
     def indices(self, *tags: int) -> list[int]:
@@ -499,9 +549,18 @@ class _Planner:
             if self.grown:  # the old table stays in the file, unreferenced: scrub the same bytes there too
                 patches.extend((dyn.strtab_offset + off, bytes(n)) for off, n in self.scrubbed)
         else:
-            for i, (a, b) in enumerate(zip(self.orig_strtab, self.strtab, strict=True)):
+            orig = self.orig_strtab + bytes(len(self.strtab) - len(self.orig_strtab))  # the tail was zero
+            for i, (a, b) in enumerate(zip(orig, self.strtab, strict=True)):
                 if a != b:
                     patches.append((dyn.strtab_offset + i, bytes([b])))
+            if self.tail_used:
+                for i in self.indices(C.DT_STRSZ):
+                    self.entries[i][1] = len(self.strtab)
+                dstr = dynstr_section(elf, dyn.strtab_offset)
+                if dstr is not None:
+                    patches.append(
+                        (dstr.header_offset, pack_shdr(elf, with_section(dstr, sh_size=len(self.strtab))))
+                    )
         # .dynamic: every slot, DT_NULL-filled up to its capacity.
         fmt = elf.dyn_struct
         slots = [fmt.pack(t, v) for t, v in self.entries] + [fmt.pack(0, 0)] * (capacity - len(self.entries))
@@ -595,7 +654,7 @@ class _Planner:
             raise UnsafeEditError(path, "cannot grow: too many program headers")
         phsize = phnum * h.e_phentsize
         str_off = off_r + phsize if self.grown else dyn.strtab_offset
-        end_r = off_r + phsize + (len(self.strtab) if self.grown else 0)
+        end_r = off_r + phsize + (len(self.strtab) + GROW_SLACK if self.grown else 0)
         out_segs: list[Segment] = []
         dyn_off, capacity = dyn.offset, self.capacity
         new_w: Segment | None = None
@@ -636,6 +695,7 @@ class _Planner:
         _put(append, off_r - start, table)
         if self.grown:
             _put(append, str_off - start, bytes(self.strtab))
+            _put(append, end_r - start, b"")  # the zero slack after it is part of the segment
             for i in self.indices(C.DT_STRTAB):
                 self.entries[i][1] = vaddr_r + phsize
             for i in self.indices(C.DT_STRSZ):
