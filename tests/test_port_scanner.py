@@ -431,6 +431,7 @@ def test_library_api_matches_the_command() -> None:
     """`illumos_rust.port.run_port` is what the CLI renders: same findings, same diff."""
     from illumos_rust.port import run_port
 
+    _libc_dirs()
     report = run_port([str(DATA / "siblingcrate")], jobs=1)
     data = _port(str(DATA / "siblingcrate"), "--jobs", "1")
     assert [f.rule for f in report.findings] == [f["rule"] for f in data["findings"]]  # type: ignore[union-attr]
