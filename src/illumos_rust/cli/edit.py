@@ -91,7 +91,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--no-grow",
         action="store_true",
-        help="never add segments or move sections: only reuse, reserve or in-place (like elfedit)",
+        help="never add segments or move sections: only reuse, reserve, in place or tail (like elfedit)",
     )
     p.add_argument(
         "--scrub",

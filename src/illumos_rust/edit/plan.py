@@ -6,7 +6,8 @@ Strategy for a string, in this order (``shared/notes/elf-tooling.md`` §5, illum
 2. on Solaris/illumos objects, write it into the ``DT_SUNW_STRPAD`` reserve and lower STRPAD;
 3. shorten an existing string in place, only when a scan of every reference into ``.dynstr`` proves no
    symbol, version entry or other tag shares any of its bytes (linkers tail-merge strings);
-4. for files with no reserve (GNU ld, lld, Go), grow: copy ``.dynstr`` plus the new strings into a new
+4. extend ``.dynstr`` into unowned zero bytes right after it (the slack a grow leaves for later edits);
+5. for files with no reserve (GNU ld, lld, Go), grow: copy ``.dynstr`` plus the new strings into a new
    read-only ``PT_LOAD`` appended to the file. A new dynamic tag with no spare ``DT_NULL`` moves ``.dynamic``
    into a second, writable ``PT_LOAD`` (ld.so writes ``DT_DEBUG``). The program header table moves with
    them so there is room for the new entries; PT_PHDR stays first and describes the moved table.
