@@ -223,6 +223,15 @@ class _Planner:
                 f"at .dynstr offset 0x{off:x} ({len(cur) - len(raw) + 1} bytes blanked)"
             )
             return off
+        if not self.grown and len(raw) <= self.tail_room - self.tail_used:
+            pos = len(self.strtab)
+            self.strtab += raw
+            self.tail_used += len(raw)
+            self.strategies.append(
+                f"tail: {text!r} written into unused zero bytes after .dynstr (offset 0x{pos:x}); "
+                f"DT_STRSZ grows by {len(raw)}"
+            )
+            return pos
         if self.has_reserve:
             raise UnsafeEditError(
                 self.path,
@@ -239,15 +248,6 @@ class _Planner:
             else:
                 why = f"{text!r} is not in .dynstr"
             raise UnsafeEditError(self.path, f"no room without growing the file (--no-grow): {why}")
-        if not self.grown and len(raw) <= self.tail_room - self.tail_used:
-            pos = len(self.strtab)
-            self.strtab += raw
-            self.tail_used += len(raw)
-            self.strategies.append(
-                f"tail: {text!r} written into unused zero bytes after .dynstr (offset 0x{pos:x}); "
-                f"DT_STRSZ grows by {len(raw)}"
-            )
-            return pos
         pos = len(self.strtab)
         self.strtab += raw
         self.grown = True
