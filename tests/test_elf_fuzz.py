@@ -108,14 +108,14 @@ def _load_corpus() -> None:
 @given(case=mutated())
 def test_mutated_files_raise_only_format_error(case: tuple[str, bytes]) -> None:
     name, data = case
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: the 2 shared cores make wall time measure the neighbours
     try:
         with ElfFile(name, data=data) as elf:
             exercise(elf)
     except FormatError as exc:
         assert exc.path == name
         assert str(exc).startswith(f"{name}: ")
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     assert elapsed < 1.0, f"{name}: {elapsed:.2f}s on one input"
 
 

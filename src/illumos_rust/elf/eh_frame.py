@@ -181,6 +181,10 @@ class Cie:
     # Rust and C compilers emit the same few prologue programs thousands of times: decode each program once
     # per CIE (keyed by its bytes) and shift locations per FDE. This is what makes 106k FDEs take ~1 s.
     summaries: dict[bytes, FdeSummary] = field(default_factory=dict, compare=False, repr=False)
+    # The state after the CIE's initial instructions, computed by the first FDE and reused by the rest.
+    initial_state: list[tuple[int | None, int, dict[int, str], frozenset[int], frozenset[int], bool, int]] = (
+        field(default_factory=list, compare=False, repr=False)
+    )
     relative_rows: dict[bytes, list[CfaRow] | None] = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -489,10 +493,20 @@ def _execute(
     # Copy-on-write: an emitted row keeps the current ``regs`` dict; the next change copies it first. Most
     # rows (pushes and pops) change only the CFA, so most rows share their register rules.
     shared = False
+    phases: tuple[tuple[int, bytes], ...] = ((0, cie.instructions), (1, fde_code))
+    if cie.initial_state:
+        cfa_reg, cfa_off, initial_regs, init_cfa, init_saved, has_expr, max_off = cie.initial_state[0]
+        regs, shared = initial_regs, True  # shared with the CIE cache: copied on first change
+        cfa_regs, saved = set(init_cfa), set(init_saved)
+        phases = ((1, fde_code),)
 
-    for phase, code in ((0, cie.instructions), (1, fde_code)):
-        if phase == 1:
+    for phase, code in phases:
+        if phase == 1 and not shared:
             initial_regs = dict(regs)
+            if not stack and not cie.initial_state:
+                cie.initial_state.append(
+                    (cfa_reg, cfa_off, initial_regs, frozenset(cfa_regs), frozenset(saved), has_expr, max_off)
+                )
         pos, end = 0, len(code)
         try:
             while pos < end:

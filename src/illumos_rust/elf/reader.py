@@ -417,9 +417,10 @@ class ElfFile:
             return SymbolTable(section, None, [], self.is64, self.sym_struct, self.sym_struct.size)
         fmt = self.sym_struct
         entsize = section.sh_entsize or fmt.size
-        if entsize < fmt.size:
+        if entsize != fmt.size:  # the gABI fixes it; a hostile value must not size our structs
             raise self.error(
-                section.header_offset, f"{section.name}: symbol entry size {entsize} is too small"
+                section.header_offset,
+                f"{section.name}: symbol entry size {entsize}, expected {fmt.size} for {self.elf_class}",
             )
         self.check_range(section.sh_offset, section.sh_size, f"symbol table {section.name}")
         str_off, str_end = self._linked_strtab(section)
@@ -429,7 +430,7 @@ class ElfFile:
         view = memoryview(buf)[base : base + count * entsize]
         # Only st_name is read here (the other fields are unpacked on access): keeps 165k-symbol tables at
         # ~20 MiB of names instead of ~60 MiB of tuples, and is the single pass the name lookup needs.
-        name_only = struct.Struct(self.endian + "I" + "x" * (entsize - 4))
+        name_only = struct.Struct(f"{self.endian}I{entsize - 4}x")
         limit = str_end - str_off
         with paused_gc():
             # A table ending in NUL with every offset inside it cannot yield a bad name: check once, in C.
