@@ -440,3 +440,19 @@ def test_library_api_matches_the_command() -> None:
         '+    } else if #[cfg(any(target_os = "linux", target_os = "android", target_os = "illumos"))] {'
         in (report.diff().splitlines())
     )
+
+
+def test_manifest_cfg_keys_outside_table_headers(tmp_path: Path) -> None:
+    # a dotted key under [target] is as valid to cargo as a [target.'cfg(..)'.dependencies] header
+    text = (
+        '[package]\nname = "x"\nversion = "0.1.0"\n\n'
+        '[target]\n\'cfg(target_os = "solaris")\'.dependencies.libc = "0.2"\n'
+    )
+    assert tomllib.loads(text)["target"]  # cargo's own reading: the key exists
+    fs = scanner.scan_manifest("Cargo.toml", text)
+    assert [(s.line, s.expr) for s in fs.sites] == [(6, cfgexpr.parse('target_os = "solaris"'))]
+    (tmp_path / "Cargo.toml").write_text(text)
+    data = _port(str(tmp_path), "--patch", str(tmp_path / "d.diff"))
+    (f,) = [f for f in data["findings"] if f["rule"] == "port/solaris-only"]  # type: ignore[union-attr]
+    assert f["properties"]["patch"] == "refused"
+    assert (tmp_path / "d.diff").read_text() == ""

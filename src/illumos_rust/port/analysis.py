@@ -645,6 +645,8 @@ def _candidate(
     edits = _add_os_edits(site, ctx.base_os, ctx.port_os, text)
     if site.kind == "cargo-target":
         group = f"{site.path}:{site.line}"
+        if site.pred_span == (0, 0):
+            edits = None  # found through tomllib only: no exact span to rewrite
         if edits:
             new = scanner_key(apply_edits(site.text, _relative(edits, site.pred_span[0])), site, text)
             edits = [Edit(site.path, site.pred_span[0], site.pred_span[1], new)] if new is not None else None
