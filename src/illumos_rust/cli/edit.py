@@ -50,7 +50,7 @@ def add_parser(subparsers: Any) -> None:
     p: argparse.ArgumentParser = subparsers.add_parser(
         "edit",
         help="edit RUNPATH/RPATH/NEEDED/SONAME/FLAGS_1 in place, elfedit-style, on any host",
-        description=__doc__,
+        description=(__doc__ or "").replace("``", ""),
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
