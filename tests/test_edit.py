@@ -638,3 +638,18 @@ def test_lld_built_illumos_program_grows_and_is_marked_edited(tmp_path: Path) ->
     assert dict(after)["FLAGS_1"] == "Flags: EDITED"
     assert [v for t, v in after if t == "NEEDED"] == [v for t, v in before if t == "NEEDED"]
     assert "/usr/lib/amd64/ld.so.1" in readelf("-l", str(f))
+
+
+def test_drop_runpath_prefix_alone_deletes_or_trims(tmp_path: Path) -> None:
+    f = copy(shared_path("fixtures", "elf", "exe_solaris64_cc.elf"), tmp_path)
+    assert (
+        main(["edit", str(f), "--runpath", "/opt/local/lib:/usr/lib/64:/opt/local/gcc13/lib", "--write"]) == 0
+    )
+    assert main(["edit", str(f), "--drop-runpath-prefix", "/opt/local/", "--write"]) == 0
+    assert dict(readelf_dynamic(f))["RUNPATH"] == "Library runpath: [/usr/lib/64]"
+    assert main(["edit", str(f), "--drop-runpath-prefix", "/usr/lib", "--write"]) == 0
+    assert "RUNPATH" not in dict(readelf_dynamic(f))
+    # /opt/localfoo is not under /opt/local.
+    assert main(["edit", str(f), "--runpath", "/opt/localfoo/lib", "--write"]) == 0
+    assert main(["edit", str(f), "--drop-runpath-prefix", "/opt/local", "--write"]) == 0
+    assert dict(readelf_dynamic(f))["RUNPATH"] == "Library runpath: [/opt/localfoo/lib]"
