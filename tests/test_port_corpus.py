@@ -51,9 +51,14 @@ GAPS = {
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Where the scan's patch goes; the crates themselves are scanned in place (read-only)."""
-    missing = [pkg for name, pkg in CRATES.items() if not (REGISTRY / name).is_dir()]
+    missing = [name for name in CRATES if not (REGISTRY / name).is_dir()]
     if missing:
-        pytest.skip(f"Debian crate sources not installed: apt-get install {' '.join(missing)}")
+        other = sorted(
+            p.name for name in missing for p in REGISTRY.glob(name.rsplit("-", 1)[0] + "-*") if p.is_dir()
+        )
+        why = f"; found other versions: {', '.join(other)} (these tests pin Debian 12's)" if other else ""
+        pkgs = " ".join(CRATES[name] for name in missing)
+        pytest.skip(f"Debian crate sources missing: {', '.join(missing)} (apt-get install {pkgs}){why}")
     return tmp_path_factory.mktemp("corpus")
 
 
