@@ -621,11 +621,13 @@ class SymbolIndex:
     def lookup(self, addr: int) -> tuple[Symbol, int] | None:
         """The symbol containing ``addr`` and the offset into it; unsized symbols match exactly."""
         i = bisect_right(self._starts, addr) - 1
-        while i >= 0:
+        # Walk back over a few overlapping neighbours (aliases, nested objects); a bounded walk keeps a
+        # table of thousands of unsized symbols from making each lookup linear.
+        for _ in range(64):
+            if i < 0:
+                break
             s = self._syms[i]
             if s.value <= addr < s.value + s.size or (s.size == 0 and s.value == addr):
                 return s, addr - s.value
-            if addr - s.value > (1 << 24):
-                break
             i -= 1
         return None
