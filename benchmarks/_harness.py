@@ -20,21 +20,23 @@ class Timing:
     label: str
     wall: float  # median seconds
     rss_mib: float  # max peak RSS over the runs
+    cpu: float = 0.0  # median user+system seconds: what the run costs, whatever the neighbours do
 
 
 def run(label: str, argv: list[str], repeat: int = 3, stdout: int | None = subprocess.DEVNULL) -> Timing:
-    walls, rss = [], 0.0
+    walls, cpus, rss = [], [], 0.0
     for _ in range(repeat):
         start = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=stdout, stderr=subprocess.PIPE)
         _, status, usage = os.wait4(proc.pid, 0)
         walls.append(time.perf_counter() - start)
+        cpus.append(usage.ru_utime + usage.ru_stime)
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode != 0:
             err = proc.stderr.read().decode() if proc.stderr else ""
             raise SystemExit(f"{label}: exit {proc.returncode}: {err[-2000:]}")
         rss = max(rss, usage.ru_maxrss / 1024)
-    return Timing(label, statistics.median(walls), rss)
+    return Timing(label, statistics.median(walls), rss, statistics.median(cpus))
 
 
 def python(code: str, *args: str) -> list[str]:
@@ -53,11 +55,12 @@ def rustc_driver() -> str:
 
 def table(rows: list[Timing], anchor: Timing) -> str:
     lines = [
-        f"| {'what':<58} | {'wall (s)':>8} | {'peak RSS (MiB)':>14} | {'ratio to anchor':>15} |",
-        f"|{'-' * 60}|{'-' * 10}:|{'-' * 16}:|{'-' * 17}:|",
+        f"| {'what':<60} | {'wall (s)':>8} | {'CPU (s)':>7} | {'peak RSS (MiB)':>14} | {'wall ratio':>10} |",
+        f"|{'-' * 62}|{'-' * 9}:|{'-' * 8}:|{'-' * 15}:|{'-' * 11}:|",
     ]
     for r in rows:
         lines.append(
-            f"| {r.label:<58} | {r.wall:>8.3f} | {r.rss_mib:>14.0f} | {r.wall / anchor.wall:>14.2f}x |"
+            f"| {r.label:<60} | {r.wall:>8.3f} | {r.cpu:>7.3f} | {r.rss_mib:>14.0f} "
+            f"| {r.wall / anchor.wall:>9.2f}x |"
         )
     return "\n".join(lines)
