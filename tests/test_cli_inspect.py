@@ -108,3 +108,26 @@ def test_cargo_illumos_entry_point_drops_the_subcommand_name() -> None:
         text=True,
     )
     assert r.returncode == 0 and "OSABI Solaris" in r.stdout
+
+
+def test_symbols_are_shown_demangled_like_rustfilt() -> None:
+    from conftest import require_tool
+
+    rustfilt = require_tool("rustfilt")
+    exe = build_rust(
+        'fn main() { let v: Vec<String> = vec!["a".into()]; println!("{v:?}"); }', "cli_dm", "-O"
+    )
+    data = json.loads(cli("inspect", "--format", "json", "--symbols", str(exe), check=True).stdout)
+    rows = [r for r in data["symbols"][".symtab"] if r["name"].startswith(("_R", "_ZN"))]
+    assert len(rows) > 100
+    names = "\n".join(r["name"] for r in rows) + "\n"
+    want = subprocess.run(
+        [rustfilt], input=names, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    same = sum(r["display"] == w for r, w in zip(rows, want, strict=True))
+    # rustfilt (Debian) links rustc-demangle 0.1.21, which differs from the reference on ~0.04 % of names
+    assert same >= len(rows) * 0.995
+    raw = json.loads(
+        cli("inspect", "--format", "json", "--symbols", "--no-demangle", str(exe), check=True).stdout
+    )
+    assert all(r["display"] == r["name"] for r in raw["symbols"][".symtab"])

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import Any
 
+from ..demangle import try_demangle
 from ..elf import constants as C
 from ..elf.dynamic import dynamic
 from ..elf.reader import ElfFile, Symbol
@@ -40,14 +42,11 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _demangler(enabled: bool) -> Any:
+def _demangler(enabled: bool) -> Callable[[str], str]:
+    """Readable names (rustc-demangle's alternate form: no hash, no crate disambiguator) unless disabled."""
     if not enabled:
         return lambda name: name
-    try:
-        from ..demangle import try_demangle
-    except ImportError:  # the demangler is optional for inspect
-        return lambda name: name
-    return lambda name: try_demangle(name) or name
+    return lambda name: try_demangle(name, hash=False) or name
 
 
 def run(args: argparse.Namespace) -> int:
@@ -138,7 +137,7 @@ def _dyn_detail(tag: int, value: int) -> str | None:
     return None
 
 
-def _symbol_row(s: Symbol, show: Any) -> dict[str, Any]:
+def _symbol_row(s: Symbol, show: Callable[[str], str]) -> dict[str, Any]:
     return {
         "index": s.index,
         "value": s.value,
