@@ -3,8 +3,11 @@ PY       ?= python3
 VENV     := .venv
 VPY      := $(VENV)/bin/python
 STAMP    := $(VENV)/.installed
-# Debian packages the tests use as independent oracles (rustfilt) or benchmarks use as anchors (ripgrep).
-DEB_PKGS := rustfilt ripgrep binutils gdb xz-utils
+# Debian packages the tests use as independent oracles (rustfilt) or benchmarks use as anchors (ripgrep),
+# and the crate sources `port`'s tests check the known Solaris-only gaps in (issue 6).
+DEB_PKGS := rustfilt ripgrep binutils gdb xz-utils patch \
+            librust-users-dev librust-fs2-dev librust-stacker-dev librust-term-size-dev \
+            librust-shared-library-dev librust-libc-dev
 SHARED   ?= $(abspath ../shared)
 export ILLUMOS_RUST_SHARED := $(SHARED)
 
@@ -22,7 +25,7 @@ sysdeps:
 	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then echo "installing:$$missing"; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing) >/dev/null; \
 	  else echo "not root, missing Debian packages:$$missing (dependent tests will skip)"; fi; \
 	fi
 
