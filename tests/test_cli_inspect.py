@@ -131,3 +131,19 @@ def test_symbols_are_shown_demangled_like_rustfilt() -> None:
         cli("inspect", "--format", "json", "--symbols", "--no-demangle", str(exe), check=True).stdout
     )
     assert all(r["display"] == r["name"] for r in raw["symbols"][".symtab"])
+
+
+def test_real_cargo_finds_the_subcommand() -> None:
+    """``cargo illumos …`` as a user types it: cargo looks up ``cargo-illumos`` on PATH."""
+    from conftest import require_tool
+
+    require_tool("cargo")
+    bindir = Path(sys.executable).parent
+    if not (bindir / "cargo-illumos").exists():
+        pytest.skip("cargo-illumos is not installed next to this Python (make venv installs it)")
+    env = {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}"}
+    r = subprocess.run(
+        ["cargo", "illumos", "inspect", str(_solaris())], capture_output=True, text=True, env=env
+    )
+    assert r.returncode == 0, r.stderr
+    assert "OSABI Solaris" in r.stdout
