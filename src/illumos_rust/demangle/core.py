@@ -99,13 +99,16 @@ def _cached(symbol: str, alternate: bool) -> tuple[Scheme, str] | None:
 
 def clear_cache() -> None:
     """Forget memoised results (benchmarks use this to measure cold throughput)."""
-    for cache in _caches:
+    from . import filter as text_filter
+
+    for cache in (*_caches, *text_filter._seen):
         cache.clear()
 
 
 def _uncached(symbol: str, alternate: bool, *, exact: bool = False) -> tuple[Scheme, str] | None:
     """The demangled text of an already ``.llvm.``-stripped symbol in one form, or None if it is not Rust."""
-    parsed = legacy.parse(symbol)
+    # The two schemes' prefixes are disjoint, so trying v0 first for ``_R`` changes nothing but saves a call.
+    parsed = None if symbol.startswith("_R") else legacy.parse(symbol)
     if parsed is not None:
         elements, suffix = parsed
         if suffix and not _SUFFIX.fullmatch(suffix):

@@ -18,15 +18,28 @@ from .core import _lookup
 
 #: A candidate symbol: ``_ZN`` or ``_R`` and everything after it that can belong to a symbol.
 RUN_PATTERN: Final = re.compile(r"_(?:ZN|R)[A-Za-z0-9_.$]*")
+#: Replacement text per run and form: the filter's own memo, one dict lookup for a name seen before (stack
+#: traces and symbol tables repeat names).
+_SEEN_ENTRIES: Final = 1 << 17
+_seen: tuple[dict[str, str], dict[str, str]] = ({}, {})
 
 
 def demangle_text(text: str, *, hash: bool = True) -> str:
     """``text`` with every Rust symbol demangled and every other character unchanged."""
     alternate = not hash
+    seen = _seen[alternate]
 
     def replace(m: re.Match[str]) -> str:
-        found = _lookup(m.group(), alternate)
-        return m.group() if found is None else found[1]
+        run = m.group()
+        out = seen.get(run)
+        if out is None:
+            found = _lookup(run, alternate)
+            out = run if found is None else found[1]
+            if len(seen) >= _SEEN_ENTRIES:
+                seen.clear()
+            if len(run) <= 4096:
+                seen[run] = out
+        return out
 
     return RUN_PATTERN.sub(replace, text)
 

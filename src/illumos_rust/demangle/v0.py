@@ -37,6 +37,7 @@ _B62: Final[dict[str, int]] = {
 }
 _SPECIAL_NS: Final[dict[str, str]] = {"C": "closure", "S": "shim"}
 _INT_TAGS: Final = frozenset("htmyojaslxni")
+_PATH_TAGS: Final = frozenset("CNMXYI")
 _SIGNED_TAGS: Final = frozenset("aslxni")
 _BRACED_CONSTS: Final = frozenset("eAQTV")
 _N_CHAIN: Final = re.compile(rf"(?:N.){{0,{MAX_DEPTH + 1}}}", re.DOTALL)
@@ -342,6 +343,9 @@ class _Fast:
         depth += 1
         if depth > MAX_DEPTH:
             raise _Bail
+        if tag in _PATH_TAGS:
+            # The common case (a named type): straight to the path, whose own push follows this one.
+            return self.path(i, depth, False)
         j = i + 1
         if tag == "R" or tag == "Q":
             prefix = "&" if tag == "R" else "&mut "
