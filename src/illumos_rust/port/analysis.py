@@ -18,6 +18,7 @@ import bisect
 import difflib
 import os
 import re
+import tomllib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -261,8 +262,9 @@ _ITEM = re.compile(
     r"\s*(?:#\s*\[[^\]]*\]\s*)*(?:pub(?:\s*\([^)]*\))?\s+)?(?:(?:unsafe|async|const|extern\s+\"C\")\s+)*"
     r"(fn|struct|enum|union|type|const|static|mod|trait|impl|use|macro_rules!)\s*([^{;=(<]*)"
 )
-_LIBC_PATH = re.compile(r"\blibc\s*::\s*([A-Za-z_]\w*)")
-_LIBC_USE = re.compile(r"\buse\s+(?:::)?libc\s*::\s*(?:\{([^}]*)\}|([A-Za-z_]\w*|\*))")
+# No leading \b: a literal first lets sre skip ahead in C; `xlibc::` false hits are harmless here.
+_LIBC_PATH = re.compile(r"libc\s*::\s*([A-Za-z_]\w*)")
+_LIBC_USE = re.compile(r"use\s+(?:::)?libc\s*::\s*(?:\{([^}]*)\}|([A-Za-z_]\w*|\*))")
 _LIBC_ALIAS = re.compile(r"\b(?:extern\s+crate|use)\s+(?:::)?libc\s+as\s+([A-Za-z_]\w*)")
 _IDENT = re.compile(r"[A-Za-z_]\w*")
 
@@ -407,7 +409,17 @@ def _read(path: str) -> tuple[str | None, str | None]:
 
 def analyze_crate(crate: Crate, ctx: Context) -> CrateResult:
     """Scan and classify one crate. Never raises for bad input: it becomes ``port/not-parsed``."""
-    read_manifest(crate)
+    manifest: tuple[str, dict[str, Any] | None, str | None] | None = None
+    if crate.manifest:
+        mtext, why = _read(crate.manifest)
+        if mtext is None:
+            manifest = ("", None, why or "unreadable")
+        else:
+            try:
+                manifest = (mtext, tomllib.loads(mtext), None)
+            except tomllib.TOMLDecodeError as exc:
+                manifest = (mtext, None, f"not valid TOML: {exc}")
+    read_manifest(crate, manifest[1] if manifest and manifest[1] is not None else {})
     res = CrateResult(crate)
     ev_a, ev_b = evaluators(ctx)
     stats = res.stats
@@ -424,14 +436,12 @@ def analyze_crate(crate: Crate, ctx: Context) -> CrateResult:
         if fs.error:
             findings.append(_not_parsed(crate, path, fs.error_line, fs.error))
         scans.append((fs, text))
-    if crate.manifest:
-        mtext, why = _read(crate.manifest)
-        if mtext is None:
+    if crate.manifest and manifest is not None:
+        mtext, mdata, why = manifest
+        if why is not None or mdata is None:
             findings.append(_not_parsed(crate, crate.manifest, None, why or "unreadable"))
         else:
-            fs = scanner.scan_manifest(crate.manifest, mtext)
-            if fs.error:
-                findings.append(_not_parsed(crate, crate.manifest, None, fs.error))
+            fs = scanner.scan_manifest(crate.manifest, mtext, mdata)
             scans.append((fs, mtext))
     build_tests: list[tuple[BuildTest, str]] = []
     if crate.build_script and os.path.isfile(crate.build_script):
@@ -788,9 +798,33 @@ _ILLUMOS_ONLY_HINTS = (
     "MADV_PURGE",
     "TCP_CONGESTION",
 )
-_EXT_RX = re.compile(
-    r"\b(?:" + "|".join(sorted(EXTENSIONS | set(_ILLUMOS_ONLY_HINTS), key=len, reverse=True)) + r")"
-)
+_EXT_NAMES = EXTENSIONS | {h for h in _ILLUMOS_ONLY_HINTS if not h.endswith("_")}
+_EXT_PREFIXES = tuple(h for h in _ILLUMOS_ONLY_HINTS if h.endswith("_"))
+
+
+def _extension_uses(text: str) -> list[int]:
+    """Offsets where the file uses a Linux-style extension through libc: ``libc::eventfd`` paths, and the
+    bare name when the file imports it from libc. Found from ``libc::`` hits (fast) rather than by
+    searching every identifier."""
+    if "libc" not in text:
+        return []
+    ext = _EXT_NAMES
+    uses = [
+        m.start()
+        for m in _LIBC_PATH.finditer(text)
+        if m.group(1) in ext or m.group(1).startswith(_EXT_PREFIXES)
+    ]
+    imported: set[str] = set()
+    for group, single in _LIBC_USE.findall(text):
+        for n in [single] if single else group.split(","):
+            n = n.strip().split(" as ")[0].strip()
+            if n in ext or n.startswith(_EXT_PREFIXES):
+                imported.add(n)
+    if imported:
+        rx = re.compile(r"\b(?:" + "|".join(sorted(imported)) + r")\b")
+        uses.extend(m.start() for m in rx.finditer(text))
+        uses.sort()
+    return uses
 
 
 def _linux_hints(
@@ -800,7 +834,7 @@ def _linux_hints(
     each use is attributed to the innermost such cfg, which is reported with the libc items it uses."""
     linuxish = {("target_os", o) for o in LINUX_BSD}
     for fs, text in scans:
-        uses = [m.start() for m in _EXT_RX.finditer(text)] if "libc" in text else []
+        uses = _extension_uses(text)
         if not uses:
             continue
         owner: dict[int, tuple[Site, tuple[int, int]]] = {}

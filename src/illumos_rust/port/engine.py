@@ -50,6 +50,7 @@ class Report:
     base: str = ""
     target: str = ""
     seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)  # wall seconds of discover/scan/decide
 
     def diff(self) -> str:
         """One unified diff for ``patch -p1`` run in :attr:`root`."""
@@ -65,6 +66,7 @@ class Report:
             "findings": len(self.findings),
             "patched_files": len(self.patches),
             "seconds": round(self.seconds, 3),
+            "phases": {k: round(v, 3) for k, v in self.phases.items()},
             "base": self.base,
             "target": self.target,
         }
@@ -116,12 +118,16 @@ def run_port(
         # in cargo mode the dependencies live in the shared registry cache: never edit those in place
         return not cargo or not os.path.relpath(path, root).startswith("..")
 
+    t_scan = time.perf_counter()
     resolver = LibcResolver(ctx, [*(libc_dirs or []), *default_libc_dirs()])
     results = scan(crates, ctx, jobs=jobs, progress=progress, meanwhile=lambda: resolver.prewarm(crates))
     resolver.add_crates([r.crate for r in results])  # the workers read the manifests: names are here
+    t_decide = time.perf_counter()
     report = decide(results, ctx, resolver, rel, writable=writable)
     report.root, report.base, report.target = root, ctx.base, ctx.port
-    report.seconds = time.perf_counter() - started
+    done = time.perf_counter()
+    report.seconds = done - started
+    report.phases = {"setup": t_scan - started, "scan": t_decide - t_scan, "decide": done - t_decide}
     return report
 
 

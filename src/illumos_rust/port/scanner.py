@@ -20,6 +20,7 @@ import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from . import cfgexpr
 from .cfgexpr import All, AnyOf, CfgParseError, Expr, Not
@@ -529,15 +530,17 @@ def toml_escape(s: str) -> str:
     return s.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def scan_manifest(path: str, text: str) -> FileScan:
+def scan_manifest(path: str, text: str, data: dict[str, Any] | None = None) -> FileScan:
     """``[target.'cfg(..)'.*]`` tables of a Cargo.toml. The span of a site is its quoted key's *content*
-    (escaped form for double quotes), so a patch re-renders the whole key."""
+    (escaped form for double quotes), so a patch re-renders the whole key. ``data`` is the parsed TOML
+    when the caller already has it (parsing is the expensive part)."""
     out = FileScan(path)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        out.error = f"not valid TOML: {exc}"
-        return out
+    if data is None:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            out.error = f"not valid TOML: {exc}"
+            return out
     seen: set[str] = set()
     for m in _TARGET_HEADER.finditer(text):
         quoted = "dq" if m.group("dq") is not None else "sq"

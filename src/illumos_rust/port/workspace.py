@@ -15,6 +15,7 @@ import subprocess
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import UsageError
 
@@ -42,17 +43,19 @@ class Crate:
         return f"{self.name}-{self.version}" if self.name and self.version else (self.name or self.display)
 
 
-def read_manifest(crate: Crate) -> None:
+def read_manifest(crate: Crate, data: dict[str, Any] | None = None) -> None:
     """Name, version, build script and libc requirement, where not already known (cargo metadata knows
     them better); a broken manifest leaves them empty (the scan reports it as a not-parsed finding).
-    Called in the worker processes: 500 TOML parses are worth spreading over the cores too."""
+    Called in the worker processes (500 TOML parses are worth spreading over the cores too), with the
+    already parsed ``data`` when the caller has it."""
     if crate.manifest is None or crate.name:
         return
-    try:
-        with open(crate.manifest, "rb") as fh:
-            data = tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-        return
+    if data is None:
+        try:
+            with open(crate.manifest, "rb") as fh:
+                data = tomllib.load(fh)
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+            return
     pkg = data.get("package")
     if isinstance(pkg, dict):
         crate.name = str(pkg.get("name", ""))
