@@ -396,6 +396,13 @@ def _scan(path: str, text: str, sites: list[Site], lines: _Lines) -> None:
             return
         start = m.start()
         c = text[start]
+        # comments and literals are most matches: step over the common ones here, without a call
+        if c == "'" or (c == "/" and text[start + 1] == "/"):
+            pos = m.end()
+            continue
+        if c == '"' and m.end() - start > 1 and text[start - 1] not in "r#":
+            pos = m.end()
+            continue
         if c == "#":
             if start in consumed:
                 pos = consumed[start]
