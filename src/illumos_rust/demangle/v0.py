@@ -262,8 +262,8 @@ class _Fast:
         if levels:
             # Inlined ``disambiguator`` + ``ident`` for the common shape (no ``s``, no punycode, short
             # length).
-            for level in range(levels - 1, -1, -1):
-                ns = s[i + 2 * level + 1]
+            # Namespaces of the chain, innermost first (the order the segments follow the inner path in).
+            for ns in s[i + 2 * levels - 1 : i : -2]:
                 c = s[j]
                 if "1" <= c <= "9":
                     n = ord(c) - 48
