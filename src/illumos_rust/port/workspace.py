@@ -161,7 +161,10 @@ def cargo_workspace(cwd: str | None = None) -> tuple[str, list[Crate]]:
     if proc.returncode != 0:
         msg = next((ln for ln in proc.stderr.splitlines() if ln.startswith("error")), proc.stderr.strip())
         raise UsageError(f"cargo metadata --offline failed: {msg}")
-    meta = json.loads(proc.stdout)
+    try:
+        meta = json.loads(proc.stdout)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"cargo metadata printed something that is not JSON: {exc}") from None
     ws_root = str(meta.get("workspace_root") or cwd or os.getcwd())
     by_id: dict[str, Crate] = {}
     for pkg in meta.get("packages", []):
@@ -185,7 +188,8 @@ def cargo_workspace(cwd: str | None = None) -> tuple[str, list[Crate]]:
                 if f.endswith(".rs"):
                     full = os.path.join(dirpath, f)
                     crate.files.append(full)
-                    crate.size += os.path.getsize(full)
+                    with contextlib.suppress(OSError):  # a dangling symlink is reported by the scan
+                        crate.size += os.path.getsize(full)
         crate.files.sort()
         by_id[str(pkg["id"])] = crate
     resolve = meta.get("resolve") or {}
