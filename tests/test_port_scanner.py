@@ -456,3 +456,12 @@ def test_manifest_cfg_keys_outside_table_headers(tmp_path: Path) -> None:
     (f,) = [f for f in data["findings"] if f["rule"] == "port/solaris-only"]  # type: ignore[union-attr]
     assert f["properties"]["patch"] == "refused"
     assert (tmp_path / "d.diff").read_text() == ""
+
+
+def test_dangling_symlink_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "ok.rs").write_text('#[cfg(target_os = "solaris")]\nfn f() {}\n')
+    (tmp_path / "gone.rs").symlink_to(tmp_path / "nowhere.rs")
+    data = _port(str(tmp_path))
+    got = {(f["rule"], f["location"]["path"]) for f in data["findings"]}  # type: ignore[union-attr]
+    assert ("port/not-parsed", "gone.rs") in got
+    assert ("port/solaris-only", "ok.rs") in got
