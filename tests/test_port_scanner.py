@@ -465,3 +465,12 @@ def test_dangling_symlink_is_reported(tmp_path: Path) -> None:
     got = {(f["rule"], f["location"]["path"]) for f in data["findings"]}  # type: ignore[union-attr]
     assert ("port/not-parsed", "gone.rs") in got
     assert ("port/solaris-only", "ok.rs") in got
+
+
+def test_broken_manifest_is_reported_and_sources_still_scanned(tmp_path: Path) -> None:
+    (tmp_path / "Cargo.toml").write_text('[package\nname = "x"\n')
+    (tmp_path / "lib.rs").write_text('#[cfg(target_os = "solaris")]\nfn f() {}\n')
+    data = _port(str(tmp_path))
+    got = {(f["rule"], f["location"]["path"]): f for f in data["findings"]}  # type: ignore[union-attr]
+    assert "not valid TOML" in got[("port/not-parsed", "Cargo.toml")]["message"]
+    assert ("port/solaris-only", "lib.rs") in got
