@@ -230,6 +230,39 @@ def test_corpus_program_covers_the_hard_parts() -> None:
     assert "ci8::<-11i8>" in full and "cu::<18446744073709551615usize>" in full and "core[" in full
 
 
+def _rust_extension_modules() -> list[Path]:
+    """Python extension modules written in Rust on this machine (rpds-py comes with the pinned jsonschema)."""
+    import site
+    import sys
+
+    roots = {Path(p) for p in site.getsitepackages()}
+    roots.add(
+        Path(sys.base_prefix)
+        / "lib"
+        / f"python{sys.version_info.major}.{sys.version_info.minor}"
+        / "site-packages"
+    )
+    found = []
+    for root in sorted(roots):
+        for so in sorted(root.glob("*/**/*.so")):
+            if so.stat().st_size > 300_000 and b"rust_panic" in so.read_bytes():
+                found.append(so)
+    return found
+
+
+def test_legacy_symbols_of_rust_python_wheels_agree() -> None:
+    """Legacy-mangled symbols in the wild: Rust extension modules (pyo3 wheels are still built with legacy
+    mangling), the largest source of real ``_ZN…17h…E`` names on a machine whose toolchains are all v0."""
+    modules = _rust_extension_modules()
+    if not modules:
+        pytest.skip("no Rust-built Python extension module found")
+    symbols = [s for so in modules for s in symbols_of(so)]
+    counts, failures = compare(symbols)
+    print(report(f"Rust Python extension modules ({', '.join(m.name for m in modules)})", counts))
+    assert not failures, "\n".join(failures)
+    assert counts[("legacy", "full", True)] > 1000
+
+
 def test_thinlto_suffixes_agree() -> None:
     """``.llvm.<id>`` names come from ThinLTO; build a program that has them and compare."""
     source = (DATA / "corpus_program.rs").read_text()
