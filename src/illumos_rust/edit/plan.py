@@ -6,7 +6,7 @@ Strategy for a string, in this order (``shared/notes/elf-tooling.md`` §5, illum
 2. on Solaris/illumos objects, write it into the ``DT_SUNW_STRPAD`` reserve and lower STRPAD;
 3. shorten an existing string in place, only when a scan of every reference into ``.dynstr`` proves no
    symbol, version entry or other tag shares any of its bytes (linkers tail-merge strings);
-4. extend ``.dynstr`` into unowned zero bytes right after it (the slack a grow leaves for later edits);
+4. extend ``.dynstr`` into unowned zero bytes up to the end of its segment (the slack a grow leaves);
 5. for files with no reserve (GNU ld, lld, Go), grow: copy ``.dynstr`` plus the new strings into a new
    read-only ``PT_LOAD`` appended to the file. A new dynamic tag with no spare ``DT_NULL`` moves ``.dynamic``
    into a second, writable ``PT_LOAD`` (ld.so writes ``DT_DEBUG``). The program header table moves with
@@ -258,10 +258,10 @@ class _Planner:
         return pos
 
     def _tail_room(self) -> int:
-        """Zero bytes right after ``.dynstr``, inside its PT_LOAD, that no section, segment or header owns.
+        """Zero bytes from the end of ``.dynstr`` to the end of its PT_LOAD's file image, owned by nothing.
 
         A grown file leaves such room (``GROW_SLACK``) so a later edit extends ``.dynstr`` in place instead
-        of adding yet another segment. In ordinary linker output the next section starts right away: 0.
+        of adding yet another segment. In ordinary linker output another section follows: 0.
         """
         elf, dyn = self.elf, self.dyn
         dstr = dynstr_section(elf, dyn.strtab_offset)
@@ -286,12 +286,11 @@ class _Planner:
         for s in elf.sections:
             if s.index != dstr.index and s.file_size and s.sh_offset < end < s.sh_offset + s.sh_size:
                 return 0  # something overlaps the end of .dynstr
-        limit = min([limit, *(x for x in starts if x >= end)])
-        if limit <= end:
+        # Only zero bytes that run to the end of the segment's file image count: padding between two sections
+        # could still be read by something no header describes, the end of a segment we wrote ourselves not.
+        if min([limit, *(x for x in starts if x >= end)]) != limit or limit <= end:
             return 0
-        tail = bytes(elf.buf[end:limit])
-        used = len(tail) - len(tail.lstrip(b"\0"))
-        return used
+        return limit - end if not any(elf.buf[end:limit]) else 0
 
     # -- dynamic entries -------------------------------------------------------------------------------
     def indices(self, *tags: int) -> list[int]:
