@@ -233,8 +233,10 @@ def test_kill_during_write_leaves_original_intact(tmp_path: Path) -> None:
             proc.kill()
     assert proc.returncode == -signal.SIGKILL
     assert sha(f) == digest
-    # The next run is unaffected by the stray temp file.
-    assert main(["edit", str(f), "--runpath", "/k", "--write"]) == 0
+    # The next run, even over the whole directory, neither edits nor trips over the stray temp file.
+    stray = sha(temps[0])
+    assert main(["edit", str(tmp_path), "--runpath", "/k", "--write"]) == 0
+    assert sha(temps[0]) == stray
     assert dict(readelf_dynamic(f))["RUNPATH"] == "Library runpath: [/k]"
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..edit import Op, Plan, parse_flags_1, parse_replace, plan_edits, write
 from ..edit.ops import OpKind, check_string
+from ..edit.transaction import TEMP_PREFIX
 from ..errors import FormatError, UnsafeEditError, UsageError
 from .common import add_format, print_json
 
@@ -144,6 +145,8 @@ def iter_targets(paths: list[str]) -> Iterator[tuple[str, bool]]:
                 dirs.sort()
                 for name in sorted(files):
                     full = os.path.join(root, name)
+                    if name.startswith(TEMP_PREFIX):
+                        continue  # a temp file left by an interrupted write, not part of the tree
                     if os.path.islink(full) or not os.path.isfile(full) or not _is_elf(full):
                         continue
                     st = os.stat(full)
