@@ -241,7 +241,9 @@ def test_cargo_workspace_mode(tmp_path: Path) -> None:
 
         buf = io.StringIO()
         with contextlib.redirect_stdout(buf):
-            code = cargo_main(["illumos", "port", "--format", "json", "--libc-dir", str(tmp_path)])
+            code = cargo_main(
+                ["illumos", "port", "--format", "json", "--patch", str(tmp_path / "ws.diff"), "--apply"]
+            )
     finally:
         os.chdir(old)
     data = json.loads(buf.getvalue())
@@ -249,6 +251,13 @@ def test_cargo_workspace_mode(tmp_path: Path) -> None:
     assert ("src/main.rs", 1) in paths  # the workspace member
     assert ("gapcrate/src/lib.rs", 3) in paths  # its dependency, outside the workspace root
     assert code == 1
+    # the diff covers both, --apply edits only the workspace member
+    diff = (tmp_path / "ws.diff").read_text()
+    assert "+++ b/src/main.rs" in diff and "+++ b/gapcrate/src/lib.rs" in diff
+    assert 'target_os = "illumos"' in (ws / "app" / "src" / "main.rs").read_text()
+    assert (ws / "gapcrate" / "src" / "lib.rs").read_text() == (
+        DATA / "gapcrate" / "src" / "lib.rs"
+    ).read_text()
 
 
 def test_apply_edits_in_place(tmp_path: Path) -> None:

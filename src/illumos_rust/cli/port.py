@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
             file=out,
         )
     for path, reason in report.refused:
-        print(f"illumos-rust: patch for {path} refused: {reason}", file=sys.stderr)
+        print(f"illumos-rust: patch for {path}: {reason}", file=sys.stderr)
     if args.patch:
         diff = report.diff()
         if args.patch == "-":

@@ -35,6 +35,7 @@ class PatchOutcome:
     rel: str  # as shown in the diff
     old: str
     new: str
+    writable: bool = True  # False: in the diff (to send upstream), but --apply leaves it alone
 
 
 @dataclass(slots=True)
@@ -72,9 +73,13 @@ class Report:
         }
 
     def apply(self) -> list[str]:
-        """Write every patched file (atomically) and keep vendored checksums valid; returns what changed."""
+        """Write every writable patched file (atomically) and keep vendored checksums valid; returns what
+        changed. Files outside a cargo workspace (the shared registry cache) are skipped: editing them
+        would silently change every other project that uses the same crate version."""
         done = []
         for p in self.patches:
+            if not p.writable:
+                continue
             patch.write_atomically(p.path, p.new)
             done.append(p.rel)
             checksum = patch.update_vendor_checksum(p.path, p.new)
@@ -393,18 +398,20 @@ def decide(
     findings_out.sort(key=lambda f: (f.location.path, f.location.line or 0, f.location.column or 0, f.rule))
     patches: list[PatchOutcome] = []
     for path in sorted(accepted):
-        if not writable(path):
-            refused_files.append((path, "outside the workspace (vendor the crate to patch it)"))
-            continue
         try:
             with open(path, encoding="utf-8", newline="") as fh:
                 old = fh.read()
             new = patch.patched_text(path, old, accepted[path])
         except (OSError, UnicodeDecodeError, UnsafeEditError) as exc:
-            refused_files.append((path, str(exc)))
+            refused_files.append((rel(path), str(exc)))
             continue
         if new != old:
-            patches.append(PatchOutcome(path, rel(path), old, new))
+            ok = writable(path)
+            patches.append(PatchOutcome(path, rel(path), old, new, ok))
+            if not ok:
+                refused_files.append(
+                    (rel(path), "--apply skips it: outside the workspace (vendor the crate to edit it)")
+                )
     return Report(findings_out, results, patches, refused_files)
 
 
