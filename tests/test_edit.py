@@ -235,9 +235,9 @@ def test_kill_during_write_leaves_original_intact(tmp_path: Path) -> None:
     assert sha(f) == digest
     # The next run, even over the whole directory, neither edits nor trips over the stray temp file.
     stray = sha(temps[0])
-    assert main(["edit", str(tmp_path), "--runpath", "/k", "--write"]) == 0
+    assert main(["edit", str(tmp_path), "--runpath", "/k2", "--write"]) == 0
     assert sha(temps[0]) == stray
-    assert dict(readelf_dynamic(f))["RUNPATH"] == "Library runpath: [/k]"
+    assert dict(readelf_dynamic(f))["RUNPATH"] == "Library runpath: [/k2]"
 
 
 def test_write_keeps_mode_and_makes_backup(tmp_path: Path) -> None:
