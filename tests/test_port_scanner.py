@@ -403,7 +403,7 @@ def test_site_diverging_both_ways_is_patched_once(tmp_path: Path) -> None:
 _CTX: list[engine.Context] = []
 
 
-@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "100")) // 2 or 1, deadline=None)
+@settings(max_examples=max(1, int(os.environ.get("FUZZ_EXAMPLES", "500")) // 10), deadline=None)
 @given(st.lists(_FUZZ_PIECES, max_size=60).map("".join))
 def test_fuzz_analysis_never_raises(text: str) -> None:
     """The whole per-crate pipeline (scan, classify, candidate edits) on token soup: findings, no crash."""
