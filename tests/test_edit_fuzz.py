@@ -225,13 +225,10 @@ def test_fuzz_edited_rust_program_keeps_running(runnable: Path, sequence: list[A
 
 
 def _regions(path: Path) -> list[tuple[int, int]]:
-    """Byte ranges the editor itself interprets: program headers, .dynamic, .dynstr, versions, symbols.
-
-    The ELF and section headers are left to the reader's own fuzz test (tests/test_elf_fuzz.py).
-    """
+    """Byte ranges an edit depends on: headers, .dynamic, .dynstr, version and symbol tables."""
     with ElfFile(path) as elf:
         h = elf.header
-        out = [(h.e_phoff, h.e_phnum * h.e_phentsize)]
+        out = [(0, 64), (h.e_phoff, h.e_phnum * h.e_phentsize), (h.e_shoff, h.e_shnum * h.e_shentsize)]
         for s in elf.sections:
             if s.sh_type in (6, 3, 11, 0x6FFFFFF3, 0x6FFFFFFE, 0x6FFFFFFC) and s.sh_size and s.is_alloc:
                 out.append((s.sh_offset, s.sh_size))
