@@ -165,7 +165,12 @@ class _Fast:
         self.backrefs -= 1
         if self.backrefs < 0:
             raise _Bail
-        target, after = self.int62(i)
+        s = self.s
+        if s[i] == "_":
+            target, after = 0, i + 1
+        else:
+            end = s.index("_", i)
+            target, after = _b62_value(s[i:end]) + 1, end + 1
         if target >= i - 1:
             raise _Bail
         return target, after
@@ -208,8 +213,9 @@ class _Fast:
                         if depth + hit[1] + 1 > MAX_DEPTH:
                             raise _Bail
                         return hit[0], i + length
-            # A bounded regex, not a Python loop: a megabyte of ``N`` must not cost a megabyte of bytecode.
-            j = _N_CHAIN.match(s, i).end()  # type: ignore[union-attr]
+            # One level is the common case; longer chains use a bounded regex, not a Python loop (a megabyte
+            # of ``N`` must not cost a megabyte of bytecode).
+            j = i + 2 if s[i + 2] != "N" else _N_CHAIN.match(s, i).end()  # type: ignore[union-attr]
         else:
             j = i
         levels = (j - i) >> 1
