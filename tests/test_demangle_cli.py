@@ -102,3 +102,15 @@ def test_non_rust_run_is_copied_verbatim_like_demangle_stream() -> None:
     run = "_Resume.llvm.1039"
     assert run_oracle([run])[0].full is None
     assert _cli(stdin=b"_Unwind_Resume.llvm.1039\n") == b"_Unwind_Resume.llvm.1039\n"
+
+
+def test_library_stream_equals_whole_text_filter() -> None:
+    """``demangle_stream`` over arbitrary chunk boundaries gives what rustfilt gives on the whole input."""
+    rustfilt = require_tool("rustfilt")
+    from illumos_rust.demangle import demangle_stream
+
+    text = _trace_like_text()
+    want = subprocess.run([rustfilt], input=text, capture_output=True, text=True, check=True).stdout
+    for size in (3, 7, 64, 4096):
+        chunks = [text[k : k + size] for k in range(0, len(text), size)]
+        assert "".join(demangle_stream(chunks, hash=False)) == want, size
