@@ -6,6 +6,7 @@ and truncation. ``FUZZ_EXAMPLES`` raises the count for long runs (``make fuzz``)
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from pathlib import Path
@@ -108,6 +109,16 @@ def _load_corpus() -> None:
 @given(case=mutated())
 def test_mutated_files_raise_only_format_error(case: tuple[str, bytes]) -> None:
     name, data = case
+    elapsed = _timed_read(name, data)
+    if elapsed >= 1.0:
+        # A collection of the test process's own heap can land inside one input: judge a slow input on a
+        # second, clean run, so only an input that is slow by itself fails.
+        gc.collect()
+        elapsed = _timed_read(name, data)
+    assert elapsed < 1.0, f"{name}: {elapsed:.2f}s of CPU on one input"
+
+
+def _timed_read(name: str, data: bytes) -> float:
     start = time.process_time()  # CPU time: the 2 shared cores make wall time measure the neighbours
     try:
         with ElfFile(name, data=data) as elf:
@@ -115,8 +126,7 @@ def test_mutated_files_raise_only_format_error(case: tuple[str, bytes]) -> None:
     except FormatError as exc:
         assert exc.path == name
         assert str(exc).startswith(f"{name}: ")
-    elapsed = time.process_time() - start
-    assert elapsed < 1.0, f"{name}: {elapsed:.2f}s on one input"
+    return time.process_time() - start
 
 
 def test_unmutated_corpus_reads_cleanly() -> None:
