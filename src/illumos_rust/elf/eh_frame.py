@@ -89,36 +89,12 @@ class _Cursor:
         return v
 
     def uleb(self) -> int:
-        data, pos, end = self.data, self.pos, self.end
-        result = shift = 0
-        while True:
-            if pos >= end or shift > 70:
-                raise IndexError("uleb128")
-            b = data[pos]
-            pos += 1
-            result |= (b & 0x7F) << shift
-            shift += 7
-            if b < 0x80:
-                break
-        self.pos = pos
-        return result
+        value, self.pos = _leb(self.data, self.pos, self.end, False)
+        return value
 
     def sleb(self) -> int:
-        data, pos, end = self.data, self.pos, self.end
-        result = shift = 0
-        while True:
-            if pos >= end or shift > 70:
-                raise IndexError("sleb128")
-            b = data[pos]
-            pos += 1
-            result |= (b & 0x7F) << shift
-            shift += 7
-            if b < 0x80:
-                break
-        if b & 0x40:
-            result -= 1 << shift
-        self.pos = pos
-        return result
+        value, self.pos = _leb(self.data, self.pos, self.end, True)
+        return value
 
     def cstr(self) -> bytes:
         stop = self.data.find(b"\0", self.pos, self.end)
