@@ -1,6 +1,6 @@
 """Benchmark ``illumos-rust port`` on the Debian crate corpus (``make corpus``), with ripgrep as the floor.
 
-Runs in one process tree, one after the other, on a warm page cache (median of 3 runs each):
+Runs in one process tree on a warm page cache, the commands round-robin, median of 3 runs each:
 
 * ``rg -n target_os CORPUS``: the fastest possible "look at every file" (no lexing, no cfg semantics);
 * ``illumos-rust port CORPUS --format json`` with every core, then with ``--jobs 1``: the full scan
@@ -38,10 +38,18 @@ def _timed_once(cmd: list[str]) -> tuple[float, float, str]:
     return wall, cpu, proc.stdout
 
 
-def _timed(cmd: list[str]) -> tuple[float, float, str]:
-    """Median of REPEAT runs (the 2 cores are shared, single runs are noisy); stdout of the median run."""
-    runs = sorted((_timed_once(cmd) for _ in range(REPEAT)), key=lambda r: r[0])
-    return runs[len(runs) // 2]
+def _median(runs: list[tuple[float, float, str]]) -> tuple[float, float, str]:
+    return sorted(runs, key=lambda r: r[0])[len(runs) // 2]
+
+
+def _interleaved(cmds: list[list[str]]) -> list[tuple[float, float, str]]:
+    """Median of REPEAT runs of each command, run round-robin (A B C A B C ...): the 2 cores are shared
+    with other jobs whose load comes and goes, and interleaving spreads that over every command alike."""
+    runs: list[list[tuple[float, float, str]]] = [[] for _ in cmds]
+    for _ in range(REPEAT):
+        for i, cmd in enumerate(cmds):
+            runs[i].append(_timed_once(cmd))
+    return [_median(r) for r in runs]
 
 
 def main() -> int:
@@ -59,15 +67,17 @@ def main() -> int:
     # warm the page cache for both tools
     subprocess.run([*port, "--jobs", "2"], capture_output=True, check=False)
     rows: list[tuple[str, float, float, str]] = []
-    if rg:
-        wall, cpu, out = _timed([rg, "-n", "target_os", CORPUS])
-        rows.append(("rg -n target_os (floor)", wall, cpu, f"{out.count(chr(10))} matching lines"))
     cores = os.cpu_count() or 1
-    wall_all, cpu_all, out = _timed(port)
+    cmds = [port, [*port, "--jobs", "1"]] + ([[rg, "-n", "target_os", CORPUS]] if rg else [])
+    timed = _interleaved(cmds)
+    if rg:
+        wall, cpu, out = timed[2]
+        rows.append(("rg -n target_os (floor)", wall, cpu, f"{out.count(chr(10))} matching lines"))
+    wall_all, cpu_all, out = timed[0]
     summary = json.loads(out)["summary"]
     detail = f"{summary['cfg_sites']} cfg sites, {summary['findings']} findings, {summary['crates']} crates"
     rows.append((f"illumos-rust port ({cores} jobs)", wall_all, cpu_all, detail))
-    wall_one, cpu_one, out_one = _timed([*port, "--jobs", "1"])
+    wall_one, cpu_one, out_one = timed[1]
     rows.append(("illumos-rust port (--jobs 1)", wall_one, cpu_one, ""))
     scan_all = summary["phases"]["scan"]
     scan_one = json.loads(out_one)["summary"]["phases"]["scan"]
