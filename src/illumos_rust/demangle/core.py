@@ -26,6 +26,7 @@ SIZE_LIMIT: Final = "{size limit reached}"
 #: cheaper per hit than an LRU, and a filter over one binary's symbols rarely needs more.
 _CACHE_INPUT_LIMIT: Final = 4096
 _CACHE_ENTRIES: Final = 1 << 18
+_MISSING: Final = object()
 _caches: tuple[dict[str, tuple[Scheme, str] | None], dict[str, tuple[Scheme, str] | None]] = ({}, {})
 
 
@@ -86,10 +87,9 @@ def _v0_inner(symbol: str) -> str | None:
 
 def _cached(symbol: str, alternate: bool) -> tuple[Scheme, str] | None:
     cache = _caches[alternate]
-    try:
-        return cache[symbol]
-    except KeyError:
-        pass
+    found = cache.get(symbol, _MISSING)  # not try/except: a miss is the common case, and raising is costly
+    if found is not _MISSING:
+        return found  # type: ignore[return-value]
     found = _uncached(symbol, alternate)
     if len(cache) >= _CACHE_ENTRIES:
         cache.clear()
@@ -107,14 +107,19 @@ def clear_cache() -> None:
 
 def _uncached(symbol: str, alternate: bool, *, exact: bool = False) -> tuple[Scheme, str] | None:
     """The demangled text of an already ``.llvm.``-stripped symbol in one form, or None if it is not Rust."""
-    # The two schemes' prefixes are disjoint, so trying v0 first for ``_R`` changes nothing but saves a call.
-    parsed = None if symbol.startswith("_R") else legacy.parse(symbol)
-    if parsed is not None:
-        elements, suffix = parsed
-        if suffix and not _SUFFIX.fullmatch(suffix):
+    # The two schemes' prefixes are disjoint, so trying v0 first for ``_R`` changes nothing but saves calls.
+    if symbol.startswith("_R"):
+        inner: str | None = symbol[2:]
+        if not inner or not ("A" <= inner[0] <= "Z") or not inner.isascii():
             return None
-        return "legacy", _join_capped(legacy.render(elements, alternate), False) + suffix
-    inner = _v0_inner(symbol)
+    else:
+        parsed = legacy.parse(symbol)
+        if parsed is not None:
+            elements, suffix = parsed
+            if suffix and not _SUFFIX.fullmatch(suffix):
+                return None
+            return "legacy", _join_capped(legacy.render(elements, alternate), False) + suffix
+        inner = _v0_inner(symbol)
     if inner is None:
         return None
     if not exact:

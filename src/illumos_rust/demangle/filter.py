@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Final
 
-from .core import _lookup
+from .core import _uncached, strip_llvm_suffix
 
 #: A candidate symbol: ``_ZN`` or ``_R`` and everything after it that can belong to a symbol.
 RUN_PATTERN: Final = re.compile(r"_(?:ZN|R)[A-Za-z0-9_.$]*")
@@ -33,7 +33,8 @@ def demangle_text(text: str, *, hash: bool = True) -> str:
         run = m.group()
         out = seen.get(run)
         if out is None:
-            found = _lookup(run, alternate)
+            # Straight to the parser: this memo already plays the role of the per-symbol one.
+            found = _uncached(strip_llvm_suffix(run) if ".llvm." in run else run, alternate)
             out = run if found is None else found[1]
             if len(seen) >= _SEEN_ENTRIES:
                 seen.clear()
