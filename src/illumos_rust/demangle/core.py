@@ -124,6 +124,8 @@ def _uncached(symbol: str, alternate: bool, *, exact: bool = False) -> tuple[Sch
         return None
     if not exact:
         fast = v0.demangle_fast(inner, alternate)
+        if fast is v0.INVALID:
+            return None
         if fast is not None:
             text, end = fast
             suffix = inner[end:]

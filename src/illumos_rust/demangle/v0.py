@@ -73,6 +73,11 @@ class _Bail(Exception):
     """Something unusual: let the exact printer decide what rustc-demangle prints."""
 
 
+class _Invalid(_Bail):
+    """A syntax error or the depth limit. rustc-demangle's first pass fails on it too, unless it happened
+    inside a backref's target (which that pass does not follow); outside one, the symbol is not Rust."""
+
+
 def _b62_value(token: str) -> int:
     """Value of a base-62 number written before its ``_`` (``integer_62`` without the +1)."""
     value = _b62_values.get(token)
@@ -81,10 +86,10 @@ def _b62_value(token: str) -> int:
         for c in token:
             d = _B62.get(c)
             if d is None:
-                raise _Bail
+                raise _Invalid
             value = value * 62 + d
         if value + 1 > _U64:
-            raise _Bail
+            raise _Invalid
         if len(_b62_values) < 1 << 16:
             _b62_values[token] = value
     return value
@@ -97,13 +102,15 @@ def _lifetime_name(depth: int) -> str:
 class _Fast:
     """One symbol's fast pass; positions are passed and returned explicitly (locals beat attributes)."""
 
-    __slots__ = ("alt", "backrefs", "bound", "s")
+    __slots__ = ("alt", "backrefs", "bound", "following", "s")
 
     def __init__(self, s: str, alt: bool) -> None:
         self.s = s
         self.alt = alt
         self.bound = 0
         self.backrefs = _BACKREF_BUDGET
+        #: How many backref targets are being followed right now; errors inside one are not decisive.
+        self.following = 0
 
     # -- small tokens -----------------------------------------------------------------------------------
 
@@ -121,7 +128,7 @@ class _Fast:
             return 0, i
         value, i = self.int62(i + 1)
         if value >= _U64:
-            raise _Bail
+            raise _Invalid
         return value + 1, i
 
     def ident(self, i: int) -> tuple[str, int, bool]:
@@ -132,7 +139,7 @@ class _Fast:
             i += 1
         n = ord(s[i]) - 48
         if not 0 <= n <= 9:
-            raise _Bail
+            raise _Invalid
         i += 1
         if n:
             while True:
@@ -145,14 +152,14 @@ class _Fast:
             i += 1
         end = i + n
         if end > len(s):
-            raise _Bail
+            raise _Invalid
         text = s[i:end]
         if not puny:
             return text, end, not n
         cut = text.rfind("_")
         ascii_part, deltas = ("", text) if cut < 0 else (text[:cut], text[cut + 1 :])
         if not deltas:
-            raise _Bail
+            raise _Invalid
         decoded = punycode.decode(ascii_part, deltas)
         if decoded is None:
             decoded = f"punycode{{{ascii_part}-{deltas}}}" if ascii_part else f"punycode{{{deltas}}}"
@@ -161,7 +168,7 @@ class _Fast:
     def backref(self, i: int, depth: int) -> tuple[int, int]:
         """``B<integer_62>``, ``i`` just after the ``B``: the target and the position after the backref."""
         if depth >= MAX_DEPTH:
-            raise _Bail
+            raise _Invalid
         self.backrefs -= 1
         if self.backrefs < 0:
             raise _Bail
@@ -172,7 +179,7 @@ class _Fast:
             end = s.index("_", i)
             target, after = _b62_value(s[i:end]) + 1, end + 1
         if target >= i - 1:
-            raise _Bail
+            raise _Invalid
         return target, after
 
     def lifetime(self, i: int) -> tuple[str, int]:
@@ -211,7 +218,7 @@ class _Fast:
                     hit = spans.get(s[i : i + length])
                     if hit is not None:
                         if depth + hit[1] + 1 > MAX_DEPTH:
-                            raise _Bail
+                            raise _Invalid
                         return hit[0], i + length
             # One level is the common case; longer chains use a bounded regex, not a Python loop (a megabyte
             # of ``N`` must not cost a megabyte of bytecode).
@@ -221,7 +228,7 @@ class _Fast:
         levels = (j - i) >> 1
         depth += levels + 1
         if depth > MAX_DEPTH:
-            raise _Bail
+            raise _Invalid
         tag = s[j]
         j += 1
         if tag == "C":
@@ -239,7 +246,7 @@ class _Fast:
                     j += 1
                 end = j + n
                 if end > len(s):
-                    raise _Bail
+                    raise _Invalid
                 text = s[j:end]
                 j = end
             else:
@@ -262,9 +269,11 @@ class _Fast:
                 text = f"<{ty} as {trait}>"
         elif tag == "B":
             target, j = self.backref(j, depth)
+            self.following += 1
             text, _ = self.path(target, depth + 1, in_value)
+            self.following -= 1
         else:
-            raise _Bail
+            raise _Invalid
         if levels:
             # Inlined ``disambiguator`` + ``ident`` for the common shape (no ``s``, no punycode, short
             # length).
@@ -283,7 +292,7 @@ class _Fast:
                         j += 1
                     end = j + n
                     if end > len(s):
-                        raise _Bail
+                        raise _Invalid
                     name = s[j:end]
                     j = end
                     dis = 0
@@ -298,7 +307,7 @@ class _Fast:
                 special = _SPECIAL_NS.get(ns)
                 if special is None:
                     if not "A" <= ns <= "Z":
-                        raise _Bail
+                        raise _Invalid
                     special = ns
                 text = f"{text}::{{{special}#{dis}}}" if empty else f"{text}::{{{special}:{name}#{dis}}}"
             if tag == "C":
@@ -315,7 +324,7 @@ class _Fast:
             if hex_dis is None:
                 value = _b62_value(token) + 2 if token else 1
                 if value > _U64:
-                    raise _Bail
+                    raise _Invalid
                 hex_dis = f"{value:x}"
                 if len(_crate_hex) < 1 << 16:
                     _crate_hex[token] = hex_dis
@@ -348,7 +357,7 @@ class _Fast:
             return basic, i + 1
         depth += 1
         if depth > MAX_DEPTH:
-            raise _Bail
+            raise _Invalid
         if tag in _PATH_TAGS:
             # The common case (a named type): straight to the path, whose own push follows this one.
             return self.path(i, depth, False)
@@ -384,7 +393,9 @@ class _Fast:
             return f"({', '.join(items)})", j + 1
         if tag == "B":
             target, j = self.backref(j, depth)
+            self.following += 1
             text, _ = self.type_(target, depth + 1)
+            self.following -= 1
             return text, j
         if tag == "F":
             return self.fn_type(j, depth)
@@ -409,10 +420,10 @@ class _Fast:
                 j += 2
             else:
                 if s[j + 1] == "u":
-                    raise _Bail
+                    raise _Invalid
                 abi, j, empty = self.ident(j + 1)
                 if empty:
-                    raise _Bail
+                    raise _Invalid
                 head += f'extern "{abi.replace("_", "-")}" '
         params: list[str] = []
         while s[j] != "E":
@@ -438,7 +449,7 @@ class _Fast:
         j += 1
         self.bound -= count
         if s[j] != "L":
-            raise _Bail
+            raise _Invalid
         lt, j = self.int62(j + 1)
         text = f"dyn {binder}{' + '.join(traits)}"
         if lt:
@@ -453,7 +464,9 @@ class _Fast:
         tag = s[j]
         if tag == "B":
             target, j = self.backref(j + 1, depth)
+            self.following += 1
             text, is_open, _ = self.maybe_open(target, depth + 1)
+            self.following -= 1
             return text, is_open, j
         if tag == "I":
             text, j = self.path(j + 1, depth, False)
@@ -486,7 +499,7 @@ class _Fast:
         if tag == "O":
             depth += 1
             if depth > MAX_DEPTH:
-                raise _Bail
+                raise _Invalid
             first, j = self.pattern(j, depth)
             items = [first]
             while s[j] != "E":
@@ -495,7 +508,7 @@ class _Fast:
             return " | ".join(items), j + 1
         if tag == "N":
             return "!null", j
-        raise _Bail
+        raise _Invalid
 
     # -- consts -----------------------------------------------------------------------------------------
 
@@ -504,7 +517,7 @@ class _Fast:
         end = s.index("_", j)
         text = s[j:end]
         if text.strip("0123456789abcdef"):
-            raise _Bail
+            raise _Invalid
         return text, end + 1
 
     def const(self, j: int, depth: int, in_value: bool) -> tuple[str, int]:
@@ -513,7 +526,7 @@ class _Fast:
         j += 1
         depth += 1
         if depth > MAX_DEPTH:
-            raise _Bail
+            raise _Invalid
         if tag in _INT_TAGS:
             sign = ""
             if tag in _SIGNED_TAGS and s[j] == "n":
@@ -534,25 +547,27 @@ class _Fast:
                 return "false", j
             if digits == "1":
                 return "true", j
-            raise _Bail
+            raise _Invalid
         if tag == "c":
             hex_digits, j = self.nibbles(j)
             digits = hex_digits.lstrip("0")
             if len(digits) > 16:
-                raise _Bail
+                raise _Invalid
             cp = int(digits, 16) if digits else 0
             if cp > 0x10FFFF or 0xD800 <= cp <= 0xDFFF:
-                raise _Bail
+                raise _Invalid
             return "".join(quoted("'", chr(cp))), j
         if tag == "B":
             target, j = self.backref(j, depth)
+            self.following += 1
             text, _ = self.const(target, depth + 1, in_value)
+            self.following -= 1
             return text, j
         if tag == "R" and s[j] == "e":
             text, j = self.str_literal(j + 1)
             return text, j
         if tag not in _BRACED_CONSTS and tag != "R":
-            raise _Bail
+            raise _Invalid
         if tag == "e":
             text, j = self.str_literal(j)
             text = "*" + text
@@ -594,18 +609,22 @@ class _Fast:
                 j += 1
                 text = f"{text} {{ {', '.join(fields)} }}"
             else:
-                raise _Bail
+                raise _Invalid
         return (text if in_value else f"{{{text}}}"), j
 
     def str_literal(self, j: int) -> tuple[str, int]:
         hex_digits, j = self.nibbles(j)
         if len(hex_digits) % 2:
-            raise _Bail
+            raise _Invalid
         try:
             text = bytes.fromhex(hex_digits).decode("utf-8")
         except ValueError:
-            raise _Bail from None
+            raise _Invalid from None
         return "".join(quoted('"', text)), j
+
+
+#: ``demangle_fast``'s answer for a symbol that rustc-demangle's first pass rejects as well.
+INVALID: Final = (None, -1)
 
 
 def demangle_fast(inner: str, alternate: bool) -> tuple[str | None, int] | None:
@@ -613,7 +632,7 @@ def demangle_fast(inner: str, alternate: bool) -> tuple[str | None, int] | None:
 
     ``None`` never means "not Rust"; it means "let the exact printer answer", which it then does. A ``None``
     text with an end means the symbol is valid but its output reaches the 1 MB cap: only the exact printer
-    knows where rustc-demangle's writes stop.
+    knows where rustc-demangle's writes stop. ``INVALID`` means not Rust, decided without the exact printer.
     """
     fast = _Fast(inner, alternate)
     try:
@@ -625,11 +644,14 @@ def demangle_fast(inner: str, alternate: bool) -> tuple[str | None, int] | None:
                 # it.
                 target, end = fast.int62(end + 1)
                 if target >= end_of_path:
-                    return None
+                    return INVALID
             else:
                 fast.bound = 0
                 _, end = fast.path(end, 0, False)
-    except (_Bail, IndexError, ValueError, RecursionError):
+    except (_Invalid, IndexError, ValueError):
+        # Decisive outside backrefs: a megabyte of garbage is then not parsed a second time.
+        return INVALID if fast.following == 0 else None
+    except (_Bail, RecursionError):
         return None
     if len(text) * 4 > MAX_SIZE and len(text.encode("utf-8", "surrogatepass")) > MAX_SIZE:
         # Valid (every node parsed without error), but the exact printer must decide where the cap cuts.
