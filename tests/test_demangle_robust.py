@@ -199,6 +199,17 @@ def test_megabyte_rejects_are_quick() -> None:
         assert best < REJECT_BUDGET_S, (sym[:10], best)
 
 
+def test_megabyte_well_formed_prefixes_are_rejected_in_linear_time() -> None:
+    """Inputs that parse for a megabyte and only then fail cannot be rejected in 10 ms by a Python parser;
+    they must still be rejected (as the oracle does), in one linear pass: well under a second."""
+    inputs = ["_ZN" + "3foo" * 250_000, "_RINvC1a1f" + "u" * 1_000_000, "_RINvC1a1f" + "C1a" * 300_000]
+    for sym, exp in zip(inputs, run_oracle(inputs), strict=True):
+        core.clear_cache()
+        start = time.process_time()
+        assert try_demangle(sym) is None and exp.full is None
+        assert time.process_time() - start < 1.0, sym[:20]
+
+
 def test_size_capped_outputs_are_bounded_in_time() -> None:
     """Valid symbols whose output reaches the 1 MB cap: same cut as rustc-demangle, and no runaway work."""
     for sym in (HOSTILE["huge binder"], HOSTILE["legacy zeros 1M"], _exponential_backrefs(30)):
