@@ -156,8 +156,7 @@ def try_demangle(symbol: str, *, hash: bool = True) -> str | None:
     """The demangled form of ``symbol``, or None when rustc-demangle would not call it a Rust symbol.
 
     ``hash=False`` selects rustc-demangle's alternate form (``{:#}``): no legacy hash, no v0 crate
-    disambiguators,
-    no type suffixes on integer consts. Never raises for any ``str``.
+    disambiguators, no type suffixes on integer consts. Never raises for any ``str``.
     """
     found = _lookup(symbol, not hash)
     return None if found is None else found[1]

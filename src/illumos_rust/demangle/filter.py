@@ -21,6 +21,7 @@ RUN_PATTERN: Final = re.compile(r"_(?:ZN|R)[A-Za-z0-9_.$]*")
 #: Replacement text per run and form: the filter's own memo, one dict lookup for a name seen before (stack
 #: traces and symbol tables repeat names).
 _SEEN_ENTRIES: Final = 1 << 17
+_RUN_CHARS: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.$"
 _seen: tuple[dict[str, str], dict[str, str]] = ({}, {})
 
 
@@ -54,9 +55,7 @@ def demangle_stream(chunks: Iterable[str], *, hash: bool = True) -> Iterator[str
     pending = ""
     for chunk in chunks:
         data = pending + chunk
-        cut = len(data)
-        while cut > 0 and (data[cut - 1].isascii() and (data[cut - 1].isalnum() or data[cut - 1] in "_.$")):
-            cut -= 1
+        cut = len(data.rstrip(_RUN_CHARS))  # str.rstrip runs in C, whatever the length of the tail
         pending = data[cut:]
         if cut:
             yield demangle_text(data[:cut], hash=hash)
