@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import glob
 import os
+import shutil
 import subprocess
 from collections import Counter
 from dataclasses import dataclass
@@ -187,6 +188,27 @@ def test_librustc_driver_agrees_in_both_forms() -> None:
     print(report("librustc_driver", counts))
     assert not failures, "\n".join(failures)
     assert counts[("v0", "alternate", True)] > 50_000
+
+
+def test_nightly_librustc_driver_agrees_if_installed() -> None:
+    """A second, newer compiler (nightly, when rustup has it): other crates, newer mangling features."""
+    if not shutil.which("rustup"):
+        pytest.skip("no rustup")
+    proc = subprocess.run(
+        ["rustup", "run", "nightly", "rustc", "--print", "sysroot"], capture_output=True, text=True
+    )
+    found = (
+        sorted(glob.glob(str(Path(proc.stdout.strip()) / "lib" / "librustc_driver-*.so")))
+        if proc.returncode == 0
+        else []
+    )
+    if not found:
+        pytest.skip("no nightly toolchain")
+    stride = int(os.environ.get("DEMANGLE_NIGHTLY_STRIDE", "2"))
+    counts, failures = compare(sorted(set(symbols_of(found[0])))[::stride])
+    print(report("nightly librustc_driver", counts))
+    assert not failures, "\n".join(failures)
+    assert counts[("v0", "full", True)] > 20_000
 
 
 def test_std_rlibs_agree_in_both_forms() -> None:
