@@ -339,7 +339,12 @@ class _Fast:
             c = s[j]
             if c == "E":
                 return ", ".join(args), j + 1
-            if c == "L":
+            if c in _PATH_TAGS:
+                # A named type: what ``type_`` would do (push for the type, then the path), one call less.
+                if depth + 1 > MAX_DEPTH:
+                    raise _Invalid
+                text, j = self.path(j, depth + 1, False)
+            elif c == "L":
                 text, j = self.lifetime(j + 1)
             elif c == "K":
                 text, j = self.const(j + 1, depth, False)
