@@ -191,6 +191,23 @@ def test_hostile_inputs_match_oracle_and_are_quick() -> None:
         assert demangle(sym) == exp.display_full, name
 
 
+def test_memoised_spans_do_not_leak_context() -> None:
+    """Cross-symbol memos must give what a fresh parse gives: the same span can read differently when the
+    next character is an identifier separator (``0`` then ``_``), so each pair is demangled in order."""
+    pairs = [
+        ("_RINvC1a1fNvC3foo0E", "_RINvC1a1fNvC3foo0_E"),
+        ("_RINvC1a1fCs1_0E", "_RINvC1a1fCs1_0_E"),
+        ("_RINvC1a1fNvNtCs1_3foo3bar0E", "_RINvC1a1fNvNtCs1_3foo3bar0_uE"),
+        # longer than the 20-character span head, so the second would hit the first one's memo entry
+        ("_RINvC1a1fNvNtC9foofoofoo9barbarbar0E", "_RINvC1a1fNvNtC9foofoofoo9barbarbar0_E"),
+        ("_RNvCs1_3foo3bar", "_RNvCs1_3foo3_ba"),
+    ]
+    flat = [sym for pair in pairs for sym in pair]
+    for sym, exp in zip(flat, run_oracle(flat), strict=True):
+        assert try_demangle(sym) == exp.full, sym
+        assert try_demangle(sym, hash=False) == exp.alternate, sym
+
+
 def test_megabyte_rejects_are_quick() -> None:
     """Megabyte-long inputs that are not Rust come back unchanged well within 10 ms of CPU each."""
     for sym in ("x" * 1_000_000, "_R" + "A" * 1_000_000, "_ZN" + "9" * 1_000_000, "_R" + "N" * 1_000_000):

@@ -46,6 +46,8 @@ _LIFETIME_NAMES: Final[tuple[str, ...]] = tuple(chr(97 + d) for d in range(26))
 # Memo tables shared by all symbols: base-62 tokens (crate disambiguators repeat across a whole binary).
 _b62_values: dict[str, int] = {}
 _crate_hex: dict[str, str] = {}
+#: Crate roots by disambiguator token: (the ``<len><name>`` that followed it, full text, alternate text).
+_crate_roots: dict[str, tuple[str, str, str]] = {}
 
 
 #: Simple paths (``N…`` chains over a crate root) seen before, per output form: span -> (text, levels). A span
@@ -250,7 +252,16 @@ class _Fast:
                 text = s[j:end]
                 j = end
             else:
-                text, j = self.crate(j)
+                # A crate root with a disambiguator names the same crate in every symbol: reuse its text.
+                root = None
+                if c == "s":
+                    end = s.index("_", j + 1)
+                    root = _crate_roots.get(s[j + 1 : end])
+                if root is not None and s.startswith(root[0], end + 1):
+                    text = root[2] if self.alt else root[1]
+                    j = end + 1 + len(root[0])
+                else:
+                    text, j = self.crate(j)
         elif tag == "I":
             text, j = self.path(j, depth, in_value)
             args, j = self.generic_args(j, depth)
@@ -310,7 +321,9 @@ class _Fast:
                         raise _Invalid
                     special = ns
                 text = f"{text}::{{{special}#{dis}}}" if empty else f"{text}::{{{special}:{name}#{dis}}}"
-            if tag == "C":
+            # A span ending in an empty identifier ("0") is not context-free: rustc-demangle would also eat a
+            # following "_" as the identifier's separator. Those few are not memoised.
+            if tag == "C" and s[j - 1] != "0":
                 _remember_span(s[i:j], text, levels, self.alt)
         return text, j
 
@@ -319,7 +332,8 @@ class _Fast:
         if s[j] == "s":
             end = s.index("_", j + 1)
             token = s[j + 1 : end]
-            name, j, _ = self.ident(end + 1)
+            start = end + 1
+            name, j, _ = self.ident(start)
             hex_dis = _crate_hex.get(token)  # computed even for the alternate form: it validates the token
             if hex_dis is None:
                 value = _b62_value(token) + 2 if token else 1
@@ -328,7 +342,10 @@ class _Fast:
                 hex_dis = f"{value:x}"
                 if len(_crate_hex) < 1 << 16:
                     _crate_hex[token] = hex_dis
-            return (name if self.alt else f"{name}[{hex_dis}]"), j
+            full = f"{name}[{hex_dis}]"
+            if len(_crate_roots) < 1 << 16 and s[j - 1] != "0":  # "0": see the note in ``path``
+                _crate_roots[token] = (s[start:j], full, name)
+            return (name if self.alt else full), j
         name, j, _ = self.ident(j)
         return name, j
 
