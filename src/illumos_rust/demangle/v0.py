@@ -279,7 +279,20 @@ class _Fast:
                 trait, j = self.path(j, depth, False)
                 text = f"<{ty} as {trait}>"
         elif tag == "B":
-            target, j = self.backref(j, depth)
+            # ``backref`` inlined: path backrefs are the most frequent kind.
+            if depth >= MAX_DEPTH:
+                raise _Invalid
+            self.backrefs -= 1
+            if self.backrefs < 0:
+                raise _Bail
+            if s[j] == "_":
+                target, after = 0, j + 1
+            else:
+                end = s.index("_", j)
+                target, after = _b62_value(s[j:end]) + 1, end + 1
+            if target >= j - 1:  # must point strictly before its own ``B``
+                raise _Invalid
+            j = after
             self.following += 1
             text, _ = self.path(target, depth + 1, in_value)
             self.following -= 1
