@@ -30,10 +30,9 @@ def add_parser(subparsers: Any) -> None:
         "demangle",
         help="demangle Rust symbols (legacy and v0) in arguments or a text stream",
         description=(
-            "Demangle Rust symbols exactly as rustc-demangle (std backtraces, rustfilt) does. With SYMBOL "
-            "arguments, each is printed demangled on its own line; without, stdin is copied to stdout with "
-            "every "
-            "Rust symbol replaced and every other byte unchanged."
+            "Demangle Rust symbols exactly as rustc-demangle (std backtraces, rustfilt) does.\n"
+            "With SYMBOL arguments, each is printed demangled on its own line; without, stdin is\n"
+            "copied to stdout with every Rust symbol replaced and every other byte unchanged."
         ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
