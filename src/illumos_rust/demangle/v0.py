@@ -3,16 +3,19 @@
 rustc-demangle reads a v0 symbol twice (validate, then print) and has precise rules for what a printing-time
 error looks like (``{invalid syntax}``, ``?`` placeholders, ``{size limit reached}``); ``_v0_exact.py``
 reproduces those rules faithfully but slowly. Real symbols almost never trigger them, so this module makes one
-pass that builds strings directly and *bails out* (returns ``None``) on anything unusual: a syntax error
-anywhere, a lifetime index out of range, a depth near the limit, a huge binder, a backref fan-out or an output
-near the 1 MB cap. The caller then runs the exact printer, so the fast path only ever has to be right for
-symbols in which nothing goes wrong, and there its output is provably the same: it visits the same nodes in
-the same order (plus, in the parts rustc-demangle does not print, backref targets it skips, which can only add
-bail-outs, never change text).
+pass that builds strings directly and *bails out* (returns ``None``) on anything unusual: a lifetime index out
+of range, a huge binder, a backref fan-out, an output near the 1 MB cap, or any error inside a backref's
+target. The caller then runs the exact printer, so the fast path only has to be right for symbols in which
+nothing goes wrong, and there its output is the same: it visits the same nodes in the same order (plus, in
+the parts rustc-demangle does not print, backref targets it skips, which can only add bail-outs, never change
+text). A syntax error or the depth limit met *outside* any backref target is decisive, because
+rustc-demangle's first pass meets it too: the answer is then ``INVALID`` at once, so hostile input is not
+parsed twice.
 
-Speed comes from avoiding per-character Python work: chains of ``N`` (nested paths) are walked in a loop
-instead of recursion, base-62 numbers and crate disambiguators are memoised across symbols, and each node
-returns one ``str`` built with f-strings instead of many small writes.
+Speed comes from avoiding per-character Python work and re-parsing: chains of ``N`` (nested paths) are walked
+in a loop instead of recursion; base-62 numbers, crate roots and nested paths over a crate root are memoised
+across symbols by their exact text; and each node returns one ``str`` built with f-strings instead of many
+small writes.
 """
 
 from __future__ import annotations
@@ -25,8 +28,8 @@ from ._v0_exact import BASIC_TYPES, MAX_DEPTH, MAX_SIZE
 from .escape import quoted
 
 _U64: Final = (1 << 64) - 1
-#: Backref follows allowed in one symbol before handing over to the exact printer (real symbols use a few
-#: dozen).
+#: Backref follows allowed in one symbol before handing over to the exact printer (the most any symbol of
+#: librustc_driver needs is 555).
 _BACKREF_BUDGET: Final = 1024
 #: Binders with more lifetimes than this are left to the exact printer (which writes them in bounded chunks).
 _MAX_FAST_BINDER: Final = 1000
@@ -43,7 +46,8 @@ _BRACED_CONSTS: Final = frozenset("eAQTV")
 _N_CHAIN: Final = re.compile(rf"(?:N.){{0,{MAX_DEPTH + 1}}}", re.DOTALL)
 _LIFETIME_NAMES: Final[tuple[str, ...]] = tuple(chr(97 + d) for d in range(26))
 
-# Memo tables shared by all symbols: base-62 tokens (crate disambiguators repeat across a whole binary).
+# Memo tables shared by all symbols, each keyed by the exact text it was computed from (crate disambiguators
+# and paths repeat across a whole binary). Bounded; a full table is simply emptied.
 _b62_values: dict[str, int] = {}
 _crate_hex: dict[str, str] = {}
 #: Crate roots by disambiguator token: (the ``<len><name>`` that followed it, full text, alternate text).
