@@ -1,0 +1,169 @@
+"""Per-file state shared by the checks: the ELF reader, the function list, cheap crate attribution.
+
+Checks run in one process over one mmap; anything two checks need (the sized function symbols, the target
+guess, imports) is computed once here so that the whole audit of a 150 MB library stays within a few
+seconds (``benchmarks/bench_audit.py``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+
+from ..elf import constants as C
+from ..elf.dynamic import DynamicSection, dynamic
+from ..elf.reader import ElfFile
+from .policy import Policy
+
+FRAGMENT = re.compile(r"\.(?:cold|warm|part)(?:\.\d+)?$|\.(?:cold|warm)\.\d+$|\.bolt\.")
+_V0_CRATE = re.compile(r"C(?:s[0-9A-Za-z]*_)?(\d+)(_?)")
+_LEGACY_FIRST = re.compile(r"_ZN(\d+)")
+
+
+@dataclass(frozen=True)
+class Function:
+    """One sized STT_FUNC symbol in an executable section (aliases at the same address merged)."""
+
+    name: str
+    addr: int
+    size: int
+    local: bool
+    file: str | None  # STT_FILE in effect for a local symbol (the C object or Rust codegen unit)
+
+
+def crate_of(name: str) -> str | None:
+    """The crate of a Rust-mangled symbol, read from the mangled form (no full demangle: 106k names).
+
+    v0 (``_R``): the first crate root ``C[s<disambiguator>_]<len><ident>``; for impl paths this is the
+    crate of the impl's parent module, which is where the code was written. Legacy (``_ZN``): the first path
+    component, or the self type's first component for ``_$LT$...`` impl blocks.
+    """
+    if name.startswith("_R"):
+        m = _V0_CRATE.search(name, 2)
+        if not m:
+            return None
+        n = int(m.group(1))
+        start = m.end()
+        ident = name[start : start + n]
+        if ident.startswith("u"):  # punycode identifiers are rare for crate names
+            return ident
+        return ident or None
+    if name.startswith("_ZN"):
+        m = _LEGACY_FIRST.match(name)
+        if not m:
+            return None
+        n = int(m.group(1))
+        first = name[m.end() : m.end() + n]
+        if first.startswith("_$LT$") or first.startswith("$LT$"):
+            inner = first.split("$LT$", 1)[1]
+            inner = inner.lstrip("$RF$").removeprefix("mut$u20$").removeprefix("dyn$u20$")
+            return inner.split("..", 1)[0].split("$", 1)[0] or None
+        return first or None
+    return None
+
+
+def display(name: str) -> str:
+    """A readable name (demangled without hash); the demangler is another module that may be absent."""
+    try:
+        from ..demangle import try_demangle
+    except ImportError:  # pragma: no cover - the demangler ships with the package
+        return name
+    return try_demangle(name, hash=False) or name
+
+
+class Context:
+    def __init__(self, elf: ElfFile, policy: Policy) -> None:
+        self.elf = elf
+        self.path = elf.path
+        self.policy = policy
+        self.machine = elf.header.e_machine
+
+    @cached_property
+    def dyn(self) -> DynamicSection:
+        return dynamic(self.elf)
+
+    @cached_property
+    def symbol_names(self) -> frozenset[str]:
+        """Every symbol name in .symtab, .dynsym and .SUNW_ldynsym (presence tests)."""
+        return (
+            frozenset(self.elf.symtab.names)
+            | frozenset(self.elf.dynsym.names)
+            | frozenset(self.elf.ldynsym.names)
+        )
+
+    @cached_property
+    def imports(self) -> frozenset[str]:
+        """Undefined dynamic symbols, version suffix removed."""
+        out = set()
+        for s in self.elf.dynsym:
+            if s.shndx == C.SHN_UNDEF and s.name:
+                out.add(s.name.split("@", 1)[0])
+        return frozenset(out)
+
+    @cached_property
+    def defined_names(self) -> frozenset[str]:
+        out = set()
+        for table in (self.elf.symtab, self.elf.dynsym):
+            names = table.names
+            for i, r in enumerate(table.raws):
+                shndx = r[3] if self.elf.is64 else r[5]
+                if shndx != C.SHN_UNDEF and names[i]:
+                    out.add(names[i])
+        return frozenset(out)
+
+    @cached_property
+    def exec_ranges(self) -> list[tuple[int, int, str]]:
+        return [
+            (s.sh_addr, s.sh_addr + s.sh_size, s.name)
+            for s in self.elf.sections
+            if s.is_exec and s.sh_type != C.SHT_NOBITS and s.sh_size
+        ]
+
+    @cached_property
+    def functions(self) -> list[Function]:
+        """Sized functions in executable sections, from .symtab (else .SUNW_ldynsym + .dynsym), by address.
+
+        Locals are attributed to the STT_FILE symbol that precedes them: the gABI puts a file's locals after
+        its STT_FILE entry, which is how a C object linked into a Rust binary is named.
+        """
+        elf = self.elf
+        tables = [elf.symtab] if len(elf.symtab) else [elf.ldynsym, elf.dynsym]
+        exec_secs = {s.index for s in elf.sections if s.is_exec}
+        by_addr: dict[int, Function] = {}
+        is64 = elf.is64
+        for table in tables:
+            names = table.names
+            current_file: str | None = None
+            for i, r in enumerate(table.raws):
+                if is64:
+                    info, shndx, value, size = r[1], r[3], r[4], r[5]
+                else:
+                    value, size, info, shndx = r[1], r[2], r[3], r[5]
+                typ = info & 0xF
+                if typ == C.STT_FILE:
+                    current_file = names[i] or None
+                    continue
+                if typ not in (C.STT_FUNC, C.STT_GNU_IFUNC) or not size or shndx not in exec_secs:
+                    continue
+                local = (info >> 4) == C.STB_LOCAL
+                old = by_addr.get(value)
+                if old is None or (old.local and not local) or (old.size < size):
+                    by_addr[value] = Function(names[i], value, size, local, current_file if local else None)
+        return sorted(by_addr.values(), key=lambda f: f.addr)
+
+    def bytes_at(self, addr: int, size: int) -> bytes:
+        off = self.elf.vaddr_to_offset(addr)
+        if off is None:
+            return b""
+        end = min(off + size, self.elf.size)
+        return bytes(self.elf.buf[off:end])
+
+    def owner(self, fn: Function) -> tuple[str, str]:
+        """(kind, name): ``("crate", "std")`` for Rust code, ``("object", "foo.c")`` for C, else unknown."""
+        crate = crate_of(fn.name)
+        if crate:
+            return "crate", crate
+        if fn.file:
+            return "object", fn.file
+        return "object", "(unattributed)"

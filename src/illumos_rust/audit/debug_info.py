@@ -1,0 +1,70 @@
+"""Post-mortem readiness: what mdb, DTrace and pstack will have to work with.
+
+mdb and DTrace ``ustack()`` name frames from ``.symtab`` (or the smaller ``.SUNW_ldynsym``); ``::print`` and
+``print()`` need CTF types (``.SUNW_ctf``); source-level debugging needs DWARF; unwinding beyond frame
+pointers needs ``.eh_frame`` and its header (PT_SUNW_UNWIND / PT_GNU_EH_FRAME).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..elf import constants as C
+from .context import Context
+from .model import Emitter
+
+
+def check(ctx: Context, emit: Emitter) -> dict[str, Any]:
+    elf = ctx.elf
+    names = {s.name for s in elf.sections}
+    symtab = len(elf.symtab)
+    ldynsym = len(elf.ldynsym)
+    dwarf = any(n.startswith((".debug_info", ".zdebug_info")) for n in names)
+    ctf = C.SHT_SUNW_CTF_NAME in names
+    eh = ".eh_frame" in names
+    hdr = bool(elf.segments_of_type(C.PT_SUNW_UNWIND) or elf.segments_of_type(C.PT_GNU_EH_FRAME))
+    facts = {
+        "symtab": symtab,
+        "ldynsym": ldynsym,
+        "dwarf": dwarf,
+        "ctf": ctf,
+        "eh_frame": eh,
+        "eh_frame_hdr": hdr,
+    }
+    lacks = []
+    if not symtab:
+        lacks.append(
+            "function names beyond exported ones (.symtab stripped"
+            + (", .SUNW_ldynsym keeps local names" if ldynsym else "")
+            + ")"
+        )
+    if not ctf:
+        lacks.append("types for mdb ::print / DTrace print() (no .SUNW_ctf)")
+    if not dwarf:
+        lacks.append("source lines and variables (no DWARF)")
+    if not eh:
+        lacks.append("CFI unwinding (no .eh_frame)")
+    if not symtab:
+        emit.add(
+            "debug-stripped",
+            ".symtab is stripped: mdb and DTrace ustack() show only exported names and addresses",
+            evidence=f".dynsym {len(elf.dynsym)} entries, .SUNW_ldynsym {ldynsym}",
+            section=".symtab",
+        )
+    emit.add(
+        "debug-info",
+        "post-mortem: "
+        + ", ".join(
+            f"{k} {'yes' if v else 'no'}"
+            for k, v in (
+                ("symtab", symtab),
+                ("DWARF", dwarf),
+                ("CTF", ctf),
+                ("eh_frame", eh),
+                ("unwind header", hdr),
+            )
+        ),
+        evidence=("mdb/DTrace will lack: " + "; ".join(lacks)) if lacks else "nothing missing",
+        fix="keep .symtab; generate CTF (ctfconvert on DWARF) for mdb ::print" if lacks else "",
+    )
+    return facts

@@ -1,0 +1,114 @@
+"""Optional x86 decoding through iced-x86 (the ``disasm`` extra), with a byte-only fallback.
+
+``shared/notes/elf-tooling.md`` §1 measured iced-x86 2-4x faster than capstone; neither ships illumos wheels,
+so the audit works without a decoder: frame pointers from CFI only, syscall candidates reported as
+unverified. Only the few functions that need it are decoded (the containing function of a byte hit, leaf
+candidates), never the whole text: a full sweep of librustc_driver costs 8 s, targeted decoding 0.5 s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+try:
+    import iced_x86 as _iced
+except ImportError:  # pragma: no cover - exercised on hosts without the extra
+    _iced = None
+
+AVAILABLE = _iced is not None
+MAX_DECODE = 1 << 20  # never decode more than 1 MiB of one "function" (hostile sizes)
+
+
+@dataclass(frozen=True)
+class Insn:
+    ip: int
+    length: int
+    text: str
+
+
+def _decoder(code: bytes, ip: int, bitness: int) -> Any:
+    assert _iced is not None
+    return _iced.Decoder(bitness, code[:MAX_DECODE], ip=ip)
+
+
+def instructions(code: bytes, ip: int, bitness: int = 64) -> Iterator[Any]:
+    if _iced is None:
+        return iter(())
+    return iter(_decoder(code, ip, bitness))
+
+
+def has_call(code: bytes, ip: int, bitness: int = 64) -> bool | None:
+    """Whether the function body contains a CALL (None without a decoder)."""
+    if _iced is None:
+        return None
+    fc = _iced.FlowControl
+    calls = (fc.CALL, fc.INDIRECT_CALL)
+    return any(i.flow_control in calls for i in _decoder(code, ip, bitness))
+
+
+def _reg_family(reg: int) -> int | None:
+    assert _iced is not None
+    R = _iced.Register
+    families = {
+        R.EAX: R.RAX,
+        R.RAX: R.RAX,
+        R.AX: R.RAX,
+        R.AL: R.RAX,
+        R.EDI: R.RDI,
+        R.RDI: R.RDI,
+        R.DI: R.RDI,
+        R.DIL: R.RDI,
+    }
+    return families.get(reg)
+
+
+@dataclass(frozen=True)
+class Located:
+    """The instruction at a byte hit and the constant last loaded into the number register before it."""
+
+    confirmed: bool  # an instruction of the expected kind starts exactly at the hit
+    mnemonic: str
+    number: int | None
+    loader: str | None  # the instruction that loaded the number, as text
+
+
+def locate(code: bytes, ip: int, target: int, number_reg: str, bitness: int = 64) -> Located | None:
+    """Decode the containing function from its start up to ``target`` (None without a decoder).
+
+    The number is the last write to ``number_reg`` (``eax`` for syscall/int, ``edi`` for a call to libc
+    ``syscall()``) before the instruction, in straight-line order: ``mov eax, imm`` or ``xor eax, eax``;
+    any other write makes it unknown.
+    """
+    if _iced is None:
+        return None
+    R, M, K = _iced.Register, _iced.Mnemonic, _iced.OpKind
+    want = R.RAX if number_reg == "eax" else R.RDI
+    fmt = _iced.Formatter(_iced.FormatterSyntax.INTEL)
+    number: int | None = None
+    loader: str | None = None
+    imm_kinds = {K.IMMEDIATE32, K.IMMEDIATE32TO64, K.IMMEDIATE64, K.IMMEDIATE8TO32, K.IMMEDIATE8TO64}
+    for ins in _decoder(code, ip, bitness):
+        if ins.ip == target:
+            return Located(True, fmt.format_mnemonic(ins), number, loader)
+        if ins.ip > target:
+            break
+        if ins.op_count >= 1 and ins.op0_kind == K.REGISTER and _reg_family(ins.op0_register) == want:
+            mn = ins.mnemonic
+            if mn in (M.CMP, M.TEST, M.PUSH):
+                continue
+            if mn == M.MOV and ins.op_count == 2 and ins.op1_kind in imm_kinds:
+                number, loader = ins.immediate(1), fmt.format(ins)
+            elif (
+                mn == M.XOR
+                and ins.op_count == 2
+                and ins.op1_kind == K.REGISTER
+                and ins.op1_register == ins.op0_register
+            ):
+                number, loader = 0, fmt.format(ins)
+            else:
+                number, loader = None, fmt.format(ins)
+        if ins.ip + ins.len > target:  # the hit is inside this instruction: not a real syscall
+            return Located(False, fmt.format_mnemonic(ins), None, None)
+    return Located(False, "", None, None)

@@ -1,0 +1,97 @@
+"""Run every check over one ELF file (``audit``) or over files and directory trees (``audit_paths``)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+from ..elf.producer import identify
+from ..elf.reader import ElfFile
+from ..errors import FormatError
+from . import (
+    debug_info,
+    dependencies,
+    frame_pointers,
+    panic,
+    rust_abi,
+    stack_probes,
+    syscalls,
+    target,
+    thread_locals,
+)
+from .context import Context
+from .model import Emitter, Report
+from .policy import Policy, profile
+
+
+def audit(path: str | os.PathLike[str], policy: Policy | None = None) -> Report:
+    """Audit one ELF file; raises ``FormatError`` (with the offset) when it is malformed."""
+    policy = policy or profile("platform")
+    report = Report(os.fspath(path))
+    with ElfFile(path) as elf:
+        try:
+            _run(elf, policy, report)
+        except (IndexError, ValueError, KeyError, OverflowError) as exc:
+            # The ELF core bounds-checks its reads; this guards our own arithmetic on hostile values.
+            raise FormatError(report.path, None, f"malformed input ({type(exc).__name__}: {exc})") from None
+    report.findings.sort(key=lambda f: (-f.severity, f.rule))
+    return report
+
+
+def _run(elf: ElfFile, policy: Policy, report: Report) -> None:
+    ctx = Context(elf, policy)
+    emit = Emitter(report, policy)
+    producer = identify(elf)
+    facts = report.facts
+    facts["target"] = target.check(ctx, emit, producer)
+    os_name = facts["target"]["os"]
+    facts["dependencies"] = dependencies.check(ctx, emit, os_name)
+    facts["frame_pointers"] = frame_pointers.check(ctx, emit)
+    facts["syscalls"] = syscalls.check(ctx, emit)
+    facts["thread_locals"] = thread_locals.check(ctx, emit)
+    facts["panic"] = panic.check(ctx, emit, producer.is_rust)
+    facts["rust_abi"] = rust_abi.check(ctx, emit)
+    facts["stack_probes"] = stack_probes.check(ctx, emit)
+    facts["post_mortem"] = debug_info.check(ctx, emit)
+
+
+def is_elf(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4) == b"\x7fELF"
+    except OSError:
+        return False
+
+
+def expand(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """Files named directly are always audited (a non-ELF one then fails loudly); directories are walked
+    and only their ELF files are kept."""
+    out: list[Path] = []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs.sort()
+                for name in sorted(files):
+                    f = Path(root, name)
+                    if f.is_file() and not f.is_symlink() and is_elf(f):
+                        out.append(f)
+        else:
+            out.append(path)
+    return out
+
+
+def audit_paths(
+    paths: Sequence[str | os.PathLike[str]],
+    policy: Policy | None = None,
+    progress: Callable[[Path], None] | None = None,
+) -> Iterator[Report | FormatError]:
+    """One result per ELF file: its report, or the ``FormatError`` that stopped it (the run goes on)."""
+    for f in expand(paths):
+        if progress is not None:
+            progress(f)
+        try:
+            yield audit(f, policy)
+        except FormatError as exc:
+            yield exc

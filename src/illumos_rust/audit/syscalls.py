@@ -1,0 +1,244 @@
+"""Raw system calls: instructions that enter the kernel directly, and constant calls to libc ``syscall()``.
+
+On illumos only libc symbols are a stable ABI; a raw ``syscall`` with a hard-coded number breaks when numbers
+move, and some numbers mean something else on Solaris: rand 0.5 issued getrandom as 143 (Solaris), which
+illumos answers with ENOSYS and SIGSYS (rust-random/rand#637, RFD 0161). Detection is the hybrid measured in
+``elf-tooling.md`` §1: a byte scan finds candidates, then the containing function is decoded from its start
+to confirm an instruction really begins there and to read the number from the preceding constant load.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from bisect import bisect_right
+from collections import defaultdict
+from typing import Any
+
+from ..elf import constants as C
+from . import disasm
+from .context import Context, Function, display
+from .model import Emitter
+from .syscall_table import ILLUMOS, ILLUMOS_ONLY, SOLARIS_DIFFERENT, UNASSIGNED
+
+_CANDIDATES = re.compile(rb"\x0f\x05|\x0f\x34|\xcd[\x80\x91\xd2]")
+_KIND = {
+    b"\x0f\x05": "syscall",
+    b"\x0f\x34": "sysenter",
+    b"\xcd\x91": "int 0x91",
+    b"\xcd\xd2": "int 0xd2",
+    b"\xcd\x80": "int 0x80",
+}
+_SYSCALL_FUNCS = frozenset({"syscall", "__syscall", "_syscall"})
+R_X86_64_GLOB_DAT, R_X86_64_JUMP_SLOT = 6, 7
+MAX_FINDINGS = 200
+
+
+def describe(number: int | None) -> tuple[str, bool]:
+    """Human meaning of an illumos syscall number and whether it is a Solaris/illumos trap."""
+    if number is None:
+        return "number not a constant in straight-line code", False
+    if number in SOLARIS_DIFFERENT:
+        sol = SOLARIS_DIFFERENT[number]
+        return (
+            f"{number} is {sol} on Solaris but unassigned on illumos (ENOSYS + SIGSYS kills the "
+            f"process; illumos {sol} is {_illumos_number(sol)})"
+        ), True
+    if number in UNASSIGNED:
+        return f"{number} is unassigned on illumos (formerly {UNASSIGNED[number]}; ENOSYS + SIGSYS)", True
+    if number in ILLUMOS:
+        name, note = ILLUMOS[number]
+        text = f"{number} = {name} on illumos"
+        if number in ILLUMOS_ONLY:
+            text += " (illumos-only; means something else on Solaris)"
+        elif note:
+            text += f" ({note})"
+        return text, False
+    return f"{number} is not in the illumos table", True
+
+
+def _illumos_number(name: str) -> str:
+    for n, (nm, _) in ILLUMOS.items():
+        if nm == name:
+            return str(n)
+    return "absent"
+
+
+def _containing(funcs: list[Function], starts: list[int], addr: int) -> Function | None:
+    i = bisect_right(starts, addr) - 1
+    if i >= 0 and funcs[i].addr <= addr < funcs[i].addr + funcs[i].size:
+        return funcs[i]
+    return None
+
+
+def _got_slots(ctx: Context) -> set[int]:
+    """GOT addresses the dynamic linker fills with libc ``syscall`` (GLOB_DAT / JUMP_SLOT relocations)."""
+    elf = ctx.elf
+    slots: set[int] = set()
+    if ctx.machine != C.EM_AMD64 or not elf.is64:
+        return slots
+    dynsym = elf.dynsym
+    wanted = {i for i, n in enumerate(dynsym.names) if n.split("@", 1)[0] in _SYSCALL_FUNCS}
+    if not wanted:
+        return slots
+    rela = struct.Struct(elf.endian + "QQq")
+    for sec in elf.sections_of_type(C.SHT_RELA):
+        if sec.sh_link >= len(elf.sections) or elf.sections[sec.sh_link].sh_type != C.SHT_DYNSYM:
+            continue
+        data = elf.section_data(sec)
+        usable = len(data) - len(data) % rela.size
+        for off, info, _add in rela.iter_unpack(data[:usable]):
+            if (info & 0xFFFFFFFF) in (R_X86_64_GLOB_DAT, R_X86_64_JUMP_SLOT) and (info >> 32) in wanted:
+                slots.add(off)
+    return slots
+
+
+def _plt_stubs(ctx: Context, slots: set[int]) -> set[int]:
+    """Addresses of PLT entries that jump through one of ``slots`` (``jmp *disp(%rip)``, 16-byte entries)."""
+    stubs: set[int] = set()
+    for sec in ctx.elf.sections:
+        if not sec.name.startswith(".plt") or not sec.is_exec or sec.sh_type == C.SHT_NOBITS:
+            continue
+        data = bytes(ctx.elf.section_data(sec))
+        for m in re.finditer(rb"\xff\x25", data):
+            pos = m.start()
+            if pos + 6 > len(data):
+                break
+            disp = int.from_bytes(data[pos + 2 : pos + 6], "little", signed=True)
+            if sec.sh_addr + pos + 6 + disp in slots:
+                stubs.add(sec.sh_addr + (pos // 16) * 16 if sec.sh_entsize in (0, 16) else sec.sh_addr + pos)
+    return stubs
+
+
+def check(ctx: Context, emit: Emitter) -> dict[str, Any]:
+    soname = ctx.dyn.soname or ""
+    if soname.startswith("libc.so"):
+        return {"skipped": "libc itself makes the system calls"}
+    if ctx.machine not in (C.EM_AMD64, C.EM_386):
+        return {"skipped": f"no raw-syscall scan for {ctx.elf.machine_name}"}
+    bitness = 64 if ctx.elf.is64 else 32
+    funcs = ctx.functions
+    starts = [f.addr for f in funcs]
+    confirmed: list[dict[str, Any]] = []
+    dismissed = 0
+    unverified: dict[str, list[int]] = defaultdict(list)
+    for lo, _hi, secname in ctx.exec_ranges:
+        sec = ctx.elf.section(secname)
+        if sec is None:
+            continue
+        data = ctx.elf.section_data(sec)
+        for m in _CANDIDATES.finditer(data):
+            addr = lo + m.start()
+            kind = _KIND[m.group()]
+            fn = _containing(funcs, starts, addr)
+            if fn is None:
+                if disasm.AVAILABLE:
+                    dismissed += 1  # not inside any function: padding or data in text
+                else:
+                    unverified["(no function)"].append(addr)
+                continue
+            if not disasm.AVAILABLE:
+                unverified[fn.name].append(addr)
+                continue
+            loc = disasm.locate(ctx.bytes_at(fn.addr, fn.size), fn.addr, addr, "eax", bitness)
+            if loc is None or not loc.confirmed:
+                dismissed += 1
+                continue
+            confirmed.append(
+                {"kind": kind, "addr": addr, "function": fn.name, "number": loc.number, "loader": loc.loader}
+            )
+    for item in confirmed[:MAX_FINDINGS]:
+        kind, number = item["kind"], item["number"]
+        if kind == "int 0xd2":
+            meaning, bad = f"illumos fast trap {number if number is not None else '?'}", False
+        elif kind == "int 0x80":
+            meaning, bad = "Linux int 0x80 ABI (lx brand only on illumos)", True
+        else:
+            meaning, bad = describe(number)
+        rule = "syscall-solaris-number" if bad and number is not None else "syscall-raw"
+        name = display(item["function"])
+        emit.add(
+            rule,
+            f"raw {kind} in {name}: {meaning}",
+            evidence=f"0x{item['addr']:x}: {kind}" + (f" after `{item['loader']}`" if item["loader"] else ""),
+            symbol=name,
+            address=item["addr"],
+            number=number,
+            instruction=kind,
+        )
+    indirect = _indirect(ctx, funcs, starts, bitness, emit)
+    for fname, addrs in list(unverified.items())[:MAX_FINDINGS]:
+        shown = display(fname)
+        emit.add(
+            "syscall-unverified",
+            f"{len(addrs)} syscall-like byte sequence(s) in {shown} (no decoder to confirm)",
+            evidence=", ".join(f"0x{a:x}" for a in addrs[:10]),
+            symbol=shown,
+            address=addrs[0],
+        )
+    return {
+        "decoder": "iced-x86" if disasm.AVAILABLE else None,
+        "confirmed": [{k: v for k, v in c.items() if k != "loader"} for c in confirmed],
+        "dismissed_byte_hits": dismissed,
+        "unverified": sum(len(v) for v in unverified.values()),
+        "libc_syscall_calls": indirect,
+    }
+
+
+def _indirect(ctx: Context, funcs: list[Function], starts: list[int], bitness: int, emit: Emitter) -> int:
+    """Calls to libc ``syscall()`` (via PLT ``call rel32`` or ``call *GOT(%rip)``) with a constant number."""
+    if not (ctx.imports & _SYSCALL_FUNCS) or bitness != 64:
+        return 0
+    slots = _got_slots(ctx)
+    stubs = _plt_stubs(ctx, slots)
+    # A statically bound definition (the file defines syscall) is called directly.
+    for f in funcs:
+        if f.name in _SYSCALL_FUNCS:
+            stubs.add(f.addr)
+    sites: list[int] = []
+    for lo, _hi, secname in ctx.exec_ranges:
+        sec = ctx.elf.section(secname)
+        if sec is None or secname.startswith(".plt"):
+            continue
+        data = bytes(ctx.elf.section_data(sec))
+        n = len(data)
+        if slots:
+            for m in re.finditer(rb"\xff\x15", data):
+                p = m.start()
+                if (
+                    p + 6 <= n
+                    and lo + p + 6 + int.from_bytes(data[p + 2 : p + 6], "little", signed=True) in slots
+                ):
+                    sites.append(lo + p)
+        if stubs:
+            # rel32 = target - (site + 5): search for each stub's exact 5-byte encoding is position
+            # dependent, so walk the e8 bytes once and compare (C-speed find, Python compare).
+            find = data.find
+            p = find(b"\xe8")
+            frm = int.from_bytes
+            while p >= 0 and p + 5 <= n:
+                if lo + p + 5 + frm(data[p + 1 : p + 5], "little", signed=True) in stubs:
+                    sites.append(lo + p)
+                p = find(b"\xe8", p + 1)
+    count = 0
+    for site in sites:
+        fn = _containing(funcs, starts, site)
+        if fn is None or fn.name in _SYSCALL_FUNCS:
+            continue
+        loc = disasm.locate(ctx.bytes_at(fn.addr, fn.size), fn.addr, site, "edi", bitness)
+        if loc is None or not loc.confirmed or loc.number is None:
+            continue  # no decoder, a false e8/ff15 hit, or a computed number (not "a constant")
+        number = loc.number
+        meaning, _bad = describe(number)
+        name = display(fn.name)
+        count += 1
+        if count <= MAX_FINDINGS:
+            emit.add(
+                "syscall-libc-indirect",
+                f"libc syscall() called from {name} with constant {meaning}",
+                evidence=f"0x{site:x}: call syscall" + (f" after `{loc.loader}`" if loc.loader else ""),
+                symbol=name,
+                address=site,
+                number=number,
+            )
+    return count
