@@ -57,7 +57,9 @@ def crate_of(name: str) -> str | None:
         first = name[m.end() : m.end() + n]
         if first.startswith("_$LT$") or first.startswith("$LT$"):
             inner = first.split("$LT$", 1)[1]
-            inner = inner.lstrip("$RF$").removeprefix("mut$u20$").removeprefix("dyn$u20$")
+            while inner.startswith("$RF$"):
+                inner = inner[4:]
+            inner = inner.removeprefix("mut$u20$").removeprefix("dyn$u20$")
             return inner.split("..", 1)[0].split("$", 1)[0] or None
         return first or None
     return None

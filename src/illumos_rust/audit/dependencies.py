@@ -1,4 +1,5 @@
-"""Dependencies: DT_NEEDED order and RUNPATH/RPATH against the policy (RFD 0161 "External library dependence").
+"""Dependencies: DT_NEEDED order and RUNPATH/RPATH against the policy (RFD 0161 "External library
+dependence").
 
 pkgsrc-built Rust binaries get a RUNPATH into ``/opt/local/gccNN/...`` for libgcc_s, which a platform binary
 must not depend on (the platform's own libgcc_s suffices). ``libgcc_s.so.1`` must come before

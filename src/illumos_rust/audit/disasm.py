@@ -8,12 +8,14 @@ candidates), never the whole text: a full sweep of librustc_driver costs 8 s, ta
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-try:
-    import iced_x86 as _iced
+_iced: Any
+try:  # typed as Any: the extra may be absent where mypy runs
+    _iced = importlib.import_module("iced_x86")
 except ImportError:  # pragma: no cover - exercised on hosts without the extra
     _iced = None
 
@@ -61,7 +63,8 @@ def _reg_family(reg: int) -> int | None:
         R.DI: R.RDI,
         R.DIL: R.RDI,
     }
-    return families.get(reg)
+    found: int | None = families.get(reg)
+    return found
 
 
 @dataclass(frozen=True)

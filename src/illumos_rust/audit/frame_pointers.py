@@ -15,6 +15,7 @@ agreed 100 % with an instruction decoder on 106k functions:
 
 from __future__ import annotations
 
+import fnmatch
 from collections import Counter, defaultdict
 from typing import Any
 
@@ -34,7 +35,10 @@ MAX_LISTED = 25
 
 
 def _prologue_class(ctx: Context, fn: Function) -> str | None:
-    """Classify from the first bytes when there is no FDE: ``push rbp; mov rbp,rsp`` / ``stp x29,x30; mov x29,sp``."""
+    """Classify from the first bytes when there is no FDE.
+
+    ``push rbp; mov rbp,rsp`` (after an optional ``endbr64``) or ``stp x29,x30,[sp,#-N]!; mov x29,sp``.
+    """
     code = ctx.bytes_at(fn.addr, min(fn.size, 16))
     if ctx.machine == C.EM_AMD64:
         if code.startswith(ENDBR64):
@@ -59,8 +63,6 @@ def classify(ctx: Context) -> tuple[list[tuple[Function, str, str]], bool]:
     decode = disasm.AVAILABLE and ctx.machine == C.EM_AMD64
     bitness = 64
     out: list[tuple[Function, str, str]] = []
-    import fnmatch
-
     for fn in ctx.functions:
         name = fn.name
         if FRAGMENT.search(name):

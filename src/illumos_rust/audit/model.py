@@ -1,4 +1,5 @@
-"""The audit's result types: one ``Report`` per ELF file, the value every renderer (text, JSON, SARIF) reads."""
+"""The audit's result types: one ``Report`` per ELF file, the value every renderer (text, JSON, SARIF)
+reads."""
 
 from __future__ import annotations
 
@@ -91,7 +92,7 @@ RULES: dict[str, Rule] = dict(
             "dep-forbidden-path",
             "ForbiddenSearchPath",
             "RUNPATH/RPATH entry outside the policy",
-            "Remove or rewrite it: `illumos-rust edit --delete-runpath FILE` or elfedit -e 'dyn:runpath ...'; "
+            "Remove or rewrite it (illumos-rust edit, or elfedit -e 'dyn:runpath ...'); "
             "the platform's /usr/lib/64/libgcc_s.so.1 suffices.",
             Severity.ERROR,
         ),

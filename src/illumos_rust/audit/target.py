@@ -58,7 +58,7 @@ def check(ctx: Context, emit: Emitter, producer: Producer) -> dict[str, Any]:
         + (f", rustc {rustc}" if rustc else "")
         + (", Rust" if producer.is_rust else ", not Rust")
     )
-    evidence = "; ".join(ev + [f"linker: {producer.linker} ({producer.linker_evidence})"])
+    evidence = "; ".join([*ev, f"linker: {producer.linker} ({producer.linker_evidence})"])
     if producer.rustc_commit:
         evidence += f"; rustc commit {producer.rustc_commit}"
     emit.add(

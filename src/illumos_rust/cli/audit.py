@@ -1,0 +1,154 @@
+"""``illumos-rust audit``: will this Rust binary behave on illumos? Files, trees, or the Cargo workspace."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..audit import RULES, Report, audit_paths, expand, load_policy, profile
+from ..audit.cargo import workspace_artifacts
+from ..errors import FormatError, UsageError
+from ..findings import Severity, render_sarif, render_text
+from .common import use_color
+
+EXAMPLES = """examples:
+  illumos-rust audit target/x86_64-unknown-illumos/release/myservice
+  illumos-rust audit --profile pkgsrc --format sarif /opt/local/bin > audit.sarif
+  illumos-rust audit --policy delivery.toml --fail-on warning proto/
+  cargo illumos audit --format json
+
+exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or malformed input
+"""
+
+
+def add_parser(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "audit",
+        help="check ELF files for frame pointers, pkgsrc dependencies, raw syscalls, Rust ABI exports...",
+        description="Audit Rust (and C) ELF files for delivery on illumos: frame pointers, NEEDED and "
+        "RUNPATH policy, raw syscalls (Solaris numbers), thread-locals, panic strategy, Rust-ABI shared "
+        "objects, stack probes, post-mortem readiness and the target that built them. Directories are "
+        "walked and only their ELF files examined.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("paths", nargs="*", metavar="PATH")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument(
+        "--profile",
+        choices=("platform", "pkgsrc"),
+        default="platform",
+        help="built-in policy (default: platform)",
+    )
+    group.add_argument("--policy", metavar="FILE.toml", help="policy file (see docs/readme/audit.md)")
+    p.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    p.add_argument(
+        "--fail-on",
+        choices=("error", "warning", "never"),
+        default="error",
+        help="lowest severity that makes the exit code 1 (default: error)",
+    )
+    p.add_argument("--quiet", "-q", action="store_true", help="text: hide info findings")
+    p.add_argument("--cargo", action="store_true", help="audit the current Cargo workspace's built artefacts")
+    p.set_defaults(func=run)
+
+
+def _progress(paths: list[Path]) -> tuple[Callable[[Path], None] | None, Callable[[], None]]:
+    """A rich progress bar on a terminal for inputs that take noticeable time (many files or big ones)."""
+    if not sys.stderr.isatty():
+        return None, lambda: None
+    try:
+        total = sum(p.stat().st_size for p in paths if p.is_file())
+    except OSError:
+        total = 0
+    if len(paths) < 8 and total < 32 << 20:
+        return None, lambda: None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        TextColumn("audit"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        transient=True,
+        console=None,
+    )
+    bar.start()
+    task = bar.add_task("", total=len(paths))
+    seen = [0]
+
+    def step(path: Path) -> None:
+        if seen[0]:
+            bar.advance(task)
+        seen[0] += 1
+        bar.update(task, description=path.name)
+
+    return step, bar.stop
+
+
+def run(args: argparse.Namespace) -> int:
+    policy = load_policy(args.policy) if args.policy else profile(args.profile)
+    paths: list[Path] = [Path(p) for p in args.paths]
+    if args.cargo and not paths:
+        paths = workspace_artifacts()
+        if not paths:
+            raise UsageError(
+                "no built executables, cdylibs or dylibs found under the target directory "
+                "(run cargo build first)"
+            )
+    if not paths:
+        raise UsageError("audit: no PATH given")
+    files = expand(paths)
+    step, stop = _progress(files)
+    reports: list[Report] = []
+    errors: list[FormatError] = []
+    try:
+        for result in audit_paths(files, policy, step):
+            if isinstance(result, FormatError):
+                print(f"illumos-rust: {result}", file=sys.stderr)
+                errors.append(result)
+            else:
+                reports.append(result)
+    finally:
+        stop()
+    findings = [f for r in reports for f in r.findings]
+    out = sys.stdout
+    if args.format == "sarif":
+        out.write(render_sarif(findings, RULES.values()))
+    elif args.format == "json":
+        data = {
+            "policy": policy.name,
+            "reports": [r.to_dict() for r in reports],
+            "errors": [{"path": e.path, "offset": e.offset, "what": e.what} for e in errors],
+        }
+        out.write(json.dumps(data, indent=2, default=str) + "\n")
+    else:
+        color = use_color(out)
+        for r in reports:
+            shown = [f for f in r.findings if not (args.quiet and f.severity == Severity.INFO)]
+            out.write(_headline(r) + "\n")
+            out.write(render_text(shown, color=color))
+    if errors:
+        return 2
+    if args.fail_on == "never":
+        return 0
+    threshold = Severity.parse(args.fail_on)
+    return 1 if any(f.severity >= threshold for f in findings) else 0
+
+
+def _headline(r: Report) -> str:
+    t = r.facts.get("target", {})
+    fp = r.facts.get("frame_pointers", {})
+    counts = {s: sum(1 for f in r.findings if f.severity == s) for s in Severity}
+    parts = [f"{t.get('machine', '?')} {t.get('os', '?')}"]
+    if t.get("rustc"):
+        parts.append(f"rustc {t['rustc']}")
+    if "coverage_percent" in fp:
+        parts.append(f"FP {fp['coverage_percent']}%")
+    parts.append(f"{counts[Severity.ERROR]} error(s), {counts[Severity.WARNING]} warning(s)")
+    return f"== {r.path}: " + ", ".join(parts)
