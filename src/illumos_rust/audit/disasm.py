@@ -20,6 +20,13 @@ except ImportError:  # pragma: no cover - exercised on hosts without the extra
     _iced = None
 
 AVAILABLE = _iced is not None
+_FAMILIES: dict[int, int] = {}
+if _iced is not None:
+    _R = _iced.Register
+    _FAMILIES = {r: _R.RAX for r in (_R.EAX, _R.RAX, _R.AX, _R.AL)} | {
+        r: _R.RDI for r in (_R.EDI, _R.RDI, _R.DI, _R.DIL)
+    }
+SCAN = 64  # bytes before a hit in which the number load is looked for
 MAX_DECODE = 1 << 20  # never decode more than 1 MiB of one "function" (hostile sizes)
 
 
@@ -45,25 +52,22 @@ def has_call(code: bytes, ip: int, bitness: int = 64) -> bool | None:
     """Whether the function body contains a CALL (None without a decoder)."""
     if _iced is None:
         return None
+    if b"\xe8" not in code and b"\xff" not in code and b"\x9a" not in code:
+        return False  # every CALL encoding (e8, ff /2, ff /3, 9a) needs one of these bytes
     fc = _iced.FlowControl
     calls = (fc.CALL, fc.INDIRECT_CALL)
-    return any(i.flow_control in calls for i in _decoder(code, ip, bitness))
+    dec = _decoder(code, ip, bitness)
+    ins = _iced.Instruction()
+    while dec.can_decode:
+        dec.decode_out(ins)
+        if ins.flow_control in calls:
+            return True
+    return False
 
 
 def _reg_family(reg: int) -> int | None:
     assert _iced is not None
-    R = _iced.Register
-    families = {
-        R.EAX: R.RAX,
-        R.RAX: R.RAX,
-        R.AX: R.RAX,
-        R.AL: R.RAX,
-        R.EDI: R.RDI,
-        R.RDI: R.RDI,
-        R.DI: R.RDI,
-        R.DIL: R.RDI,
-    }
-    found: int | None = families.get(reg)
+    found: int | None = _FAMILIES.get(reg)
     return found
 
 
@@ -78,30 +82,37 @@ class Located:
 
 
 def locate(code: bytes, ip: int, target: int, number_reg: str, bitness: int = 64) -> Located | None:
-    """Decode the containing function from its start up to ``target`` (None without a decoder).
+    """Decode from ``ip`` (an instruction boundary) up to ``target`` (None without a decoder).
 
     The number is the last write to ``number_reg`` (``eax`` for syscall/int, ``edi`` for a call to libc
     ``syscall()``) before the instruction, in straight-line order: ``mov eax, imm`` or ``xor eax, eax``;
-    any other write makes it unknown.
+    any other write makes it unknown. Instructions more than ``SCAN`` bytes before the target are only
+    stepped over (``decode_out`` into one reused object), which is most of the work in big functions.
     """
     if _iced is None:
         return None
     R, M, K = _iced.Register, _iced.Mnemonic, _iced.OpKind
     want = R.RAX if number_reg == "eax" else R.RDI
+    dec = _decoder(code, ip, bitness)
+    ins = _iced.Instruction()
+    skip_to = target - SCAN
+    while dec.can_decode and dec.ip < skip_to:
+        dec.decode_out(ins)
     fmt = _iced.Formatter(_iced.FormatterSyntax.INTEL)
     number: int | None = None
     loader: str | None = None
     imm_kinds = {K.IMMEDIATE32, K.IMMEDIATE32TO64, K.IMMEDIATE64, K.IMMEDIATE8TO32, K.IMMEDIATE8TO64}
-    for ins in _decoder(code, ip, bitness):
+    while dec.can_decode:
+        dec.decode_out(ins)
         if ins.ip == target:
             return Located(True, fmt.format_mnemonic(ins), number, loader)
         if ins.ip > target:
             break
-        if ins.op_count >= 1 and ins.op0_kind == K.REGISTER and _reg_family(ins.op0_register) == want:
+        if ins.op_count >= 1 and ins.op0_kind == K.REGISTER and _FAMILIES.get(ins.op0_register) == want:
             mn = ins.mnemonic
             if mn in (M.CMP, M.TEST, M.PUSH):
-                continue
-            if mn == M.MOV and ins.op_count == 2 and ins.op1_kind in imm_kinds:
+                pass
+            elif mn == M.MOV and ins.op_count == 2 and ins.op1_kind in imm_kinds:
                 number, loader = ins.immediate(1), fmt.format(ins)
             elif (
                 mn == M.XOR

@@ -16,6 +16,7 @@ agreed 100 % with an instruction decoder on 106k functions:
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections import Counter, defaultdict
 from typing import Any
 
@@ -59,7 +60,9 @@ def classify(ctx: Context) -> tuple[list[tuple[Function, str, str]], bool]:
     fp_reg = FRAME_POINTER.get(ctx.machine)
     entry = ENTRY_CFA.get(ctx.machine, 8)
     eh = eh_frame(ctx.elf)
-    exempt = ctx.policy.fp_exempt
+    exact = {p for p in ctx.policy.fp_exempt if not any(ch in p for ch in "*?[")}
+    globs = [fnmatch.translate(p) for p in ctx.policy.fp_exempt if p not in exact]
+    globbed = re.compile("|".join(globs)) if globs else None
     decode = disasm.AVAILABLE and ctx.machine == C.EM_AMD64
     bitness = 64
     out: list[tuple[Function, str, str]] = []
@@ -68,7 +71,7 @@ def classify(ctx: Context) -> tuple[list[tuple[Function, str, str]], bool]:
         if FRAGMENT.search(name):
             out.append((fn, "FRAGMENT", "split fragment: runs on its parent's frame"))
             continue
-        if any(fnmatch.fnmatchcase(name, pat) for pat in exempt):
+        if name in exact or (globbed is not None and globbed.match(name)):
             out.append((fn, "EXEMPT", "exempt by policy (fp_exempt)"))
             continue
         fde = eh.fde_for(fn.addr) if eh is not None else None
@@ -107,12 +110,13 @@ def check(ctx: Context, emit: Emitter) -> dict[str, Any]:
     if ctx.machine not in FRAME_POINTER:
         return {"skipped": f"machine {ctx.elf.machine_name} not classified"}
     classified, decoded = classify(ctx)
+    owners = ctx.owners
     totals: Counter[str] = Counter()
     per_owner: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     offenders: dict[tuple[str, str], list[tuple[Function, str, str]]] = defaultdict(list)
     for fn, cls, why in classified:
         totals[cls] += 1
-        owner = ctx.owner(fn)
+        owner = owners[fn.addr]
         per_owner[owner][cls] += 1
         if cls in ("NO_FP", "RBP_CLOBBER", "UNKNOWN") or (cls == "LEAF" and ctx.policy.fp_require_in_leaves):
             offenders[owner].append((fn, cls, why))

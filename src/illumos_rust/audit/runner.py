@@ -45,15 +45,24 @@ def _run(elf: ElfFile, policy: Policy, report: Report) -> None:
     producer = identify(elf)
     facts = report.facts
     facts["target"] = target.check(ctx, emit, producer)
+    ctx.release_pages()
     os_name = facts["target"]["os"]
     facts["dependencies"] = dependencies.check(ctx, emit, os_name)
+    ctx.release_pages()
     facts["frame_pointers"] = frame_pointers.check(ctx, emit)
+    ctx.release_pages()
     facts["syscalls"] = syscalls.check(ctx, emit)
+    ctx.release_pages()
     facts["thread_locals"] = thread_locals.check(ctx, emit)
+    ctx.release_pages()
     facts["panic"] = panic.check(ctx, emit, producer.is_rust)
+    ctx.release_pages()
     facts["rust_abi"] = rust_abi.check(ctx, emit)
+    ctx.release_pages()
     facts["stack_probes"] = stack_probes.check(ctx, emit)
+    ctx.release_pages()
     facts["post_mortem"] = debug_info.check(ctx, emit)
+    ctx.release_pages()
 
 
 def is_elf(path: Path) -> bool:

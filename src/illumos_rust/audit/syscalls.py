@@ -16,12 +16,12 @@ from collections import defaultdict
 from typing import Any
 
 from ..elf import constants as C
+from ..elf.eh_frame import eh_frame
 from . import disasm
 from .context import Context, Function, display
 from .model import Emitter
 from .syscall_table import ILLUMOS, ILLUMOS_ONLY, SOLARIS_DIFFERENT, UNASSIGNED
 
-_CANDIDATES = re.compile(rb"\x0f\x05|\x0f\x34|\xcd[\x80\x91\xd2]")
 _KIND = {
     b"\x0f\x05": "syscall",
     b"\x0f\x34": "sysenter",
@@ -32,6 +32,7 @@ _KIND = {
 _SYSCALL_FUNCS = frozenset({"syscall", "__syscall", "_syscall"})
 R_X86_64_GLOB_DAT, R_X86_64_JUMP_SLOT = 6, 7
 MAX_FINDINGS = 200
+WINDOW = 96  # bytes decoded before a hit, at least: the number load sits just before the trap
 
 
 def describe(number: int | None) -> tuple[str, bool]:
@@ -69,6 +70,48 @@ def _containing(funcs: list[Function], starts: list[int], addr: int) -> Function
     if i >= 0 and funcs[i].addr <= addr < funcs[i].addr + funcs[i].size:
         return funcs[i]
     return None
+
+
+_SYSCALL_BYTES = re.compile(rb"\x0f[\x05\x34]")
+_TRAP_BYTES = re.compile(rb"\xcd[\x80\x91\xd2]")
+_GOT_CALL = re.compile(rb"\xff\x15")
+_REL_CALL = re.compile(rb"\xe8")
+_I32 = struct.Struct("<i")
+
+
+def _byte_hits(ctx: Context) -> list[tuple[int, str]]:
+    """Every candidate (address, instruction) in executable sections.
+
+    One regex per leading byte: ``re`` scans for a single literal prefix at memchr speed, which measured
+    0.10 s on librustc_driver's 97 MB of text against 0.45 s for five ``find`` loops.
+    """
+    hits: list[tuple[int, str]] = []
+    for sec in ctx.elf.sections:
+        if not sec.is_exec or sec.sh_type == C.SHT_NOBITS or not sec.sh_size:
+            continue
+        data = ctx.elf.section_data(sec)
+        for pat in (_SYSCALL_BYTES, _TRAP_BYTES):
+            for m in pat.finditer(data):
+                hits.append((sec.sh_addr + m.start(), _KIND[m.group()]))
+    hits.sort()
+    return hits
+
+
+def _locate(ctx: Context, fn: Function, addr: int, reg: str, bitness: int) -> disasm.Located | None:
+    """Decode from the nearest known instruction boundary at least ``WINDOW`` bytes before ``addr``.
+
+    CFA row locations are instruction boundaries (the compiler advances the location after an
+    instruction), so starting there is exact while sparing the decode of a whole 100 KiB function.
+    """
+    begin = fn.addr
+    eh = eh_frame(ctx.elf)
+    fde = eh.fde_for(addr) if eh is not None else None
+    if fde is not None and fde.pc_begin >= fn.addr:
+        for row in fde.rows():
+            if row.loc <= addr - WINDOW and row.loc > begin:
+                begin = row.loc
+    end = min(fn.addr + fn.size, addr + 16)
+    return disasm.locate(ctx.bytes_at(begin, end - begin), begin, addr, reg, bitness)
 
 
 def _got_slots(ctx: Context) -> set[int]:
@@ -122,31 +165,24 @@ def check(ctx: Context, emit: Emitter) -> dict[str, Any]:
     confirmed: list[dict[str, Any]] = []
     dismissed = 0
     unverified: dict[str, list[int]] = defaultdict(list)
-    for lo, _hi, secname in ctx.exec_ranges:
-        sec = ctx.elf.section(secname)
-        if sec is None:
+    for addr, kind in _byte_hits(ctx):
+        fn = _containing(funcs, starts, addr)
+        if fn is None:
+            if disasm.AVAILABLE:
+                dismissed += 1  # not inside any function: padding or data in text
+            else:
+                unverified["(no function)"].append(addr)
             continue
-        data = ctx.elf.section_data(sec)
-        for m in _CANDIDATES.finditer(data):
-            addr = lo + m.start()
-            kind = _KIND[m.group()]
-            fn = _containing(funcs, starts, addr)
-            if fn is None:
-                if disasm.AVAILABLE:
-                    dismissed += 1  # not inside any function: padding or data in text
-                else:
-                    unverified["(no function)"].append(addr)
-                continue
-            if not disasm.AVAILABLE:
-                unverified[fn.name].append(addr)
-                continue
-            loc = disasm.locate(ctx.bytes_at(fn.addr, fn.size), fn.addr, addr, "eax", bitness)
-            if loc is None or not loc.confirmed:
-                dismissed += 1
-                continue
-            confirmed.append(
-                {"kind": kind, "addr": addr, "function": fn.name, "number": loc.number, "loader": loc.loader}
-            )
+        if not disasm.AVAILABLE:
+            unverified[fn.name].append(addr)
+            continue
+        loc = _locate(ctx, fn, addr, "eax", bitness)
+        if loc is None or not loc.confirmed:
+            dismissed += 1
+            continue
+        confirmed.append(
+            {"kind": kind, "addr": addr, "function": fn.name, "number": loc.number, "loader": loc.loader}
+        )
     for item in confirmed[:MAX_FINDINGS]:
         kind, number = item["kind"], item["number"]
         if kind == "int 0xd2":
@@ -196,41 +232,42 @@ def _indirect(ctx: Context, funcs: list[Function], starts: list[int], bitness: i
         if f.name in _SYSCALL_FUNCS:
             stubs.add(f.addr)
     sites: list[int] = []
-    for lo, _hi, secname in ctx.exec_ranges:
-        sec = ctx.elf.section(secname)
-        if sec is None or secname.startswith(".plt"):
-            continue
-        data = bytes(ctx.elf.section_data(sec))
-        n = len(data)
-        if slots:
-            for m in re.finditer(rb"\xff\x15", data):
+    unpack = _I32.unpack_from
+    if slots:
+        for sec in ctx.elf.sections:
+            if not sec.is_exec or sec.sh_type == C.SHT_NOBITS or sec.name.startswith(".plt"):
+                continue
+            data = ctx.elf.section_data(sec)
+            n, base = len(data), sec.sh_addr
+            for m in _GOT_CALL.finditer(data):
                 p = m.start()
-                if (
-                    p + 6 <= n
-                    and lo + p + 6 + int.from_bytes(data[p + 2 : p + 6], "little", signed=True) in slots
-                ):
-                    sites.append(lo + p)
-        if stubs:
-            # rel32 = target - (site + 5): search for each stub's exact 5-byte encoding is position
-            # dependent, so walk the e8 bytes once and compare (C-speed find, Python compare).
-            find = data.find
-            p = find(b"\xe8")
-            frm = int.from_bytes
-            while p >= 0 and p + 5 <= n:
-                if lo + p + 5 + frm(data[p + 1 : p + 5], "little", signed=True) in stubs:
-                    sites.append(lo + p)
-                p = find(b"\xe8", p + 1)
+                if p + 6 <= n and base + p + 6 + unpack(data, p + 2)[0] in slots:
+                    sites.append(base + p)
+    if stubs:
+        # ``call rel32`` through the PLT is what C code (gcc, cc-rs objects) emits; rustc's x86-64 targets
+        # call external functions through the GOT (plt-by-default: false), caught above. Checking every
+        # e8 byte of a 100 MB Rust library costs ~0.5 s, so only non-Rust functions are walked.
+        owners = ctx.owners
+        for cfn in funcs:
+            if owners[cfn.addr][0] == "crate":
+                continue
+            code = ctx.bytes_at(cfn.addr, cfn.size)
+            n = len(code)
+            for m in _REL_CALL.finditer(code):
+                p = m.start()
+                if p + 5 <= n and cfn.addr + p + 5 + unpack(code, p + 1)[0] in stubs:
+                    sites.append(cfn.addr + p)
     count = 0
     for site in sites:
-        fn = _containing(funcs, starts, site)
-        if fn is None or fn.name in _SYSCALL_FUNCS:
+        owner = _containing(funcs, starts, site)
+        if owner is None or owner.name in _SYSCALL_FUNCS:
             continue
-        loc = disasm.locate(ctx.bytes_at(fn.addr, fn.size), fn.addr, site, "edi", bitness)
+        loc = _locate(ctx, owner, site, "edi", bitness)
         if loc is None or not loc.confirmed or loc.number is None:
             continue  # no decoder, a false e8/ff15 hit, or a computed number (not "a constant")
         number = loc.number
         meaning, _bad = describe(number)
-        name = display(fn.name)
+        name = display(owner.name)
         count += 1
         if count <= MAX_FINDINGS:
             emit.add(

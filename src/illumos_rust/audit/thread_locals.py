@@ -20,12 +20,7 @@ _KEYS = ("pthread_key_create", "pthread_getspecific", "pthread_setspecific", "th
 def check(ctx: Context, emit: Emitter) -> dict[str, Any]:
     elf = ctx.elf
     pt_tls = elf.segments_of_type(C.PT_TLS)
-    tls_symbols = sum(
-        1
-        for t in (elf.symtab, elf.dynsym)
-        for r in t.raws
-        if ((r[1] if elf.is64 else r[3]) & 0xF) == C.STT_TLS
-    )
+    tls_symbols = ctx.tls_symbols
     tls_get_addr = bool({"__tls_get_addr", "___tls_get_addr"} & ctx.imports)
     keys = sorted(set(_KEYS) & (ctx.imports | ctx.defined_names))
     elf_tls = bool(pt_tls or tls_symbols or tls_get_addr)
