@@ -69,6 +69,48 @@ def crate_of(name: str) -> str | None:
     return None
 
 
+_CGU = re.compile(r"^([A-Za-z0-9_]+)\.[0-9a-f]{16}-cgu\.\d+$")
+NEIGHBOUR_GAP = 4096
+
+
+def _infer_objects(funcs: list[Function]) -> list[Function]:
+    """Give unmangled global functions the object of an adjacent local function.
+
+    Globals come after every STT_FILE group in the symbol table, so they carry no file; but a linker lays
+    out each input object's text contiguously, so the nearest function (within ``NEIGHBOUR_GAP`` bytes)
+    that does carry a file is, in practice, from the same object: how a gcc object's exported function
+    is attributed to ``foo.c``.
+    """
+    out = list(funcs)
+    known = [i for i, f in enumerate(out) if f.file]
+    if not known:
+        return out
+    from bisect import bisect_left
+
+    for i, f in enumerate(out):
+        if f.file or f.name.startswith(("_R", "_ZN")):
+            continue
+        k = bisect_left(known, i)
+        best: tuple[int, str] | None = None
+        for j in (k - 1, k):
+            if 0 <= j < len(known):
+                g = out[known[j]]
+                gap = f.addr - (g.addr + g.size) if g.addr < f.addr else g.addr - (f.addr + f.size)
+                if 0 <= gap <= NEIGHBOUR_GAP and (best is None or gap < best[0]):
+                    best = (gap, g.file or "")
+        if best is not None and best[1]:
+            out[i] = f._replace(file=best[1])
+    return out
+
+
+def object_name(file: str) -> tuple[str, str]:
+    """A Rust codegen unit (``std.<hash>-cgu.0``) names its crate; anything else is an object file."""
+    m = _CGU.match(file)
+    if m:
+        return "crate", m.group(1)
+    return "object", file
+
+
 def display(name: str) -> str:
     """A readable name (demangled without hash); the demangler is another module that may be absent."""
     try:
@@ -175,7 +217,8 @@ class Context:
             table.__dict__.pop("raws", None)
         self._defined = frozenset(defined)
         self._tls = tls
-        self._functions = sorted(by_addr.values(), key=lambda f: f.addr)
+        funcs = sorted(by_addr.values(), key=lambda f: f.addr)
+        self._functions = _infer_objects(funcs)
 
     def release_pages(self) -> None:
         """Drop the file's mapped pages from our resident set (they stay in the page cache).
@@ -207,5 +250,5 @@ class Context:
         if crate:
             return "crate", crate
         if fn.file:
-            return "object", fn.file
+            return object_name(fn.file)
         return "object", "(unattributed)"

@@ -31,7 +31,7 @@ CLASSES = ("FP", "LEAF", "NO_FP", "RBP_CLOBBER", "FRAGMENT", "EXEMPT", "UNKNOWN"
 # CFA offset at function entry: only the return address is on the stack (x86-64), nothing (aarch64).
 ENTRY_CFA = {C.EM_AMD64: 8, C.EM_386: 4, C.EM_AARCH64: 0}
 ENDBR64 = b"\xf3\x0f\x1e\xfa"
-LEAF_DECODE_LIMIT = 2048  # bytes: push-only leaves are small; larger bodies keep the CFI verdict
+LEAF_DECODE_LIMIT = 16384  # bytes: larger bodies keep the CFI verdict (bounded cost on 100k functions)
 MAX_LISTED = 25
 
 

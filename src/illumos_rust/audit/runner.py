@@ -51,7 +51,7 @@ def _run(elf: ElfFile, policy: Policy, report: Report) -> None:
     ctx.release_pages()
     facts["frame_pointers"] = frame_pointers.check(ctx, emit)
     ctx.release_pages()
-    facts["syscalls"] = syscalls.check(ctx, emit)
+    facts["syscalls"] = syscalls.check(ctx, emit, os_name)
     ctx.release_pages()
     facts["thread_locals"] = thread_locals.check(ctx, emit)
     ctx.release_pages()

@@ -35,10 +35,17 @@ MAX_FINDINGS = 200
 WINDOW = 96  # bytes decoded before a hit, at least: the number load sits just before the trap
 
 
-def describe(number: int | None) -> tuple[str, bool]:
-    """Human meaning of an illumos syscall number and whether it is a Solaris/illumos trap."""
+def describe(number: int | None, os_name: str | None = None) -> tuple[str, bool]:
+    """Human meaning of an illumos syscall number and whether it is a Solaris/illumos trap.
+
+    In a Linux binary the number is Linux's; the illumos meaning is still given, since that is what the
+    kernel would do with it if the code ran unchanged (lx aside).
+    """
     if number is None:
         return "number not a constant in straight-line code", False
+    if os_name in ("linux", "freebsd"):
+        text, bad = describe(number)
+        return f"{number} ({os_name} numbering; on illumos: {text.removeprefix(f'{number} ')})", bad
     if number in SOLARIS_DIFFERENT:
         sol = SOLARIS_DIFFERENT[number]
         return (
@@ -153,7 +160,7 @@ def _plt_stubs(ctx: Context, slots: set[int]) -> set[int]:
     return stubs
 
 
-def check(ctx: Context, emit: Emitter) -> dict[str, Any]:
+def check(ctx: Context, emit: Emitter, os_name: str | None = None) -> dict[str, Any]:
     soname = ctx.dyn.soname or ""
     if soname.startswith("libc.so"):
         return {"skipped": "libc itself makes the system calls"}
@@ -190,7 +197,7 @@ def check(ctx: Context, emit: Emitter) -> dict[str, Any]:
         elif kind == "int 0x80":
             meaning, bad = "Linux int 0x80 ABI (lx brand only on illumos)", True
         else:
-            meaning, bad = describe(number)
+            meaning, bad = describe(number, os_name)
         rule = "syscall-solaris-number" if bad and number is not None else "syscall-raw"
         name = display(item["function"])
         emit.add(
@@ -202,7 +209,7 @@ def check(ctx: Context, emit: Emitter) -> dict[str, Any]:
             number=number,
             instruction=kind,
         )
-    indirect = _indirect(ctx, funcs, starts, bitness, emit)
+    indirect = _indirect(ctx, funcs, starts, bitness, emit, os_name)
     for fname, addrs in list(unverified.items())[:MAX_FINDINGS]:
         shown = display(fname)
         emit.add(
@@ -221,7 +228,9 @@ def check(ctx: Context, emit: Emitter) -> dict[str, Any]:
     }
 
 
-def _indirect(ctx: Context, funcs: list[Function], starts: list[int], bitness: int, emit: Emitter) -> int:
+def _indirect(
+    ctx: Context, funcs: list[Function], starts: list[int], bitness: int, emit: Emitter, os_name: str | None
+) -> int:
     """Calls to libc ``syscall()`` (via PLT ``call rel32`` or ``call *GOT(%rip)``) with a constant number."""
     if not (ctx.imports & _SYSCALL_FUNCS) or bitness != 64:
         return 0
@@ -266,7 +275,7 @@ def _indirect(ctx: Context, funcs: list[Function], starts: list[int], bitness: i
         if loc is None or not loc.confirmed or loc.number is None:
             continue  # no decoder, a false e8/ff15 hit, or a computed number (not "a constant")
         number = loc.number
-        meaning, _bad = describe(number)
+        meaning, _bad = describe(number, os_name)
         name = display(owner.name)
         count += 1
         if count <= MAX_FINDINGS:
