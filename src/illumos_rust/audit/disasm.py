@@ -82,47 +82,72 @@ class Located:
 
 
 def locate(code: bytes, ip: int, target: int, number_reg: str, bitness: int = 64) -> Located | None:
-    """Decode from ``ip`` (an instruction boundary) up to ``target`` (None without a decoder).
+    """``locate_many`` for one target."""
+    found = locate_many(code, ip, [target], number_reg, bitness)
+    return None if found is None else found[target]
 
-    The number is the last write to ``number_reg`` (``eax`` for syscall/int, ``edi`` for a call to libc
-    ``syscall()``) before the instruction, in straight-line order: ``mov eax, imm`` or ``xor eax, eax``;
-    any other write makes it unknown. Instructions more than ``SCAN`` bytes before the target are only
-    stepped over (``decode_out`` into one reused object), which is most of the work in big functions.
+
+def locate_many(
+    code: bytes, ip: int, targets: list[int], number_reg: str, bitness: int = 64
+) -> dict[int, Located] | None:
+    """Decode from ``ip`` (an instruction boundary) through every target (None without a decoder).
+
+    For each target: whether an instruction starts exactly there, and the number, i.e. the last write to
+    ``number_reg`` (``eax`` for syscall/int, ``edi`` for a call to libc ``syscall()``) before it in
+    straight-line order: ``mov eax, imm`` or ``xor eax, eax``; any other write makes it unknown, and a call,
+    return or unconditional jump forgets it. Instructions more than ``SCAN`` bytes before the next target
+    are only stepped over (``decode_out`` into one reused object), which is most of the work.
     """
     if _iced is None:
         return None
-    R, M, K = _iced.Register, _iced.Mnemonic, _iced.OpKind
+    R, M, K, F = _iced.Register, _iced.Mnemonic, _iced.OpKind, _iced.FlowControl
     want = R.RAX if number_reg == "eax" else R.RDI
+    forget = {F.CALL, F.INDIRECT_CALL, F.RETURN, F.UNCONDITIONAL_BRANCH, F.INDIRECT_BRANCH, F.INTERRUPT}
+    imm_kinds = {K.IMMEDIATE32, K.IMMEDIATE32TO64, K.IMMEDIATE64, K.IMMEDIATE8TO32, K.IMMEDIATE8TO64}
+    fmt = _iced.Formatter(_iced.FormatterSyntax.INTEL)
     dec = _decoder(code, ip, bitness)
     ins = _iced.Instruction()
-    skip_to = target - SCAN
-    while dec.can_decode and dec.ip < skip_to:
-        dec.decode_out(ins)
-    fmt = _iced.Formatter(_iced.FormatterSyntax.INTEL)
+    out: dict[int, Located] = {}
     number: int | None = None
     loader: str | None = None
-    imm_kinds = {K.IMMEDIATE32, K.IMMEDIATE32TO64, K.IMMEDIATE64, K.IMMEDIATE8TO32, K.IMMEDIATE8TO64}
-    while dec.can_decode:
-        dec.decode_out(ins)
-        if ins.ip == target:
-            return Located(True, fmt.format_mnemonic(ins), number, loader)
-        if ins.ip > target:
-            break
-        if ins.op_count >= 1 and ins.op0_kind == K.REGISTER and _FAMILIES.get(ins.op0_register) == want:
-            mn = ins.mnemonic
-            if mn in (M.CMP, M.TEST, M.PUSH):
-                pass
-            elif mn == M.MOV and ins.op_count == 2 and ins.op1_kind in imm_kinds:
-                number, loader = ins.immediate(1), fmt.format(ins)
-            elif (
-                mn == M.XOR
-                and ins.op_count == 2
-                and ins.op1_kind == K.REGISTER
-                and ins.op1_register == ins.op0_register
-            ):
-                number, loader = 0, fmt.format(ins)
-            else:
-                number, loader = None, fmt.format(ins)
-        if ins.ip + ins.len > target:  # the hit is inside this instruction: not a real syscall
-            return Located(False, fmt.format_mnemonic(ins), None, None)
-    return Located(False, "", None, None)
+    for target in sorted(set(targets)):
+        if target in out:
+            continue
+        skip_to = target - SCAN
+        if dec.ip < skip_to:
+            number, loader = None, None
+            while dec.can_decode and dec.ip < skip_to:
+                dec.decode_out(ins)
+        result = Located(False, "", None, None)
+        while dec.can_decode:
+            if dec.ip == target:
+                dec.decode_out(ins)
+                result = Located(True, fmt.format_mnemonic(ins), number, loader)
+                if ins.flow_control in forget:
+                    number, loader = None, None
+                break
+            if dec.ip > target:
+                break
+            dec.decode_out(ins)
+            if ins.ip + ins.len > target:  # the hit is inside this instruction: not a real trap
+                result = Located(False, fmt.format_mnemonic(ins), None, None)
+                break
+            if ins.flow_control in forget:
+                number, loader = None, None
+            elif ins.op_count >= 1 and ins.op0_kind == K.REGISTER and _FAMILIES.get(ins.op0_register) == want:
+                mn = ins.mnemonic
+                if mn in (M.CMP, M.TEST, M.PUSH):
+                    pass
+                elif mn == M.MOV and ins.op_count == 2 and ins.op1_kind in imm_kinds:
+                    number, loader = ins.immediate(1), fmt.format(ins)
+                elif (
+                    mn == M.XOR
+                    and ins.op_count == 2
+                    and ins.op1_kind == K.REGISTER
+                    and ins.op1_register == ins.op0_register
+                ):
+                    number, loader = 0, fmt.format(ins)
+                else:
+                    number, loader = None, fmt.format(ins)
+        out[target] = result
+    return out

@@ -32,6 +32,7 @@ _KIND = {
 _SYSCALL_FUNCS = frozenset({"syscall", "__syscall", "_syscall"})
 R_X86_64_GLOB_DAT, R_X86_64_JUMP_SLOT = 6, 7
 MAX_FINDINGS = 200
+SWEEP_LIMIT = 32 << 20  # bytes of symbol-less text swept linearly (about 2 s per 32 MiB)
 WINDOW = 96  # bytes decoded before a hit, at least: the number load sits just before the trap
 
 
@@ -172,13 +173,17 @@ def check(ctx: Context, emit: Emitter, os_name: str | None = None) -> dict[str, 
     confirmed: list[dict[str, Any]] = []
     dismissed = 0
     unverified: dict[str, list[int]] = defaultdict(list)
+    orphans: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    skipped: set[str] = set()
     for addr, kind in _byte_hits(ctx):
         fn = _containing(funcs, starts, addr)
         if fn is None:
-            if disasm.AVAILABLE:
-                dismissed += 1  # not inside any function: padding or data in text
+            sec = ctx.elf.section_at(addr)
+            name = sec.name if sec is not None else "?"
+            if name.startswith(".bolt.org."):
+                skipped.add(name)  # BOLT's preserved original text: never executed
             else:
-                unverified["(no function)"].append(addr)
+                orphans[name].append((addr, kind))
             continue
         if not disasm.AVAILABLE:
             unverified[fn.name].append(addr)
@@ -190,6 +195,31 @@ def check(ctx: Context, emit: Emitter, os_name: str | None = None) -> dict[str, 
         confirmed.append(
             {"kind": kind, "addr": addr, "function": fn.name, "number": loc.number, "loader": loc.loader}
         )
+    for secname, items in orphans.items():
+        # No symbol covers these bytes (stripped or Go-built text): sweep the section from its start, once,
+        # which is exact (a section starts on an instruction boundary) and cheap below SWEEP_LIMIT.
+        sec = ctx.elf.section(secname)
+        located = None
+        if sec is not None and disasm.AVAILABLE and sec.sh_size <= SWEEP_LIMIT:
+            code = bytes(ctx.elf.section_data(sec))
+            located = disasm.locate_many(code, sec.sh_addr, [a for a, _ in items], "eax", bitness)
+        for addr, kind in items:
+            if located is None:
+                unverified[f"({secname}, no symbol)"].append(addr)
+                continue
+            loc = located[addr]
+            if not loc.confirmed:
+                dismissed += 1
+                continue
+            confirmed.append(
+                {
+                    "kind": kind,
+                    "addr": addr,
+                    "function": f"({secname})",
+                    "number": loc.number,
+                    "loader": loc.loader,
+                }
+            )
     for item in confirmed[:MAX_FINDINGS]:
         kind, number = item["kind"], item["number"]
         if kind == "int 0xd2":
@@ -223,6 +253,7 @@ def check(ctx: Context, emit: Emitter, os_name: str | None = None) -> dict[str, 
         "decoder": "iced-x86" if disasm.AVAILABLE else None,
         "confirmed": [{k: v for k, v in c.items() if k != "loader"} for c in confirmed],
         "dismissed_byte_hits": dismissed,
+        "skipped_sections": sorted(skipped),
         "unverified": sum(len(v) for v in unverified.values()),
         "libc_syscall_calls": indirect,
     }
