@@ -82,8 +82,8 @@ def _containing(funcs: list[Function], starts: list[int], addr: int) -> Function
 
 _SYSCALL_BYTES = re.compile(rb"\x0f[\x05\x34]")
 _TRAP_BYTES = re.compile(rb"\xcd[\x80\x91\xd2]")
-_GOT_CALL = re.compile(rb"\xff\x15")
-_REL_CALL = re.compile(rb"\xe8")
+_GOT_CALL = re.compile(rb"\xff[\x15\x25]")  # call/jmp *disp(%rip): calls and tail calls
+_REL_CALL = re.compile(rb"[\xe8\xe9]")  # call/jmp rel32
 _I32 = struct.Struct("<i")
 
 
@@ -262,7 +262,8 @@ def check(ctx: Context, emit: Emitter, os_name: str | None = None) -> dict[str, 
 def _indirect(
     ctx: Context, funcs: list[Function], starts: list[int], bitness: int, emit: Emitter, os_name: str | None
 ) -> int:
-    """Calls to libc ``syscall()`` (via PLT ``call rel32`` or ``call *GOT(%rip)``) with a constant number."""
+    """Calls to libc ``syscall()`` with a constant number: through the PLT (``call``/``jmp rel32``) or the GOT
+    (``call``/``jmp *disp(%rip)``); the jump forms are tail calls, which rustc emits for thin wrappers."""
     if not (ctx.imports & _SYSCALL_FUNCS) or bitness != 64:
         return 0
     slots = _got_slots(ctx)
