@@ -70,7 +70,7 @@ def crate_of(name: str) -> str | None:
 
 
 _CGU = re.compile(r"^([A-Za-z0-9_]+)\.[0-9a-f]{16}-cgu\.\d+$")
-NEIGHBOUR_GAP = 4096
+NEIGHBOUR_GAP = 64  # alignment padding between functions of one object
 
 
 def _infer_objects(funcs: list[Function]) -> list[Function]:
@@ -82,24 +82,35 @@ def _infer_objects(funcs: list[Function]) -> list[Function]:
     is attributed to ``foo.c``.
     """
     out = list(funcs)
-    known = [i for i, f in enumerate(out) if f.file]
-    if not known:
+    if not any(f.file for f in out):
         return out
-    from bisect import bisect_left
 
+    def eligible(f: Function) -> bool:
+        return not f.file and not f.name.startswith(("_R", "_ZN"))
+
+    # Forward, then backward: a run of exported functions after (or before) an object's local one is
+    # attributed link by link, each within NEIGHBOUR_GAP of the previous.
+    prev: Function | None = None
     for i, f in enumerate(out):
-        if f.file or f.name.startswith(("_R", "_ZN")):
-            continue
-        k = bisect_left(known, i)
-        best: tuple[int, str] | None = None
-        for j in (k - 1, k):
-            if 0 <= j < len(known):
-                g = out[known[j]]
-                gap = f.addr - (g.addr + g.size) if g.addr < f.addr else g.addr - (f.addr + f.size)
-                if 0 <= gap <= NEIGHBOUR_GAP and (best is None or gap < best[0]):
-                    best = (gap, g.file or "")
-        if best is not None and best[1]:
-            out[i] = f._replace(file=best[1])
+        if (
+            eligible(f)
+            and prev is not None
+            and prev.file
+            and 0 <= f.addr - (prev.addr + prev.size) <= NEIGHBOUR_GAP
+        ):
+            f = out[i] = f._replace(file=prev.file)
+        prev = f
+    nxt: Function | None = None
+    for i in range(len(out) - 1, -1, -1):
+        f = out[i]
+        if (
+            eligible(f)
+            and nxt is not None
+            and nxt.file
+            and 0 <= nxt.addr - (f.addr + f.size) <= NEIGHBOUR_GAP
+        ):
+            f = out[i] = f._replace(file=nxt.file)
+        nxt = f
     return out
 
 

@@ -32,7 +32,9 @@ CLASSES = ("FP", "LEAF", "NO_FP", "RBP_CLOBBER", "FRAGMENT", "EXEMPT", "UNKNOWN"
 ENTRY_CFA = {C.EM_AMD64: 8, C.EM_386: 4, C.EM_AARCH64: 0}
 ENDBR64 = b"\xf3\x0f\x1e\xfa"
 LEAF_DECODE_LIMIT = 16384  # bytes: larger bodies keep the CFI verdict (bounded cost on 100k functions)
-MAX_LISTED = 25
+MAX_LISTED = 8  # offenders spelled out in a finding's evidence; properties keep up to MAX_PROPERTY
+MAX_PROPERTY = 200
+MAX_OWNERS = 12  # crates/objects in the coverage finding's text evidence
 
 
 def _prologue_class(ctx: Context, fn: Function) -> str | None:
@@ -139,7 +141,20 @@ def check(ctx: Context, emit: Emitter) -> dict[str, Any]:
         "fp-coverage",
         f"frame pointers in {totals['FP']} of {judged_all} non-leaf functions ({pct}%); "
         + ", ".join(f"{c} {totals[c]}" for c in CLASSES if totals[c]),
-        evidence="method: .eh_frame CFA rows" + (" + iced-x86 leaf decoding" if decoded else " (CFI only)"),
+        evidence="\n".join(
+            ["method: .eh_frame CFA rows" + (" + iced-x86 leaf decoding" if decoded else " (CFI only)")]
+            + [
+                f"{row['kind']} {row['name']}: {row['coverage']}% ("
+                + ", ".join(f"{c} {row[c]}" for c in CLASSES if row.get(c))
+                + ")"
+                for row in coverage[:MAX_OWNERS]
+            ]
+            + (
+                [f"... and {len(coverage) - MAX_OWNERS} more (see --format json)"]
+                if len(coverage) > MAX_OWNERS
+                else []
+            )
+        ),
     )
     for (kind, name), items in sorted(offenders.items(), key=lambda kv: -len(kv[1])):
         by_cls = Counter(cls for _, cls, _ in items)
@@ -175,7 +190,7 @@ def check(ctx: Context, emit: Emitter) -> dict[str, Any]:
                 owner_kind=kind,
                 owner=name,
                 count=by_cls[cls],
-                functions=[display(fn.name) for fn, _, _ in chosen[:MAX_LISTED]],
+                functions=[display(fn.name) for fn, _, _ in chosen[:MAX_PROPERTY]],
             )
     return {
         "method": "cfi+decoder" if decoded else "cfi",
