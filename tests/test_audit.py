@@ -345,3 +345,22 @@ def test_syscall_table_matches_shared_notes() -> None:
 )
 def test_crate_of(symbol: str, crate: str | None) -> None:
     assert crate_of(symbol) == crate
+
+
+def test_without_decoder_cfi_only_and_unverified(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No iced-x86 (illumos hosts have no wheel): FP verdicts are unchanged (CFI decides them exactly),
+    and the raw syscall is still reported, as an unverified candidate."""
+    from illumos_rust.audit import disasm
+
+    path = build_rust(_src("rawsys.rs"), "rawsys", "-O")
+    fp_build = build_rust(_src("fp.rs"), "fp", "-O", "-C", "force-frame-pointers=yes")
+    with_decoder = classes(fp_build)
+    monkeypatch.setattr(disasm, "AVAILABLE", False)
+    monkeypatch.setattr(disasm, "_iced", None)
+    without = classes(fp_build)
+    assert {n for n, c in without.items() if c == "FP"} == {n for n, c in with_decoder.items() if c == "FP"}
+    report = audit(path)
+    assert report.facts["frame_pointers"]["method"] == "cfi"
+    got = rules(report)
+    assert "syscall-solaris-number" not in got
+    assert any("solaris_getrandom" in m for m in got["syscall-unverified"])

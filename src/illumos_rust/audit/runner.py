@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import struct
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -32,7 +33,7 @@ def audit(path: str | os.PathLike[str], policy: Policy | None = None) -> Report:
     with ElfFile(path) as elf:
         try:
             _run(elf, policy, report)
-        except (IndexError, ValueError, KeyError, OverflowError) as exc:
+        except (IndexError, ValueError, KeyError, OverflowError, struct.error, RecursionError) as exc:
             # The ELF core bounds-checks its reads; this guards our own arithmetic on hostile values.
             raise FormatError(report.path, None, f"malformed input ({type(exc).__name__}: {exc})") from None
     report.findings.sort(key=lambda f: (-f.severity, f.rule))
