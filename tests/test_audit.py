@@ -364,3 +364,45 @@ def test_without_decoder_cfi_only_and_unverified(monkeypatch: pytest.MonkeyPatch
     got = rules(report)
     assert "syscall-solaris-number" not in got
     assert any("solaris_getrandom" in m for m in got["syscall-unverified"])
+
+
+@pytest.mark.parametrize("variant", ["fp", "nofp"])
+def test_functions_without_fdes_endbr64_and_shrink_wrapping(variant: str) -> None:
+    """No .eh_frame at all (-fno-asynchronous-unwind-tables): the verdict comes from the instructions."""
+    pytest.importorskip("iced_x86")
+    gcc = require_tool("gcc")
+    require_tool("objdump")
+    out_dir = REPO / ".cache" / "rustc-builds"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    flags = (
+        ["-fno-omit-frame-pointer", "-fcf-protection=full"] if variant == "fp" else ["-fomit-frame-pointer"]
+    )
+    obj, lib = out_dir / f"audit-nofde-{variant}.o", out_dir / f"libaudit-nofde-{variant}.so"
+    common = ["-O2", "-fPIC", "-fno-asynchronous-unwind-tables", "-fno-unwind-tables"]
+    subprocess.run([gcc, *common, *flags, "-c", str(DATA / "nofde.c"), "-o", str(obj)], check=True)
+    subprocess.run(
+        [gcc, "-shared", "-o", str(lib), str(obj), "-Wl,--unresolved-symbols=ignore-all"], check=True
+    )
+    frames = subprocess.run(
+        ["readelf", "--debug-dump=frames", str(lib)], capture_output=True, text=True
+    ).stdout
+    dis = subprocess.run(
+        ["objdump", "-d", "--no-show-raw-insn", str(lib)], capture_output=True, text=True, check=True
+    ).stdout
+
+    def body(name: str) -> list[str]:
+        text = dis.split(f"<{name}>:", 1)[1].split("\n\n", 1)[0]
+        return [ln.split("\t", 1)[1].strip() for ln in text.strip().splitlines() if "\t" in ln]
+
+    got = classes(lib)
+    assert "audit_nofde_calls" in got and "FDE" not in frames  # readelf: no FDE in the whole object
+    if variant == "fp":
+        calls, early = body("audit_nofde_calls"), body("audit_nofde_early")
+        assert calls[0] == "endbr64" and early[0] == "endbr64"  # -fcf-protection
+        assert not early[1].startswith("push")  # shrink-wrapped: the fast path comes first
+        assert got["audit_nofde_calls"] == got["audit_nofde_early"] == "FP"
+    else:
+        # gcc uses rbp as a general register (objdump: written after other pushes, not as a frame base)
+        assert any(ln.startswith("mov    %rsp,%rbp") or ",%rbp" in ln for ln in body("audit_nofde_calls"))
+        assert got["audit_nofde_calls"] == got["audit_nofde_early"] == "RBP_CLOBBER"
+    assert got["audit_nofde_leaf"] == "LEAF"  # three instructions and a ret: no call

@@ -65,6 +65,58 @@ def has_call(code: bytes, ip: int, bitness: int = 64) -> bool | None:
     return False
 
 
+def frame_of(code: bytes, ip: int, bitness: int = 64) -> str | None:
+    """Classify a function that has no FDE from its instructions (None without a decoder).
+
+    FP: ``push rbp`` then ``mov rbp, rsp`` before the first CALL, anywhere (after ``endbr64`` or an
+    early-return fast path: shrink-wrapping); RBP_CLOBBER: rbp written otherwise; LEAF: no CALL;
+    NO_FP: calls without a frame pointer.
+    """
+    if _iced is None:
+        return None
+    R, M, K, F = _iced.Register, _iced.Mnemonic, _iced.OpKind, _iced.FlowControl
+    dec = _decoder(code, ip, bitness)
+    ins = _iced.Instruction()
+    pushed = -1  # instructions since ``push rbp`` with no rsp change since; -1: none pending
+    called = clobbered = False
+    while dec.can_decode:
+        dec.decode_out(ins)
+        fc = ins.flow_control
+        if fc in (F.CALL, F.INDIRECT_CALL):
+            called = True
+        mn = ins.mnemonic
+        if mn == M.PUSH and ins.op0_kind == K.REGISTER and ins.op0_register == R.RBP:
+            pushed = 0
+            continue
+        if pushed >= 0:
+            pushed += 1
+            # elf-tooling.md §2: the mov must follow within 8 instructions with rsp unchanged in between
+            # (GCC interleaves unrelated moves; a push or sub in between means rbp is a plain register).
+            moves_rsp = mn in (M.PUSH, M.POP) or (
+                ins.op_count >= 1 and ins.op0_kind == K.REGISTER and ins.op0_register in (R.RSP, R.ESP)
+            )
+            if moves_rsp or pushed > 8:
+                pushed = -1
+        if (
+            ins.op_count >= 1
+            and ins.op0_kind == K.REGISTER
+            and ins.op0_register in (R.RBP, R.EBP, R.BP, R.BPL)
+        ):
+            if (
+                mn == M.MOV
+                and pushed >= 0
+                and ins.op1_kind == K.REGISTER
+                and ins.op1_register == R.RSP
+                and not called
+            ):
+                return "FP"
+            if mn != M.POP:
+                clobbered = True
+    if clobbered:
+        return "RBP_CLOBBER"
+    return "NO_FP" if called else "LEAF"
+
+
 def _reg_family(reg: int) -> int | None:
     assert _iced is not None
     found: int | None = _FAMILIES.get(reg)

@@ -97,12 +97,15 @@ def classify(ctx: Context) -> tuple[list[tuple[Function, str, str]], bool]:
         pro = _prologue_class(ctx, fn)
         if pro:
             out.append((fn, pro, "no FDE; FP prologue bytes"))
-        elif decode:
-            calls = disasm.has_call(ctx.bytes_at(fn.addr, fn.size), fn.addr, bitness)
-            if calls is False:
-                out.append((fn, "LEAF", "no FDE; no CALL (decoded)"))
-            else:
-                out.append((fn, "UNKNOWN", "no FDE, no FP prologue, makes calls"))
+        elif decode and fn.size <= LEAF_DECODE_LIMIT:
+            frame = disasm.frame_of(ctx.bytes_at(fn.addr, fn.size), fn.addr, bitness) or "UNKNOWN"
+            why = {
+                "FP": "no FDE; push rbp; mov rbp,rsp before the first call (decoded)",
+                "LEAF": "no FDE; no CALL (decoded)",
+                "NO_FP": "no FDE; calls without setting up rbp (decoded)",
+                "RBP_CLOBBER": "no FDE; writes rbp without a frame-pointer prologue (decoded)",
+            }.get(frame, "no FDE; undecodable")
+            out.append((fn, frame, why))
         else:
             out.append((fn, "UNKNOWN", "no FDE and no FP prologue (no decoder to tell a leaf)"))
     return out, decode
