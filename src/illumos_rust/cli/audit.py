@@ -67,6 +67,7 @@ def _progress(paths: list[Path]) -> tuple[Callable[[Path], None] | None, Callabl
         total = 0
     if len(paths) < 8 and total < 32 << 20:
         return None, lambda: None
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     bar = Progress(
@@ -76,7 +77,7 @@ def _progress(paths: list[Path]) -> tuple[Callable[[Path], None] | None, Callabl
         TimeElapsedColumn(),
         TextColumn("{task.description}"),
         transient=True,
-        console=None,
+        console=Console(stderr=True),  # stdout carries the report (often redirected)
     )
     bar.start()
     task = bar.add_task("", total=len(paths))
