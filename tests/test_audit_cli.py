@@ -250,3 +250,20 @@ def test_cargo_workspace_artefacts(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     paths = [r["path"] for r in json.loads(proc.stdout)["reports"]]
     assert paths == [str(proj / "target" / "debug" / "audit-ws")]
+
+
+def test_edited_object_is_noted(tmp_path: Path) -> None:
+    """An elfedit-style RUNPATH edit marks DF_1_EDITED (readelf is the oracle) and the audit notes it."""
+    src = shared_path("fixtures", "elf", "exe_solaris64_cc.elf")
+    copy = tmp_path / "prog"
+    copy.write_bytes(src.read_bytes())
+    assert run("--format", "json", str(copy))[1].count('"dep-edited"') == 0
+    with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
+        assert main(["edit", "--set-runpath", "/opt/local/lib", "--write", str(copy)]) == 0
+    dyn = subprocess.run(["readelf", "-d", str(copy)], capture_output=True, text=True, check=True).stdout
+    assert "EDITED" in dyn and "/opt/local/lib" in dyn
+    code, out, _ = run("--format", "json", str(copy))
+    report = json.loads(out)["reports"][0]
+    assert report["facts"]["dependencies"]["edited"] is True
+    assert {f["rule"] for f in report["findings"]} >= {"dep-edited", "dep-forbidden-path"}
+    assert code == 1
