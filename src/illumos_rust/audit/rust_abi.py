@@ -7,12 +7,16 @@ exports Rust symbols (rustc writes no export mapfile on illumos, ``limit-rdylib-
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..elf import constants as C
-from ..elf.producer import mangling_counts
 from .context import Context, display
 from .model import Emitter
+
+# v0 (``_R`` then an uppercase tag or a decimal instantiating-crate index) and legacy (``_ZN...17h<hash>E``),
+# the same forms ``elf.producer.mangling_counts`` counts.
+_RUST = re.compile(r"_R[0-9A-Z]|_ZN.*17h[0-9a-f]{16}E(?:\.[0-9A-Za-z_.$]*)?$")
 
 
 def check(ctx: Context, emit: Emitter) -> dict[str, Any]:
@@ -27,7 +31,7 @@ def check(ctx: Context, emit: Emitter) -> dict[str, Any]:
         and s.type in (C.STT_FUNC, C.STT_OBJECT)
         and s.visibility in (0, 3)
     ]
-    rust = [n for n in exported if mangling_counts([n]).get("v0") or mangling_counts([n]).get("legacy")]
+    rust = [n for n in exported if _RUST.match(n)]
     dylib = elf.section(".rustc") is not None
     facts: dict[str, Any] = {
         "shared_object": True,

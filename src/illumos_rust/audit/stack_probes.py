@@ -24,10 +24,7 @@ def check(ctx: Context, emit: Emitter) -> dict[str, Any]:
     present = sorted(set(_PROBESTACK) & ctx.symbol_names)
     hits: list[int] = []
     if ctx.machine == C.EM_AMD64:
-        for lo, _hi, name in ctx.exec_ranges:
-            sec = ctx.elf.section(name)
-            if sec is not None:
-                hits.extend(lo + m.start() for m in _PROBE.finditer(ctx.elf.section_data(sec)))
+        hits.extend(addr for addr, _m in ctx.scan(_PROBE))
     funcs = ctx.functions
     starts = [f.addr for f in funcs]
     owners: dict[str, int] = {}
