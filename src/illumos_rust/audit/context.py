@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 from ..elf import constants as C
 from ..elf.dynamic import DynamicSection, dynamic
-from ..elf.reader import ElfFile
+from ..elf.reader import ElfFile, Section
 from .policy import Policy
 
 FRAGMENT = re.compile(r"\.(?:cold|warm|part)(?:\.\d+)?$|\.(?:cold|warm)\.\d+$|\.bolt\.")
@@ -245,12 +245,12 @@ class Context:
             with contextlib.suppress(OSError, ValueError):
                 buf.madvise(mmap.MADV_DONTNEED)
 
-    def scan(self, pattern: re.Pattern[bytes], overlap: int = 16) -> Iterator[tuple[int, re.Match[bytes]]]:
-        """(address, match) of ``pattern`` in every executable section, in 16 MiB windows whose pages are
-        released as soon as they are scanned: a 97 MB text then costs 16 MB of resident set, not 97.
+    def windows(self, overlap: int = 16) -> Iterator[tuple[Section, memoryview, int, int, int]]:
+        """(section, its data, start, end, stop) for every executable section in 16 MiB windows whose pages
+        are released once the caller has scanned them: a 97 MB text then costs 16 MB of resident set.
 
-        ``overlap`` must cover the longest match so that one straddling a window edge is still found (once:
-        only matches starting inside the window count).
+        Scan ``data[start:end]`` (``end`` includes ``overlap`` bytes of the next window, enough for the
+        longest match) and keep only matches that start before ``stop``, so each is found once.
         """
         for sec in self.elf.sections:
             if not sec.is_exec or sec.sh_type == C.SHT_NOBITS or not sec.sh_size:
@@ -259,10 +259,15 @@ class Context:
             n = len(data)
             for cs in range(0, n, SCAN_WINDOW):
                 ce = min(cs + SCAN_WINDOW, n)
-                for m in pattern.finditer(data, cs, min(ce + overlap, n)):
-                    if m.start() < ce:
-                        yield sec.sh_addr + m.start(), m
+                yield sec, data, cs, min(ce + overlap, n), ce
                 self._release_range(sec.sh_offset + cs, ce - cs)
+
+    def scan(self, pattern: re.Pattern[bytes], overlap: int = 16) -> Iterator[tuple[int, re.Match[bytes]]]:
+        """(address, match) of ``pattern`` in every executable section, through ``windows``."""
+        for sec, data, start, end, stop in self.windows(overlap):
+            for m in pattern.finditer(data, start, end):
+                if m.start() < stop:
+                    yield sec.sh_addr + m.start(), m
 
     def _release_range(self, offset: int, length: int) -> None:
         buf = self.elf.buf

@@ -33,7 +33,7 @@ ENTRY_CFA = {C.EM_AMD64: 8, C.EM_386: 4, C.EM_AARCH64: 0}
 ENDBR64 = b"\xf3\x0f\x1e\xfa"
 LEAF_DECODE_LIMIT = 16384  # bytes: larger bodies keep the CFI verdict (bounded cost on 100k functions)
 MAX_LISTED = 8  # offenders spelled out in a finding's evidence; properties keep up to MAX_PROPERTY
-MAX_PROPERTY = 200
+MAX_PROPERTY = 25  # names in a finding's properties (demangling them all costs seconds on big files)
 MAX_OWNERS = 12  # crates/objects in the coverage finding's text evidence
 
 

@@ -270,13 +270,14 @@ def _indirect(
     sites: list[int] = []
     unpack = _I32.unpack_from
     if slots:
-        for addr, m in ctx.scan(_GOT_CALL, overlap=6):
-            sec_data = m.string
-            p = m.start()
-            if p + 6 <= len(sec_data) and addr + 6 + unpack(sec_data, p + 2)[0] in slots:
-                sec = ctx.elf.section_at(addr)
-                if sec is None or not sec.name.startswith(".plt"):
-                    sites.append(addr)
+        for sec, data, start, end, stop in ctx.windows(overlap=6):
+            if sec.name.startswith(".plt"):
+                continue
+            base = sec.sh_addr
+            for m in _GOT_CALL.finditer(data, start, end):
+                p = m.start()
+                if p < stop and p + 6 <= end and base + p + 6 + unpack(data, p + 2)[0] in slots:
+                    sites.append(base + p)
     if stubs:
         # ``call rel32`` through the PLT is what C code (gcc, cc-rs objects) emits; rustc's x86-64 targets
         # call external functions through the GOT (plt-by-default: false), caught above. Checking every
