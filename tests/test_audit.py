@@ -406,3 +406,25 @@ def test_functions_without_fdes_endbr64_and_shrink_wrapping(variant: str) -> Non
         assert any(ln.startswith("mov    %rsp,%rbp") or ",%rbp" in ln for ln in body("audit_nofde_calls"))
         assert got["audit_nofde_calls"] == got["audit_nofde_early"] == "RBP_CLOBBER"
     assert got["audit_nofde_leaf"] == "LEAF"  # three instructions and a ret: no call
+
+
+@pytest.mark.parametrize(
+    ("name", "dwarf", "ctf"),
+    [
+        ("objfunc.o", False, True),
+        ("ctfconv_t.o", True, True),
+        ("gnu_ctf.o", False, False),
+        ("rustbin", True, False),
+    ],
+)
+def test_post_mortem_sections(name: str, dwarf: bool, ctf: bool) -> None:
+    """ctf/README: objfunc.o carries .SUNW_ctf without debug info, ctfconv_t.o both, gnu_ctf.o GNU CTF
+    in ``.ctf`` (not illumos CTF), rustbin DWARF only."""
+    report = audit(shared_path("fixtures", "ctf", name))
+    pm = report.facts["post_mortem"]
+    assert (pm["dwarf"], pm["ctf"]) == (dwarf, ctf)
+    lacks = next(f.evidence for f in report.findings if f.rule == "debug-info")
+    assert ("no .SUNW_ctf" in lacks) is not ctf
+    if name.endswith(".o"):
+        assert "skipped" in report.facts["frame_pointers"]  # relocatable: addresses not relocated yet
+        assert report.facts["target"]["os"] != "solarish"  # built on Debian; .SUNW_ctf is no Solaris mark

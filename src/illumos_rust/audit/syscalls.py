@@ -162,6 +162,8 @@ def check(ctx: Context, emit: Emitter, os_name: str | None = None) -> dict[str, 
         return {"skipped": "libc itself makes the system calls"}
     if ctx.machine not in (C.EM_AMD64, C.EM_386):
         return {"skipped": f"no raw-syscall scan for {ctx.elf.machine_name}"}
+    if ctx.elf.header.e_type == C.ET_REL:
+        return {"skipped": "relocatable object: audit the linked file"}
     bitness = 64 if ctx.elf.is64 else 32
     funcs = ctx.functions
     starts = [f.addr for f in funcs]

@@ -23,7 +23,9 @@ def guess_os(ctx: Context, producer: Producer) -> tuple[str, list[str]]:
     needed = ctx.dyn.needed
     ev: list[str] = []
     os_name = "unknown"
-    if "ld.so.1" in interp or "libc.so.1" in needed or elf.osabi == C.ELFOSABI_SOLARIS or elf.is_solaris:
+    # .SUNW_ctf alone says nothing: ctfconvert adds it anywhere. The link-editor's own sections do.
+    sunw = any(s.name.startswith(".SUNW_") and s.name != C.SHT_SUNW_CTF_NAME for s in elf.sections)
+    if "ld.so.1" in interp or "libc.so.1" in needed or elf.osabi == C.ELFOSABI_SOLARIS or sunw:
         os_name = "solarish"
         ev.append(f"interpreter {interp}" if interp else "libc.so.1 / Solaris OSABI or sections")
     elif "ld-linux" in interp or "ld-musl" in interp or any(n.startswith("libc.so.6") for n in needed):
