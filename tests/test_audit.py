@@ -428,3 +428,22 @@ def test_post_mortem_sections(name: str, dwarf: bool, ctf: bool) -> None:
     if name.endswith(".o"):
         assert "skipped" in report.facts["frame_pointers"]  # relocatable: addresses not relocated yet
         assert report.facts["target"]["os"] != "solarish"  # built on Debian; .SUNW_ctf is no Solaris mark
+
+
+def test_crate_attribution_agrees_with_rustfilt() -> None:
+    """The crate read from the mangled form equals the first path component rustfilt prints, for every
+    Rust function of the illumos hello fixture that is not an impl block (``<T as Trait>``)."""
+    rustfilt = require_tool("rustfilt")
+    with ElfFile(fixture("illumos", "hello")) as elf:
+        names = [n for n in elf.symtab.names if n.startswith(("_R", "_ZN"))]
+    shown = subprocess.run(
+        [rustfilt], input="\n".join(names) + "\n", capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert len(shown) == len(names) > 500
+    compared = 0
+    for name, text in zip(names, shown, strict=True):
+        if text.startswith("<") or text == name:
+            continue
+        assert crate_of(name) == text.split("::", 1)[0], (name, text)
+        compared += 1
+    assert compared > 300
