@@ -226,8 +226,12 @@ def test_cargo_workspace_artefacts(tmp_path: Path) -> None:
     cargo = require_tool("cargo")
     proj = tmp_path / "ws"
     (proj / "src").mkdir(parents=True)
-    (proj / "Cargo.toml").write_text('[package]\nname = "audit-ws"\nversion = "0.1.0"\nedition = "2021"\n')
+    (proj / "Cargo.toml").write_text(
+        '[package]\nname = "audit-ws"\nversion = "0.1.0"\nedition = "2021"\n'
+        '\n[lib]\ncrate-type = ["cdylib"]\n'
+    )
     (proj / "src" / "main.rs").write_text('fn main() { println!("hi"); }\n')
+    (proj / "src" / "lib.rs").write_text('#[no_mangle]\npub extern "C" fn ws_add(a: i32) -> i32 { a + 1 }\n')
     env = {**os.environ, "CARGO_TARGET_DIR": str(proj / "target"), "CARGO_NET_OFFLINE": "true"}
     subprocess.run([cargo, "build", "-q", "--offline"], cwd=proj, check=True, env=env, capture_output=True)
     proc = subprocess.run(
@@ -249,7 +253,11 @@ def test_cargo_workspace_artefacts(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     paths = [r["path"] for r in json.loads(proc.stdout)["reports"]]
-    assert paths == [str(proj / "target" / "debug" / "audit-ws")]
+    # cargo names the cdylib after the crate with '-' turned into '_' (the cargo book, "Cargo Targets")
+    assert sorted(paths) == [
+        str(proj / "target" / "debug" / "audit-ws"),
+        str(proj / "target" / "debug" / "libaudit_ws.so"),
+    ]
 
 
 def test_edited_object_is_noted(tmp_path: Path) -> None:

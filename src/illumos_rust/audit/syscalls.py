@@ -248,7 +248,10 @@ def check(ctx: Context, emit: Emitter, os_name: str | None = None) -> dict[str, 
         )
     return {
         "decoder": "iced-x86" if disasm.AVAILABLE else None,
-        "confirmed": [{k: v for k, v in c.items() if k != "loader"} for c in confirmed],
+        "confirmed": [
+            {**{k: v for k, v in c.items() if k != "loader"}, "symbol": display(c["function"])}
+            for c in confirmed
+        ],
         "dismissed_byte_hits": dismissed,
         "skipped_sections": sorted(skipped),
         "unverified": sum(len(v) for v in unverified.values()),
