@@ -6,6 +6,7 @@ builder verified), the syscall table in ../shared/notes, and hand reasoning writ
 
 from __future__ import annotations
 
+import itertools
 import re
 import subprocess
 from functools import cache
@@ -447,3 +448,34 @@ def test_crate_attribution_agrees_with_rustfilt() -> None:
         assert crate_of(name) == text.split("::", 1)[0], (name, text)
         compared += 1
     assert compared > 300
+
+
+@pytest.mark.parametrize(
+    ("name", "bp", "sp"), [("exe_solaris64_cc.elf", "%rbp", "%rsp"), ("exe_solaris32_cc.elf", "%ebp", "%esp")]
+)
+def test_sun_c_functions_against_objdump(name: str, bp: str, sp: str) -> None:
+    """Sun C output (ELF64 with .eh_frame, ELF32 without): main and __fsr judged like objdump shows them."""
+    pytest.importorskip("iced_x86")
+    require_tool("objdump")
+    path = shared_path("fixtures", "elf", name)
+    dis = subprocess.run(
+        ["objdump", "-d", "--no-show-raw-insn", str(path)], capture_output=True, text=True, check=True
+    ).stdout
+    syms = subprocess.run(["readelf", "-Ws", str(path)], capture_output=True, text=True, check=True).stdout
+    got = classes(path)
+    for fn in ("main", "__fsr"):
+        # the symbol's extent per readelf (objdump runs on to the next symbol, past __fsr's 268 bytes)
+        value, size = next(
+            (int(c[1], 16), int(c[2]))
+            for c in (ln.split() for ln in syms.splitlines())
+            if len(c) == 8 and c[7] == fn
+        )
+        body = dis.split(f"<{fn}>:", 1)[1].split("\n\n", 1)[0]
+        insns = [
+            ln.split("\t", 1)[1].strip()
+            for ln in body.strip().splitlines()
+            if "\t" in ln and int(ln.split(":", 1)[0], 16) < value + size
+        ]
+        fp = any(a == f"push   {bp}" and b == f"mov    {sp},{bp}" for a, b in itertools.pairwise(insns))
+        calls = any(i.startswith("call") for i in insns)
+        assert got[fn] == ("FP" if fp else "NO_FP" if calls else "LEAF"), (fn, got[fn], insns[:4])

@@ -85,7 +85,7 @@ def frame_of(code: bytes, ip: int, bitness: int = 64) -> str | None:
         if fc in (F.CALL, F.INDIRECT_CALL):
             called = True
         mn = ins.mnemonic
-        if mn == M.PUSH and ins.op0_kind == K.REGISTER and ins.op0_register == R.RBP:
+        if mn == M.PUSH and ins.op0_kind == K.REGISTER and ins.op0_register in (R.RBP, R.EBP):
             pushed = 0
             continue
         if pushed >= 0:
@@ -106,7 +106,7 @@ def frame_of(code: bytes, ip: int, bitness: int = 64) -> str | None:
                 mn == M.MOV
                 and pushed >= 0
                 and ins.op1_kind == K.REGISTER
-                and ins.op1_register == R.RSP
+                and ins.op1_register in (R.RSP, R.ESP)
                 and not called
             ):
                 return "FP"

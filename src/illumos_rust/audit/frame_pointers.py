@@ -48,6 +48,11 @@ def _prologue_class(ctx: Context, fn: Function) -> str | None:
             code = code[4:]
         if code.startswith((b"\x55\x48\x89\xe5", b"\x55\x48\x8b\xec")):
             return "FP"
+    elif ctx.machine == C.EM_386:
+        if code.startswith((b"\xf3\x0f\x1e\xfb",)):  # endbr32
+            code = code[4:]
+        if code.startswith((b"\x55\x89\xe5", b"\x55\x8b\xec")):
+            return "FP"
     elif ctx.machine == C.EM_AARCH64 and len(code) >= 8:
         first = int.from_bytes(code[:4], "little")
         second = int.from_bytes(code[4:8], "little")
@@ -65,8 +70,8 @@ def classify(ctx: Context) -> tuple[list[tuple[Function, str, str]], bool]:
     exact = {p for p in ctx.policy.fp_exempt if not any(ch in p for ch in "*?[")}
     globs = [fnmatch.translate(p) for p in ctx.policy.fp_exempt if p not in exact]
     globbed = re.compile("|".join(globs)) if globs else None
-    decode = disasm.AVAILABLE and ctx.machine == C.EM_AMD64
-    bitness = 64
+    decode = disasm.AVAILABLE and ctx.machine in (C.EM_AMD64, C.EM_386)
+    bitness = 64 if ctx.machine == C.EM_AMD64 else 32
     out: list[tuple[Function, str, str]] = []
     for fn in ctx.functions:
         name = fn.name
