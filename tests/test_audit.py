@@ -479,3 +479,28 @@ def test_sun_c_functions_against_objdump(name: str, bp: str, sp: str) -> None:
         fp = any(a == f"push   {bp}" and b == f"mov    {sp},{bp}" for a, b in itertools.pairwise(insns))
         calls = any(i.startswith("call") for i in insns)
         assert got[fn] == ("FP" if fp else "NO_FP" if calls else "LEAF"), (fn, got[fn], insns[:4])
+
+
+@pytest.mark.parametrize(
+    ("profile_name", "entry", "verdict"),
+    [
+        (
+            "platform",
+            "/opt/local/gcc13/x86_64-sun-solaris2.11/lib/amd64",
+            "under /opt/local",
+        ),  # tritonadm note
+        ("platform", "$ORIGIN/../lib", None),
+        ("platform", "${ORIGIN}/lib", None),
+        ("platform", "/usr/gcc/10/lib/amd64", None),  # the platform's own gcc runtime
+        ("platform", "/usr/lib/64", None),
+        ("platform", "/usr/lib64", "not under an allowed prefix"),  # component-wise, not string prefix
+        ("platform", "/usr/local/lib", "not under an allowed prefix"),
+        ("platform", "lib", "relative path"),
+        ("platform", "", "empty entry"),
+        ("pkgsrc", "/opt/local/lib", None),
+        ("pkgsrc", "/opt/localx/lib", "not under an allowed prefix"),
+    ],
+)
+def test_search_path_policy(profile_name: str, entry: str, verdict: str | None) -> None:
+    got = profile(profile_name).path_verdict(entry)
+    assert (got is None) if verdict is None else (got is not None and got.startswith(verdict)), got
