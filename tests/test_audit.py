@@ -504,3 +504,13 @@ def test_sun_c_functions_against_objdump(name: str, bp: str, sp: str) -> None:
 def test_search_path_policy(profile_name: str, entry: str, verdict: str | None) -> None:
     got = profile(profile_name).path_verdict(entry)
     assert (got is None) if verdict is None else (got is not None and got.startswith(verdict)), got
+
+
+def test_stripped_binary_is_judged_from_its_fdes() -> None:
+    """Without .symtab every FDE stands for a function: the stripped hello keeps the unstripped verdicts."""
+    require_tool("readelf")
+    stripped = fixture("illumos", "hello-stripped")
+    rbp_fdes = sum(1 for fp, _ in readelf_fp(str(stripped)).values() if fp)
+    report = audit(stripped)
+    assert report.facts["frame_pointers"]["totals"]["FP"] == rbp_fdes
+    assert rbp_fdes == audit(fixture("illumos", "hello")).facts["frame_pointers"]["totals"]["FP"]

@@ -230,6 +230,18 @@ class Context:
             table.__dict__.pop("raws", None)
         self._defined = frozenset(defined)
         self._tls = tls
+        if not len(elf.symtab) and elf.header.e_type != C.ET_REL:
+            # Stripped: .eh_frame still delimits every function that has CFI, so each FDE not covered by
+            # an exported symbol becomes an anonymous function and the coverage stays complete.
+            from ..elf.eh_frame import eh_frame
+
+            eh = eh_frame(elf)
+            for fde in eh.fdes if eh is not None else []:
+                if fde.pc_begin not in by_addr and fde.pc_end > fde.pc_begin:
+                    name = f"(no symbol)@0x{fde.pc_begin:x}"
+                    by_addr[fde.pc_begin] = Function(
+                        name, fde.pc_begin, fde.pc_end - fde.pc_begin, True, None
+                    )
         funcs = sorted(by_addr.values(), key=lambda f: f.addr)
         self._functions = _infer_objects(funcs)
 
