@@ -514,3 +514,52 @@ def test_stripped_binary_is_judged_from_its_fdes() -> None:
     report = audit(stripped)
     assert report.facts["frame_pointers"]["totals"]["FP"] == rbp_fdes
     assert rbp_fdes == audit(fixture("illumos", "hello")).facts["frame_pointers"]["totals"]["FP"]
+
+
+@pytest.mark.parametrize("variant", ["fp", "nofp"])
+def test_aarch64_frame_pointers(variant: str) -> None:
+    """aarch64: the CFA moves to x29+16 after ``stp x29, x30; mov x29, sp`` (illumos-target.md §5)."""
+    clang = require_tool("clang")
+    require_tool("readelf")
+    sysroot = subprocess.run(["rustc", "--print", "sysroot"], capture_output=True, text=True).stdout.strip()
+    lld = next(Path(sysroot).glob("lib/rustlib/*/bin/rust-lld"), None)
+    if lld is None:
+        pytest.skip("rust-lld not in the rustc sysroot")
+    out_dir = REPO / ".cache" / "rustc-builds"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    obj, lib = out_dir / f"audit-a64-{variant}.o", out_dir / f"libaudit-a64-{variant}.so"
+    flags = (
+        ["-fno-omit-frame-pointer", "-mno-omit-leaf-frame-pointer"]
+        if variant == "fp"
+        else ["-fomit-frame-pointer"]
+    )
+    subprocess.run(
+        [
+            clang,
+            "-target",
+            "aarch64-linux-gnu",
+            "-O2",
+            "-fPIC",
+            *flags,
+            "-c",
+            str(DATA / "a64.c"),
+            "-o",
+            str(obj),
+        ],
+        check=True,
+    )
+    subprocess.run(
+        [str(lld), "-flavor", "gnu", "-shared", str(obj), "-o", str(lib), "--unresolved-symbols=ignore-all"],
+        check=True,
+    )
+    frames = subprocess.run(
+        ["readelf", "-W", "--debug-dump=frames-interp", str(lib)], capture_output=True, text=True, check=True
+    ).stdout
+    x29_cfa = len(re.findall(r"^[0-9a-f]{16} x29\+16", frames, re.M))
+    got = classes(lib)
+    if variant == "fp":
+        assert x29_cfa == 2
+        assert got == {"a64_leaf": "FP", "a64_nonleaf": "FP"}
+    else:
+        assert x29_cfa == 0
+        assert got == {"a64_leaf": "LEAF", "a64_nonleaf": "NO_FP"}  # the non-leaf calls ext()
