@@ -275,3 +275,14 @@ def test_edited_object_is_noted(tmp_path: Path) -> None:
     assert report["facts"]["dependencies"]["edited"] is True
     assert {f["rule"] for f in report["findings"]} >= {"dep-edited", "dep-forbidden-path"}
     assert code == 1
+
+
+def test_text_summary_for_several_files(tmp_path: Path) -> None:
+    bad = tmp_path / "bad"
+    bad.write_bytes(b"\x7fELF" + b"\x00" * 8)
+    paths = [str(shared_path("fixtures", "illumos-rust", "bin", d, "hello")) for d in ("illumos", "solaris")]
+    code, out, err = run("-q", *paths, str(bad))
+    assert code == 2 and err.count("\n") == 1
+    # the Solaris build is the one file with errors (frame pointers); the illumos one has none
+    assert out.splitlines()[-1].startswith("audited 2 ELF file(s): 1 with errors; ")
+    assert out.splitlines()[-1].endswith("; 1 unreadable")

@@ -134,6 +134,13 @@ def run(args: argparse.Namespace) -> int:
             shown = [f for f in r.findings if not (args.quiet and f.severity == Severity.INFO)]
             out.write(_headline(r) + "\n")
             out.write(render_text(shown, color=color))
+        if len(reports) + len(errors) > 1:
+            errs = sum(1 for f in findings if f.severity == Severity.ERROR)
+            warns = sum(1 for f in findings if f.severity == Severity.WARNING)
+            failed = sum(1 for r in reports if r.worst == Severity.ERROR)
+            summary = f"audited {len(reports)} ELF file(s): {failed} with errors; "
+            summary += f"{errs} error(s), {warns} warning(s)"
+            out.write(summary + (f"; {len(errors)} unreadable" if errors else "") + "\n")
     if errors:
         return 2
     if args.fail_on == "never":
