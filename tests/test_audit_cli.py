@@ -286,3 +286,20 @@ def test_text_summary_for_several_files(tmp_path: Path) -> None:
     # the Solaris build is the one file with errors (frame pointers); the illumos one has none
     assert out.splitlines()[-1].startswith("audited 2 ELF file(s): 1 with errors; ")
     assert out.splitlines()[-1].endswith("; 1 unreadable")
+
+
+def test_illumos_std_program_without_libumem(tmp_path: Path) -> None:
+    """illumos std links libumem as its allocator (std's #[link] list): its absence is a warning."""
+    data = hello().read_bytes()
+    assert data.count(b"libumem.so.1\x00") >= 1
+    renamed = tmp_path / "hello"
+    renamed.write_bytes(data.replace(b"libumem.so.1\x00", b"libumex.so.1\x00"))
+    needed = subprocess.run(
+        ["readelf", "-d", str(renamed)], capture_output=True, text=True, check=True
+    ).stdout
+    assert "[libumex.so.1]" in needed and "libumem" not in needed
+    _, out, _ = run("--format", "json", str(renamed))
+    rules = [f["rule"] for f in json.loads(out)["reports"][0]["findings"]]
+    assert "dep-no-libumem" in rules
+    _, out, _ = run("--format", "json", "--profile", "pkgsrc", str(renamed))
+    assert "dep-no-libumem" not in [f["rule"] for f in json.loads(out)["reports"][0]["findings"]]
