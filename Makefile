@@ -5,7 +5,7 @@ VPY      := $(VENV)/bin/python
 STAMP    := $(VENV)/.installed
 # Debian packages the tests use as independent oracles (rustfilt) or benchmarks use as anchors (ripgrep),
 # and the crate sources `port`'s tests check the known Solaris-only gaps in (issue 6).
-DEB_PKGS := rustfilt ripgrep binutils gdb xz-utils patch \
+DEB_PKGS := rustfilt ripgrep binutils gdb xz-utils patch clang \
             librust-users-dev librust-fs2-dev librust-stacker-dev librust-term-size-dev \
             librust-shared-library-dev librust-libc-dev
 SHARED   ?= $(abspath ../shared)
@@ -45,7 +45,8 @@ unit: venv sysdeps
 test: lint typecheck unit
 
 bench: venv sysdeps
-	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(VPY) $$b || exit 1; done
+	$(VPY) -m pip install -q --disable-pip-version-check -e '.[dev,bench]'
+	@cd benchmarks && for b in bench_*.py; do echo "== $$b"; PATH=$(CURDIR)/$(VENV)/bin:$$PATH ../$(VPY) $$b || exit 1; done
 
 fuzz: venv
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-50000} $(VENV)/bin/pytest -q -p no:randomly tests -k fuzz
