@@ -8,7 +8,7 @@ STAMP    := $(VENV)/.installed
 DEB_PKGS := rustfilt ripgrep binutils gdb xz-utils patch clang \
             librust-users-dev librust-fs2-dev librust-stacker-dev librust-term-size-dev \
             librust-shared-library-dev librust-libc-dev
-SHARED   ?= $(abspath ../shared)
+SHARED   ?= $(or $(ILLUMOS_RUST_SHARED),$(abspath ../shared))
 export ILLUMOS_RUST_SHARED := $(SHARED)
 
 .PHONY: venv sysdeps demo test lint typecheck unit bench fuzz corpus clean
