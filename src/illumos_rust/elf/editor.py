@@ -101,31 +101,12 @@ def static_string_refs(elf: ElfFile, strtab_offset: int) -> tuple[list[StringRef
                 f"section {sec.name or sec.index} (links to .dynstr; references cannot be enumerated)"
             )
     for need in verneed(elf):  # vn_file itself is left out: a NEEDED rename changes it, the planner tracks it
-        for aux in need.aux:
-            value = elf.word.unpack_from(elf.buf, aux.offset + 8)[0]
-            refs.append(StringRef(value, "version need", aux.name, need.file))
-    for sec in elf.sections_of_type(C.SHT_GNU_VERDEF):
-        if sec.sh_link == index:
-            refs.extend(_verdef_refs(elf, sec))
+        refs.extend(StringRef(aux.name_value, "version need", aux.name, need.file) for aux in need.aux)
+    if any(sec.sh_link == index for sec in elf.sections_of_type(C.SHT_GNU_VERDEF)):
+        for d in verdef(elf):
+            label = d.names[0] if d.names else "?"
+            refs.extend(StringRef(value, "version definition", label) for value in d.name_values)
     return refs, blind
-
-
-def _verdef_refs(elf: ElfFile, sec: Section) -> list[StringRef]:
-    """``vda_name`` offsets of every version definition (verdef() keeps names, not offsets)."""
-    out: list[StringRef] = []
-    defs = verdef(elf)
-    def_s = struct.Struct(elf.endian + "HHHHIII")
-    aux_s = struct.Struct(elf.endian + "II")
-    for d in defs:
-        _v, _f, _n, cnt, _h, aux, _nx = def_s.unpack_from(elf.buf, d.offset)
-        apos = d.offset + aux
-        for _ in range(cnt):
-            name, nxt = aux_s.unpack_from(elf.buf, apos)
-            out.append(StringRef(name, "version definition", d.names[0] if d.names else "?"))
-            if nxt == 0:
-                break
-            apos += nxt
-    return out
 
 
 def syminfo_boundto(elf: ElfFile) -> list[int]:

@@ -24,6 +24,7 @@ class VernAux:
     flags: int
     other: int
     offset: int
+    name_value: int = 0  # the vna_name string offset itself, for editors that must know who uses a string
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class VerDef:
     hash: int
     names: list[str]
     offset: int
+    name_values: list[int] = field(default_factory=list)  # vda_name offsets, as above
 
 
 def _entries(elf: ElfFile, sec: Section, what: str) -> tuple[int, int, int, int]:
@@ -75,7 +77,9 @@ def verneed(elf: ElfFile) -> list[VerNeed]:
                 if apos + aux_s.size > end or apos < sec.sh_offset:
                     raise elf.error(apos, f"{sec.name}: version need aux entry outside its section")
                 h, fl, other, name, nxt = elf.unpack(aux_s, apos, sec.name)
-                auxes.append(VernAux(elf.cstring(s_off + name, s_end, "version name"), h, fl, other, apos))
+                auxes.append(
+                    VernAux(elf.cstring(s_off + name, s_end, "version name"), h, fl, other, apos, name)
+                )
                 if nxt == 0:
                     break
                 apos += nxt
@@ -109,17 +113,19 @@ def verdef(elf: ElfFile) -> list[VerDef]:
             if pos + def_s.size > end:
                 raise elf.error(pos, f"{sec.name}: version definition runs past its section")
             vd_version, vd_flags, vd_ndx, vd_cnt, vd_hash, vd_aux, vd_next = elf.unpack(def_s, pos, sec.name)
-            names = []
+            names: list[str] = []
+            values: list[int] = []
             apos = pos + vd_aux
             for _a in range(vd_cnt):
                 if apos + aux_s.size > end or apos < sec.sh_offset:
                     raise elf.error(apos, f"{sec.name}: version definition aux outside its section")
                 name, nxt = elf.unpack(aux_s, apos, sec.name)
                 names.append(elf.cstring(s_off + name, s_end, "version name"))
+                values.append(name)
                 if nxt == 0:
                     break
                 apos += nxt
-            out.append(VerDef(vd_version, vd_flags, vd_ndx, vd_hash, names, pos))
+            out.append(VerDef(vd_version, vd_flags, vd_ndx, vd_hash, names, pos, values))
             if vd_next == 0:
                 break
             pos += vd_next
