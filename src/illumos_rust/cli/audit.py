@@ -13,7 +13,7 @@ from ..audit import RULES, Report, audit_paths, expand, load_policy, profile
 from ..audit.cargo import workspace_artifacts
 from ..errors import FormatError, UsageError
 from ..findings import Severity, render_sarif, render_text
-from .common import use_color
+from .common import add_format, use_color
 
 EXAMPLES = """examples:
   illumos-rust audit target/x86_64-unknown-illumos/release/myservice
@@ -45,7 +45,7 @@ def add_parser(sub: Any) -> None:
         help="built-in policy (default: platform)",
     )
     group.add_argument("--policy", metavar="FILE.toml", help="policy file (see docs/readme/audit.md)")
-    p.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    add_format(p, ("text", "json", "sarif"))
     p.add_argument(
         "--fail-on",
         choices=("error", "warning", "never"),

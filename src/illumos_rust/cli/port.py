@@ -18,7 +18,7 @@ from ..errors import UsageError
 from ..findings import Severity, render_json, render_sarif, render_text
 from ..port import engine
 from ..port.analysis import RULES
-from .common import use_color
+from .common import add_format, use_color
 
 
 def add_parser(subparsers: Any) -> None:
@@ -34,7 +34,7 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="scan the current cargo workspace and its dependencies (cargo metadata --offline)",
     )
-    p.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    add_format(p, ("text", "json", "sarif"))
     p.add_argument(
         "--patch", metavar="FILE", help="write a unified diff (apply with patch -p1); '-' = stdout"
     )
