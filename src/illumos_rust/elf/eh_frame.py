@@ -16,7 +16,6 @@ from __future__ import annotations
 import struct
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Literal, NamedTuple
 
 from ..bulk import paused_gc
@@ -230,11 +229,6 @@ class EhFrame:
             self._parse()
         self.fdes.sort(key=lambda f: f.pc_begin)
         self._starts = [f.pc_begin for f in self.fdes]
-
-    def all_rows(self) -> list[tuple[Fde, list[CfaRow]]]:
-        """Every FDE with its decoded CFA table (the bulk path: collector paused while building)."""
-        with paused_gc():
-            return [(f, f.rows()) for f in self.fdes]
 
     def fde_for(self, pc: int) -> Fde | None:
         i = bisect_right(self._starts, pc) - 1
@@ -713,6 +707,3 @@ def register_name(machine: int, reg: int | None) -> str:
         return "exp"
     names = REGISTER_NAMES.get(machine, [])
     return names[reg] if 0 <= reg < len(names) else f"r{reg}"
-
-
-_ = cached_property
