@@ -100,7 +100,7 @@ def identify(elf: ElfFile) -> Producer:
     compilers = [c.strip() for c in comments if c.startswith(("GCC:", "acomp:", "clang version", "cg:"))]
     compilers += [c.strip() for c in comments if "clang version" in c and c.strip() not in compilers]
 
-    names = list(elf.symtab.names) or (list(elf.dynsym.names) + list(elf.ldynsym.names))
+    names = elf.symtab.names or elf.dynsym.names + elf.ldynsym.names
     mangling = mangling_counts(names)
     is_rust, why = False, ""
     if rustc:
