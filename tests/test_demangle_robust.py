@@ -19,7 +19,7 @@ import time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from illumos_rust.demangle import core, demangle, demangle_text, try_demangle
+from illumos_rust.demangle import core, demangle, demangle_text, legacy, try_demangle
 from test_demangle_oracle import corpus_program, driver_symbols, run_oracle, symbols_of
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "2500"))
@@ -181,7 +181,7 @@ def test_hostile_inputs_match_oracle_and_are_quick() -> None:
     sendable = [s for s in inputs if s.isascii() or not any(0xD800 <= ord(c) <= 0xDFFF for c in s)]
     expected = dict(zip(sendable, run_oracle(sendable), strict=True))
     for name, sym in zip(names, inputs, strict=True):
-        _quick(sym) if len(sym) < 100_000 else None
+        _quick(sym)
         exp = expected.get(sym)
         if exp is None:  # a lone surrogate cannot be sent to Rust; rustc-demangle rejects non-ASCII anyway
             assert try_demangle(sym) is None and demangle(sym) == sym
@@ -208,31 +208,99 @@ def test_memoised_spans_do_not_leak_context() -> None:
         assert try_demangle(sym, hash=False) == exp.alternate, sym
 
 
-def test_megabyte_rejects_are_quick() -> None:
-    """Megabyte-long inputs that are not Rust come back unchanged well within 10 ms of CPU each."""
-    for sym in ("x" * 1_000_000, "_R" + "A" * 1_000_000, "_ZN" + "9" * 1_000_000, "_R" + "N" * 1_000_000):
-        best = min(_cpu_time(core._uncached, sym, False) for _ in range(3))
-        assert try_demangle(sym) is None
-        assert best < REJECT_BUDGET_S, (sym[:10], best)
+def _hostile_families(length: int) -> dict[str, str]:
+    """Inputs of about ``length`` characters that parse as Rust for (nearly) all of it and then fail: the
+    worst case for a parser, one family per kind of repeated node. Each ends unclosed, so none is Rust."""
+    n = length - 12
+    return {
+        "legacy 1-char elements": "_ZN" + "1a" * (n // 2),
+        "legacy elements then junk": "_ZN" + "3foo" * (n // 4) + "X",
+        "v0 unit types": "_RINvC1a1f" + "u" * n,
+        "v0 crate roots": "_RINvC1a1f" + "C1a" * (n // 3),
+        "v0 nested paths": "_RINvC1a1f" + "NvC1a1b" * (n // 7),
+        "v0 backrefs": "_RINvC1a1f" + "B_" * (n // 2),
+        "v0 lifetimes": "_RINvC1a1f" + "L0_" * (n // 3),
+        "v0 int consts": "_RINvC1a1f" + "Kj0_" * (n // 4),
+        "v0 str consts": "_RINvC1a1f" + "Ke61_" * (n // 5),
+        "v0 ADT consts": "_RINvC1a1f" + "KVC1aU" * (n // 6),
+        "v0 punycode": "_RINvC1a1f" + "Cu3a_b" * (n // 6),
+        "v0 tuple items": "_RINvC1a1fT" + "u" * n,
+        "v0 fn params": "_RINvC1a1fF" + "u" * n,
+        "v0 dyn bounds": "_RINvC1a1fDG_" + "C1a" * (n // 3),
+        "v0 after a vast binder": "_RINvC1a1fFGZZZZ_" + "u" * n,
+        "v0 after an unbound lifetime": "_RINvC1a1fL1_" + "u" * n,
+        "v0 after a backref": "_RINvC1a1fB_" + "u" * n,
+        "v0 digit flood": "_RNvC" + "9" * n,
+        "v0 base-62 flood": "_RINvC1a1fB" + "z" * n + "_E",
+    }
 
 
-def test_megabyte_well_formed_prefixes_are_rejected_in_linear_time() -> None:
-    """Inputs that parse for a megabyte and only then fail cannot be rejected in 10 ms by a Python parser;
-    they must still be rejected (as the oracle does), in one linear pass: well under a second."""
-    inputs = ["_ZN" + "3foo" * 250_000, "_RINvC1a1f" + "u" * 1_000_000, "_RINvC1a1f" + "C1a" * 300_000]
-    for sym, exp in zip(inputs, run_oracle(inputs), strict=True):
+def _best_cpu(sym: str) -> float:
+    """Best of three cold answers in both forms, in CPU seconds (the memo would hide the parse otherwise)."""
+    times = []
+    for _ in range(3):
         core.clear_cache()
         start = time.process_time()
-        assert try_demangle(sym) is None and exp.full is None
-        assert time.process_time() - start < 1.0, sym[:20]
+        try_demangle(sym)
+        try_demangle(sym, hash=False)
+        times.append(time.process_time() - start)
+    return min(times) / 2
+
+
+def test_megabyte_inputs_come_back_unchanged_within_10ms() -> None:
+    """The brief's bar, for junk and for crafted megabyte inputs that are well formed up to their last
+    character. Over ``core.MAX_V0_LENGTH`` (v0) or ``legacy.MAX_ELEMENTS`` (legacy) they are refused before
+    any parsing; both bounds are documented deviations from rustc-demangle, which parses them."""
+    junk = {"garbage": "x" * 1_000_000, "v0 uppercase": "_R" + "A" * 1_000_000}
+    junk |= {"v0 N": "_R" + "N" * 1_000_000}
+    junk |= {"legacy digits": "_ZN" + "9" * 1_000_000, "legacy no E": "_ZN" + "3foo" * 250_000}
+    for name, sym in (junk | _hostile_families(1_000_000)).items():
+        assert try_demangle(sym) is None and demangle(sym) == sym, name
+        assert _best_cpu(sym) < REJECT_BUDGET_S, name
+
+
+def test_crafted_inputs_are_rejected_in_linear_time_and_agree_with_oracle() -> None:
+    """Below the bounds the parser must read the whole input: one linear pass, with the oracle's answer.
+    Hand measurement on this machine: at most ~0.4 µs per character (16 KiB: ~6 ms, 64 KiB: ~28 ms), so
+    16 KiB is held to the 10 ms bar and the 64 KiB bound to a linear 60 ms."""
+    for length, budget in ((16_384, REJECT_BUDGET_S), (core.MAX_V0_LENGTH, 0.060)):
+        families = _hostile_families(length)
+        for (name, sym), exp in zip(families.items(), run_oracle(list(families.values())), strict=True):
+            assert try_demangle(sym) == exp.full is None, (length, name)
+            assert _best_cpu(sym) < budget, (length, name)
+
+
+def test_size_limits_are_the_only_deviations_from_rustc_demangle() -> None:
+    """Valid symbols just past our bounds are refused where the oracle demangles them; just within, agree."""
+    body = "C1a" * ((core.MAX_V0_LENGTH - 9) // 3)
+    v0_within = "_RINvC1a1f" + body[: core.MAX_V0_LENGTH - 10] + "E"
+    v0_past = "_RINvC1a1f" + body + "uuuE"
+    legacy_within = "_ZN" + "1a" * legacy.MAX_ELEMENTS + "E"
+    legacy_past = "_ZN" + "1a" * (legacy.MAX_ELEMENTS + 1) + "E"
+    inputs = [v0_within, v0_past, legacy_within, legacy_past]
+    assert len(v0_within) - 2 <= core.MAX_V0_LENGTH < len(v0_past) - 2
+    within_v0, past_v0, within_legacy, past_legacy = run_oracle(inputs)
+    assert past_v0.full is not None and try_demangle(v0_past) is None
+    assert past_legacy.full is not None and try_demangle(legacy_past) is None
+    assert try_demangle(v0_within) == within_v0.full is not None
+    assert try_demangle(legacy_within) == within_legacy.full is not None
+
+
+def test_backref_bombs_are_answered_quickly() -> None:
+    """A few hundred bytes whose backrefs double the output at every level: the oracle prints 1 MB and
+    ``{size limit reached}`` in ~10 ms; so must we (the printer replays a target's writes, it does not
+    re-read them), cut at the same write."""
+    bombs = [_exponential_backrefs(k) for k in (18, 19, 20, 30, 40, 60)]
+    for sym, exp in zip(bombs, run_oracle(bombs), strict=True):
+        assert try_demangle(sym) == exp.full and try_demangle(sym, hash=False) == exp.alternate
+        assert _best_cpu(sym) < 0.050, len(sym)
 
 
 def test_size_capped_outputs_are_bounded_in_time() -> None:
     """Valid symbols whose output reaches the 1 MB cap: same cut as rustc-demangle, and no runaway work."""
     for sym in (HOSTILE["huge binder"], HOSTILE["legacy zeros 1M"], _exponential_backrefs(30)):
-        start = time.process_time()
+        assert _best_cpu(sym) < 0.050, sym[:20]
         out = try_demangle(sym)
-        assert time.process_time() - start < 5.0
         assert out is not None and len(out.encode()) <= 1_000_000 + len("{size limit reached}")
 
 

@@ -11,6 +11,7 @@ and falls back here whenever anything is unusual.
 
 from __future__ import annotations
 
+import itertools
 import sys
 from collections.abc import Callable
 from typing import Final
@@ -120,6 +121,14 @@ class Printer:
         self.alternate = alternate
         self.bound = 0
         self.remaining = MAX_SIZE
+        #: Deepest ``depth`` reached, and how many errors were printed: a backref's writes are reusable only
+        #: if printing them met no error and would not meet the depth limit where they are reused.
+        self.deepest = 0
+        self.failures = 0
+        #: Writes of backref targets already printed, by (kind, target, bound): a symbol built to double its
+        #: output at every backref level reaches the 1 MB cap after ~20 levels, and re-reading the targets
+        #: each time costs a Python call per write (seconds); copying the writes costs a list extend.
+        self.replays: dict[tuple[str, int, int], tuple[list[str], int, int]] = {}
 
     # -- output ---------------------------------------------------------------------------------------------
 
@@ -138,8 +147,23 @@ class Printer:
 
     def fail(self, message: str) -> None:
         """``invalid!``: print the message and mark the parser as failed."""
+        self.failures += 1
         self.print(message)
         self.err = message
+
+    def replay(self, writes: list[str], size: int) -> None:
+        """Print recorded writes, cutting at the same write as printing them one by one would."""
+        out = self.out
+        assert out is not None
+        if size <= self.remaining:
+            out.extend(writes)
+            self.remaining -= size
+            return
+        for k, total in enumerate(itertools.accumulate(map(utf8_len, writes))):
+            if total > self.remaining:
+                out.extend(writes[:k])
+                raise SizeLimit
+        raise AssertionError("a replay larger than the room left must overflow it")
 
     # -- parser primitives (raise ParseError) -------------------------------------------------------------
 
@@ -163,6 +187,8 @@ class Printer:
         self.depth += 1
         if self.depth > MAX_DEPTH:
             raise ParseError(TOO_DEEP)
+        if self.depth > self.deepest:
+            self.deepest = self.depth
 
     def _integer_62(self) -> int:
         if self._eat("_"):
@@ -284,7 +310,9 @@ class Printer:
             self.print("_")
             self.print(str(depth))
 
-    def print_backref(self, body: Callable[[], object]) -> None:
+    def print_backref(self, body: Callable[[], object], kind: str = "") -> None:
+        """Print a backref's target with ``body``; ``kind`` (if any) names what it prints, so that its writes
+        can be replayed the next time the same target is printed in the same way."""
         if not self.ok():
             return
         try:
@@ -292,14 +320,24 @@ class Printer:
         except ParseError as exc:
             self.fail(exc.message)
             return
-        if self.out is None:
+        out = self.out
+        if out is None:
+            return
+        key = (kind, target, self.bound)
+        recorded = self.replays.get(key) if kind else None
+        if recorded is not None and depth + recorded[2] <= MAX_DEPTH:
+            self.replay(recorded[0], recorded[1])
             return
         saved = (self.pos, self.depth, self.err)
-        self.pos, self.depth = target, depth
+        start, remaining, failures, deepest = len(out), self.remaining, self.failures, self.deepest
+        self.pos, self.depth, self.deepest = target, depth, depth
         try:
             body()
         finally:
             self.pos, self.depth, self.err = saved
+            reached, self.deepest = self.deepest, max(deepest, self.deepest)
+        if kind and self.failures == failures:
+            self.replays[key] = (out[start:], remaining - self.remaining, reached - depth)
 
     def in_binder(self, body: Callable[[], None]) -> None:
         if not self.ok():
@@ -320,19 +358,24 @@ class Printer:
         self.bound -= count
 
     def _print_bound_lifetimes(self, count: int) -> None:
-        """Write ``'a, 'b, …`` for a binder, in chunks while far from the size cap (binders can be vast)."""
+        """Write ``'a, 'b, …`` for a binder (binders can be vast): in chunks that fit before the size cap,
+        halving the chunk near it, so only the last few lifetimes are written one write at a time."""
         i = 0
+        n = 8192
         while i < count:
-            if self.remaining > 70_000 and count - i > 1:
-                chunk: list[str] = []
-                n = min(count - i, 4096)
-                for k in range(i, i + n):
-                    d = self.bound + (k - i)
-                    name = chr(97 + d) if d < 26 else f"_{d}"
-                    chunk.append(f", '{name}" if k else f"'{name}")
-                text = "".join(chunk)
+            n = min(n, count - i)
+            if n > 8 and self.out is not None:
+                lo, hi = self.bound, self.bound + n
+                # Lifetime d is written 'a..'z, then '_26, '_27, ...; map(str) keeps the long tail out of
+                # Python-level loops.
+                names = [f"'{chr(97 + d)}" for d in range(lo, min(hi, 26))]
+                if hi > 26:
+                    names.append("'_" + ", '_".join(map(str, range(max(lo, 26), hi))))
+                text = (", " if i else "") + ", ".join(names)
+                if len(text) > self.remaining:
+                    n //= 2
+                    continue
                 self.remaining -= len(text)
-                assert self.out is not None
                 self.out.append(text)
                 self.bound += n
                 i += n
@@ -430,7 +473,7 @@ class Printer:
             self.print_sep_list(self.print_generic_arg, ", ")
             self.print(">")
         elif tag == "B":
-            self.print_backref(lambda: self.print_path(in_value))
+            self.print_backref(lambda: self.print_path(in_value), "value path" if in_value else "path")
         else:
             self.fail(INVALID)
             return
@@ -519,7 +562,7 @@ class Printer:
                 self.print(" + ")
                 self.print_lifetime(lt)
         elif tag == "B":
-            self.print_backref(self.print_type)
+            self.print_backref(self.print_type, "type")
         elif tag == "W":
             self.print_type()
             self.print(" is ")
@@ -739,7 +782,7 @@ class Printer:
                 self.fail(INVALID)
                 return
         elif tag == "B":
-            self.print_backref(lambda: self.print_const(in_value))
+            self.print_backref(lambda: self.print_const(in_value), "value const" if in_value else "const")
         else:
             self.fail(INVALID)
             return

@@ -20,6 +20,13 @@ Scheme = Literal["legacy", "v0"]
 _LLVM_TAIL: Final = re.compile(r"[0-9A-F@]*")
 _SUFFIX: Final = re.compile(r"\.[!-~]*")
 MAX_SIZE: Final = _v0_exact.MAX_SIZE
+#: v0 symbols longer than this are not demangled (rustc-demangle has no such limit). A Python parser needs
+#: up to ~0.4 µs per character to reject a crafted symbol that fails only at its end, so a megabyte would take
+#: 400 ms; at this bound the worst such input takes ~30 ms and anything longer is refused at once. Real v0
+#: symbols are far shorter (1,222 bytes at most among librustc_driver's 186k), as backrefs keep them compact;
+#: legacy symbols, whose one ``<impl …>`` element can be long, are bounded by element count instead
+#: (``legacy.MAX_ELEMENTS``), not by length.
+MAX_V0_LENGTH: Final = 1 << 16
 SIZE_LIMIT: Final = "{size limit reached}"
 #: Results for inputs up to this length are memoised: symbol tables and stack traces repeat names a lot
 #: (``.dynsym`` repeats ``.symtab``, a hot frame appears in every stack). Plain dicts, emptied when full:
@@ -56,9 +63,14 @@ def strip_llvm_suffix(symbol: str) -> str:
 
 
 def _join_capped(writes: list[str], cut: bool) -> str:
-    """Join writes, keeping whole writes within MAX_SIZE bytes, then the size-limit marker if any was lost."""
+    """Join writes, keeping whole writes within MAX_SIZE bytes, then the size-limit marker if any was lost.
+
+    ``cut`` says the writer already stopped at the cap (the v0 printer does); legacy writes are checked here.
+    """
     text = "".join(writes)
-    if not cut and (len(text) * 4 <= MAX_SIZE or len(text.encode("utf-8", "surrogatepass")) <= MAX_SIZE):
+    if cut:
+        return text + SIZE_LIMIT
+    if len(text) * 4 <= MAX_SIZE or len(text.encode("utf-8", "surrogatepass")) <= MAX_SIZE:
         return text
     kept: list[str] = []
     remaining = MAX_SIZE
@@ -80,7 +92,7 @@ def _v0_inner(symbol: str) -> str | None:
         inner = symbol[3:]
     else:
         return None
-    if not inner or not ("A" <= inner[0] <= "Z") or not inner.isascii():
+    if not inner or not ("A" <= inner[0] <= "Z") or len(inner) > MAX_V0_LENGTH or not inner.isascii():
         return None
     return inner
 
@@ -110,7 +122,7 @@ def _uncached(symbol: str, alternate: bool, *, exact: bool = False) -> tuple[Sch
     # The two schemes' prefixes are disjoint, so trying v0 first for ``_R`` changes nothing but saves calls.
     if symbol.startswith("_R"):
         inner: str | None = symbol[2:]
-        if not inner or not ("A" <= inner[0] <= "Z") or not inner.isascii():
+        if not inner or not ("A" <= inner[0] <= "Z") or len(inner) > MAX_V0_LENGTH or not inner.isascii():
             return None
     else:
         parsed = legacy.parse(symbol)

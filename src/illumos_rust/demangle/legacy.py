@@ -28,6 +28,11 @@ _ESCAPES: Final[dict[str, str]] = {
 }
 _LOWER_HEX: Final = re.compile(r"u[0-9a-f]+")
 _PLAIN_RUN: Final = re.compile(r"[^$.]+")
+#: Paths with more elements are not demangled. rustc-demangle has no such limit, but real legacy symbols have
+#: a few dozen elements at most (a long one is long because one ``<impl …>`` element is), while a megabyte of
+#: one-character elements would cost a Python loop half a second to reject. At this bound the worst input
+#: is answered in about 2 ms.
+MAX_ELEMENTS: Final = 4096
 
 
 def parse(sym: str) -> tuple[list[str], str] | None:
@@ -53,6 +58,8 @@ def parse(sym: str) -> tuple[list[str], str] | None:
             return None
         if sym[pos] == "E":
             return elements, sym[pos + 1 :]
+        if len(elements) >= MAX_ELEMENTS:
+            return None
         m = _DIGITS.match(sym, pos)
         if m is None:
             return None
@@ -69,41 +76,46 @@ def parse(sym: str) -> tuple[list[str], str] | None:
 
 
 def _escaped(element: str, out: list[str]) -> None:
-    """Append the writes rustc-demangle makes for one element that contains ``$`` or ``.``."""
-    rest = element[1:] if element.startswith("_$") else element
-    while rest:
-        c = rest[0]
+    """Append the writes rustc-demangle makes for one element that contains ``$`` or ``.``.
+
+    Positions, not re-slicing: an element can be a megabyte of ``$LT$``, and slicing the rest after every
+    escape would make that quadratic.
+    """
+    i = 1 if element.startswith("_$") else 0
+    n = len(element)
+    while i < n:
+        c = element[i]
         if c == ".":
-            if rest.startswith(".."):
+            if element.startswith("..", i):
                 out.append("::")
-                rest = rest[2:]
+                i += 2
             else:
                 out.append(".")
-                rest = rest[1:]
+                i += 1
         elif c == "$":
-            end = rest.find("$", 1)
+            end = element.find("$", i + 1)
             if end < 0:
                 break
-            code = rest[1:end]
+            code = element[i + 1 : end]
             plain = _ESCAPES.get(code)
             if plain is None:
                 if not _LOWER_HEX.fullmatch(code):
                     break
-                cp = int(code[1:], 16)
+                cp = int(code[1:], 16)  # linear for base 16, and not subject to int_max_str_digits
                 # char::from_u32 plus rustc-demangle's "not a control character" rule (Cc only).
                 if cp > 0x10FFFF or 0xD800 <= cp <= 0xDFFF or cp < 0x20 or 0x7F <= cp <= 0x9F:
                     break
                 plain = chr(cp)
             out.append(plain)
-            rest = rest[end + 1 :]
+            i = end + 1
         else:
-            m = _PLAIN_RUN.match(rest)
+            m = _PLAIN_RUN.match(element, i)
             assert m is not None
-            if m.end() == len(rest):
+            if m.end() == n:
                 break
             out.append(m.group())
-            rest = rest[m.end() :]
-    out.append(rest)
+            i = m.end()
+    out.append(element[i:])
 
 
 def render(elements: list[str], alternate: bool) -> list[str]:

@@ -3,14 +3,14 @@
 rustc-demangle reads a v0 symbol twice (validate, then print) and has precise rules for what a printing-time
 error looks like (``{invalid syntax}``, ``?`` placeholders, ``{size limit reached}``); ``_v0_exact.py``
 reproduces those rules faithfully but slowly. Real symbols almost never trigger them, so this module makes one
-pass that builds strings directly and *bails out* (returns ``None``) on anything unusual: a lifetime index out
-of range, a huge binder, a backref fan-out, an output near the 1 MB cap, or any error inside a backref's
-target. The caller then runs the exact printer, so the fast path only has to be right for symbols in which
-nothing goes wrong, and there its output is the same: it visits the same nodes in the same order (plus, in
-the parts rustc-demangle does not print, backref targets it skips, which can only add bail-outs, never change
-text). A syntax error or the depth limit met *outside* any backref target is decisive, because
+pass that builds strings directly and notes when its text cannot be trusted (``broken``): a lifetime index out
+of range, a huge binder, more backref following than a linear budget allows, or any error inside a backref's
+target. It then carries on as rustc-demangle's first pass does (validity only, backrefs not followed), so
+every symbol is judged in one linear pass, and the caller hands only valid symbols with broken text to the
+exact printer. A syntax error or the depth limit met *outside* any backref target is decisive, because
 rustc-demangle's first pass meets it too: the answer is then ``INVALID`` at once, so hostile input is not
-parsed twice.
+parsed twice. Where nothing goes wrong the output is the exact printer's: the pass visits the same nodes in
+the same order (plus backref targets the first pass skips, which can only break the text, never change it).
 
 Speed comes from avoiding per-character Python work and re-parsing: chains of ``N`` (nested paths) are walked
 in a loop instead of recursion; base-62 numbers, crate roots and nested paths over a crate root are memoised
@@ -21,6 +21,7 @@ small writes.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Final
 
 from . import punycode
@@ -28,9 +29,11 @@ from ._v0_exact import BASIC_TYPES, MAX_DEPTH, MAX_SIZE
 from .escape import quoted
 
 _U64: Final = (1 << 64) - 1
-#: Backref follows allowed in one symbol before handing over to the exact printer (the most any symbol of
-#: librustc_driver needs is 555).
-_BACKREF_BUDGET: Final = 1024
+#: How much backref following one symbol may do before the rest is left to the exact printer: each follow
+#: costs its text's length plus ``_FOLLOW_COST``. Following is the only work not bounded by the input's
+#: length (targets are re-read, and can nest exponentially), so this bounds the fast pass to linear time.
+_BACKREF_BUDGET: Final = 1 << 15
+_FOLLOW_COST: Final = 32
 #: Binders with more lifetimes than this are left to the exact printer (which writes them in bounded chunks).
 _MAX_FAST_BINDER: Final = 1000
 _B62: Final[dict[str, int]] = {
@@ -75,21 +78,24 @@ def _remember_span(span: str, text: str, levels: int, alt: bool) -> None:
         _span_lengths[head] = (len(span), *known[:5])
 
 
-class _Bail(Exception):
-    """Something unusual: let the exact printer decide what rustc-demangle prints."""
-
-
-class _Invalid(_Bail):
+class _Invalid(Exception):
     """A syntax error or the depth limit. rustc-demangle's first pass fails on it too, unless it happened
     inside a backref's target (which that pass does not follow); outside one, the symbol is not Rust."""
+
+
+#: What a node that could not be printed exactly reads as; the text is discarded once ``broken`` is set.
+_UNPRINTED: Final = "?"
+_FOLLOW_ERRORS: Final = (_Invalid, IndexError, ValueError)
 
 
 def _b62_value(token: str) -> int:
     """Value of a base-62 number written before its ``_`` (``integer_62`` without the +1)."""
     value = _b62_values.get(token)
     if value is None:
+        if len(token) > 11 and len(token.lstrip("0")) > 11:
+            raise _Invalid  # 62**11 > 2**64: the first pass overflows too (and a digit flood stays linear)
         value = 0
-        for c in token:
+        for c in token.lstrip("0"):
             d = _B62.get(c)
             if d is None:
                 raise _Invalid
@@ -108,15 +114,44 @@ def _lifetime_name(depth: int) -> str:
 class _Fast:
     """One symbol's fast pass; positions are passed and returned explicitly (locals beat attributes)."""
 
-    __slots__ = ("alt", "backrefs", "bound", "following", "s")
+    __slots__ = ("alt", "backrefs", "bound", "broken", "following", "s")
 
     def __init__(self, s: str, alt: bool) -> None:
         self.s = s
         self.alt = alt
         self.bound = 0
         self.backrefs = _BACKREF_BUDGET
-        #: How many backref targets are being followed right now; errors inside one are not decisive.
+        #: Set when something only the exact printer can print was met (an error inside a backref's
+        #: target, a lifetime out of range, a vast binder, too many backrefs). The pass then goes on as
+        #: rustc-demangle's first pass (validity only), so the symbol is still judged in one linear pass.
+        self.broken = False
+        #: How many backref targets are being read right now.
         self.following = 0
+
+    def follow(self, target: int, node: Callable[[int], tuple[str, int]]) -> str:
+        """Print a backref's target. Errors there are not the first pass's business: they only break the text.
+
+        Within the backref budget only; past it the target is not read at all, as in the first pass.
+        """
+        if self.broken or self.backrefs < 0:
+            self.broken = True  # the text is lost anyway: do not read targets for it
+            if self.following:
+                raise _Invalid  # and abandon the target being read (caught by the outermost follow)
+            return _UNPRINTED
+        bound = self.bound
+        self.following += 1
+        try:
+            text = node(target)[0]
+        except _FOLLOW_ERRORS:
+            self.broken = True
+            self.bound = bound
+            self.following -= 1
+            if self.following:
+                raise  # unwind to the outermost follow: nothing read inside it is printed now
+            return _UNPRINTED
+        self.following -= 1
+        self.backrefs -= len(text) + _FOLLOW_COST
+        return text
 
     # -- small tokens -----------------------------------------------------------------------------------
 
@@ -153,6 +188,8 @@ class _Fast:
                 if not 0 <= d <= 9:
                     break
                 n = n * 10 + d
+                if n > _U64:  # rustc-demangle's checked_mul; also keeps a digit flood linear
+                    raise _Invalid
                 i += 1
         if s.startswith("_", i):
             i += 1
@@ -175,9 +212,6 @@ class _Fast:
         """``B<integer_62>``, ``i`` just after the ``B``: the target and the position after the backref."""
         if depth >= MAX_DEPTH:
             raise _Invalid
-        self.backrefs -= 1
-        if self.backrefs < 0:
-            raise _Bail
         s = self.s
         if s[i] == "_":
             target, after = 0, i + 1
@@ -193,7 +227,8 @@ class _Fast:
         if lt == 0:
             return "'_", i
         if lt > self.bound:
-            raise _Bail
+            self.broken = True
+            return _UNPRINTED, i
         return "'" + _lifetime_name(self.bound - lt), i
 
     def binder(self, i: int) -> tuple[str, int, int]:
@@ -203,9 +238,13 @@ class _Fast:
             return "", i, 0
         count, i = self.int62(i + 1)
         count += 1
-        if count > _MAX_FAST_BINDER:
-            raise _Bail
+        if count > _U64:  # opt_integer_62's checked_add
+            raise _Invalid
         start = self.bound
+        if count > _MAX_FAST_BINDER:
+            self.broken = True
+            self.bound = start + count
+            return _UNPRINTED, i, count
         names = ", ".join("'" + _lifetime_name(start + k) for k in range(count))
         self.bound = start + count
         return f"for<{names}> ", i, count
@@ -246,6 +285,8 @@ class _Fast:
                 c = s[j]
                 while "0" <= c <= "9":
                     n = n * 10 + ord(c) - 48
+                    if n > _U64:
+                        raise _Invalid
                     j += 1
                     c = s[j]
                 if c == "_":
@@ -286,9 +327,6 @@ class _Fast:
             # ``backref`` inlined: path backrefs are the most frequent kind.
             if depth >= MAX_DEPTH:
                 raise _Invalid
-            self.backrefs -= 1
-            if self.backrefs < 0:
-                raise _Bail
             if s[j] == "_":
                 target, after = 0, j + 1
             else:
@@ -297,9 +335,21 @@ class _Fast:
             if target >= j - 1:  # must point strictly before its own ``B``
                 raise _Invalid
             j = after
-            self.following += 1
-            text, _ = self.path(target, depth + 1, in_value)
-            self.following -= 1
+            if self.broken or self.backrefs < 0 or self.following:
+                text = self.follow(target, lambda t: self.path(t, depth + 1, in_value))
+            else:
+                # ``follow`` inlined for the common case (outermost, healthy): no closure per backref.
+                bound = self.bound
+                self.following = 1
+                try:
+                    text, _ = self.path(target, depth + 1, in_value)
+                except _FOLLOW_ERRORS:
+                    self.broken = True
+                    self.bound = bound
+                    text = _UNPRINTED
+                else:
+                    self.backrefs -= len(text) + _FOLLOW_COST
+                self.following = 0
         else:
             raise _Invalid
         if levels:
@@ -314,6 +364,8 @@ class _Fast:
                     c = s[j]
                     while "0" <= c <= "9":
                         n = n * 10 + ord(c) - 48
+                        if n > _U64:
+                            raise _Invalid
                         j += 1
                         c = s[j]
                     if c == "_":
@@ -407,8 +459,8 @@ class _Fast:
                 lt, j = self.int62(j + 1)
                 if lt:
                     if lt > self.bound:
-                        raise _Bail
-                    name = _lifetime_name(self.bound - lt)
+                        self.broken = True
+                    name = _lifetime_name(self.bound - lt) if lt <= self.bound else _UNPRINTED
                     prefix = f"&'{name} " if tag == "R" else f"&'{name} mut "
             inner, j = self.type_(j, depth)
             return prefix + inner, j
@@ -432,10 +484,7 @@ class _Fast:
             return f"({', '.join(items)})", j + 1
         if tag == "B":
             target, j = self.backref(j, depth)
-            self.following += 1
-            text, _ = self.type_(target, depth + 1)
-            self.following -= 1
-            return text, j
+            return self.follow(target, lambda t: self.type_(t, depth + 1)), j
         if tag == "F":
             return self.fn_type(j, depth)
         if tag == "D":
@@ -493,7 +542,8 @@ class _Fast:
         text = f"dyn {binder}{' + '.join(traits)}"
         if lt:
             if lt > self.bound:
-                raise _Bail
+                self.broken = True
+                return _UNPRINTED, j
             text = f"{text} + '{_lifetime_name(self.bound - lt)}"
         return text, j
 
@@ -503,10 +553,14 @@ class _Fast:
         tag = s[j]
         if tag == "B":
             target, j = self.backref(j + 1, depth)
-            self.following += 1
-            text, is_open, _ = self.maybe_open(target, depth + 1)
-            self.following -= 1
-            return text, is_open, j
+            opened = [False]
+
+            def node(t: int) -> tuple[str, int]:
+                text, opened[0], end = self.maybe_open(t, depth + 1)
+                return text, end
+
+            text = self.follow(target, node)
+            return text, opened[0], j
         if tag == "I":
             text, j = self.path(j + 1, depth, False)
             args, j = self.generic_args(j, depth)
@@ -598,10 +652,7 @@ class _Fast:
             return "".join(quoted("'", chr(cp))), j
         if tag == "B":
             target, j = self.backref(j, depth)
-            self.following += 1
-            text, _ = self.const(target, depth + 1, in_value)
-            self.following -= 1
-            return text, j
+            return self.follow(target, lambda t: self.const(t, depth + 1, in_value)), j
         if tag == "R" and s[j] == "e":
             text, j = self.str_literal(j + 1)
             return text, j
@@ -669,9 +720,10 @@ INVALID: Final = (None, -1)
 def demangle_fast(inner: str, alternate: bool) -> tuple[str | None, int] | None:
     """Demangle a v0 symbol without its ``_R`` prefix: the text and where the symbol ends, or None.
 
-    ``None`` never means "not Rust"; it means "let the exact printer answer", which it then does. A ``None``
-    text with an end means the symbol is valid but its output reaches the 1 MB cap: only the exact printer
-    knows where rustc-demangle's writes stop. ``INVALID`` means not Rust, decided without the exact printer.
+    ``None`` never means "not Rust"; it means "let the exact printer answer" (only when Python's own recursion
+    limit was met). A ``None`` text with an end means the symbol is valid but its text is the exact printer's
+    to write: it is broken (see ``_Fast.broken``) or reaches the 1 MB cap, where only that printer knows which
+    write rustc-demangle stops at. ``INVALID`` means not Rust, decided without the exact printer.
     """
     fast = _Fast(inner, alternate)
     try:
@@ -687,11 +739,15 @@ def demangle_fast(inner: str, alternate: bool) -> tuple[str | None, int] | None:
             else:
                 fast.bound = 0
                 _, end = fast.path(end, 0, False)
-    except (_Invalid, IndexError, ValueError):
-        # Decisive outside backrefs: a megabyte of garbage is then not parsed a second time.
-        return INVALID if fast.following == 0 else None
-    except (_Bail, RecursionError):
+    except _FOLLOW_ERRORS:
+        # Decisive: errors inside backref targets were caught where they were followed, so this one is met by
+        # rustc-demangle's first pass as well. A megabyte of garbage is not parsed a second time.
+        return INVALID
+    except RecursionError:
         return None
+    if fast.broken:
+        # Valid, but something in it needs the exact printer (which need not validate again).
+        return None, end
     if len(text) * 4 > MAX_SIZE and len(text.encode("utf-8", "surrogatepass")) > MAX_SIZE:
         # Valid (every node parsed without error), but the exact printer must decide where the cap cuts.
         return None, end
