@@ -11,7 +11,7 @@ DEB_PKGS := rustfilt ripgrep binutils gdb xz-utils patch clang \
 SHARED   ?= $(or $(ILLUMOS_RUST_SHARED),$(abspath ../shared))
 export ILLUMOS_RUST_SHARED := $(SHARED)
 
-.PHONY: venv sysdeps demo test lint typecheck unit bench fuzz corpus clean
+.PHONY: venv sysdeps demo test lint typecheck unit bench fuzz corpus clean readme
 
 venv: $(STAMP)
 
@@ -31,6 +31,9 @@ sysdeps:
 
 demo: venv
 	@bash scripts/demo.sh
+
+readme:
+	@bash scripts/readme.sh
 
 lint: venv
 	$(VENV)/bin/ruff check src tests benchmarks

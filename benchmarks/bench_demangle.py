@@ -31,9 +31,9 @@ from illumos_rust.demangle import core, parse_symbol, try_demangle  # noqa: E402
 
 
 def _driver_stream() -> list[str]:
-    from test_demangle_oracle import driver_symbols
+    from test_demangle_oracle import driver_symbols  # type: ignore[import-not-found]  # tests are not typed
 
-    return driver_symbols()
+    return [str(name) for name in driver_symbols()]
 
 
 def _run_once(cmd: list[str], data: bytes) -> tuple[float, float, bytes]:
@@ -58,14 +58,52 @@ def _agreement(symbols: list[str]) -> list[tuple[str, str, int, int]]:
     counts: Counter[tuple[str, str, bool]] = Counter()
     for sym, exp in zip(unique, expected, strict=True):
         parsed = parse_symbol(sym)
-        scheme = parsed.scheme if parsed else ("rejected" if exp.full is None else "?")
+        scheme: str = parsed.scheme if parsed else ("rejected" if exp.full is None else "?")
         counts[(scheme, "full {}", try_demangle(sym) == exp.full)] += 1
         counts[(scheme, "alternate {:#}", try_demangle(sym, hash=False) == exp.alternate)] += 1
-    rows = []
+    rows: list[tuple[str, str, int, int]] = []
     for scheme, form in sorted({(s, f) for s, f, _ in counts}):
         ok, bad = counts[(scheme, form, True)], counts[(scheme, form, False)]
         rows.append((scheme, form, ok, ok + bad))
     return rows
+
+
+def _hostile_inputs() -> dict[str, str]:
+    from test_demangle_robust import (  # type: ignore[import-not-found]  # tests are not typed
+        _exponential_backrefs,
+        _hostile_families,
+    )
+
+    worst = ("v0 backrefs", "v0 unit types", "v0 after an unbound lifetime", "legacy 1-char elements")
+    rows: dict[str, str] = {}
+    for length, label in ((16_384, "16 KiB"), (core.MAX_V0_LENGTH, "64 KiB"), (1_000_000, "1 MB")):
+        families = _hostile_families(length)
+        rows |= {f"{name}, {label}": families[name] for name in worst}
+    rows["backref bomb 2^40 (399 B, 1 MB output)"] = _exponential_backrefs(40)
+    rows["binder of 5.7e10 lifetimes (16 B, 1 MB output)"] = "_RMC0FGZZZZZZ_Eu"
+    return rows
+
+
+def _hostile_table(repeat: int) -> None:
+    """Per input: our CPU time in process (both forms, cold) against a whole rustfilt process on it."""
+    print("\nhostile inputs, CPU ms per input (ours: in process, best of N; rustfilt: a process per input,")
+    print("start-up included, best of N; its start-up alone is the first row):\n")
+    print("| input | ours ms | rustfilt ms | ours: Rust? |")
+    print("|---|---:|---:|---|")
+    inputs = {"(empty line: rustfilt start-up)": "", **_hostile_inputs()}
+    for name, sym in inputs.items():
+        ours = []
+        for _ in range(repeat):
+            core.clear_cache()
+            start = time.process_time()
+            found = try_demangle(sym)
+            try_demangle(sym, hash=False)
+            ours.append((time.process_time() - start) / 2)
+        theirs = "n/a"
+        if shutil.which("rustfilt"):
+            cpu = min(_run_once(["rustfilt"], (sym + "\n").encode())[1] for _ in range(repeat))
+            theirs = f"{cpu * 1000:.1f}"
+        print(f"| {name} | {min(ours) * 1000:.1f} | {theirs} | {'yes' if found is not None else 'no'} |")
 
 
 def main() -> int:
@@ -74,6 +112,7 @@ def main() -> int:
     )
     parser.add_argument("--repeat", type=int, default=3, help="runs per tool; the best is reported")
     parser.add_argument("--no-agreement", action="store_true", help="skip the oracle agreement table")
+    parser.add_argument("--no-hostile", action="store_true", help="skip the hostile-input table")
     args = parser.parse_args()
 
     symbols = _driver_stream()
@@ -138,6 +177,9 @@ def main() -> int:
                     f"  {len(diff)} lines differ from `{theirs_name}` (it links rustc-demangle 0.1.21), e.g."
                 )
                 print(f"    ours:     {diff[0][0][:150].decode()}\n    rustfilt: {diff[0][1][:150].decode()}")
+
+    if not args.no_hostile:
+        _hostile_table(args.repeat)
 
     if not args.no_agreement:
         print("\nagreement with the sysroot rustc-demangle (distinct names of the stream):\n")
