@@ -52,12 +52,14 @@ def demangle_stream(chunks: Iterable[str], *, hash: bool = True) -> Iterator[str
     A run can only end at a character outside ``[A-Za-z0-9_.$]``, so everything up to the last such character
     of a chunk is safe to emit at once; the tail waits for the next chunk.
     """
-    pending = ""
+    pending: list[str] = []  # pieces of a run still open; joined once, when it closes (not once per chunk)
     for chunk in chunks:
-        data = pending + chunk
-        cut = len(data.rstrip(_RUN_CHARS))  # str.rstrip runs in C, whatever the length of the tail
-        pending = data[cut:]
-        if cut:
-            yield demangle_text(data[:cut], hash=hash)
-    if pending:
-        yield demangle_text(pending, hash=hash)
+        cut = len(chunk.rstrip(_RUN_CHARS))  # str.rstrip runs in C, whatever the length of the tail
+        if not cut:
+            pending.append(chunk)
+            continue
+        yield demangle_text("".join(pending) + chunk[:cut], hash=hash)
+        pending = [chunk[cut:]]
+    tail = "".join(pending)
+    if tail:
+        yield demangle_text(tail, hash=hash)
