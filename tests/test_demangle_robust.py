@@ -296,6 +296,25 @@ def test_backref_bombs_are_answered_quickly() -> None:
         assert _best_cpu(sym) < 0.050, len(sym)
 
 
+def test_replayed_binders_are_cut_where_the_oracle_cuts() -> None:
+    """A binder's lifetimes are written as merged chunks; a backref target holding one is never replayed, so
+    the cap still falls on the write rustc-demangle stops at, whichever copy of the target reaches it."""
+    inputs = []
+    for lifetimes in (20_000, 33_333, 70_001):
+        body = "INvC1a1f"
+        prev = len(body)
+        body += "FG" + _b62(lifetimes - 1) + "Eu"
+        for _ in range(4):
+            here = len(body)
+            body += f"TB{_b62(prev)}B{_b62(prev)}E"
+            prev = here
+        inputs.append("_R" + body + "E")
+    for sym, exp in zip(inputs, run_oracle(inputs), strict=True):
+        assert exp.full is not None and exp.full.endswith("{size limit reached}")
+        assert try_demangle(sym) == exp.full and try_demangle(sym, hash=False) == exp.alternate
+        assert _best_cpu(sym) < 0.2
+
+
 def test_size_capped_outputs_are_bounded_in_time() -> None:
     """Valid symbols whose output reaches the 1 MB cap: same cut as rustc-demangle, and no runaway work."""
     for sym in (HOSTILE["huge binder"], HOSTILE["legacy zeros 1M"], _exponential_backrefs(30)):

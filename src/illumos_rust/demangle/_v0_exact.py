@@ -125,6 +125,9 @@ class Printer:
         #: if printing them met no error and would not meet the depth limit where they are reused.
         self.deepest = 0
         self.failures = 0
+        #: Writes merged into one list entry (a binder's lifetimes): a replay of those could not be cut at the
+        #: same write, so targets that made any are never replayed.
+        self.merged = 0
         #: Writes of backref targets already printed, by (kind, target, bound): a symbol built to double its
         #: output at every backref level reaches the 1 MB cap after ~20 levels, and re-reading the targets
         #: each time costs a Python call per write (seconds); copying the writes costs a list extend.
@@ -329,14 +332,15 @@ class Printer:
             self.replay(recorded[0], recorded[1])
             return
         saved = (self.pos, self.depth, self.err)
-        start, remaining, failures, deepest = len(out), self.remaining, self.failures, self.deepest
+        start, remaining, deepest = len(out), self.remaining, self.deepest
+        unreplayable = self.failures + self.merged
         self.pos, self.depth, self.deepest = target, depth, depth
         try:
             body()
         finally:
             self.pos, self.depth, self.err = saved
             reached, self.deepest = self.deepest, max(deepest, self.deepest)
-        if kind and self.failures == failures:
+        if kind and self.failures + self.merged == unreplayable:
             self.replays[key] = (out[start:], remaining - self.remaining, reached - depth)
 
     def in_binder(self, body: Callable[[], None]) -> None:
@@ -377,6 +381,7 @@ class Printer:
                     continue
                 self.remaining -= len(text)
                 self.out.append(text)
+                self.merged += 1
                 self.bound += n
                 i += n
                 continue
