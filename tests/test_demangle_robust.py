@@ -315,6 +315,36 @@ def test_replayed_binders_are_cut_where_the_oracle_cuts() -> None:
         assert _best_cpu(sym) < 0.2
 
 
+#: Mutations of real driver symbols (a backref spliced in) whose printing meets the depth limit inside a
+#: replayed backref target's copy: the replay must count the depth the target reaches, or it prints text
+#: where rustc-demangle prints ``{recursion limit reached}`` (found by a 222,136-input mutation run).
+DEPTH_IN_REPLAYS = [
+    (
+        "_RINvNtNtCshpzWpLcxOCw_15rustc_mir_build7builder7matches18traverse_candidateQNtB2_9CandidateuB_I"
+        "NtNtNtCsgEmfK2I1SDS_4core5slice4iter7IterMutB1c_ENCINvMs1_B2_B1c_12visit_leavesNCNvMs6_B2_NtB4_7"
+        "Builder35test_remain7ng_match_pairs_after_or0E0NCB2i_s_0NCB2i_s0_0EB6_"
+    ),
+    (
+        "_RNvYNCNvXs_NtCshek8c565Rq6_18rustc_attr_parsing10attributesINtB9_6SingleNtNtB9_10test_attrs16Te"
+        "stRunnerParserNtNtBb_7context4LateEINtB9_15AttributeParserB1J_E10ATTRIBUTES0INtNtNtCsgEmfK2I1SDS"
+        "_4core3ops8function6FnOnceTQBV_QINtB1_13AcceptContextB1J_ERNtNtBb_6parser9ArgParserEE9call_onceB"
+        "b_"
+    ),
+    (
+        "_RNvYNCNvXs4_NtCshek8c565Rq6_18rustc_attr_parsing10attributesINtBa_7CombineNtNtBa_8debugger23Deb"
+        "uggerViualizerParserNtNtBc_7context5EarlyEINtBa_15AttributeParserB1P_E10ATTRIBUTES0INtNtNtCsgEmf"
+        "K2I1SDS_4core3ops8function6FnOnceTQBW_QINtB1_13AcceptContextB1P_ERNtNtBc_6parser9ArgParserEE9cal"
+        "l_onceBc_"
+    ),
+]
+
+
+def test_replays_meet_the_depth_limit_where_printing_would() -> None:
+    for sym, exp in zip(DEPTH_IN_REPLAYS, run_oracle(DEPTH_IN_REPLAYS), strict=True):
+        assert exp.full is not None and "{recursion limit reached}" in exp.full
+        assert try_demangle(sym) == exp.full and try_demangle(sym, hash=False) == exp.alternate
+
+
 def test_size_capped_outputs_are_bounded_in_time() -> None:
     """Valid symbols whose output reaches the 1 MB cap: same cut as rustc-demangle, and no runaway work."""
     for sym in (HOSTILE["huge binder"], HOSTILE["legacy zeros 1M"], _exponential_backrefs(30)):
@@ -335,8 +365,11 @@ def test_mutation_corpus_agrees_with_oracle() -> None:
     for sym in seeds:
         for _ in range(3):
             k = rng.randrange(len(sym))
-            choice = rng.randrange(6)
-            if choice == 0:
+            choice = rng.randrange(7)
+            if choice == 6:
+                # a backref to an earlier position spliced in: reaches the printer's replay and depth paths
+                inputs.add(sym[:k] + "B" + _b62(rng.randrange(max(k, 1))) + sym[k:])
+            elif choice == 0:
                 inputs.add(sym[: k + 1])
             elif choice == 1:
                 inputs.add(sym[:k] + rng.choice(SYMBOL_CHARS) + sym[k + 1 :])

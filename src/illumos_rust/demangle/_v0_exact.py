@@ -329,6 +329,7 @@ class Printer:
         key = (kind, target, self.bound)
         recorded = self.replays.get(key) if kind else None
         if recorded is not None and depth + recorded[2] <= MAX_DEPTH:
+            self.deepest = max(self.deepest, depth + recorded[2])  # as deep as printing it again would go
             self.replay(recorded[0], recorded[1])
             return
         saved = (self.pos, self.depth, self.err)
