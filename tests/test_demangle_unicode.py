@@ -38,8 +38,8 @@ def test_escape_debug_matches_rust_for_every_scalar_value() -> None:
     exe = build_rust(ESCAPES_SOURCE, "escape_debug_table", "-O")
     escaped: dict[int, str] = {}
     for line in subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.splitlines():
-        cp, hexed = line.split(" ")
-        escaped[int(cp, 16)] = bytes.fromhex(hexed).decode()
+        cp_hex, hexed = line.split(" ")
+        escaped[int(cp_hex, 16)] = bytes.fromhex(hexed).decode()
     assert len(escaped) > 100_000  # unassigned code points dominate
     for cp in range(0x110000):
         if 0xD800 <= cp <= 0xDFFF:

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from elftools.elf.dynamic import DynamicSection as PyDynamic
 from elftools.elf.elffile import ELFFile
+from elftools.elf.gnuversions import GNUVerNeedSection
+from elftools.elf.sections import StringTableSection, SymbolTableSection
 
 from conftest import build_rust, require_tool, shared_path
 from illumos_rust.cli.main import main
@@ -22,6 +24,7 @@ from illumos_rust.edit import Op, plan_edits
 from illumos_rust.elf.dynamic import dynamic
 from illumos_rust.elf.reader import ElfFile
 from illumos_rust.elf.versions import verneed
+from pyelftools_oracle import section, tag_string
 
 SOLARIS = [
     "exe_solaris64_cc.elf",
@@ -115,7 +118,7 @@ def test_solaris_runpath_uses_strpad_reserve_and_one_slot(name: str, tmp_path: P
     with open(f, "rb") as fh:
         sec = ELFFile(fh).get_section_by_name(".dynamic")
         assert isinstance(sec, PyDynamic)
-        runpaths = [t.runpath for t in sec.iter_tags() if t.entry.d_tag == "DT_RUNPATH"]
+        runpaths = [tag_string(t, "runpath") for t in sec.iter_tags() if t.entry.d_tag == "DT_RUNPATH"]
     assert runpaths == [value]
     with ElfFile(f) as elf:
         d = dynamic(elf)
@@ -139,7 +142,7 @@ def test_solaris_replace_needed_renames_version_need_file(tmp_path: Path) -> Non
     assert main(["edit", str(f), "--replace-needed", "libc.so.1=libc.so.7", "--write"]) == 0
     assert dict(readelf_dynamic(f))["NEEDED"] == "Shared library: [libc.so.7]"
     with open(f, "rb") as fh:
-        sec = ELFFile(fh).get_section_by_name(".SUNW_version")
+        sec = section(ELFFile(fh), ".SUNW_version", GNUVerNeedSection)
         files = [v.name for v, _aux in sec.iter_versions()]
     assert files == ["libc.so.7"]
 
@@ -319,7 +322,8 @@ def test_rust_program_runs_after_growing_runpath_and_renaming_needed(
     with open(prog, "rb") as fh:
         sec = ELFFile(fh).get_section_by_name(".dynamic")
         assert isinstance(sec, PyDynamic)
-        assert [t.runpath for t in sec.iter_tags() if t.entry.d_tag == "DT_RUNPATH"] == [runpath]
+        runpaths = [tag_string(t, "runpath") for t in sec.iter_tags() if t.entry.d_tag == "DT_RUNPATH"]
+        assert runpaths == [runpath]
 
 
 def test_rust_program_shared_string_refused_in_place_and_grown_otherwise(
@@ -336,7 +340,9 @@ def test_rust_program_shared_string_refused_in_place_and_grown_otherwise(
         assert isinstance(dsec, PyDynamic)
         rp = [t.entry.d_val for t in dsec.iter_tags() if t.entry.d_tag == "DT_RUNPATH"]
         names = {
-            s.entry.st_name for s in elf.get_section_by_name(".dynsym").iter_symbols() if s.name == "memcpy"
+            s.entry.st_name
+            for s in section(elf, ".dynsym", SymbolTableSection).iter_symbols()
+            if s.name == "memcpy"
         }
     if not rp or rp[0] not in names:
         pytest.skip("this linker did not share the RUNPATH string with the memcpy symbol")
@@ -591,8 +597,8 @@ def test_elf32_big_endian_grows_with_a_consistent_layout(tmp_path: Path) -> None
         sec = elf.get_section_by_name(".dynamic")
         assert isinstance(sec, PyDynamic)
         tags = {t.entry.d_tag: t for t in sec.iter_tags()}
-        assert tags["DT_RUNPATH"].runpath == value
-        dynstr = elf.get_section_by_name(".dynstr")
+        assert tag_string(tags["DT_RUNPATH"], "runpath") == value
+        dynstr = section(elf, ".dynstr", StringTableSection)
         assert tags["DT_STRTAB"].entry.d_val == dynstr["sh_addr"]
         assert tags["DT_STRSZ"].entry.d_val == dynstr["sh_size"]
         seg = next(s for s in elf.iter_segments() if s["p_type"] == "PT_DYNAMIC")

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from conftest import SHARED, require_tool
 from illumos_rust.edit import Op, plan_edits, write
+from illumos_rust.edit.ops import OpKind
 from illumos_rust.elf.dynamic import dynamic
 from illumos_rust.elf.reader import ElfFile
 from illumos_rust.errors import FormatError, UnsafeEditError
@@ -113,7 +114,7 @@ def _check_readable(path: Path, baseline: set[str]) -> None:
         assert [e.tag for e in d.entries if e.tag] != []
 
 
-def _inverse(kind: str, arg: Any, tags: list[tuple[str, Any]]) -> tuple[Op | None, Op | None]:
+def _inverse(kind: OpKind, arg: Any, tags: list[tuple[str, Any]]) -> tuple[Op | None, Op | None]:
     """The operation to apply and its inverse, both decided from the pre-state pyelftools reads."""
     needed = [v for n, v in tags if n == "DT_NEEDED"]
     runpath = next((v for n, v in tags if n == "DT_RUNPATH"), None)

@@ -62,12 +62,14 @@ def test_version_needs_match_readelf(rust_exe: Path) -> None:
 
 def test_solaris_version_needs_match_pyelftools() -> None:
     from elftools.elf.elffile import ELFFile
+    from elftools.elf.gnuversions import GNUVerNeedSection
 
     for rel in ("elf/exe_solaris64_cc.elf", "elf/exe_solaris32_cc.sparc.elf"):
         path = _fixture(rel)
         with path.open("rb") as fh:
             ef = ELFFile(fh)
             sec = next(s for s in ef.iter_sections() if s.name == ".SUNW_version")
+            assert isinstance(sec, GNUVerNeedSection)
             want = {vn.name: [a.name for a in auxes] for vn, auxes in sec.iter_versions()}
         with ElfFile(path) as elf:
             assert {v.file: [a.name for a in v.aux] for v in verneed(elf)} == want

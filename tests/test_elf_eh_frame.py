@@ -24,7 +24,7 @@ fn main() { let mut m = BTreeMap::new(); println!("{}", deep(8, &mut m)); }
 """
 
 
-def _cases() -> list[pytest.param]:  # type: ignore[name-defined]
+def _cases() -> list[pytest.ParameterSet]:
     out = [
         pytest.param(("fixture", p), id=p)
         for p in (
@@ -48,7 +48,7 @@ def _cases() -> list[pytest.param]:  # type: ignore[name-defined]
 def binary(request: pytest.FixtureRequest) -> Path:
     kind, what = request.param
     if kind == "fixture":
-        path = SHARED / "fixtures" / what
+        path: Path = SHARED / "fixtures" / what
         if not path.exists():
             pytest.skip(f"{path} not present (needs ../shared)")
         return path

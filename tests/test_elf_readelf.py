@@ -68,7 +68,7 @@ def _rust(kind: str) -> Path:
     return build_rust(src, f"oracle_{kind.replace('-', '_')}", *flags, crate_type=crate_type)
 
 
-def _all_params() -> list[pytest.param]:  # type: ignore[name-defined]
+def _all_params() -> list[pytest.ParameterSet]:
     return [pytest.param(("fixture", f), id=f) for f in FIXTURES] + [
         pytest.param(("rust", k), id=f"rustc-{k}") for k in RUST_BUILDS
     ]
@@ -151,10 +151,13 @@ def test_rust_build_kinds_are_what_we_asked_for() -> None:
 def test_sunw_ldynsym_agrees_with_pyelftools(rel: str) -> None:
     """.SUNW_ldynsym (local dynamic symbols sharing .dynstr) read as pyelftools reads it."""
     from elftools.elf.elffile import ELFFile
+    from elftools.elf.sections import SymbolTableSection
+
+    from pyelftools_oracle import section
 
     path = _fixture(rel)
     with path.open("rb") as fh:
-        sec = ELFFile(fh).get_section_by_name(".SUNW_ldynsym")
+        sec = section(ELFFile(fh), ".SUNW_ldynsym", SymbolTableSection)
         want = [(s.name, s["st_value"], s["st_size"], s["st_info"]["type"]) for s in sec.iter_symbols()]
     with ElfFile(path) as elf:
         got = [(s.name, s.value, s.size, "STT_" + s.type_name) for s in elf.ldynsym]

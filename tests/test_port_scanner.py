@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import tomllib
 from pathlib import Path
+from typing import Any, TypedDict
 
 import pytest
 from hypothesis import given, settings
@@ -18,10 +19,17 @@ from hypothesis import strategies as st
 from conftest import REPO, require_tool
 from illumos_rust.cli.main import main as cli_main
 from illumos_rust.port import cfgexpr, engine, scanner, workspace
-from illumos_rust.port.analysis import analyze_crate
+from illumos_rust.port.analysis import Context, CrateResult, analyze_crate
 
 DATA = REPO / "tests" / "data" / "port"
 DEBIAN = Path("/usr/share/cargo/registry")
+
+
+class PortJson(TypedDict):
+    """What ``port --format json`` prints (the part these tests read: JSON findings), plus the exit code."""
+
+    findings: list[dict[str, Any]]
+    exit: int
 
 
 def _sites(path: Path) -> list[scanner.Site]:
@@ -116,14 +124,14 @@ def _libc_dirs() -> list[str]:
     return [str(DEBIAN)]
 
 
-def _port(*argv: str) -> dict[str, object]:
+def _port(*argv: str) -> PortJson:
     import contextlib
     import io
 
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         code = cli_main(["port", *argv, "--format", "json"])
-    data: dict[str, object] = json.loads(buf.getvalue())
+    data: PortJson = json.loads(buf.getvalue())
     data["exit"] = code
     return data
 
@@ -272,14 +280,14 @@ def test_apply_edits_in_place(tmp_path: Path) -> None:
     assert '#[cfg(any(target_os = "linux", target_os = "solaris", target_os = "illumos"))]' in lib.read_text()
     _rustc_parses(lib)
     again = _port(str(work), "--libc-dir", str(DEBIAN))
-    before = {_loc(f) for f in first["findings"] if f["rule"] == "port/solaris-only"}  # type: ignore[union-attr]
-    after = {_loc(f) for f in again["findings"] if f["rule"] == "port/solaris-only"}  # type: ignore[union-attr]
+    before = {_loc(f) for f in first["findings"] if f["rule"] == "port/solaris-only"}
+    after = {_loc(f) for f in again["findings"] if f["rule"] == "port/solaris-only"}
     # what is left is exactly what was refused: the pthread_getattr_np branch and the raw syscall
     assert after == {("src/lib.rs", 23), ("src/lib.rs", 45)}
     assert before > after
 
 
-def _loc(f: dict[str, dict[str, object]]) -> tuple[object, object]:
+def _loc(f: dict[str, Any]) -> tuple[object, object]:
     return (f["location"]["path"], f["location"].get("line"))
 
 
@@ -291,11 +299,11 @@ def test_solaris_only_libc_item_moves_illumos_to_the_linux_branch(tmp_path: Path
     shutil.copytree(DATA / "siblingcrate", work)
     diff = tmp_path / "s.diff"
     data = _port(str(work), "--patch", str(diff), "--libc-dir", str(DEBIAN))
-    (f,) = [f for f in data["findings"] if f["rule"] == "port/solaris-only"]  # type: ignore[union-attr]
+    (f,) = [f for f in data["findings"] if f["rule"] == "port/solaris-only"]
     assert f["properties"]["patch"] == "alternative"
     assert "door_create" in f["fix"]
     # the Linux branch is also reported on its own: eventfd and EFD_CLOEXEC exist on illumos
-    (hint,) = [h for h in data["findings"] if h["rule"] == "port/linux-branch-fits-illumos"]  # type: ignore[union-attr]
+    (hint,) = [h for h in data["findings"] if h["rule"] == "port/linux-branch-fits-illumos"]
     assert (hint["location"]["path"], hint["location"]["line"]) == ("src/lib.rs", 8)
     assert "eventfd" in hint["message"]
     subprocess.run(["patch", "-p1", "-s", "-i", str(diff)], cwd=work, check=True)
@@ -392,7 +400,7 @@ def test_site_diverging_both_ways_is_patched_once(tmp_path: Path) -> None:
         "pub fn f() {}\n"
     )
     data = _port(str(tmp_path), "--apply")
-    rules = sorted(f["rule"] for f in data["findings"])  # type: ignore[union-attr]
+    rules = sorted(f["rule"] for f in data["findings"])
     assert rules == ["port/illumos-only", "port/solaris-only"]
     assert (tmp_path / "src" / "lib.rs").read_text().splitlines()[0] == (
         '#[cfg(any(all(any(target_os = "solaris", target_os = "illumos"), feature = "a"), '
@@ -400,7 +408,7 @@ def test_site_diverging_both_ways_is_patched_once(tmp_path: Path) -> None:
     )
 
 
-_CTX: list[engine.Context] = []
+_CTX: list[Context] = []
 
 
 @settings(max_examples=max(1, int(os.environ.get("FUZZ_EXAMPLES", "500")) // 10), deadline=None)
@@ -421,9 +429,9 @@ def test_fuzz_analysis_never_raises(text: str) -> None:
 
 def test_a_bug_in_one_crate_does_not_stop_the_scan(monkeypatch: pytest.MonkeyPatch) -> None:
     _root, crates = workspace.discover([str(DATA / "gapcrate"), str(DATA / "siblingcrate")])
-    real = engine.analyze_crate
+    real = analyze_crate  # the function engine imports from analysis, patched below
 
-    def flaky(crate: workspace.Crate, ctx: engine.Context) -> object:
+    def flaky(crate: workspace.Crate, ctx: Context) -> CrateResult:
         if crate.root.endswith("siblingcrate"):
             raise KeyError("boom")
         return real(crate, ctx)
@@ -443,7 +451,7 @@ def test_library_api_matches_the_command() -> None:
     _libc_dirs()
     report = run_port([str(DATA / "siblingcrate")], jobs=1)
     data = _port(str(DATA / "siblingcrate"), "--jobs", "1")
-    assert [f.rule for f in report.findings] == [f["rule"] for f in data["findings"]]  # type: ignore[union-attr]
+    assert [f.rule for f in report.findings] == [f["rule"] for f in data["findings"]]
     assert report.summary()["cfg_sites"] == 3  # the two cfg_if conditions and the else branch
     assert (
         '+    } else if #[cfg(any(target_os = "linux", target_os = "android", target_os = "illumos"))] {'
@@ -462,7 +470,7 @@ def test_manifest_cfg_keys_outside_table_headers(tmp_path: Path) -> None:
     assert [(s.line, s.expr) for s in fs.sites] == [(6, cfgexpr.parse('target_os = "solaris"'))]
     (tmp_path / "Cargo.toml").write_text(text)
     data = _port(str(tmp_path), "--patch", str(tmp_path / "d.diff"))
-    (f,) = [f for f in data["findings"] if f["rule"] == "port/solaris-only"]  # type: ignore[union-attr]
+    (f,) = [f for f in data["findings"] if f["rule"] == "port/solaris-only"]
     assert f["properties"]["patch"] == "refused"
     assert (tmp_path / "d.diff").read_text() == ""
 
@@ -471,7 +479,7 @@ def test_dangling_symlink_is_reported(tmp_path: Path) -> None:
     (tmp_path / "ok.rs").write_text('#[cfg(target_os = "solaris")]\nfn f() {}\n')
     (tmp_path / "gone.rs").symlink_to(tmp_path / "nowhere.rs")
     data = _port(str(tmp_path))
-    got = {(f["rule"], f["location"]["path"]) for f in data["findings"]}  # type: ignore[union-attr]
+    got = {(f["rule"], f["location"]["path"]) for f in data["findings"]}
     assert ("port/not-parsed", "gone.rs") in got
     assert ("port/solaris-only", "ok.rs") in got
 
@@ -480,6 +488,6 @@ def test_broken_manifest_is_reported_and_sources_still_scanned(tmp_path: Path) -
     (tmp_path / "Cargo.toml").write_text('[package\nname = "x"\n')
     (tmp_path / "lib.rs").write_text('#[cfg(target_os = "solaris")]\nfn f() {}\n')
     data = _port(str(tmp_path))
-    got = {(f["rule"], f["location"]["path"]): f for f in data["findings"]}  # type: ignore[union-attr]
+    got = {(f["rule"], f["location"]["path"]): f for f in data["findings"]}
     assert "not valid TOML" in got[("port/not-parsed", "Cargo.toml")]["message"]
     assert ("port/solaris-only", "lib.rs") in got
