@@ -208,6 +208,21 @@ def test_memoised_spans_do_not_leak_context() -> None:
         assert try_demangle(sym, hash=False) == exp.alternate, sym
 
 
+def test_memo_probes_cut_short_by_the_end_of_a_symbol() -> None:
+    """A span probe is a slice, so at the end of a symbol a longer probe can come back as a shorter span seen
+    before: the hit must still end where that span ends. Between rounds only the per-symbol results are
+    forgotten, so the later rounds read through the node memos filled by the earlier ones."""
+    short, long = "_RNvCs1_12abcdefghijkl3xyz", "_RNvCs1_12abcdefghijkl5vwxyz"
+    rounds = [short, long, short, long + ".cold", short, short + "C3foo", short + "B_"]
+    for sym, exp in zip(rounds, run_oracle(rounds), strict=True):
+        core.clear_cache()
+        for _ in range(2):  # cold, then through the whole-path memo
+            assert try_demangle(sym) == exp.full, sym
+            assert try_demangle(sym, hash=False) == exp.alternate, sym
+            core._caches[0].clear()
+            core._caches[1].clear()
+
+
 def _hostile_families(length: int) -> dict[str, str]:
     """Inputs of about ``length`` characters that parse as Rust for (nearly) all of it and then fail: the
     worst case for a parser, one family per kind of repeated node. Each ends unclosed, so none is Rust."""

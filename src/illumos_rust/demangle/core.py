@@ -115,6 +115,7 @@ def clear_cache() -> None:
 
     for cache in (*_caches, *text_filter._seen):
         cache.clear()
+    v0.clear_memo()
 
 
 def _uncached(symbol: str, alternate: bool, *, exact: bool = False) -> tuple[Scheme, str] | None:

@@ -14,8 +14,9 @@ the same order (plus backref targets the first pass skips, which can only break 
 
 Speed comes from avoiding per-character Python work and re-parsing: chains of ``N`` (nested paths) are walked
 in a loop instead of recursion; base-62 numbers, crate roots and nested paths over a crate root are memoised
-across symbols by their exact text; and each node returns one ``str`` built with f-strings instead of many
-small writes.
+across symbols by their exact text, and so are whole top-level paths (``_mains``: most symbols of a binary
+repeat an earlier one's path with another instantiating crate); and each node returns one ``str`` built with
+f-strings instead of many small writes.
 """
 
 from __future__ import annotations
@@ -57,11 +58,13 @@ _crate_hex: dict[str, str] = {}
 _crate_roots: dict[str, tuple[str, str, str]] = {}
 
 
-#: Simple paths (``N…`` chains over a crate root) seen before, per output form: span -> (text, levels). A span
-#: is found again through its first ``_SPAN_HEAD`` characters, which map to the span lengths seen with them.
+#: Simple paths (``N…`` chains over a crate root) seen before, per output form: span -> (text, levels, span
+#: length). A span is found again through its first ``_SPAN_HEAD`` characters, which map to the span lengths
+#: seen with them. (A probe near the end of a symbol can be cut short by the slice and find a shorter span, so
+#: the hit's own length says where it ends.)
 _SPAN_HEAD: Final = 20
 _MAX_SPANS: Final = 1 << 17
-_spans: tuple[dict[str, tuple[str, int]], dict[str, tuple[str, int]]] = ({}, {})
+_spans: tuple[dict[str, tuple[str, int, int]], dict[str, tuple[str, int, int]]] = ({}, {})
 _span_lengths: dict[str, tuple[int, ...]] = {}
 
 
@@ -70,7 +73,7 @@ def _remember_span(span: str, text: str, levels: int, alt: bool) -> None:
     if len(spans) >= _MAX_SPANS:
         spans.clear()
         _span_lengths.clear()
-    spans[span] = (text, levels)
+    spans[span] = (text, levels, len(span))
     head = span[:_SPAN_HEAD]
     known = _span_lengths.get(head, ())
     if len(span) not in known:
@@ -264,7 +267,7 @@ class _Fast:
                     if hit is not None:
                         if depth + hit[1] + 1 > MAX_DEPTH:
                             raise _Invalid
-                        return hit[0], i + length
+                        return hit[0], i + hit[2]
             # One level is the common case; longer chains use a bounded regex, not a Python loop (a megabyte
             # of ``N`` must not cost a megabyte of bytecode).
             j = i + 2 if s[i + 2] != "N" else _N_CHAIN.match(s, i).end()  # type: ignore[union-attr]
@@ -716,6 +719,62 @@ class _Fast:
 #: ``demangle_fast``'s answer for a symbol that rustc-demangle's first pass rejects as well.
 INVALID: Final = (None, -1)
 
+#: Whole top-level paths seen before, per output form: path span -> text. A binary instantiates the same
+#: generic function (or the same impl item) in many crates, so many of its v0 symbols differ from an earlier
+#: one only in the instantiating crate at the end. The top-level path is read from position 0 with nothing
+#: bound, so its text depends on its own characters only (its backrefs point inside it). Only clean texts
+#: (not broken, under the size cap) of spans not ending in an empty identifier (``0``, see ``path``) are kept.
+_MAIN_ENTRIES: Final = 1 << 16
+_MAIN_LIMIT: Final = 4096
+_mains: tuple[dict[str, str], dict[str, str]] = ({}, {})
+#: Instantiating crates (``C…`` spans) read in full before the end of the symbol or a ``.`` suffix.
+_crate_tails: set[str] = set()
+
+
+def clear_memo() -> None:
+    """Forget whole top-level paths (the per-node memos are kept: they are bounded and shared)."""
+    for table in _mains:
+        table.clear()
+    _crate_tails.clear()
+
+
+def _remembered(inner: str, alternate: bool) -> tuple[str | None, int] | None:
+    """``demangle_fast``'s answer from ``_mains`` when the top-level path was read before, else None.
+
+    Where the path ends is not known before reading it, so the likely ends are tried: the whole symbol up to
+    its first ``.``, or just before a trailing instantiating crate (``B<base-62>_`` or ``Cs…``). A span found
+    in ``_mains`` is where a fresh read would end too (the read goes left to right and looks no further than
+    the span), so a wrong guess can only miss, never mislead.
+    """
+    mains = _mains[alternate]
+    dot = inner.find(".")
+    base = inner if dot < 0 else inner[:dot]
+    text = mains.get(base)
+    if text is not None:
+        return text, len(base)
+    if base.endswith("_"):
+        k = base.rfind("B")
+        if k > 0:
+            text = mains.get(base[:k])
+            if text is not None:
+                # As in ``demangle_fast``: the instantiating crate's backref is only range-checked
+                # (``_Fast.int62``, inlined).
+                if base[k + 1] == "_":
+                    return text, k + 2  # target 0
+                try:
+                    end = inner.index("_", k + 1)
+                    target = _b62_value(inner[k + 1 : end]) + 1
+                except _FOLLOW_ERRORS:
+                    return INVALID
+                return INVALID if target >= k else (text, end + 1)
+    else:
+        k = base.rfind("Cs")
+        if k > 0 and base[k:] in _crate_tails:
+            text = mains.get(base[:k])
+            if text is not None:
+                return text, len(base)
+    return None
+
 
 def demangle_fast(inner: str, alternate: bool) -> tuple[str | None, int] | None:
     """Demangle a v0 symbol without its ``_R`` prefix: the text and where the symbol ends, or None.
@@ -725,7 +784,11 @@ def demangle_fast(inner: str, alternate: bool) -> tuple[str | None, int] | None:
     to write: it is broken (see ``_Fast.broken``) or reaches the 1 MB cap, where only that printer knows which
     write rustc-demangle stops at. ``INVALID`` means not Rust, decided without the exact printer.
     """
+    known = _remembered(inner, alternate)
+    if known is not None:
+        return known
     fast = _Fast(inner, alternate)
+    start = -1
     try:
         text, end = fast.path(0, 0, True)
         end_of_path = end
@@ -738,6 +801,7 @@ def demangle_fast(inner: str, alternate: bool) -> tuple[str | None, int] | None:
                     return INVALID
             else:
                 fast.bound = 0
+                start = end
                 _, end = fast.path(end, 0, False)
     except _FOLLOW_ERRORS:
         # Decisive: errors inside backref targets were caught where they were followed, so this one is met by
@@ -751,4 +815,14 @@ def demangle_fast(inner: str, alternate: bool) -> tuple[str | None, int] | None:
     if len(text) * 4 > MAX_SIZE and len(text.encode("utf-8", "surrogatepass")) > MAX_SIZE:
         # Valid (every node parsed without error), but the exact printer must decide where the cap cuts.
         return None, end
+    if inner[end_of_path - 1] != "0" and end_of_path <= _MAIN_LIMIT:
+        mains = _mains[alternate]
+        if len(mains) >= _MAIN_ENTRIES:
+            mains.clear()
+        mains[inner[:end_of_path]] = text
+        ends_run = end == len(inner) or inner[end] == "."
+        if start >= 0 and inner[start] == "C" and end - start <= 256 and ends_run:
+            if len(_crate_tails) >= 1 << 12:
+                _crate_tails.clear()
+            _crate_tails.add(inner[start:end])
     return text, end
