@@ -360,6 +360,35 @@ def test_replays_meet_the_depth_limit_where_printing_would() -> None:
         assert try_demangle(sym) == exp.full and try_demangle(sym, hash=False) == exp.alternate
 
 
+def test_memo_tables_stay_bounded_on_a_stream_of_bombs() -> None:
+    """Distinct backref bombs (a few hundred bytes in, 1 MB out each) through the library and the text filter:
+    before the memo tables were bounded by characters, every answer was kept (50 MB after 50 of them)."""
+    from illumos_rust.demangle import filter as text_filter
+
+    core.clear_cache()
+    for name in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWX":  # 50 crates, same length: backrefs hold
+        bomb = _exponential_backrefs(25).replace("C1a1f", f"C1{name}1f", 1)
+        out = try_demangle(bomb)
+        assert out is not None and out.endswith("{size limit reached}")
+        assert demangle_text(f"frame {bomb}+0x10\n").endswith("{size limit reached}+0x10\n")
+    for table in (*core._caches, *text_filter._seen):
+        assert table.used <= table.budget
+        assert sum(len(v[1] if isinstance(v, tuple) else v or "") for v in table.values()) < 2_000_000
+
+
+def test_bounded_memo_keeps_its_budget() -> None:
+    """The budget counts characters plus a per-entry cost; an entry over a 256th of it is not kept."""
+    from illumos_rust.demangle._memo import ENTRY_COST, BoundedMemo
+
+    memo: BoundedMemo[str, str] = BoundedMemo(256 * (100 + ENTRY_COST))
+    memo.put("big", "x" * 101, 101)  # 101 + ENTRY_COST > budget / 64: refused
+    assert "big" not in memo and memo.used == 0
+    for k in range(600):
+        memo.put(str(k), "v", 100)
+        assert memo.used <= memo.budget and str(k) in memo
+    assert len(memo) <= 256
+
+
 def test_size_capped_outputs_are_bounded_in_time() -> None:
     """Valid symbols whose output reaches the 1 MB cap: same cut as rustc-demangle, and no runaway work."""
     for sym in (HOSTILE["huge binder"], HOSTILE["legacy zeros 1M"], _exponential_backrefs(30)):

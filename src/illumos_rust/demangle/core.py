@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from . import _v0_exact, legacy, v0
+from ._memo import BoundedMemo
 
 Scheme = Literal["legacy", "v0"]
 
@@ -29,12 +30,16 @@ MAX_SIZE: Final = _v0_exact.MAX_SIZE
 MAX_V0_LENGTH: Final = 1 << 16
 SIZE_LIMIT: Final = "{size limit reached}"
 #: Results for inputs up to this length are memoised: symbol tables and stack traces repeat names a lot
-#: (``.dynsym`` repeats ``.symtab``, a hot frame appears in every stack). Plain dicts, emptied when full:
-#: cheaper per hit than an LRU, and a filter over one binary's symbols rarely needs more.
+#: (``.dynsym`` repeats ``.symtab``, a hot frame appears in every stack). Dicts emptied when they would hold
+#: more than 64 M characters (``_memo``): cheaper per hit than an LRU, and the whole 186k-name symbol table of
+#: librustc_driver fits.
 _CACHE_INPUT_LIMIT: Final = 4096
-_CACHE_ENTRIES: Final = 1 << 18
+_CACHE_CHARS: Final = 1 << 26
 _MISSING: Final = object()
-_caches: tuple[dict[str, tuple[Scheme, str] | None], dict[str, tuple[Scheme, str] | None]] = ({}, {})
+_caches: tuple[BoundedMemo[str, tuple[Scheme, str] | None], BoundedMemo[str, tuple[Scheme, str] | None]] = (
+    BoundedMemo(_CACHE_CHARS),
+    BoundedMemo(_CACHE_CHARS),
+)
 
 
 @dataclass(frozen=True)
@@ -103,9 +108,7 @@ def _cached(symbol: str, alternate: bool) -> tuple[Scheme, str] | None:
     if found is not _MISSING:
         return found  # type: ignore[return-value]
     found = _uncached(symbol, alternate)
-    if len(cache) >= _CACHE_ENTRIES:
-        cache.clear()
-    cache[symbol] = found
+    cache.put(symbol, found, len(symbol) + (len(found[1]) if found else 0))
     return found
 
 

@@ -14,15 +14,19 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Final
 
+from ._memo import BoundedMemo
 from .core import _uncached, strip_llvm_suffix
 
 #: A candidate symbol: ``_ZN`` or ``_R`` and everything after it that can belong to a symbol.
 RUN_PATTERN: Final = re.compile(r"_(?:ZN|R)[A-Za-z0-9_.$]*")
 #: Replacement text per run and form: the filter's own memo, one dict lookup for a name seen before (stack
 #: traces and symbol tables repeat names).
-_SEEN_ENTRIES: Final = 1 << 17
+_SEEN_CHARS: Final = 1 << 26
 _RUN_CHARS: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.$"
-_seen: tuple[dict[str, str], dict[str, str]] = ({}, {})
+_seen: tuple[BoundedMemo[str, str], BoundedMemo[str, str]] = (
+    BoundedMemo(_SEEN_CHARS),
+    BoundedMemo(_SEEN_CHARS),
+)
 
 
 def demangle_text(text: str, *, hash: bool = True) -> str:
@@ -37,10 +41,8 @@ def demangle_text(text: str, *, hash: bool = True) -> str:
             # Straight to the parser: this memo already plays the role of the per-symbol one.
             found = _uncached(strip_llvm_suffix(run) if ".llvm." in run else run, alternate)
             out = run if found is None else found[1]
-            if len(seen) >= _SEEN_ENTRIES:
-                seen.clear()
             if len(run) <= 4096:
-                seen[run] = out
+                seen.put(run, out, len(run) + len(out))
         return out
 
     return RUN_PATTERN.sub(replace, text)

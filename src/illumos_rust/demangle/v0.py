@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Final
 
 from . import punycode
+from ._memo import BoundedMemo
 from ._v0_exact import BASIC_TYPES, MAX_DEPTH, MAX_SIZE
 from .escape import quoted
 
@@ -51,11 +52,14 @@ _N_CHAIN: Final = re.compile(rf"(?:N.){{0,{MAX_DEPTH + 1}}}", re.DOTALL)
 _LIFETIME_NAMES: Final[tuple[str, ...]] = tuple(chr(97 + d) for d in range(26))
 
 # Memo tables shared by all symbols, each keyed by the exact text it was computed from (crate disambiguators
-# and paths repeat across a whole binary). Bounded; a full table is simply emptied.
+# and paths repeat across a whole binary). Bounded by entries (short keys only) or by characters
+# (``_memo``); a full table is simply emptied.
 _b62_values: dict[str, int] = {}
 _crate_hex: dict[str, str] = {}
+#: Longest base-62 token memoised (real ones are a few characters; leading zeros could make them vast).
+_SHORT_TOKEN: Final = 16
 #: Crate roots by disambiguator token: (the ``<len><name>`` that followed it, full text, alternate text).
-_crate_roots: dict[str, tuple[str, str, str]] = {}
+_crate_roots: BoundedMemo[str, tuple[str, str, str]] = BoundedMemo(1 << 22)
 
 
 #: Simple paths (``N…`` chains over a crate root) seen before, per output form: span -> (text, levels, span
@@ -63,22 +67,22 @@ _crate_roots: dict[str, tuple[str, str, str]] = {}
 #: seen with them. (A probe near the end of a symbol can be cut short by the slice and find a shorter span, so
 #: the hit's own length says where it ends.)
 _SPAN_HEAD: Final = 20
-_MAX_SPANS: Final = 1 << 17
-_spans: tuple[dict[str, tuple[str, int, int]], dict[str, tuple[str, int, int]]] = ({}, {})
-_span_lengths: dict[str, tuple[int, ...]] = {}
+_SPAN_CHARS: Final = 1 << 25
+_spans: tuple[BoundedMemo[str, tuple[str, int, int]], BoundedMemo[str, tuple[str, int, int]]] = (
+    BoundedMemo(_SPAN_CHARS),
+    BoundedMemo(_SPAN_CHARS),
+)
+#: Stale lengths (of spans since forgotten) only cost a missed probe, so this table is bounded on its own.
+_span_lengths: BoundedMemo[str, tuple[int, ...]] = BoundedMemo(1 << 24)
 
 
 def _remember_span(span: str, text: str, levels: int, alt: bool) -> None:
-    spans = _spans[alt]
-    if len(spans) >= _MAX_SPANS:
-        spans.clear()
-        _span_lengths.clear()
-    spans[span] = (text, levels, len(span))
+    _spans[alt].put(span, (text, levels, len(span)), len(span) + len(text))
     head = span[:_SPAN_HEAD]
     known = _span_lengths.get(head, ())
     if len(span) not in known:
         # Most recent first, a few per head: enough for the common prefixes, cheap to probe on a miss.
-        _span_lengths[head] = (len(span), *known[:5])
+        _span_lengths.put(head, (len(span), *known[:5]), _SPAN_HEAD + 6 * 8)
 
 
 class _Invalid(Exception):
@@ -105,7 +109,7 @@ def _b62_value(token: str) -> int:
             value = value * 62 + d
         if value + 1 > _U64:
             raise _Invalid
-        if len(_b62_values) < 1 << 16:
+        if len(_b62_values) < 1 << 16 and len(token) <= _SHORT_TOKEN:
             _b62_values[token] = value
     return value
 
@@ -412,11 +416,13 @@ class _Fast:
                 if value > _U64:
                     raise _Invalid
                 hex_dis = f"{value:x}"
-                if len(_crate_hex) < 1 << 16:
+                if len(_crate_hex) < 1 << 16 and len(token) <= _SHORT_TOKEN:
                     _crate_hex[token] = hex_dis
             full = f"{name}[{hex_dis}]"
-            if len(_crate_roots) < 1 << 16 and s[j - 1] != "0":  # "0": see the note in ``path``
-                _crate_roots[token] = (s[start:j], full, name)
+            if s[j - 1] != "0":  # "0": see the note in ``path``
+                _crate_roots.put(
+                    token, (s[start:j], full, name), len(token) + j - start + len(full) + len(name)
+                )
             return (name if self.alt else full), j
         name, j, _ = self.ident(j)
         return name, j
@@ -724,9 +730,12 @@ INVALID: Final = (None, -1)
 #: one only in the instantiating crate at the end. The top-level path is read from position 0 with nothing
 #: bound, so its text depends on its own characters only (its backrefs point inside it). Only clean texts
 #: (not broken, under the size cap) of spans not ending in an empty identifier (``0``, see ``path``) are kept.
-_MAIN_ENTRIES: Final = 1 << 16
+_MAIN_CHARS: Final = 1 << 25
 _MAIN_LIMIT: Final = 4096
-_mains: tuple[dict[str, str], dict[str, str]] = ({}, {})
+_mains: tuple[BoundedMemo[str, str], BoundedMemo[str, str]] = (
+    BoundedMemo(_MAIN_CHARS),
+    BoundedMemo(_MAIN_CHARS),
+)
 #: Instantiating crates (``C…`` spans) read in full before the end of the symbol or a ``.`` suffix.
 _crate_tails: set[str] = set()
 
@@ -816,10 +825,7 @@ def demangle_fast(inner: str, alternate: bool) -> tuple[str | None, int] | None:
         # Valid (every node parsed without error), but the exact printer must decide where the cap cuts.
         return None, end
     if inner[end_of_path - 1] != "0" and end_of_path <= _MAIN_LIMIT:
-        mains = _mains[alternate]
-        if len(mains) >= _MAIN_ENTRIES:
-            mains.clear()
-        mains[inner[:end_of_path]] = text
+        _mains[alternate].put(inner[:end_of_path], text, end_of_path + len(text))
         ends_run = end == len(inner) or inner[end] == "."
         if start >= 0 and inner[start] == "C" and end - start <= 256 and ends_run:
             if len(_crate_tails) >= 1 << 12:
