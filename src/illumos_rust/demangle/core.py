@@ -40,6 +40,8 @@ _caches: tuple[BoundedMemo[str, tuple[Scheme, str] | None], BoundedMemo[str, tup
     BoundedMemo(_CACHE_CHARS),
     BoundedMemo(_CACHE_CHARS),
 )
+#: Bound ``get`` methods: cheaper than looking ``get`` up on the dict subclass at every call.
+_cache_gets: Final = (_caches[0].get, _caches[1].get)
 
 
 @dataclass(frozen=True)
@@ -103,12 +105,13 @@ def _v0_inner(symbol: str) -> str | None:
 
 
 def _cached(symbol: str, alternate: bool) -> tuple[Scheme, str] | None:
-    cache = _caches[alternate]
-    found = cache.get(symbol, _MISSING)  # not try/except: a miss is the common case, and raising is costly
+    found = _cache_gets[alternate](
+        symbol, _MISSING
+    )  # not try/except: a miss is the common case, and raising is costly
     if found is not _MISSING:
         return found  # type: ignore[return-value]
     found = _uncached(symbol, alternate)
-    cache.put(symbol, found, len(symbol) + (len(found[1]) if found else 0))
+    _caches[alternate].put(symbol, found, len(symbol) + (len(found[1]) if found else 0))
     return found
 
 

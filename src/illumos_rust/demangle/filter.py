@@ -33,10 +33,11 @@ def demangle_text(text: str, *, hash: bool = True) -> str:
     """``text`` with every Rust symbol demangled and every other character unchanged."""
     alternate = not hash
     seen = _seen[alternate]
+    seen_get = seen.get  # bound once per call: cheaper than the attribute lookup per run
 
     def replace(m: re.Match[str]) -> str:
         run = m.group()
-        out = seen.get(run)
+        out = seen_get(run)
         if out is None:
             # Straight to the parser: this memo already plays the role of the per-symbol one.
             found = _uncached(strip_llvm_suffix(run) if ".llvm." in run else run, alternate)

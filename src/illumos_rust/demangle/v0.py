@@ -60,6 +60,7 @@ _crate_hex: dict[str, str] = {}
 _SHORT_TOKEN: Final = 16
 #: Crate roots by disambiguator token: (the ``<len><name>`` that followed it, full text, alternate text).
 _crate_roots: BoundedMemo[str, tuple[str, str, str]] = BoundedMemo(1 << 22)
+_crate_roots_get: Final = _crate_roots.get
 
 
 #: Simple paths (``N…`` chains over a crate root) seen before, per output form: span -> (text, levels, span
@@ -74,6 +75,10 @@ _spans: tuple[BoundedMemo[str, tuple[str, int, int]], BoundedMemo[str, tuple[str
 )
 #: Stale lengths (of spans since forgotten) only cost a missed probe, so this table is bounded on its own.
 _span_lengths: BoundedMemo[str, tuple[int, ...]] = BoundedMemo(1 << 24)
+# Bound ``get`` methods for the hot path: looking ``get`` up on a dict subclass costs a third more than the
+# lookup itself; the tables are emptied in place, never replaced, so the bound methods stay valid.
+_span_lengths_get: Final = _span_lengths.get
+_spans_get: Final = (_spans[0].get, _spans[1].get)
 
 
 def _remember_span(span: str, text: str, levels: int, alt: bool) -> None:
@@ -263,11 +268,11 @@ class _Fast:
         s = self.s
         if s[i] == "N":
             # A nested path over a crate root reads the same in every symbol: look its span up first.
-            lengths = _span_lengths.get(s[i : i + _SPAN_HEAD])
+            lengths = _span_lengths_get(s[i : i + _SPAN_HEAD])
             if lengths is not None:
-                spans = _spans[self.alt]
+                spans_get = _spans_get[self.alt]
                 for length in lengths:
-                    hit = spans.get(s[i : i + length])
+                    hit = spans_get(s[i : i + length])
                     if hit is not None:
                         if depth + hit[1] + 1 > MAX_DEPTH:
                             raise _Invalid
@@ -308,7 +313,7 @@ class _Fast:
                 root = None
                 if c == "s":
                     end = s.index("_", j + 1)
-                    root = _crate_roots.get(s[j + 1 : end])
+                    root = _crate_roots_get(s[j + 1 : end])
                 if root is not None and s.startswith(root[0], end + 1):
                     text = root[2] if self.alt else root[1]
                     j = end + 1 + len(root[0])
@@ -736,6 +741,7 @@ _mains: tuple[BoundedMemo[str, str], BoundedMemo[str, str]] = (
     BoundedMemo(_MAIN_CHARS),
     BoundedMemo(_MAIN_CHARS),
 )
+_mains_get: Final = (_mains[0].get, _mains[1].get)
 #: Instantiating crates (``C…`` spans) read in full before the end of the symbol or a ``.`` suffix.
 _crate_tails: set[str] = set()
 
@@ -755,16 +761,16 @@ def _remembered(inner: str, alternate: bool) -> tuple[str | None, int] | None:
     in ``_mains`` is where a fresh read would end too (the read goes left to right and looks no further than
     the span), so a wrong guess can only miss, never mislead.
     """
-    mains = _mains[alternate]
+    mains_get = _mains_get[alternate]
     dot = inner.find(".")
     base = inner if dot < 0 else inner[:dot]
-    text = mains.get(base)
+    text = mains_get(base)
     if text is not None:
         return text, len(base)
     if base.endswith("_"):
         k = base.rfind("B")
         if k > 0:
-            text = mains.get(base[:k])
+            text = mains_get(base[:k])
             if text is not None:
                 # As in ``demangle_fast``: the instantiating crate's backref is only range-checked
                 # (``_Fast.int62``, inlined).
@@ -779,7 +785,7 @@ def _remembered(inner: str, alternate: bool) -> tuple[str | None, int] | None:
     else:
         k = base.rfind("Cs")
         if k > 0 and base[k:] in _crate_tails:
-            text = mains.get(base[:k])
+            text = mains_get(base[:k])
             if text is not None:
                 return text, len(base)
     return None
