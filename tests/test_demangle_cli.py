@@ -127,3 +127,14 @@ def test_library_stream_keeps_a_long_open_run_linear() -> None:
     out = "".join(demangle_stream(chunks))
     assert out == "".join(chunks)
     assert time.process_time() - start < 1.0
+
+
+def test_filter_demangles_a_symbol_anywhere_in_a_long_line() -> None:
+    """A line of megabytes without a newline (a log, a minified dump): symbols are found wherever they fall
+    in it, including across the filter's 64 KiB reads and past the first megabyte. Symbols fill 95 % of the
+    line, so a filter that cuts it anywhere but between symbols splits one (an earlier version cut every
+    megabyte)."""
+    sym = "_ZN" + "3foo" * 50 + "E"  # legacy, no hash element: foo::foo::... by the rule in legacy.py
+    line = (sym + " x ") * 16_000  # 3.3 MB
+    out = _cli("--no-hash", stdin=line.encode()).decode()
+    assert out == line.replace(sym, "::".join(["foo"] * 50))

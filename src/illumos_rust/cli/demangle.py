@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Any, BinaryIO
 
-from ..demangle import demangle_text, parse_symbol
+from ..demangle import demangle_stream, demangle_text, parse_symbol
 from ..demangle.filter import RUN_PATTERN
 from .common import add_format, print_json
 
@@ -65,28 +65,16 @@ def _records(text: str) -> list[dict[str, Any]]:
 
 
 def _stream(src: BinaryIO, dst: BinaryIO, hash: bool) -> None:
-    """Copy ``src`` to ``dst`` demangling as it goes; a partial trailing symbol waits for its continuation."""
-    pending = b""
+    """Copy ``src`` to ``dst`` demangling as it goes: all up to the last character that cannot belong to a
+    symbol is written and flushed at once, the open tail waits for its continuation (``demangle_stream``).
+
+    Bytes are decoded chunk by chunk with ``surrogateescape``: a UTF-8 sequence split between two reads
+    becomes escapes that encode back to the same bytes, and escapes never belong to a symbol.
+    """
     read = getattr(src, "read1", src.read)
-    while True:
-        chunk = read(1 << 16)
-        if not chunk:
-            break
-        data = pending + chunk
-        cut = data.rfind(b"\n") + 1
-        if cut == 0:
-            # No newline yet: keep accumulating (a symbol may continue), but never grow without bound.
-            if len(data) < 1 << 20:
-                pending = data
-                continue
-            cut = len(data)
-        pending = data[cut:]
-        text = data[:cut].decode("utf-8", "surrogateescape")
-        dst.write(demangle_text(text, hash=hash).encode("utf-8", "surrogateescape"))
-        dst.flush()
-    if pending:
-        text = pending.decode("utf-8", "surrogateescape")
-        dst.write(demangle_text(text, hash=hash).encode("utf-8", "surrogateescape"))
+    chunks = (chunk.decode("utf-8", "surrogateescape") for chunk in iter(lambda: read(1 << 16), b""))
+    for text in demangle_stream(chunks, hash=hash):
+        dst.write(text.encode("utf-8", "surrogateescape"))
         dst.flush()
 
 
