@@ -347,21 +347,7 @@ class _Fast:
             if target >= j - 1:  # must point strictly before its own ``B``
                 raise _Invalid
             j = after
-            if self.broken or self.backrefs < 0 or self.following:
-                text = self.follow(target, lambda t: self.path(t, depth + 1, in_value))
-            else:
-                # ``follow`` inlined for the common case (outermost, healthy): no closure per backref.
-                bound = self.bound
-                self.following = 1
-                try:
-                    text, _ = self.path(target, depth + 1, in_value)
-                except _FOLLOW_ERRORS:
-                    self.broken = True
-                    self.bound = bound
-                    text = _UNPRINTED
-                else:
-                    self.backrefs -= len(text) + _FOLLOW_COST
-                self.following = 0
+            text = self.follow(target, lambda t: self.path(t, depth + 1, in_value))
         else:
             raise _Invalid
         if levels:
@@ -753,6 +739,18 @@ def clear_memo() -> None:
     _crate_tails.clear()
 
 
+def _instantiating_backref(inner: str, b: int) -> int:
+    """Where the instantiating crate ends when it is a backref whose ``B`` is at ``b``, just after the main
+    path (the usual case). rustc-demangle's first pass only range-checks it: it must point before ``b``.
+    Raises what a bad one raises in the fast pass (``_FOLLOW_ERRORS``)."""
+    if inner[b + 1] == "_":
+        return b + 2  # target 0, before any ``B``
+    end = inner.index("_", b + 1)
+    if _b62_value(inner[b + 1 : end]) + 1 >= b:
+        raise _Invalid
+    return end + 1
+
+
 def _remembered(inner: str, alternate: bool) -> tuple[str | None, int] | None:
     """``demangle_fast``'s answer from ``_mains`` when the top-level path was read before, else None.
 
@@ -772,16 +770,10 @@ def _remembered(inner: str, alternate: bool) -> tuple[str | None, int] | None:
         if k > 0:
             text = mains_get(base[:k])
             if text is not None:
-                # As in ``demangle_fast``: the instantiating crate's backref is only range-checked
-                # (``_Fast.int62``, inlined).
-                if base[k + 1] == "_":
-                    return text, k + 2  # target 0
                 try:
-                    end = inner.index("_", k + 1)
-                    target = _b62_value(inner[k + 1 : end]) + 1
+                    return text, _instantiating_backref(inner, k)
                 except _FOLLOW_ERRORS:
                     return INVALID
-                return INVALID if target >= k else (text, end + 1)
     else:
         k = base.rfind("Cs")
         if k > 0 and base[k:] in _crate_tails:
@@ -809,11 +801,7 @@ def demangle_fast(inner: str, alternate: bool) -> tuple[str | None, int] | None:
         end_of_path = end
         if end < len(inner) and "A" <= inner[end] <= "Z":
             if inner[end] == "B":
-                # The usual instantiating crate is a backref; rustc-demangle's first pass only range-checks
-                # it.
-                target, end = fast.int62(end + 1)
-                if target >= end_of_path:
-                    return INVALID
+                end = _instantiating_backref(inner, end)
             else:
                 fast.bound = 0
                 start = end
