@@ -121,13 +121,12 @@ class Printer:
         self.alternate = alternate
         self.bound = 0
         self.remaining = MAX_SIZE
-        #: Deepest ``depth`` reached, and how many errors were printed: a backref's writes are reusable only
-        #: if printing them met no error and would not meet the depth limit where they are reused.
+        #: Deepest ``depth`` reached, and a count of what makes writes unreplayable: printed errors, and
+        #: writes merged into one list entry (a binder's lifetimes), whose replay could not be cut at the same
+        #: write. A backref's writes are replayed only if printing them added to neither and would not meet
+        #: the depth limit where they are reused.
         self.deepest = 0
-        self.failures = 0
-        #: Writes merged into one list entry (a binder's lifetimes): a replay of those could not be cut at the
-        #: same write, so targets that made any are never replayed.
-        self.merged = 0
+        self.unreplayable = 0
         #: Writes of backref targets already printed, by (kind, target, bound): a symbol built to double its
         #: output at every backref level reaches the 1 MB cap after ~20 levels, and re-reading the targets
         #: each time costs a Python call per write (seconds); copying the writes costs a list extend.
@@ -150,7 +149,7 @@ class Printer:
 
     def fail(self, message: str) -> None:
         """``invalid!``: print the message and mark the parser as failed."""
-        self.failures += 1
+        self.unreplayable += 1
         self.print(message)
         self.err = message
 
@@ -334,14 +333,14 @@ class Printer:
             return
         saved = (self.pos, self.depth, self.err)
         start, remaining, deepest = len(out), self.remaining, self.deepest
-        unreplayable = self.failures + self.merged
+        unreplayable = self.unreplayable
         self.pos, self.depth, self.deepest = target, depth, depth
         try:
             body()
         finally:
             self.pos, self.depth, self.err = saved
             reached, self.deepest = self.deepest, max(deepest, self.deepest)
-        if kind and self.failures + self.merged == unreplayable:
+        if kind and self.unreplayable == unreplayable:
             self.replays[key] = (out[start:], remaining - self.remaining, reached - depth)
 
     def in_binder(self, body: Callable[[], None]) -> None:
@@ -382,7 +381,7 @@ class Printer:
                     continue
                 self.remaining -= len(text)
                 self.out.append(text)
-                self.merged += 1
+                self.unreplayable += 1
                 self.bound += n
                 i += n
                 continue

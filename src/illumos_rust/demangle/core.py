@@ -105,9 +105,8 @@ def _v0_inner(symbol: str) -> str | None:
 
 
 def _cached(symbol: str, alternate: bool) -> tuple[Scheme, str] | None:
-    found = _cache_gets[alternate](
-        symbol, _MISSING
-    )  # not try/except: a miss is the common case, and raising is costly
+    # Not try/except: a miss is the common case, and raising is costly.
+    found = _cache_gets[alternate](symbol, _MISSING)
     if found is not _MISSING:
         return found  # type: ignore[return-value]
     found = _uncached(symbol, alternate)
@@ -127,18 +126,14 @@ def clear_cache() -> None:
 def _uncached(symbol: str, alternate: bool, *, exact: bool = False) -> tuple[Scheme, str] | None:
     """The demangled text of an already ``.llvm.``-stripped symbol in one form, or None if it is not Rust."""
     # The two schemes' prefixes are disjoint, so trying v0 first for ``_R`` changes nothing but saves calls.
-    if symbol.startswith("_R"):
-        inner: str | None = symbol[2:]
-        if not inner or not ("A" <= inner[0] <= "Z") or len(inner) > MAX_V0_LENGTH or not inner.isascii():
-            return None
-    else:
+    if not symbol.startswith("_R"):
         parsed = legacy.parse(symbol)
         if parsed is not None:
             elements, suffix = parsed
             if suffix and not _SUFFIX.fullmatch(suffix):
                 return None
             return "legacy", _join_capped(legacy.render(elements, alternate), False) + suffix
-        inner = _v0_inner(symbol)
+    inner = _v0_inner(symbol)
     if inner is None:
         return None
     if not exact:
