@@ -21,11 +21,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from illumos_rust.target import all_cfg_sets, cfg_set, target_list
-from illumos_rust.target import cfgset as cfgset_mod
-from illumos_rust.target import rustc as rustc_mod
-from illumos_rust.target.cfgset import default_jobs, fill_cfg_cache
-from illumos_rust.target.spec import load_spec
+from illumos_rust.targetspec import all_cfg_sets, cfg_set, target_list
+from illumos_rust.targetspec import cfgset as cfgset_mod
+from illumos_rust.targetspec import rustc as rustc_mod
+from illumos_rust.targetspec.cfgset import default_jobs, fill_cfg_cache
+from illumos_rust.targetspec.spec import load_spec
 
 TARGET = "x86_64-unknown-illumos"
 

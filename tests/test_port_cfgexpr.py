@@ -40,7 +40,7 @@ class _Set:
 
 @cache
 def rustc_set(target: str) -> _Set:
-    """The cfg set straight from rustc, parsed here independently of illumos_rust.target."""
+    """The cfg set straight from rustc, parsed here independently of illumos_rust.targetspec."""
     require_tool("rustc")
     out = subprocess.run(
         ["rustc", "--print", "cfg", "--target", target], capture_output=True, text=True, check=True

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from conftest import require_tool, shared_path
 from illumos_rust.errors import FormatError, UsageError
-from illumos_rust.target import CfgSet, all_cfg_sets, cfg_set, known_values, parse_cfg, target_list
-from illumos_rust.target import rustc as rustc_mod
+from illumos_rust.targetspec import CfgSet, all_cfg_sets, cfg_set, known_values, parse_cfg, target_list
+from illumos_rust.targetspec import rustc as rustc_mod
 
 pytestmark = pytest.mark.usefixtures("have_rustc")
 
@@ -104,7 +104,7 @@ def test_unknown_target_is_a_one_line_usage_error() -> None:
 def test_cold_cache_fill_is_atomic_and_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     few = ["x86_64-unknown-illumos", "aarch64-unknown-illumos", "x86_64-pc-solaris"]
-    from illumos_rust.target.cfgset import fill_cfg_cache
+    from illumos_rust.targetspec.cfgset import fill_cfg_cache
 
     raw = fill_cfg_cache(few, jobs=2)
     tc = rustc_mod.toolchain()
@@ -173,7 +173,7 @@ def test_concurrent_cold_fills_run_rustc_once_per_target(tmp_path: Path) -> None
     wrapper.write_text(f'#!/bin/sh\necho "$*" >> {log}\nexec {real} "$@"\n')
     wrapper.chmod(0o755)
     few = ["x86_64-unknown-illumos", "aarch64-unknown-illumos", "x86_64-pc-solaris", "sparcv9-sun-solaris"]
-    code = f"from illumos_rust.target.cfgset import fill_cfg_cache\nfill_cfg_cache({few!r}, jobs=2)\n"
+    code = f"from illumos_rust.targetspec.cfgset import fill_cfg_cache\nfill_cfg_cache({few!r}, jobs=2)\n"
     env = {**os.environ, "RUSTC": str(wrapper), "XDG_CACHE_HOME": str(tmp_path / "cache")}
     procs = [subprocess.Popen([sys.executable, "-c", code], env=env) for _ in range(2)]
     assert [p.wait(timeout=60) for p in procs] == [0, 0]

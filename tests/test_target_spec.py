@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 from conftest import require_tool, shared_path
 from illumos_rust.cli.main import main
 from illumos_rust.errors import FormatError
-from illumos_rust.target import rustc as rustc_mod
-from illumos_rust.target.defaults import ALWAYS_PRINTED, DEFAULTS, REQUIRED
-from illumos_rust.target.diff import canonical, diff_specs
-from illumos_rust.target.policy import check_rfd0161
-from illumos_rust.target.spec import known_fields, load_spec, read_spec_file
+from illumos_rust.targetspec import rustc as rustc_mod
+from illumos_rust.targetspec.defaults import ALWAYS_PRINTED, DEFAULTS, REQUIRED
+from illumos_rust.targetspec.diff import canonical, diff_specs
+from illumos_rust.targetspec.policy import check_rfd0161
+from illumos_rust.targetspec.spec import known_fields, load_spec, read_spec_file
 
 pytestmark = pytest.mark.usefixtures("have_rustc")
 
@@ -359,7 +359,7 @@ def test_generate_unset_returns_a_field_to_its_default(
 
 def test_cli_policy_names_match_the_policies() -> None:
     from illumos_rust.cli.target import POLICY_NAMES
-    from illumos_rust.target.policy import POLICIES
+    from illumos_rust.targetspec.policy import POLICIES
 
     assert set(POLICY_NAMES) == set(POLICIES)
 
@@ -406,7 +406,7 @@ def test_each_toolchain_has_its_own_cache(tmp_path: Path, monkeypatch: pytest.Mo
     if subprocess.run([*nightly_cmd, "-V"], capture_output=True, check=False).returncode != 0:
         pytest.skip("no nightly toolchain installed")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    from illumos_rust.target import cfg_set
+    from illumos_rust.targetspec import cfg_set
 
     stable, nightly = rustc_mod.toolchain(), rustc_mod.toolchain(nightly_cmd)
     assert stable.key != nightly.key and nightly.is_nightly and not stable.is_nightly

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..elf import constants as C
 from ..elf.eh_frame import eh_frame
+from ..elf.relocations import R_X86_64_GLOB_DAT, R_X86_64_JUMP_SLOT, relocations
 from . import disasm
 from .context import Context, Function, display
 from .model import Emitter
@@ -30,7 +31,6 @@ _KIND = {
     b"\xcd\x80": "int 0x80",
 }
 _SYSCALL_FUNCS = frozenset({"syscall", "__syscall", "_syscall"})
-R_X86_64_GLOB_DAT, R_X86_64_JUMP_SLOT = 6, 7
 MAX_FINDINGS = 200
 SWEEP_LIMIT = 32 << 20  # bytes of symbol-less text swept linearly (about 2 s per 32 MiB)
 WINDOW = 96  # bytes decoded before a hit, at least: the number load sits just before the trap
@@ -127,15 +127,12 @@ def _got_slots(ctx: Context) -> set[int]:
     wanted = {i for i, n in enumerate(dynsym.names) if n.split("@", 1)[0] in _SYSCALL_FUNCS}
     if not wanted:
         return slots
-    rela = struct.Struct(elf.endian + "QQq")
     for sec in elf.sections_of_type(C.SHT_RELA):
         if sec.sh_link >= len(elf.sections) or elf.sections[sec.sh_link].sh_type != C.SHT_DYNSYM:
             continue
-        data = elf.section_data(sec)
-        usable = len(data) - len(data) % rela.size
-        for off, info, _add in rela.iter_unpack(data[:usable]):
-            if (info & 0xFFFFFFFF) in (R_X86_64_GLOB_DAT, R_X86_64_JUMP_SLOT) and (info >> 32) in wanted:
-                slots.add(off)
+        for rel in relocations(elf, sec):
+            if rel.type in (R_X86_64_GLOB_DAT, R_X86_64_JUMP_SLOT) and rel.sym in wanted:
+                slots.add(rel.offset)
     return slots
 
 

@@ -3,7 +3,7 @@
 Exit codes follow the rest of the toolkit: 0 fine, 1 "found something" (``diff``: the specs differ, like
 diff(1); ``check``: a finding at or above ``--fail-on``), 2 bad input (unknown target, malformed spec).
 
-The ``illumos_rust.target`` modules are imported inside the handlers: ``cli.main`` builds every
+The ``illumos_rust.targetspec`` modules are imported inside the handlers: ``cli.main`` builds every
 subcommand's parser on each run, and other subcommands should not pay for importing this one.
 """
 
@@ -109,11 +109,11 @@ def _fmt(value: Any) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from ..target import target_list
+    from ..targetspec import target_list
 
     targets = target_list()
     if args.os:
-        from ..target import all_cfg_sets
+        from ..targetspec import all_cfg_sets
 
         sets = all_cfg_sets()
         targets = [t for t in targets if sets[t].has("target_os", args.os)]
@@ -125,7 +125,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _cfg(args: argparse.Namespace) -> int:
-    from ..target import cfg_set
+    from ..targetspec import cfg_set
 
     cs = cfg_set(args.target)
     if args.format == "json":
@@ -136,8 +136,8 @@ def _cfg(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from ..target import rustc
-    from ..target.spec import load_spec
+    from ..targetspec import rustc
+    from ..targetspec.spec import load_spec
 
     spec = load_spec(args.target)
     tc = rustc.toolchain()
@@ -163,8 +163,8 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from ..target.diff import diff_specs
-    from ..target.spec import load_spec
+    from ..targetspec.diff import diff_specs
+    from ..targetspec.spec import load_spec
 
     left, right = load_spec(args.left), load_spec(args.right)
     diffs = diff_specs(left, right, include_metadata=not args.no_metadata)
@@ -186,8 +186,8 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from ..target.policy import POLICIES, RULES
-    from ..target.spec import load_spec
+    from ..targetspec.policy import POLICIES, RULES
+    from ..targetspec.spec import load_spec
 
     try:
         threshold = Severity.parse(args.fail_on)
@@ -210,7 +210,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from ..target.generate import generate, parse_assignment
+    from ..targetspec.generate import generate, parse_assignment
 
     sets = [parse_assignment(s) for s in args.sets]
     output = args.output or Path(f"{args.base}-custom.json")
@@ -237,8 +237,8 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _fields(args: argparse.Namespace) -> int:
-    from ..target.defaults import DEFAULTS
-    from ..target.spec import known_fields
+    from ..targetspec.defaults import DEFAULTS
+    from ..targetspec.spec import known_fields
 
     names = known_fields()
     rows = {n: DEFAULTS.get(n) for n in names}

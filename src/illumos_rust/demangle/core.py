@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from . import _v0_exact, legacy, v0
-from ._memo import BoundedMemo
+from ._memo import BoundedMemo, clear_all
 
 Scheme = Literal["legacy", "v0"]
 
@@ -116,10 +116,7 @@ def _cached(symbol: str, alternate: bool) -> tuple[Scheme, str] | None:
 
 def clear_cache() -> None:
     """Forget memoised results (benchmarks use this to measure cold throughput)."""
-    from . import filter as text_filter
-
-    for cache in (*_caches, *text_filter._seen):
-        cache.clear()
+    clear_all()
     v0.clear_memo()
 
 

@@ -53,7 +53,7 @@ MAX_ENUMERATED = 12
 
 
 class CfgSetLike(Protocol):
-    """What the evaluator needs from ``illumos_rust.target.CfgSet``: its atoms."""
+    """What the evaluator needs from ``illumos_rust.targetspec.CfgSet``: its atoms."""
 
     @property
     def target(self) -> str: ...

@@ -137,8 +137,8 @@ def run_port(
 
 
 def make_context(base: str = DEFAULT_BASE, port: str = DEFAULT_PORT) -> Context:
-    """Cfg sets and the value universe from ``illumos_rust.target`` (the installed rustc, cached)."""
-    from ..target import cfg_sets, known_values
+    """Cfg sets and the value universe from ``illumos_rust.targetspec`` (the installed rustc, cached)."""
+    from ..targetspec import cfg_sets, known_values
 
     sets = cfg_sets([base, port])
     known = known_values()
