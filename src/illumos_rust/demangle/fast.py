@@ -5,11 +5,15 @@ reference (it agrees with rustc-demangle byte for byte, see ``tests/test_demangl
 librustc_driver's 186k symbols: ~0.3 s through pyderust against ~1.5 s pure Python, which is what lets
 ``inspect --symbols`` keep pace with ``readelf -Ws -C``.
 
-Per symbol, pyderust is asked only about names whose *shape* is one rustc-demangle itself accepts (a
-``_ZN``/``ZN``/``__ZN`` legacy or ``_R``/``R``/``__R`` v0 prefix at the very start): names with anything in
-front, such as ``.Lswitch.table._ZN…`` or ``anon.…``, and every name pyderust rejects, go to the pure-Python
-demangler, so the answer is always the one ``try_demangle`` would give on the whole test corpus (checked by
-``tests/test_demangle_fast.py``).
+Per symbol, pyderust is asked only about names whose *shape* is one rustc-demangle itself accepts: a
+``_ZN``/``ZN``/``__ZN`` legacy or ``_R``/``R``/``__R`` v0 prefix at the very start, and at most
+``NATIVE_MAX_LENGTH`` characters (real symbols stay under 1.3k; beyond, the pure-Python demangler's own
+bounds on hostile input decide). Names with anything in front, such as ``.Lswitch.table._ZN…`` or
+``anon.…``, are not Rust symbols for rustc-demangle or ``try_demangle`` and are answered at once. When
+pyderust says "not a valid Rust mangled symbol" that is rustc-demangle's own verdict and is kept; any other
+failure (recursion limit, invalid syntax, size limit, where rustc-demangle still prints something) goes to
+the pure-Python demangler. The result is the one ``try_demangle`` gives, on the whole test corpus and on
+random input (``tests/test_demangle_fast.py``).
 """
 
 from __future__ import annotations
@@ -33,6 +37,9 @@ _pyderust = _load()
 
 #: Prefixes rustc-demangle's legacy and v0 front ends accept (``legacy.rs`` / ``v0.rs`` ``demangle``).
 RUST_PREFIXES: Final = ("_ZN", "ZN", "__ZN", "_R", "R", "__R")
+#: Longer names go to the pure-Python demangler, whose bounds on hostile input are the reference.
+NATIVE_MAX_LENGTH: Final = 4096
+_NOT_RUST: Final = "not a valid Rust mangled symbol"
 
 
 def available() -> bool:
@@ -50,40 +57,44 @@ def demangler(*, hash: bool = True, native: bool = True) -> Callable[[str], str 
         return lambda name: try_demangle(name, hash=hash)
     native_demangle = _pyderust.demangle
     error = _pyderust.DemangleError
-    prefixes = RUST_PREFIXES
+    prefixes, limit = RUST_PREFIXES, NATIVE_MAX_LENGTH
 
     def demangle(name: str) -> str | None:
-        if name.startswith(prefixes):
-            try:
-                text: str = native_demangle(name, include_hash=hash)
-            except error:
-                pass
-            else:
-                return text
-        return try_demangle(name, hash=hash)
+        if not name.startswith(prefixes):
+            return None
+        if len(name) > limit:
+            return try_demangle(name, hash=hash)
+        try:
+            text: str = native_demangle(name, include_hash=True) if hash else native_demangle(name)
+        except error as exc:
+            if str(exc).startswith(_NOT_RUST):
+                return None
+            return try_demangle(name, hash=hash)
+        return text
 
     return demangle
 
 
 def display_demangler(*, hash: bool = True, native: bool = True) -> Callable[[str], str]:
-    """Like ``demangler``, but a name that is not Rust comes back unchanged: what a listing prints.
-
-    A name without a Rust prefix is returned without asking either demangler: neither rustc-demangle nor
-    ``try_demangle`` accepts one (``tests/test_demangle_fast.py`` checks that on the whole corpus).
-    """
+    """Like ``demangler``, but a name that is not Rust comes back unchanged: what a listing prints."""
     if _pyderust is None or not native:
         return lambda name: try_demangle(name, hash=hash) or name
     native_demangle = _pyderust.demangle
     error = _pyderust.DemangleError
-    prefixes = RUST_PREFIXES
+    prefixes, limit = RUST_PREFIXES, NATIVE_MAX_LENGTH
 
     def show(name: str) -> str:
         if not name.startswith(prefixes):
             return name
-        try:
-            text: str = native_demangle(name, include_hash=hash)
-        except error:
+        if len(name) > limit:
             return try_demangle(name, hash=hash) or name
-        return text
+        try:
+            # keyword arguments cost ~15 % of a call through PyO3: pass none for the default form
+            text: str = native_demangle(name, include_hash=True) if hash else native_demangle(name)
+        except error as exc:
+            if str(exc).startswith(_NOT_RUST):
+                return name
+            return try_demangle(name, hash=hash) or name
+        return text or name  # "_ZNE" demangles to nothing: show the name, as the pure path does
 
     return show
