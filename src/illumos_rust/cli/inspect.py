@@ -177,9 +177,16 @@ def render_summary(i: Inspection) -> str:
         + (f", build-id {i.build_id}" if i.build_id else ""),
         f"  linker:       {p.linker} ({p.linker_evidence})",
     ]
-    if p.rustc or p.rustc_commit:
+    if p.rustc or p.rustc_commit:  # whole: a commit hash is only useful if it can be looked up
         lines.append(
             f"  rustc:        {p.rustc or '?'}" + (f" (commit {p.rustc_commit})" if p.rustc_commit else "")
+        )
+    if p.rust_toolchain:
+        lines.append(f"  toolchain:    {p.rust_toolchain}")
+    if p.go_version or p.goos:
+        lines.append(
+            f"  go:           {p.go_version or '?'}, GOOS={p.goos or '?'} GOARCH={p.goarch or '?'}"
+            " (Go build info)"
         )
     if p.compilers:
         lines.append(f"  compilers:    {'; '.join(p.compilers)}")
