@@ -60,7 +60,13 @@ def _compare(names: list[str]) -> tuple[int, list[str]]:
             if got != want:
                 wrong.append(f"{n!r} hash={hash}: pure {want!r}, fast {got!r}")
             native += want is not None
-    fast_show = fast.display_demangler(hash=False)  # what inspect --symbols prints
+    many = fast.display_many(hash=False)(names)  # what inspect --symbols prints, a table at a time
+    wrong += [
+        f"{n!r}: listed as {m!r}"
+        for n, m in zip(names, many, strict=True)
+        if m != (try_demangle(n, hash=False) or n)
+    ]
+    fast_show = fast.display_demangler(hash=False)
     wrong += [
         f"{n!r}: shown as {fast_show(n)!r}"
         for n in names
@@ -98,6 +104,11 @@ def test_hostile_inputs_fall_back_to_the_reference() -> None:
     hostile = ["_RNvB_3foo", "_RNvNtB0_3foo3bar", "_ZN" + "3foo" * 100_000 + "E", "_R" + "B_" * 50]
     _, wrong = _compare(hostile)
     assert not wrong, wrong
+    # one bad v0 name in a batch sends the batch down the per-name path; the good names are still right
+    batch = ["_RNvCs1234_3foo3bar", "_RNvB_3foo", "_R" + "Nv" * 3000 + "C3foo3bar", "_RNvC3foo3baz", "main"]
+    want = [try_demangle(n, hash=False) or n for n in batch]
+    assert fast.display_many(hash=False)(batch) == want
+    assert fast.display_many(hash=False)(batch[:1] + batch[3:]) == want[:1] + want[3:]
 
 
 def test_default_install_does_not_need_it() -> None:

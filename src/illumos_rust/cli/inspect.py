@@ -9,7 +9,6 @@ from itertools import islice
 from typing import Any, TextIO
 
 from ..bulk import paused_gc
-from ..demangle.fast import display_demangler
 from ..elf import constants as C
 from ..elf.dynamic import dynamic
 from ..elf.reader import ElfFile, Symbol
@@ -51,7 +50,16 @@ def _demangler(enabled: bool) -> Callable[[str], str]:
     """
     if not enabled:
         return lambda name: name
+    from ..demangle.fast import display_demangler  # ~20 ms of imports a --no-demangle listing skips
+
     return display_demangler(hash=False)
+
+
+def _bulk_demangler() -> Callable[[list[str]], list[str]]:
+    """The same, a list of names at a time (what the streamed listing uses)."""
+    from ..demangle.fast import display_many
+
+    return display_many(hash=False)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
                 out.write(render_summary(info))
                 out.write(render_tables(elf, tables))
                 if args.symbols:
-                    write_symbols(out, elf, None if args.no_demangle else _demangler(True))
+                    write_symbols(out, elf, None if args.no_demangle else _bulk_demangler())
     if args.format == "json":
         print_json(results if len(results) > 1 else results[0])
     return 0
@@ -244,12 +252,12 @@ class _ShndxText(dict[int, str]):
         return text
 
 
-def write_symbols(out: TextIO, elf: ElfFile, show: Callable[[str], str] | None) -> None:
+def write_symbols(out: TextIO, elf: ElfFile, show: Callable[[list[str]], list[str]] | None) -> None:
     """Stream every symbol table as text, a chunk of rows at a time: no row objects, no table in memory.
 
     librustc_driver has 186k symbols; building a dict per row cost ~1 s and ~250 MB (issue 11), while this
     formats straight from the mapped table and the decoded names. ``show`` maps a name to what is printed
-    (None: the name as stored).
+    (a list at a time; None: the names as stored).
     """
     shndx_text = _ShndxText({C.SHN_UNDEF: "  UND", C.SHN_ABS: "  ABS", C.SHN_COMMON: "  COM"})
     with paused_gc():  # ~190k short-lived tuples, none cyclic: the collector's rescans cost ~30 % here
@@ -257,7 +265,7 @@ def write_symbols(out: TextIO, elf: ElfFile, show: Callable[[str], str] | None) 
 
 
 def _write_tables(
-    out: TextIO, elf: ElfFile, show: Callable[[str], str] | None, shndx_text: _ShndxText
+    out: TextIO, elf: ElfFile, show: Callable[[list[str]], list[str]] | None, shndx_text: _ShndxText
 ) -> None:
     for title, table in ((".symtab", elf.symtab), (".dynsym", elf.dynsym), (".SUNW_ldynsym", elf.ldynsym)):
         if not len(table):
@@ -276,7 +284,7 @@ def _write_tables(
 def _format_rows(
     chunk: list[tuple[tuple[int, int, int, int, int], str]],
     first: int,
-    show: Callable[[str], str] | None,
+    show: Callable[[list[str]], list[str]] | None,
     shndx_text: _ShndxText,
 ) -> str:
     tb, row = _TYPE_BIND, _ROW
@@ -287,10 +295,13 @@ def _format_rows(
                 for i, ((value, size, info, _other, shndx), name) in enumerate(chunk, first)
             ]
         )
+    shown = show([name for _fields, name in chunk])
     return "".join(
         [
-            row % (i, value, size, tb[info], shndx_text[shndx], show(name))
-            for i, ((value, size, info, _other, shndx), name) in enumerate(chunk, first)
+            row % (i, value, size, tb[info], shndx_text[shndx], text)
+            for i, (((value, size, info, _other, shndx), _name), text) in enumerate(
+                zip(chunk, shown, strict=True), first
+            )
         ]
     )
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from itertools import compress, repeat
 from types import ModuleType
 from typing import Final
 
@@ -98,3 +99,42 @@ def display_demangler(*, hash: bool = True, native: bool = True) -> Callable[[st
         return text or name  # "_ZNE" demangles to nothing: show the name, as the pure path does
 
     return show
+
+
+def display_many(*, hash: bool = True, native: bool = True) -> Callable[[list[str]], list[str]]:
+    """``display_demangler`` over a list at a time, for listings of whole symbol tables.
+
+    The v0 names (``_R…``, nearly all of a modern Rust binary's) go through pyderust in one C-level ``map``:
+    a Python wrapper per name cost ~0.3 µs, a sixth of the native call, over librustc_driver's 125k v0 names.
+    If any of them fails, is too long or demangles to nothing, that batch is redone name by name with the
+    per-name rules above; every other name always takes the per-name path.
+    """
+    show = display_demangler(hash=hash, native=native)
+    if _pyderust is None or not native or hash:
+        return lambda names: list(map(show, names))
+    native_demangle = _pyderust.demangle
+    starts = str.startswith
+
+    others = tuple(p for p in RUST_PREFIXES if p != "_R")
+
+    def many(names: list[str]) -> list[str]:
+        out = list(names)  # a name without a Rust prefix is shown as it is
+        for i in compress(range(len(names)), map(starts, names, repeat(others))):
+            out[i] = show(names[i])
+        v0_at = list(compress(range(len(names)), map(starts, names, repeat("_R"))))
+        if not v0_at:
+            return out
+        v0 = list(map(names.__getitem__, v0_at))
+        try:
+            if max(map(len, v0)) > NATIVE_MAX_LENGTH:
+                raise ValueError("long name")
+            shown = list(map(native_demangle, v0))
+            if not all(shown):
+                raise ValueError("empty result")
+        except ValueError:  # DemangleError is one; redo this batch per name
+            shown = list(map(show, v0))
+        for i, text in zip(v0_at, shown, strict=True):
+            out[i] = text
+        return out
+
+    return many
