@@ -198,8 +198,12 @@ def render_summary(i: Inspection) -> str:
         )
     if p.compilers:
         lines.append(f"  compilers:    {'; '.join(p.compilers)}")
-    rust = f"yes ({p.rust_evidence})" if p.is_rust else "no"
-    lines.append(f"  rust:         {rust}")
+    if p.is_rust:  # every sign on its own line, strongest first: the reader can judge a weak one
+        signs = p.rust_evidence.split("; ")
+        lines.append(f"  rust:         yes: {signs[0]}")
+        lines += [f"                     {sign}" for sign in signs[1:]]
+    else:
+        lines.append("  rust:         no")
     if p.mangling:
         lines.append("  mangling:     " + ", ".join(f"{k} {v}" for k, v in p.mangling.items()))
     return "\n".join(lines) + "\n"
