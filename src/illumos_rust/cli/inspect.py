@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
-from itertools import islice
+from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
 from ..bulk import paused_gc
@@ -275,36 +274,31 @@ def _write_tables(
         if not len(table):
             continue
         out.write(f"\nSymbol table {title} ({len(table)} entries):\n")
-        rows = table.entries()
         index = 0
-        while True:
-            chunk = list(islice(rows, _CHUNK))
-            if not chunk:
-                break
-            out.write(_format_rows(chunk, index, show, shndx_text))
-            index += len(chunk)
+        for raws, names in table.raw_chunks(_CHUNK):
+            shown = names if show is None else show(names)
+            out.write(_format_rows(raws, shown, index, table.is64, shndx_text))
+            index += len(names)
 
 
 def _format_rows(
-    chunk: list[tuple[tuple[int, int, int, int, int], str]],
-    first: int,
-    show: Callable[[list[str]], list[str]] | None,
-    shndx_text: _ShndxText,
+    raws: Iterator[tuple[int, ...]], shown: list[str], first: int, is64: bool, shndx_text: _ShndxText
 ) -> str:
     tb, row = _TYPE_BIND, _ROW
-    if show is None:
+    if is64:  # Elf64_Sym: st_name, st_info, st_other, st_shndx, st_value, st_size
         return "".join(
             [
                 row % (i, value, size, tb[info], shndx_text[shndx], name)
-                for i, ((value, size, info, _other, shndx), name) in enumerate(chunk, first)
+                for i, ((_n, info, _o, shndx, value, size), name) in enumerate(
+                    zip(raws, shown, strict=True), first
+                )
             ]
         )
-    shown = show([name for _fields, name in chunk])
-    return "".join(
+    return "".join(  # Elf32_Sym: st_name, st_value, st_size, st_info, st_other, st_shndx
         [
-            row % (i, value, size, tb[info], shndx_text[shndx], text)
-            for i, (((value, size, info, _other, shndx), _name), text) in enumerate(
-                zip(chunk, shown, strict=True), first
+            row % (i, value, size, tb[info], shndx_text[shndx], name)
+            for i, ((_n, value, size, info, _o, shndx), name) in enumerate(
+                zip(raws, shown, strict=True), first
             )
         ]
     )

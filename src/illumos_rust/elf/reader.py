@@ -599,6 +599,24 @@ class SymbolTable(Sequence[Symbol]):
         pick = itemgetter(4, 5, 1, 2, 3) if self._is64 else itemgetter(1, 2, 3, 4, 5)
         return zip(map(pick, rows), self.names, strict=True)
 
+    @property
+    def is64(self) -> bool:
+        """ELF64 layout (``st_name, st_info, st_other, st_shndx, st_value, st_size``) of ``raw_chunks``
+        tuples; ELF32 is ``st_name, st_value, st_size, st_info, st_other, st_shndx``."""
+        return self._is64
+
+    def raw_chunks(self, size: int) -> Iterator[tuple[Iterator[tuple[int, ...]], list[str]]]:
+        """The table in slices of ``size`` entries: the raw ``struct`` tuples (straight from the mapped bytes,
+        in the class's field order, see ``is64``) and the matching names. The fastest way through a whole
+        table: no tuple is built that the caller does not consume."""
+        view, names, ent = self._view, self.names, self._entsize
+        if view is None or not names:
+            return
+        unpack = self._fmt.iter_unpack
+        for start in range(0, len(names), size):
+            stop = min(start + size, len(names))
+            yield unpack(view[start * ent : stop * ent]), names[start:stop]
+
     def _make(self, i: int) -> Symbol:
         r = self.raws[i]
         if self._is64:  # st_name, st_info, st_other, st_shndx, st_value, st_size
