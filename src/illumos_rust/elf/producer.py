@@ -57,6 +57,7 @@ RUST_MARKERS = frozenset(
         "__rdl_alloc",
         "__rg_alloc",
         "__rust_alloc_error_handler",
+        "rust_panic",
     }
 )
 
@@ -195,11 +196,9 @@ def _rust_evidence(
     gdb = elf.section(".debug_gdb_scripts")
     if gdb is not None and gdb.file_size and _find(elf, _GDB_RUST, gdb) >= 0:
         why.append(".debug_gdb_scripts loads gdb_load_rust_pretty_printers.py")
-    markers = sorted(
-        {n for n in compress(names, map(str.startswith, names, repeat(_RUNTIME_PREFIX)))}
-        | RUST_MARKERS.intersection(names)
-        | {"rust_panic"}.intersection(names)
-    )
+    # One C-level prefix pass (every marker starts with "rust_" or "__r"), then exact tests on the few left.
+    candidates = set(compress(names, map(str.startswith, names, repeat(("rust_", "__r")))))
+    markers = sorted({n for n in candidates if n.startswith(_RUNTIME_PREFIX)} | (RUST_MARKERS & candidates))
     if markers:
         why.append("Rust runtime symbols: " + ", ".join(markers[:3]) + (" …" if len(markers) > 3 else ""))
     rust = mangling.get("v0", 0) + mangling.get("legacy", 0)
