@@ -13,9 +13,8 @@ import mmap
 import os
 import struct
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from functools import cached_property
-from operator import itemgetter
 from typing import NamedTuple, overload
 
 from ..bulk import paused_gc
@@ -582,22 +581,6 @@ class SymbolTable(Sequence[Symbol]):
 
     def __len__(self) -> int:
         return len(self.names)
-
-    def entries(self) -> Iterator[tuple[tuple[int, int, int, int, int], str]]:
-        """``((value, size, info, other, shndx), name)`` per entry, unpacked as it streams (nothing cached).
-
-        For listings of whole tables: no ``Symbol`` per entry and no ``raws`` list held for the file's life,
-        and only C-level iterators (``iter_unpack``, ``map``, ``zip``) between the mapped bytes and caller.
-        """
-        if not self.names or self._view is None:
-            return iter(())
-        rows: Iterable[tuple[int, ...]] = (
-            self.__dict__["raws"] if "raws" in self.__dict__ else self._fmt.iter_unpack(self._view)
-        )
-        # Elf64_Sym: st_name, st_info, st_other, st_shndx, st_value, st_size;
-        # Elf32_Sym: st_name, st_value, st_size, st_info, st_other, st_shndx.
-        pick = itemgetter(4, 5, 1, 2, 3) if self._is64 else itemgetter(1, 2, 3, 4, 5)
-        return zip(map(pick, rows), self.names, strict=True)
 
     @property
     def is64(self) -> bool:
