@@ -8,6 +8,8 @@ STAMP    := $(VENV)/.installed
 DEB_PKGS := rustfilt ripgrep binutils gdb xz-utils patch clang golang-go nasm systemtap-sdt-dev libssl-dev \
             librust-users-dev librust-fs2-dev librust-stacker-dev librust-term-size-dev \
             librust-shared-library-dev librust-libc-dev
+# inspect's recognition and note tests build C, C++ and Go programs (issue 11).
+DEB_PKGS += gcc g++ golang-go
 SHARED   ?= $(or $(ILLUMOS_RUST_SHARED),$(abspath ../shared))
 export ILLUMOS_RUST_SHARED := $(SHARED)
 

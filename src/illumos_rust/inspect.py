@@ -12,7 +12,7 @@ from typing import Any
 
 from .elf import constants as C
 from .elf.dynamic import dynamic
-from .elf.eh_frame import eh_frame
+from .elf.eh_frame import fde_count
 from .elf.producer import Producer, identify
 from .elf.reader import ElfFile
 from .elf.versions import verdef, verneed
@@ -62,7 +62,6 @@ class Inspection:
 def inspect_elf(elf: ElfFile) -> Inspection:
     dyn = dynamic(elf)
     names = {s.name for s in elf.sections}
-    eh = eh_frame(elf)
     return Inspection(
         path=elf.path,
         size=elf.size,
@@ -93,7 +92,7 @@ def inspect_elf(elf: ElfFile) -> Inspection:
         version_needs={v.file: [a.name for a in v.aux] for v in verneed(elf)},
         version_defs=[n for d in verdef(elf) for n in d.names[:1]],
         build_id=elf.build_id,
-        fdes=len(eh.fdes) if eh else 0,
+        fdes=fde_count(elf),
         producer=identify(elf),
         has_debug_info=".debug_info" in names,
         has_ctf=".SUNW_ctf" in names,

@@ -707,3 +707,56 @@ def register_name(machine: int, reg: int | None) -> str:
         return "exp"
     names = REGISTER_NAMES.get(machine, [])
     return names[reg] if 0 <= reg < len(names) else f"r{reg}"
+
+
+def fde_count(elf: ElfFile) -> int:
+    """How many FDEs the file has, without decoding ``.eh_frame``.
+
+    The link-editor's ``.eh_frame_hdr`` states it (LSB Core spec, "Exception Frame Header": ``version``,
+    ``eh_frame_ptr_enc``, ``fde_count_enc``, ``table_enc``, ``eh_frame_ptr``, ``fde_count``): reading those
+    few bytes is what lets ``inspect`` summarise librustc_driver without decoding its 107k FDEs (0.75 s of
+    the 2.9 s ``inspect --symbols`` took before, issue 11). Without a header
+    (relocatable objects, ``--no-eh-frame-hdr``) the ``.eh_frame`` entries are counted from their length
+    words alone: an entry is an FDE when its CIE pointer is non-zero. Instructions are never decoded here.
+    """
+    hdr = elf.section(".eh_frame_hdr")
+    if hdr is not None and hdr.sh_type != C.SHT_NOBITS and hdr.sh_size >= 4:
+        data = elf.section_data(hdr)
+        head_bytes = bytes(data[:32])  # the fixed header and two pointers fit in 32 bytes
+        cur = _Cursor(head_bytes, 0, len(head_bytes), elf.little)
+        try:
+            _version, ptr_enc, count_enc = cur.u8(), cur.u8(), cur.u8()
+            cur.u8()  # table_enc: the table itself is not needed for a count
+            if count_enc != DW_EH_PE_omit:
+                _hdr_pointer(cur, ptr_enc, hdr.sh_addr, 8 if elf.is64 else 4)
+                return _hdr_pointer(cur, count_enc, hdr.sh_addr, 8 if elf.is64 else 4)
+        except (IndexError, ValueError) as exc:
+            raise elf.error(hdr.sh_offset, f".eh_frame_hdr is truncated or malformed ({exc})") from None
+    sec = elf.section(".eh_frame")
+    if sec is None or sec.sh_type == C.SHT_NOBITS:
+        return 0
+    data = elf.section_data(sec)
+    head = struct.Struct("<II" if elf.little else ">II")
+    word = struct.Struct("<I" if elf.little else ">I")
+    count, pos, end = 0, 0, len(data)
+    while pos + 4 <= end:
+        (length,) = word.unpack_from(data, pos)
+        if length == 0:  # terminator, or padding some linkers leave between merged inputs
+            pos += 4
+            continue
+        body = pos + 4
+        if length == 0xFFFFFFFF:  # 64-bit DWARF: an 8-byte length follows, then an 8-byte CIE pointer
+            if body + 16 > end:
+                raise elf.error(sec.sh_offset + pos, f"truncated {sec.name} entry")
+            length = int.from_bytes(data[body : body + 8], "little" if elf.little else "big")
+            body += 8
+            cie_id = int.from_bytes(data[body : body + 8], "little" if elf.little else "big")
+        else:
+            if body + 4 > end:
+                raise elf.error(sec.sh_offset + pos, f"truncated {sec.name} entry")
+            cie_id = head.unpack_from(data, pos)[1]
+        if body + length > end:
+            raise elf.error(sec.sh_offset + pos, f"entry length {length} runs past the end of {sec.name}")
+        count += cie_id != 0
+        pos = body + length
+    return count

@@ -504,17 +504,27 @@ class ElfFile:
             yield from self._notes_in(off, size, name, 8 if align == 8 else 4)
 
     def _notes_in(self, off: int, size: int, section: str | None, align: int) -> Iterator[Note]:
+        """Walk the notes of one section or segment.
+
+        gABI "Note Section" (and the x86-64 psABI for ``.note.gnu.property``): each note is ``namesz``,
+        ``descsz``, ``type`` (three 4-byte words), then the name, then the descriptor. The descriptor begins
+        at ``align(12 + namesz, align)`` counted from the note's start, and the next note at
+        ``align(desc_end, align)``; ``align`` is the section's (8 for ``.note.gnu.property`` on ELF64,
+        otherwise 4). With align 4 this is the classic layout; with align 8 and the usual ``namesz`` 4
+        ("GNU\0") the descriptor starts at +16, not +20.
+        """
         pos, end = off, off + size
+        word = self.word
         while pos + 12 <= end:
-            namesz, descsz, ntype = (self.word.unpack_from(self.buf, pos + k)[0] for k in (0, 4, 8))
+            namesz, descsz, ntype = (word.unpack_from(self.buf, pos + k)[0] for k in (0, 4, 8))
             name_start = pos + 12
-            desc_start = name_start + _align(namesz, align)
+            desc_start = pos + _align(12 + namesz, align)
             desc_end = desc_start + descsz
-            if desc_end > end:
+            if name_start + namesz > end or desc_end > end:
                 raise self.error(pos, f"note in {section or 'PT_NOTE'} runs past its section")
             name = bytes(self.buf[name_start : name_start + namesz]).rstrip(b"\0").decode("utf-8", "replace")
             yield Note(name, ntype, bytes(self.buf[desc_start:desc_end]), section, pos)
-            pos = desc_start + _align(descsz, align)
+            pos = off + _align(desc_end - off, align)
 
     @cached_property
     def build_id(self) -> str | None:
@@ -571,6 +581,24 @@ class SymbolTable(Sequence[Symbol]):
 
     def __len__(self) -> int:
         return len(self.names)
+
+    @property
+    def is64(self) -> bool:
+        """ELF64 layout (``st_name, st_info, st_other, st_shndx, st_value, st_size``) of ``raw_chunks``
+        tuples; ELF32 is ``st_name, st_value, st_size, st_info, st_other, st_shndx``."""
+        return self._is64
+
+    def raw_chunks(self, size: int) -> Iterator[tuple[Iterator[tuple[int, ...]], list[str]]]:
+        """The table in slices of ``size`` entries: the raw ``struct`` tuples (straight from the mapped bytes,
+        in the class's field order, see ``is64``) and the matching names. The fastest way through a whole
+        table: no tuple is built that the caller does not consume."""
+        view, names, ent = self._view, self.names, self._entsize
+        if view is None or not names:
+            return
+        unpack = self._fmt.iter_unpack
+        for start in range(0, len(names), size):
+            stop = min(start + size, len(names))
+            yield unpack(view[start * ent : stop * ent]), names[start:stop]
 
     def _make(self, i: int) -> Symbol:
         r = self.raws[i]
