@@ -157,11 +157,13 @@ def build_ops(raw: list[tuple[OpKind, str]]) -> list[Op]:
 
 
 def _is_elf(path: str) -> bool:
+    """Starts with the ELF magic; an unreadable file counts, so planning reports it instead of a silent
+    skip."""
     try:
         with open(path, "rb") as fh:
             return fh.read(4) == b"\x7fELF"
     except OSError:
-        return False
+        return True
 
 
 def iter_targets(paths: list[str], skipped: list[str] | None = None) -> Iterator[tuple[str, bool]]:
@@ -173,8 +175,14 @@ def iter_targets(paths: list[str], skipped: list[str] | None = None) -> Iterator
     """
     seen: set[tuple[int, int]] = set()
     for top in paths:
-        if os.path.isdir(top):
-            for root, dirs, files in os.walk(top):
+        try:
+            top_mode = os.stat(top).st_mode
+        except FileNotFoundError:
+            raise UsageError(f"{top}: no such file or directory") from None
+        except OSError as exc:  # not os.path.exists: it would call an I/O error "no such file"
+            raise FileError.from_os(top, "cannot read", exc) from None
+        if stat.S_ISDIR(top_mode):
+            for root, dirs, files in os.walk(top, onerror=_walk_error):
                 dirs.sort()
                 for name in sorted(files):
                     full = os.path.join(root, name)
@@ -182,8 +190,10 @@ def iter_targets(paths: list[str], skipped: list[str] | None = None) -> Iterator
                         continue  # a temp file left by an interrupted write, not part of the tree
                     try:
                         mode = os.lstat(full).st_mode
-                    except OSError:
-                        continue
+                    except FileNotFoundError:
+                        continue  # removed while we walked
+                    except OSError as exc:
+                        raise FileError.from_os(full, "cannot read", exc) from None
                     if stat.S_ISLNK(mode):
                         continue
                     if not stat.S_ISREG(mode):
@@ -196,13 +206,16 @@ def iter_targets(paths: list[str], skipped: list[str] | None = None) -> Iterator
                     if (st.st_dev, st.st_ino) not in seen:
                         seen.add((st.st_dev, st.st_ino))
                         yield full, False
-        elif os.path.exists(top):
+        else:
             st = os.stat(top)
             if (st.st_dev, st.st_ino) not in seen:
                 seen.add((st.st_dev, st.st_ino))
                 yield top, True
-        else:
-            raise UsageError(f"{top}: no such file or directory")
+
+
+def _walk_error(exc: OSError) -> None:
+    """os.walk ignores a directory it cannot list; an edit of a tree must not silently skip part of it."""
+    raise FileError.from_os(os.fsdecode(exc.filename or "?"), "cannot list the directory", exc)
 
 
 def _plan_json(plan: Plan, written: bool) -> dict[str, Any]:
@@ -297,14 +310,22 @@ def _plan_and_write(
             if not explicit and isinstance(exc, UnsafeEditError) and "no dynamic section" in exc.reason:
                 continue  # static executables and objects in a tree have nothing to edit
             refused.append(str(exc))
-    for line in refused:
-        print(f"illumos-rust: refused: {line}", file=sys.stderr)
     do_write = args.write and (not refused or args.keep_going)
-    if refused and args.write and not args.keep_going:
+    blocked = bool(refused) and args.write and not args.keep_going
+    if blocked and len(refused) == 1:  # one problem, one line
         print(
-            f"illumos-rust: nothing written: {len(refused)} file(s) refused (--keep-going writes the rest)",
+            f"illumos-rust: refused: {refused[0]}; nothing written (--keep-going writes the rest)",
             file=sys.stderr,
         )
+    else:
+        for line in refused:
+            print(f"illumos-rust: refused: {line}", file=sys.stderr)
+        if blocked:
+            print(
+                f"illumos-rust: nothing written: {len(refused)} file(s) refused "
+                "(--keep-going writes the rest)",
+                file=sys.stderr,
+            )
     written: set[str] = set()
     if do_write:
         changed = [p for p in plans if p.changed]

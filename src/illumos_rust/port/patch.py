@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import signal
+import stat
 import tempfile
 import tomllib
 from typing import Any
@@ -110,14 +111,14 @@ def pending_checksum(path: str, text: str, pending: dict[str, dict[str, Any]]) -
     ``pending`` (one entry per ``.cargo-checksum.json``, read once however many of its files change) and is
     written with the sources by ``write_all``. Returns the checksum file, or None outside a vendored crate."""
     d = os.path.dirname(os.path.abspath(path))
-    while not os.path.isfile(os.path.join(d, "Cargo.toml")):
+    while not _is_file(os.path.join(d, "Cargo.toml")):
         parent = os.path.dirname(d)
         if parent == d:
             return None
         d = parent
     checksum = os.path.join(d, ".cargo-checksum.json")
     if checksum not in pending:
-        if not os.path.isfile(checksum):
+        if not _is_file(checksum):
             return None
         try:
             with open(checksum, encoding="utf-8") as fh:
@@ -130,6 +131,17 @@ def pending_checksum(path: str, text: str, pending: dict[str, dict[str, Any]]) -
         return None
     files[rel] = hashlib.sha256(text.encode("utf-8")).hexdigest()
     return checksum
+
+
+def _is_file(path: str) -> bool:
+    """``os.path.isfile`` that tells "not there" from "cannot tell": an I/O error must not make a vendored
+    crate look unvendored (its checksums would silently go stale)."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError as exc:
+        raise FileError.from_os(path, "cannot read", exc) from None
 
 
 _HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
