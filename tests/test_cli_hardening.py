@@ -25,6 +25,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import REPO, build_rust, require_tool, shared_path
 from illumos_rust.cli.main import EXIT_CODES
@@ -519,3 +521,113 @@ def test_fuzz_sigterm_during_big_edit(tmp_path: Path) -> None:
             digest = now
         outcomes.append(rc)
     assert any(rc != 0 for rc in outcomes), f"no round was interrupted: {outcomes}"
+
+
+# -- extended attributes -------------------------------------------------------------------------------------
+
+# struct vfs_cap_data, VFS_CAP_REVISION_2 (linux/capability.h): magic_etc, then (permitted, inheritable)
+# for capability words 0 and 1. CAP_NET_RAW is bit 13 of word 0; the effective flag is bit 0 of magic_etc.
+CAP_NET_RAW_BLOB = (0x02000001).to_bytes(4, "little") + (1 << 13).to_bytes(4, "little") + bytes(12)
+
+
+def test_edit_keeps_xattrs_and_file_capabilities(elf: Path) -> None:
+    try:
+        os.setxattr(elf, "user.illumos-rust-test", b"kept")
+        os.setxattr(elf, "security.capability", CAP_NET_RAW_BLOB)
+    except OSError as exc:
+        pytest.skip(f"cannot set extended attributes here: {exc.strerror}")
+    rc, _, err = run("edit", str(elf), "--set-runpath", "/x", "--write")
+    assert rc == code("clean"), err
+    assert readelf_dynamic(elf)["RUNPATH"] == "Library runpath: [/x]"
+    assert os.getxattr(elf, "user.illumos-rust-test") == b"kept"
+    assert os.getxattr(elf, "security.capability") == CAP_NET_RAW_BLOB
+    getcap = shutil.which("getcap")
+    if getcap:  # an independent reader of the same attribute
+        assert "cap_net_raw" in subprocess.run([getcap, str(elf)], capture_output=True, text=True).stdout
+
+
+def test_edit_refuses_to_drop_an_xattr_unless_forced(
+    elf: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file system that cannot take the attribute (simulated: setxattr fails with ENOTSUP)."""
+    from illumos_rust.cli.main import main
+
+    try:
+        os.setxattr(elf, "user.illumos-rust-test", b"kept")
+    except OSError as exc:
+        pytest.skip(f"cannot set extended attributes here: {exc.strerror}")
+    before = sha(elf)
+
+    def no_xattrs(*_args: object, **_kwargs: object) -> None:
+        raise OSError(95, "Operation not supported")
+
+    monkeypatch.setattr(os, "setxattr", no_xattrs)
+    assert main(["edit", str(elf), "--set-runpath", "/x", "--write"]) == code("bad input")
+    err = capsys.readouterr().err
+    one_line(err, "user.illumos-rust-test", "--force")
+    assert sha(elf) == before and leftovers(elf.parent) == []
+    assert main(["edit", str(elf), "--set-runpath", "/x", "--write", "--force"]) == code("clean")
+    assert "dropped (--force)" in capsys.readouterr().out
+    assert readelf_dynamic(elf)["RUNPATH"] == "Library runpath: [/x]"
+
+
+# -- demangle memory bound ----------------------------------------------------------------------------------
+
+
+def test_demangle_filter_memory_is_bounded(tmp_path: Path) -> None:
+    """A 64 MB unbroken run of symbol characters: the filter used to hold ~3 copies of it (~200 MB); now
+    the open run is capped (MAX_RUN_CHARS) and the run passes through untouched. Peak RSS from the kernel
+    (ru_maxrss of the child), against the run's own size."""
+    from illumos_rust.demangle.filter import MAX_RUN_CHARS
+
+    size = 64 << 20
+    assert size > 4 * MAX_RUN_CHARS
+    src = tmp_path / "run.txt"
+    with open(src, "wb") as fh:
+        fh.write(b"before _ZN")
+        for _ in range(size >> 20):
+            fh.write(b"a" * (1 << 20))
+        fh.write(b" _ZN3foo3barE after\n")
+    out = tmp_path / "out.txt"
+    script = (
+        "import resource, subprocess, sys\n"
+        "with open(sys.argv[1], 'rb') as i, open(sys.argv[2], 'wb') as o:\n"
+        "    rc = subprocess.run(sys.argv[3:], stdin=i, stdout=o).returncode\n"
+        "print(rc, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    )
+    probe = subprocess.run(
+        [sys.executable, "-c", script, str(src), str(out), *CLI, "demangle"], capture_output=True, text=True
+    )
+    rc, peak_kb = map(int, probe.stdout.split())
+    assert rc == 0, probe.stderr
+    assert peak_kb * 1024 < size, f"peak RSS {peak_kb} KB for a {size >> 20} MB run"
+    assert out.stat().st_size == src.stat().st_size - len("_ZN3foo3barE") + len("foo::bar")
+    with open(out, "rb") as fh:
+        fh.seek(-len(b" foo::bar after\n"), os.SEEK_END)
+        assert fh.read() == b" foo::bar after\n"
+
+
+@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "300")), deadline=None)
+@given(
+    pieces=st.lists(
+        st.sampled_from(["_ZN", "_R", "3foo", "3bar", "E", "a", "_", " ", "\n", "$", "."]), max_size=60
+    ),
+    sizes=st.lists(st.integers(1, 7), min_size=1, max_size=20),
+)
+def test_fuzz_bounded_stream_equals_text(pieces: list[str], sizes: list[int]) -> None:
+    """With the cap lowered to 8 characters, streaming in arbitrary chunks gives exactly what
+    ``demangle_text`` gives for the whole text (whose own rule: a candidate over the cap is left as is)."""
+    from illumos_rust.demangle import filter as f
+
+    text = "".join(pieces)
+    chunks, at, i = [], 0, 0
+    while at < len(text):
+        n = sizes[i % len(sizes)]
+        chunks.append(text[at : at + n])
+        at, i = at + n, i + 1
+    saved = f.MAX_RUN_CHARS
+    f.MAX_RUN_CHARS = 8  # type: ignore[misc]
+    try:
+        assert "".join(f.demangle_stream(chunks)) == f.demangle_text(text)
+    finally:
+        f.MAX_RUN_CHARS = saved  # type: ignore[misc]
