@@ -413,19 +413,33 @@ def test_help_texts() -> None:
     assert "{info,warning,error}" in out and "target list" in out
 
 
-def test_cargo_illumos_port_does_not_mention_apply_unasked(tmp_path: Path) -> None:
+def test_cargo_illumos_port_mentions_apply_only_when_asked(tmp_path: Path) -> None:
+    """A path dependency outside the workspace root is in the diff but never edited in place; without
+    --apply that is not worth a stderr line (it used to say "--apply skips it" unasked)."""
     require_tool("cargo")
-    ws = tmp_path / "ws"
-    shutil.copytree(PORT_DATA / "gapcrate", ws)
-    env = {"CARGO_HOME": str(tmp_path / "cargo-home"), "CARGO_NET_OFFLINE": "true"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "illumos_rust.cli.cargo", "illumos", "port"],
-        cwd=ws,
-        capture_output=True,
-        env={**os.environ, **env},
-        timeout=60,
+    app = tmp_path / "app"
+    (app / "src").mkdir(parents=True)
+    (app / "Cargo.toml").write_text(
+        '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n\n'
+        '[dependencies]\ngapcrate = { path = "../gapcrate" }\n'
     )
-    assert b"Traceback" not in proc.stderr and b"--apply" not in proc.stderr, proc.stderr
+    (app / "src" / "main.rs").write_text("fn main() {}\n")
+    shutil.copytree(PORT_DATA / "gapcrate", tmp_path / "gapcrate")
+    (tmp_path / "gapcrate" / "Cargo.toml").write_text(
+        '[package]\nname = "gapcrate"\nversion = "0.1.0"\nedition = "2021"\n'
+    )
+    cargo = [sys.executable, "-m", "illumos_rust.cli.cargo", "illumos", "port", "--format", "json"]
+    env = {**os.environ, "CARGO_NET_OFFLINE": "true"}
+    plain = subprocess.run(cargo, cwd=app, capture_output=True, text=True, env=env, timeout=120)
+    assert plain.returncode in (0, 1) and json.loads(plain.stdout)["findings"], plain.stderr
+    assert "--apply" not in plain.stderr and "Traceback" not in plain.stderr, plain.stderr
+    applied = subprocess.run(
+        [*cargo, "--apply"], cwd=app, capture_output=True, text=True, env=env, timeout=120
+    )
+    assert "gapcrate/src/lib.rs: outside the workspace" in applied.stderr, applied.stderr
+    assert (tmp_path / "gapcrate" / "src" / "lib.rs").read_text() == (
+        PORT_DATA / "gapcrate" / "src" / "lib.rs"
+    ).read_text()
 
 
 # -- concurrent editors --------------------------------------------------------------------------------------
