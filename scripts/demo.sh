@@ -8,7 +8,12 @@ SHARED="${ILLUMOS_RUST_SHARED:-../shared}"
 OUT=demo-out
 mkdir -p "$OUT"
 
-section() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# Bold headings only on a terminal and without NO_COLOR (https://no-color.org): `make demo > log` stays plain.
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
+  section() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+else
+  section() { printf '\n== %s\n' "$*"; }
+fi
 
 cat > "$OUT/hello.rs" <<'RS'
 use std::collections::HashMap;

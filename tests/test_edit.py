@@ -236,10 +236,12 @@ def test_kill_during_write_leaves_original_intact(tmp_path: Path) -> None:
             proc.kill()
     assert proc.returncode == -signal.SIGKILL
     assert sha(f) == digest
-    # The next run, even over the whole directory, neither edits nor trips over the stray temp file.
-    stray = sha(temps[0])
+    # The temp file is named for its process and file (issue 12), so the next run, even over the whole
+    # directory, neither edits it nor trips over it, and removes it: its process is gone.
+    assert temps[0].name.startswith(f".illumos-rust-edit-{proc.pid}-{f.name}-")
     assert main(["edit", str(tmp_path), "--runpath", "/k2", "--write"]) == 0
-    assert sha(temps[0]) == stray
+    assert not temps[0].exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".illumos-rust")] == []
     assert dict(readelf_dynamic(f))["RUNPATH"] == "Library runpath: [/k2]"
 
 

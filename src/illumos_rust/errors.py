@@ -36,3 +36,28 @@ class UnsafeEditError(IllumosRustError):
 
 class UsageError(IllumosRustError):
     """The command line or a policy file asks for something that makes no sense."""
+
+
+class FileError(IllumosRustError):
+    """A file could not be read or written (permissions, a full disk, a missing directory, a lock held by
+    another editor). Raised with the path and what was being done, so the one line the CLI prints says which
+    file and why, e.g. ``lib/libfoo.so: cannot create a temporary copy in lib: Permission denied``."""
+
+    def __init__(self, path: str, what: str) -> None:
+        self.path = path
+        self.what = what
+        super().__init__(f"{path}: {what}")
+
+    @classmethod
+    def from_os(cls, path: str, doing: str, exc: OSError) -> FileError:
+        return cls(path, f"{doing}: {exc.strerror or exc}")
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM/SIGHUP turned into an exception (as Python does for SIGINT), so every ``finally`` and
+    ``except BaseException`` cleanup runs: no temporary file is left behind. ``signum`` gives the exit
+    status 128 + signum, as a shell reports a process killed by that signal."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(signum)

@@ -9,13 +9,16 @@ A TOML file (``--policy``) starts from a profile and overrides it; the format is
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
+import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import FormatError, UsageError
+from ..files import open_regular
 from ..findings import Severity
 
 PLATFORM_PREFIXES = ("/lib", "/usr/lib", "/usr/gcc/*/lib", "$ORIGIN", "${ORIGIN}")
@@ -101,49 +104,97 @@ _KEYS = {
 
 
 def load_policy(path: str | Path) -> Policy:
-    """Read a policy TOML file; unknown keys are errors so a typo never silently weakens a gate."""
+    """Read a policy TOML file; unknown keys, unknown rules and misspelt severities are errors naming the
+    line, so a typo never silently weakens a gate."""
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        with open_regular(path) as fh:
+            raw = fh.read()
     except OSError as exc:
         raise UsageError(f"{path}: cannot read policy: {exc.strerror or exc}") from None
+    except FormatError as exc:
+        raise UsageError(f"{path}: cannot read policy: {exc.what}") from None
+    try:
+        text = raw.decode("utf-8")  # TOML 1.0: "A TOML file must be a valid UTF-8 encoded Unicode document"
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise UsageError(
+            f"{path}:{line}: not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+            "TOML files must be UTF-8"
+        ) from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path}: not valid TOML: {exc}") from None
-    return policy_from_dict(data, str(path))
+    return policy_from_dict(data, str(path), text)
 
 
-def policy_from_dict(data: dict[str, Any], origin: str = "policy") -> Policy:
-    unknown = set(data) - _KEYS
+_ASSIGNMENT = re.compile(r"""^\s*(?:"([^"]*)"|'([^']*)'|([A-Za-z0-9_-]+))\s*=""")
+_TABLE = re.compile(r"""^\s*\[\s*(?:"([^"]*)"|'([^']*)'|([A-Za-z0-9_.-]+))\s*\]""")
+
+
+def _line_of(text: str, key: str, table: str | None = None) -> int | None:
+    """1-based line of ``key = ...`` (in ``[table]`` when given) or of the header ``[key]``; None if the
+    key was written some other way (dotted keys, inline tables). tomllib keeps no positions, so this reads
+    the lines the simple way a policy file is written."""
+    current: str | None = None
+    for number, line in enumerate(text.splitlines(), 1):
+        if m := _TABLE.match(line):
+            current = next(g for g in m.groups() if g is not None)
+            if table is None and current == key:
+                return number
+            continue
+        m = _ASSIGNMENT.match(line)
+        if m and current == table and next(g for g in m.groups() if g is not None) == key:
+            return number
+    return None
+
+
+def policy_from_dict(data: dict[str, Any], origin: str = "policy", text: str = "") -> Policy:
+    def where(key: str, table: str | None = None) -> str:
+        line = _line_of(text, key, table) if text else None
+        return f"{origin}:{line}" if line else origin
+
+    unknown = sorted(set(data) - _KEYS)
     if unknown:
-        raise UsageError(
-            f"{origin}: unknown key(s) {', '.join(sorted(unknown))} (known: {', '.join(sorted(_KEYS))})"
-        )
+        close = difflib.get_close_matches(unknown[0], sorted(_KEYS), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else f" (known: {', '.join(sorted(_KEYS))})"
+        raise UsageError(f"{where(unknown[0])}: unknown key {unknown[0]}{hint}")
     base = profile(str(data.get("profile", "platform")))
     changes: dict[str, Any] = {"name": f"{base.name}+{Path(origin).name}"}
     for key in ("allowed_prefixes", "forbidden_prefixes", "fp_exempt"):
         if key in data:
             value = data[key]
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise UsageError(f"{origin}: {key} must be a list of strings")
+                raise UsageError(f"{where(key)}: {key} must be a list of strings")
             changes[key] = tuple(value)
     for key in ("require_libumem", "fp_require_in_leaves"):
         if key in data:
             if not isinstance(data[key], bool):
-                raise UsageError(f"{origin}: {key} must be true or false")
+                raise UsageError(f"{where(key)}: {key} must be true or false")
             changes[key] = data[key]
     if "severity" in data:
         table = data["severity"]
         if not isinstance(table, dict):
-            raise UsageError(f"{origin}: [severity] must be a table of rule = level")
+            raise UsageError(f"{where('severity')}: [severity] must be a table of rule = level")
+        from .model import RULES  # model imports this module: a top-level import would be a circle
+
         sev: dict[str, Severity | None] = dict(base.severities)
         for rule, level in table.items():
+            at = where(rule, "severity")
+            if rule not in RULES:
+                close = difflib.get_close_matches(rule, sorted(RULES), n=1)
+                hint = f"did you mean {close[0]}?" if close else f"known: {', '.join(sorted(RULES))}"
+                raise UsageError(f"{at}: unknown rule {rule!r} in [severity] ({hint})")
             if not isinstance(level, str):
-                raise UsageError(f"{origin}: severity of {rule} must be a string")
+                raise UsageError(f"{at}: severity of {rule} must be a string (error, warning, info or off)")
             if level.lower() == "off":
                 sev[rule] = None
             else:
                 try:
                     sev[rule] = Severity.parse(level)
-                except ValueError as exc:
-                    raise UsageError(f"{origin}: {rule}: {exc}") from None
+                except ValueError:
+                    raise UsageError(
+                        f"{at}: {rule}: unknown severity {level!r} (expected error, warning, info or off)"
+                    ) from None
         changes["severities"] = sev
     return replace(base, **changes)

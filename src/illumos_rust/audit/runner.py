@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import struct
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -11,6 +12,7 @@ from ..bulk import paused_gc
 from ..elf.producer import identify
 from ..elf.reader import ElfFile
 from ..errors import FormatError
+from ..files import file_kind
 from . import (
     debug_info,
     dependencies,
@@ -70,16 +72,19 @@ def _run(elf: ElfFile, policy: Policy, report: Report) -> None:
 
 
 def is_elf(path: Path) -> bool:
+    """Starts with the ELF magic; a file that cannot be read counts as one, so auditing it reports the
+    error instead of the walk skipping it silently (issue 12)."""
     try:
         with open(path, "rb") as fh:
             return fh.read(4) == b"\x7fELF"
     except OSError:
-        return False
+        return True
 
 
-def expand(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
+def expand(paths: Sequence[str | os.PathLike[str]], skipped: list[str] | None = None) -> list[Path]:
     """Files named directly are always audited (a non-ELF one then fails loudly); directories are walked
-    and only their ELF files are kept."""
+    and only their ELF files are kept. FIFOs, sockets and devices in a tree are never opened (a FIFO
+    blocks): they are listed in ``skipped`` as "PATH (a FIFO)"."""
     out: list[Path] = []
     for p in paths:
         path = Path(p)
@@ -88,7 +93,17 @@ def expand(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
                 dirs.sort()
                 for name in sorted(files):
                     f = Path(root, name)
-                    if f.is_file() and not f.is_symlink() and is_elf(f):
+                    try:
+                        mode = f.lstat().st_mode
+                    except OSError:
+                        continue
+                    if stat.S_ISLNK(mode):
+                        continue
+                    if not stat.S_ISREG(mode):
+                        if skipped is not None:
+                            skipped.append(f"{f} ({file_kind(mode)})")
+                        continue
+                    if is_elf(f):
                         out.append(f)
         else:
             out.append(path)

@@ -104,7 +104,10 @@ def run(args: argparse.Namespace) -> int:
             )
     if not paths:
         raise UsageError("audit: no PATH given")
-    files = expand(paths)
+    skipped: list[str] = []
+    files = expand(paths, skipped)
+    for line in skipped:
+        print(f"illumos-rust: skipped {line}: not a regular file", file=sys.stderr)
     step, stop = _progress(files)
     reports: list[Report] = []
     errors: list[FormatError] = []
@@ -126,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
             "policy": policy.name,
             "reports": [r.to_dict() for r in reports],
             "errors": [{"path": e.path, "offset": e.offset, "what": e.what} for e in errors],
+            "skipped": skipped,
         }
         out.write(json.dumps(data, indent=2, default=str) + "\n")
     else:
@@ -134,13 +138,15 @@ def run(args: argparse.Namespace) -> int:
             shown = [f for f in r.findings if not (args.quiet and f.severity == Severity.INFO)]
             out.write(_headline(r) + "\n")
             out.write(render_text(shown, color=color))
-        if len(reports) + len(errors) > 1:
+        if len(reports) + len(errors) > 1 or skipped:
             errs = sum(1 for f in findings if f.severity == Severity.ERROR)
             warns = sum(1 for f in findings if f.severity == Severity.WARNING)
             failed = sum(1 for r in reports if r.worst == Severity.ERROR)
             summary = f"audited {len(reports)} ELF file(s): {failed} with errors; "
             summary += f"{errs} error(s), {warns} warning(s)"
-            out.write(summary + (f"; {len(errors)} unreadable" if errors else "") + "\n")
+            summary += f"; {len(errors)} unreadable" if errors else ""
+            summary += f"; {len(skipped)} skipped (not regular files)" if skipped else ""
+            out.write(summary + "\n")
     if errors:
         return 2
     if args.fail_on == "never":

@@ -2,21 +2,28 @@
 
 Dry run by default (prints before/after like elfedit); ``--write`` applies each file's edit as a verified
 transaction. In a batch every file is planned before anything is written, so one refusal leaves the whole
-tree untouched unless ``--keep-going`` is given.
+tree untouched unless ``--keep-going`` is given; a write failure (full disk, read-only directory) puts back
+the files already renamed, so a batch lands whole or not at all. Each file is locked from the read that
+plans its edit to the rename, so two editors of one file never lose an edit (the second waits --wait
+seconds, then fails).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import stat
 import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from ..edit import Op, Plan, parse_flags_1, parse_replace, plan_edits, write
+from ..edit import Op, Plan, parse_flags_1, parse_replace, plan_edits
+from ..edit.lock import DEFAULT_WAIT, locked
 from ..edit.ops import OpKind, check_string
-from ..edit.transaction import TEMP_PREFIX
-from ..errors import FormatError, UnsafeEditError, UsageError
+from ..edit.transaction import TEMP_PREFIX, Staged, commit, stage
+from ..errors import FileError, FormatError, IllumosRustError, UnsafeEditError, UsageError
+from ..files import file_kind
 from .common import add_format, print_json
 
 EXAMPLES = """examples:
@@ -105,8 +112,32 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="in a batch, write the files that can be edited even if others are refused",
     )
+    p.add_argument(
+        "--wait",
+        type=_seconds,
+        default=DEFAULT_WAIT,
+        metavar="SECONDS",
+        help=f"with --write, wait this long for another editor of the same file to finish "
+        f"(default: {DEFAULT_WAIT:g}); then fail with a message",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="edit even when an extended attribute (file capabilities, ACL, label) cannot be kept; "
+        "it is dropped and the output says so",
+    )
     add_format(p)
     p.set_defaults(func=run, ops=[])
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value <= 86400:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected 0 to 86400 seconds")
+    return value
 
 
 def build_ops(raw: list[tuple[OpKind, str]]) -> list[Op]:
@@ -126,40 +157,65 @@ def build_ops(raw: list[tuple[OpKind, str]]) -> list[Op]:
 
 
 def _is_elf(path: str) -> bool:
+    """Starts with the ELF magic; an unreadable file counts, so planning reports it instead of a silent
+    skip."""
     try:
         with open(path, "rb") as fh:
             return fh.read(4) == b"\x7fELF"
     except OSError:
-        return False
+        return True
 
 
-def iter_targets(paths: list[str]) -> Iterator[tuple[str, bool]]:
+def iter_targets(paths: list[str], skipped: list[str] | None = None) -> Iterator[tuple[str, bool]]:
     """Files to edit, each once (hard links too), and whether it was named explicitly.
 
     Symbolic links inside a tree are skipped: the file they point to is edited under its own name, once.
+    FIFOs, sockets and devices inside a tree are skipped too (reading a FIFO blocks), each reported in
+    ``skipped`` as "PATH (a FIFO)"; named explicitly, they are refused when read.
     """
     seen: set[tuple[int, int]] = set()
     for top in paths:
-        if os.path.isdir(top):
-            for root, dirs, files in os.walk(top):
+        try:
+            top_mode = os.stat(top).st_mode
+        except FileNotFoundError:
+            raise UsageError(f"{top}: no such file or directory") from None
+        except OSError as exc:  # not os.path.exists: it would call an I/O error "no such file"
+            raise FileError.from_os(top, "cannot read", exc) from None
+        if stat.S_ISDIR(top_mode):
+            for root, dirs, files in os.walk(top, onerror=_walk_error):
                 dirs.sort()
                 for name in sorted(files):
                     full = os.path.join(root, name)
                     if name.startswith(TEMP_PREFIX):
                         continue  # a temp file left by an interrupted write, not part of the tree
-                    if os.path.islink(full) or not os.path.isfile(full) or not _is_elf(full):
+                    try:
+                        mode = os.lstat(full).st_mode
+                    except FileNotFoundError:
+                        continue  # removed while we walked
+                    except OSError as exc:
+                        raise FileError.from_os(full, "cannot read", exc) from None
+                    if stat.S_ISLNK(mode):
+                        continue
+                    if not stat.S_ISREG(mode):
+                        if skipped is not None:
+                            skipped.append(f"{full} ({file_kind(mode)})")
+                        continue
+                    if not _is_elf(full):
                         continue
                     st = os.stat(full)
                     if (st.st_dev, st.st_ino) not in seen:
                         seen.add((st.st_dev, st.st_ino))
                         yield full, False
-        elif os.path.exists(top):
+        else:
             st = os.stat(top)
             if (st.st_dev, st.st_ino) not in seen:
                 seen.add((st.st_dev, st.st_ino))
                 yield top, True
-        else:
-            raise UsageError(f"{top}: no such file or directory")
+
+
+def _walk_error(exc: OSError) -> None:
+    """os.walk ignores a directory it cannot list; an edit of a tree must not silently skip part of it."""
+    raise FileError.from_os(os.fsdecode(exc.filename or "?"), "cannot list the directory", exc)
 
 
 def _plan_json(plan: Plan, written: bool) -> dict[str, Any]:
@@ -191,9 +247,7 @@ def _print_plan(plan: Plan, written: bool, blocked: bool = False) -> None:
     if written or not plan.changed:
         state = "written" if written else "unchanged"
     else:
-        state = (
-            "not written: other files were refused" if blocked else "dry run, nothing written (use --write)"
-        )
+        state = "not written (see the error above)" if blocked else "dry run, nothing written (use --write)"
     print(f"{plan.path}: {state}")
     for line in plan.strategies:
         print(f"  {line}")
@@ -206,14 +260,45 @@ def _print_plan(plan: Plan, written: bool, blocked: bool = False) -> None:
         print(f"  {plan.bytes_changed} bytes changed, size {plan.size_before} -> {plan.size_after}")
 
 
+def _check_backup(suffix: str | None, write: bool) -> None:
+    if suffix is None:
+        return
+    if not write:
+        raise UsageError("--backup needs --write")
+    if not suffix or "/" in suffix or "\0" in suffix:
+        raise UsageError(f"--backup {suffix!r}: a suffix appended to the file name, without '/' (e.g. .orig)")
+
+
 def run(args: argparse.Namespace) -> int:
     ops = build_ops(args.ops)
-    if args.backup is not None and not args.write:
-        raise UsageError("--backup needs --write")
-    plans: list[Plan] = []
-    refused: list[str] = []
-    targets = list(iter_targets(args.paths))
+    _check_backup(args.backup, args.write)
+    skipped: list[str] = []
+    targets = list(iter_targets(args.paths, skipped))
+    for line in skipped:
+        print(f"illumos-rust: skipped {line}: not a regular file", file=sys.stderr)
     batch = len(targets) != 1 or not targets[0][1]
+    lock_refused: list[str] = []
+    with contextlib.ExitStack() as locks:
+        if args.write:
+            # Lock every file before reading any: from the read that plans an edit to the rename that
+            # lands it, no other editor may change the file (its edit would be lost). A consistent
+            # order keeps two batches over overlapping trees from waiting on each other forever.
+            by_real = sorted(targets, key=lambda t: os.path.realpath(t[0]))
+            for path, _explicit in by_real:
+                try:
+                    locks.enter_context(locked(path, args.wait))
+                except (FileError, FormatError) as exc:
+                    if not batch:
+                        raise
+                    lock_refused.append(str(exc))
+                    targets = [t for t in targets if t[0] != path]
+        return _plan_and_write(args, ops, targets, batch, lock_refused)
+
+
+def _plan_and_write(
+    args: argparse.Namespace, ops: list[Op], targets: list[tuple[str, bool]], batch: bool, refused: list[str]
+) -> int:
+    plans: list[Plan] = []
     for path, explicit in targets:
         try:
             if args.write and args.backup and os.path.lexists(os.path.realpath(path) + args.backup):
@@ -225,30 +310,69 @@ def run(args: argparse.Namespace) -> int:
             if not explicit and isinstance(exc, UnsafeEditError) and "no dynamic section" in exc.reason:
                 continue  # static executables and objects in a tree have nothing to edit
             refused.append(str(exc))
-    for line in refused:
-        print(f"illumos-rust: refused: {line}", file=sys.stderr)
     do_write = args.write and (not refused or args.keep_going)
-    if refused and args.write and not args.keep_going:
+    blocked = bool(refused) and args.write and not args.keep_going
+    if blocked and len(refused) == 1:  # one problem, one line
         print(
-            f"illumos-rust: nothing written: {len(refused)} file(s) refused (--keep-going writes the rest)",
+            f"illumos-rust: refused: {refused[0]}; nothing written (--keep-going writes the rest)",
             file=sys.stderr,
         )
+    else:
+        for line in refused:
+            print(f"illumos-rust: refused: {line}", file=sys.stderr)
+        if blocked:
+            print(
+                f"illumos-rust: nothing written: {len(refused)} file(s) refused "
+                "(--keep-going writes the rest)",
+                file=sys.stderr,
+            )
+    written: set[str] = set()
+    if do_write:
+        changed = [p for p in plans if p.changed]
+        if args.keep_going or not batch:
+            for plan in changed:
+                try:
+                    _write_all([plan], args)
+                    written.add(plan.path)
+                except IllumosRustError as exc:
+                    if not batch:
+                        raise
+                    refused.append(str(exc))
+                    print(f"illumos-rust: not written: {exc}", file=sys.stderr)
+        else:
+            try:
+                _write_all(changed, args)
+                written.update(p.path for p in changed)
+            except IllumosRustError as exc:
+                refused.append(str(exc))
+                print(
+                    f"illumos-rust: {exc}; nothing written ({len(changed)} file(s) to edit)",
+                    file=sys.stderr,
+                )
     results: list[dict[str, Any]] = []
     for plan in plans:
-        written = False
-        if do_write and plan.changed:
-            try:
-                write(plan, backup=args.backup)
-                written = True
-            except UnsafeEditError as exc:
-                if not batch:
-                    raise
-                refused.append(str(exc))
-                print(f"illumos-rust: refused: {exc}", file=sys.stderr)
         if args.format == "json":
-            results.append(_plan_json(plan, written))
+            results.append(_plan_json(plan, plan.path in written))
         else:
-            _print_plan(plan, written, blocked=args.write and not do_write)
+            _print_plan(plan, plan.path in written, blocked=args.write and plan.path not in written)
     if args.format == "json":
         print_json({"files": results, "refused": refused})
     return 2 if refused else 0
+
+
+def _write_all(plans: list[Plan], args: argparse.Namespace) -> None:
+    """Stage every edited copy, then rename them all: a failure while staging removes the copies made so
+    far, a failure while renaming puts the originals back (``commit``), so a batch lands whole or not at
+    all."""
+    staged: list[Staged] = []
+    try:
+        for plan in plans:
+            s = stage(plan, force=args.force)
+            if s is not None:
+                staged.append(s)
+    except BaseException:
+        for s in staged:
+            with contextlib.suppress(OSError):
+                os.unlink(s.tmp)
+        raise
+    commit(staged, backup=args.backup)

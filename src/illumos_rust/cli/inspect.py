@@ -11,6 +11,7 @@ from ..bulk import paused_gc
 from ..elf import constants as C
 from ..elf.dynamic import dynamic
 from ..elf.reader import ElfFile, Symbol
+from ..errors import FormatError
 from ..inspect import Inspection, inspect_elf
 from .common import add_format, print_json
 
@@ -64,22 +65,32 @@ def _bulk_demangler() -> Callable[[list[str]], list[str]]:
 def run(args: argparse.Namespace) -> int:
     results: list[dict[str, Any]] = []
     out = sys.stdout
+    failed = 0
     for path in args.paths:
-        with ElfFile(path) as elf:
-            info = inspect_elf(elf)
-            tables = _tables(elf, args, with_symbols=args.format == "json")
+        # Each file is reported, a bad one as one stderr line (and an "error" object in JSON), and the
+        # run goes on: one unreadable file must not hide the others (exit 2 at the end).
+        try:
+            with ElfFile(path) as elf:
+                info = inspect_elf(elf)
+                tables = _tables(elf, args, with_symbols=args.format == "json")
+                if args.format == "json":
+                    results.append({**info.to_dict(), **tables})
+                else:
+                    if path != args.paths[0]:
+                        out.write("\n")
+                    out.write(render_summary(info))
+                    out.write(render_tables(elf, tables))
+                    if args.symbols:
+                        write_symbols(out, elf, None if args.no_demangle else _bulk_demangler())
+        except FormatError as exc:
+            failed += 1
+            sys.stdout.flush()  # keep stdout and stderr in order on a terminal
+            print(f"illumos-rust: {exc}", file=sys.stderr)
             if args.format == "json":
-                results.append({**info.to_dict(), **tables})
-            else:
-                if len(results) or path != args.paths[0]:
-                    out.write("\n")
-                out.write(render_summary(info))
-                out.write(render_tables(elf, tables))
-                if args.symbols:
-                    write_symbols(out, elf, None if args.no_demangle else _bulk_demangler())
+                results.append({"path": exc.path, "error": exc.what, "offset": exc.offset})
     if args.format == "json":
         print_json(results if len(results) > 1 else results[0])
-    return 0
+    return 2 if failed else 0
 
 
 def _tables(elf: ElfFile, args: argparse.Namespace, *, with_symbols: bool) -> dict[str, Any]:

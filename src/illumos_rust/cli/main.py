@@ -1,23 +1,61 @@
-"""``illumos-rust`` entry point: finds the subcommand modules, maps errors to exit codes.
+"""``illumos-rust`` entry point: finds the subcommand modules, maps each failure to one line, one exit code.
 
 Subcommand modules are discovered from a fixed list so that a capability can be added by dropping in its
 ``cli/<name>.py`` without touching this file; a module that is not there yet is simply not offered.
+
+Exit codes (the README's table; ``tests/test_cli_hardening.py`` checks both agree):
+
+====  =====================================================================================================
+0     clean: the command did what was asked and found nothing at or above the threshold
+1     findings at or above the threshold (``--fail-on``), or ``target diff``: the specs differ (as diff(1))
+2     bad input, bad usage or an I/O failure (unreadable, malformed, not a regular file, disk full, ...)
+130   interrupted by Ctrl-C (SIGINT); 143 for SIGTERM and 129 for SIGHUP, as a shell reports them
+141   stdout was closed early (``| head``): a quiet exit, nothing on stderr, as coreutils does
+====  =====================================================================================================
+
+Whatever goes wrong, stderr gets exactly one line ``illumos-rust: ...`` and never a Python traceback
+(``ILLUMOS_RUST_TRACEBACK=1`` adds one after that line, for bug reports).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import os
+import signal
 import sys
-from collections.abc import Sequence
-from types import ModuleType
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType, ModuleType
+from typing import Any, NoReturn
 
 from .. import __version__
-from ..errors import FormatError, IllumosRustError, UnsafeEditError, UsageError
+from ..errors import FileError, FormatError, IllumosRustError, Interrupted, UnsafeEditError, UsageError
 
 COMMANDS = ("inspect", "audit", "edit", "demangle", "target", "port", "ctf", "core", "probes", "dist")
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # 141
+EXIT_CODES = {
+    EXIT_OK: "clean",
+    EXIT_FINDINGS: "findings at or above the threshold",
+    EXIT_ERROR: "bad input, bad usage or I/O failure",
+    EXIT_INTERRUPTED: "interrupted",
+    EXIT_BROKEN_PIPE: "stdout closed early",
+}
+_TRACEBACK_ENV = "ILLUMOS_RUST_TRACEBACK"
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with a one-line error: ``illumos-rust edit: error: ... (see --help)`` instead of the usage
+    block plus the error, so a usage mistake reads like every other failure (and scripts see one line)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _modules(only: str | None = None) -> list[tuple[str, ModuleType]]:
@@ -33,14 +71,21 @@ def _modules(only: str | None = None) -> list[tuple[str, ModuleType]]:
 
 def build_parser(prog: str = "illumos-rust", only: str | None = None) -> argparse.ArgumentParser:
     """The full parser, or (``only``) one that knows a single subcommand: importing every subcommand
-    module costs ~150 ms, which a one-shot ``illumos-rust demangle`` in a pipeline should not pay."""
-    parser = argparse.ArgumentParser(
+    module costs ~150 ms, which a one-shot ``illumos-rust demangle`` in a pipeline should not pay.
+    A subcommand that is named in COMMANDS but not built yet falls back to the full parser, so the
+    error lists the commands that exist (it used to say "choose from" followed by nothing)."""
+    parser = Parser(
         prog=prog,
         description="Make Rust a first-class language on illumos: audit, edit, port, target, observe.",
+        epilog="exit codes: 0 clean, 1 findings at/above the threshold, 2 bad input or I/O error, "
+        "130 interrupted",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for _name, module in _modules(only):
+    modules = _modules(only)
+    if only is not None and not modules:
+        return build_parser(prog)
+    for _name, module in modules:
         module.add_parser(sub)
     return parser
 
@@ -49,34 +94,105 @@ def error(message: str) -> None:
     print(f"illumos-rust: {message}", file=sys.stderr)
 
 
+def _os_message(exc: OSError) -> str:
+    """``PATH: strerror`` for a file, ``cannot write output: strerror`` for a full stdout."""
+    reason = exc.strerror or str(exc)
+    if exc.filename is not None:
+        target = f" -> {exc.filename2}" if exc.filename2 is not None else ""
+        return f"{os.fsdecode(exc.filename)}{target}: {reason}"
+    if exc.errno in _WRITE_ERRNOS:
+        return f"cannot write output: {reason}"
+    return reason
+
+
+def _silence_stdout() -> None:
+    """Point fd 1 at /dev/null so the interpreter's final flush of a dead stdout (closed pipe, full disk)
+    cannot print "Exception ignored ..." as a second line on stderr."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+@contextmanager
+def _signals_raise() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise ``Interrupted`` (as SIGINT raises KeyboardInterrupt) so the cleanups run.
+
+    A second signal during the cleanup is remembered, not raised, so it cannot cut the cleanup short.
+    Only possible in the main thread; elsewhere (a library caller's worker thread) nothing changes.
+    """
+    fired: list[int] = []
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        if not fired:
+            fired.append(signum)
+            raise Interrupted(signum)
+
+    previous: list[tuple[int, Callable[[int, FrameType | None], Any] | int | None]] = []
+    try:
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            previous.append((sig, signal.signal(sig, handler)))
+    except ValueError:  # not the main thread
+        pass
+    try:
+        yield
+    finally:
+        for signum, old in previous:
+            signal.signal(signum, old)
+
+
 def main(argv: Sequence[str] | None = None, prog: str = "illumos-rust") -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     first = next((a for a in argv if not a.startswith("-")), None)
     only = first if first in COMMANDS and not {"-h", "--help"} & set(argv[: argv.index(first)]) else None
+    with _signals_raise():
+        return _run(argv, prog, only)
+
+
+def _run(argv: list[str], prog: str, only: str | None) -> int:
+    code = EXIT_ERROR
     try:
-        parser = build_parser(prog, only)
-    except ModuleNotFoundError:
-        parser = build_parser(prog)
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help(sys.stderr)
-        return EXIT_ERROR
-    try:
-        code: int = args.func(args)
+        try:
+            parser = build_parser(prog, only)
+        except ModuleNotFoundError:
+            parser = build_parser(prog)
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help(sys.stderr)
+            return EXIT_ERROR
+        code = int(args.func(args))
+        sys.stdout.flush()  # here, not at exit: a full disk or closed pipe must be reported like any error
         return code
-    except FormatError as exc:
-        error(str(exc))
     except UnsafeEditError as exc:
         error(f"refused: {exc}")
-    except UsageError as exc:
-        error(str(exc))
-    except IllumosRustError as exc:
+    except (FormatError, UsageError, FileError, IllumosRustError) as exc:
         error(str(exc))
     except BrokenPipeError:
-        sys.stderr.close()
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    except OSError as exc:
+        error(_os_message(exc))
+    except Interrupted as exc:
+        error("terminated" if exc.signum == signal.SIGTERM else f"interrupted by signal {exc.signum}")
+        code = 128 + exc.signum
     except KeyboardInterrupt:
         error("interrupted")
-    return EXIT_ERROR
+        code = EXIT_INTERRUPTED
+    except MemoryError:
+        error("out of memory (the input is too large for the memory available)")
+    except RecursionError:
+        error("input nested too deeply to process")
+    except Exception as exc:  # a bug: still one line, the traceback on request
+        error(f"internal error: {type(exc).__name__}: {exc} (set {_TRACEBACK_ENV}=1 for the traceback)")
+    if os.environ.get(_TRACEBACK_ENV):
+        traceback.print_exc()
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        _silence_stdout()
+    return code if code >= EXIT_INTERRUPTED else EXIT_ERROR
 
 
 if __name__ == "__main__":

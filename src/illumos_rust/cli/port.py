@@ -1,31 +1,37 @@
-"""``illumos-rust port``: find where crates treat illumos differently from Solaris, and patch the gaps.
-
-Examples::
-
-    illumos-rust port /usr/share/cargo/registry            # a registry or vendor directory
-    illumos-rust port . --patch illumos.diff               # one crate or workspace, write a patch
-    cargo illumos port --format sarif > port.sarif         # the workspace and its dependencies
-    illumos-rust port vendor/ --apply                      # edit the files in place
-"""
+"""``illumos-rust port``: find where crates treat illumos differently from Solaris, and patch the gaps."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import FileError, UsageError
 from ..findings import Severity, render_json, render_sarif, render_text
 from ..port import engine
 from ..port.analysis import RULES
 from .common import add_format, use_color
+
+EXAMPLES = """examples:
+  illumos-rust port /usr/share/cargo/registry            # a registry or vendor directory
+  illumos-rust port . --patch illumos.diff               # one crate or workspace, write a patch
+  cargo illumos port --format sarif > port.sarif         # the workspace and its dependencies
+  illumos-rust port vendor/ --apply                      # edit the files in place
+
+exit codes: 0 clean, 1 findings at or above --fail-on, 2 bad input or I/O error, 130 interrupted
+"""
 
 
 def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "port",
         help="find solaris-only / illumos-only cfgs in crate sources and patch the gaps",
-        description=__doc__,
+        description='Find where crates treat illumos differently from Solaris (cfg(target_os = "solaris")\n'
+        "without illumos, and the reverse), report each site, and write or apply the patch that closes\n"
+        "the gap. Every patched file is re-parsed before it is offered.",
+        epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("paths", nargs="*", metavar="PATH", help="crate, workspace, vendor or registry directory")
@@ -38,7 +44,13 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--patch", metavar="FILE", help="write a unified diff (apply with patch -p1); '-' = stdout"
     )
-    p.add_argument("--apply", action="store_true", help="apply the patch to the files (workspace files only)")
+    p.add_argument(
+        "--apply",
+        action="store_true",
+        help="edit the scanned files in place, all or none (each verified, then renamed over the "
+        "original; vendored .cargo-checksum.json kept valid). With --cargo, dependencies outside the "
+        "workspace (the shared registry cache) are never edited: only the diff has them",
+    )
     p.add_argument("--jobs", "-j", type=int, default=None, help="worker processes (default: every core)")
     p.add_argument("--base", default=engine.DEFAULT_BASE, help="target illumos should follow")
     p.add_argument("--target", default=engine.DEFAULT_PORT, help="target being ported to")
@@ -93,20 +105,36 @@ def run(args: argparse.Namespace) -> int:
             + f", {len(report.patches)} files patchable, {report.seconds:.2f} s",
             file=out,
         )
+    diff_only = {p.rel for p in report.patches if not p.writable}
     for path, reason in report.refused:
+        if path in diff_only and not args.apply:
+            continue  # nothing is applied: that --apply would leave it alone is not news
         print(f"illumos-rust: patch for {path}: {reason}", file=sys.stderr)
     if args.patch:
         diff = report.diff()
         if args.patch == "-":
             sys.stdout.write(diff)
         else:
-            with open(args.patch, "w", encoding="utf-8") as fh:
-                fh.write(diff)
+            _write_patch(args.patch, diff)
     if args.apply:
         for changed in report.apply():
             print(f"patched {changed}", file=sys.stderr)
     threshold = Severity.parse(args.fail_on)
     return 1 if any(f.severity >= threshold for f in report.findings) else 0
+
+
+def _write_patch(path: str, diff: str) -> None:
+    """Write the diff; on failure (a directory, a missing directory, a full disk) say so in one line and
+    leave no partial patch behind (a file this run created is removed again)."""
+    existed = os.path.lexists(path)
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(diff)
+    except OSError as exc:
+        if not existed:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        raise FileError.from_os(path, "cannot write the patch", exc) from None
 
 
 def _progress() -> Any:

@@ -21,6 +21,7 @@ from .common import add_format, print_json, use_color
 
 POLICY_NAMES = ("rfd0161",)
 """Must equal ``target.policy.POLICIES`` (a test checks); spelled out to keep the import lazy."""
+TARGET_HELP = "a target name as `illumos-rust target list` prints it, or a custom spec FILE.json"
 
 
 def add_parser(subparsers: Any) -> None:
@@ -37,24 +38,34 @@ def add_parser(subparsers: Any) -> None:
     add_format(p)
 
     p = sub.add_parser("cfg", help="the cfg set of a target (rustc --print cfg)")
-    p.add_argument("target", help="target name or custom spec .json")
+    p.add_argument("target", help=TARGET_HELP)
     add_format(p)
 
     p = sub.add_parser("show", help="every spec field, rustc's omitted defaults filled in")
-    p.add_argument("target", help="target name or custom spec .json")
+    p.add_argument("target", help=TARGET_HELP)
     p.add_argument("--raw", action="store_true", help="only what rustc prints (no defaults)")
     add_format(p)
 
     p = sub.add_parser("diff", help="field-by-field differences between two specs, explained")
-    p.add_argument("left", help="target name or custom spec .json")
-    p.add_argument("right", help="target name or custom spec .json")
+    p.add_argument("left", help=TARGET_HELP)
+    p.add_argument("right", help=TARGET_HELP)
     p.add_argument("--no-metadata", action="store_true", help="ignore the descriptive metadata field")
     add_format(p)
 
     p = sub.add_parser("check", help="check a spec against a policy (what RFD 0161 asks for)")
-    p.add_argument("target", help="target name or custom spec .json")
-    p.add_argument("--policy", choices=POLICY_NAMES, default="rfd0161")
-    p.add_argument("--fail-on", default="error", help="lowest severity that makes the exit code 1")
+    p.add_argument("target", help=TARGET_HELP)
+    p.add_argument(
+        "--policy",
+        choices=POLICY_NAMES,
+        default="rfd0161",
+        help=f"policy to check against: {', '.join(POLICY_NAMES)} (default: rfd0161)",
+    )
+    p.add_argument(
+        "--fail-on",
+        choices=("info", "warning", "error"),
+        default="error",
+        help="lowest severity that makes the exit code 1: info, warning or error (default: error)",
+    )
     add_format(p, ("text", "json", "sarif"))
 
     p = sub.add_parser("generate", help="write a custom target JSON that rustc accepts")

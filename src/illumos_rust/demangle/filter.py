@@ -23,6 +23,12 @@ RUN_PATTERN: Final = re.compile(r"_(?:ZN|R)[A-Za-z0-9_.$]*")
 #: traces and symbol tables repeat names).
 _SEEN_CHARS: Final = 1 << 26
 _RUN_CHARS: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.$"
+#: Longest candidate the filter demangles (4 Mi characters, far beyond any real symbol: rustc's largest are
+#: tens of KB). A longer unbroken run is copied through untouched, so a hostile 400 MB run of symbol
+#: characters costs the filter this much memory (plus one read), not three times the run.
+MAX_RUN_CHARS: Final = 1 << 22
+_CANDIDATE: Final = re.compile(r"_(?:ZN|R)")
+_RUN_END: Final = re.compile(r"[^A-Za-z0-9_.$]")
 _seen: tuple[BoundedMemo[str, str], BoundedMemo[str, str]] = (
     BoundedMemo(_SEEN_CHARS),
     BoundedMemo(_SEEN_CHARS),
@@ -37,6 +43,8 @@ def demangle_text(text: str, *, hash: bool = True) -> str:
 
     def replace(m: re.Match[str]) -> str:
         run = m.group()
+        if len(run) > MAX_RUN_CHARS:
+            return run  # the stream filter passes such runs through untouched; so does the text API
         out = seen_get(run)
         if out is None:
             # Straight to the parser: this memo already plays the role of the per-symbol one.
@@ -53,16 +61,42 @@ def demangle_stream(chunks: Iterable[str], *, hash: bool = True) -> Iterator[str
     """Demangle a stream of text chunks; symbols split across chunk boundaries are reassembled.
 
     A run can only end at a character outside ``[A-Za-z0-9_.$]``, so everything up to the last such character
-    of a chunk is safe to emit at once; the tail waits for the next chunk.
+    of a chunk is safe to emit at once; the tail waits for the next chunk. The open tail is bounded by
+    ``MAX_RUN_CHARS``: once a run's candidate (from its first ``_ZN``/``_R`` on) is longer, the run is copied
+    through untouched to its end, as ``demangle_text`` leaves such a run; before a candidate starts, the run
+    is emitted as it grows (it cannot change).
     """
     pending: list[str] = []  # pieces of a run still open; joined once, when it closes (not once per chunk)
+    size = 0
+    passthrough = False  # inside an over-long candidate: copy to the end of the run
     for chunk in chunks:
+        if passthrough:
+            end = _RUN_END.search(chunk)
+            if end is None:
+                yield chunk
+                continue
+            yield chunk[: end.start()]
+            chunk = chunk[end.start() :]
+            passthrough = False
         cut = len(chunk.rstrip(_RUN_CHARS))  # str.rstrip runs in C, whatever the length of the tail
-        if not cut:
+        if cut:
+            yield demangle_text("".join(pending) + chunk[:cut], hash=hash)
+            pending, size = [chunk[cut:]], len(chunk) - cut
+        else:
             pending.append(chunk)
-            continue
-        yield demangle_text("".join(pending) + chunk[:cut], hash=hash)
-        pending = [chunk[cut:]]
+            size += len(chunk)
+        if size > MAX_RUN_CHARS:
+            run = "".join(pending)
+            start = _CANDIDATE.search(run)
+            if start is not None and len(run) - start.start() > MAX_RUN_CHARS:
+                yield run
+                pending, size, passthrough = [], 0, True
+            elif start is None:
+                yield run[:-2]  # no candidate yet; the last two may be "_Z" waiting for its "N"
+                pending, size = [run[-2:]], 2
+            else:
+                yield run[: start.start()]  # text before the candidate never changes
+                pending, size = [run[start.start() :]], len(run) - start.start()
     tail = "".join(pending)
     if tail:
         yield demangle_text(tail, hash=hash)

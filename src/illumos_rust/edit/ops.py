@@ -80,11 +80,15 @@ def parse_flags_1(text: str) -> int:
             value |= by_name[key]
             continue
         try:
-            value |= int(part, 0)
+            bits = int(part, 0)
         except ValueError:
             raise UsageError(
                 f"unknown DT_FLAGS_1 flag {part!r} (known: {', '.join(sorted(by_name))})"
             ) from None
+        if not 0 <= bits <= 0xFFFF_FFFF:
+            # DF_1_* flags are a 32-bit mask (illumos sys/link.h); d_val is only 32 bits in ELFCLASS32.
+            raise UsageError(f"DT_FLAGS_1 value {part!r} is out of range (0 to 0xffffffff)")
+        value |= bits
     if not value:
         raise UsageError(f"no DT_FLAGS_1 flags in {text!r}")
     return value

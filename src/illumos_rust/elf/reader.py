@@ -19,6 +19,7 @@ from typing import NamedTuple, overload
 
 from ..bulk import paused_gc
 from ..errors import FormatError
+from ..files import open_regular
 from . import constants as C
 
 Buffer = mmap.mmap | bytes
@@ -147,7 +148,7 @@ class ElfFile:
         self._mm: mmap.mmap | None = None
         if data is None:
             try:
-                with open(self.path, "rb") as fh:
+                with open_regular(self.path) as fh:  # a FIFO would block open(2); refuse it instead
                     size = os.fstat(fh.fileno()).st_size
                     if size == 0:
                         raise FormatError(self.path, None, "empty file, not an ELF object")

@@ -22,6 +22,8 @@ import tomllib
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import FormatError
+from ..files import open_regular
 from ..findings import Finding, Location, Rule, Severity
 from . import cfgexpr, scanner
 from .cfgexpr import AnyOf, Atom, Divergence, Evaluator, Expr
@@ -395,10 +397,12 @@ def _read(path: str) -> tuple[str | None, str | None]:
     """Text of a source file, or why it cannot be a Rust source (rustc requires UTF-8, and NUL bytes mean
     a binary file that happens to end in .rs)."""
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:  # a FIFO named *.rs would block a plain open(2) forever
             data = fh.read()
     except OSError as exc:
         return None, f"cannot read: {exc.strerror}"
+    except FormatError as exc:
+        return None, exc.what
     if NUL in data:
         return None, f"binary file (NUL byte at offset {data.index(NUL)})"
     try:

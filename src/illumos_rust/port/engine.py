@@ -9,6 +9,7 @@ source (the libc the scanned crate resolves to).
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import time
 import traceback
@@ -77,14 +78,20 @@ class Report:
         changed. Files outside a cargo workspace (the shared registry cache) are skipped: editing them
         would silently change every other project that uses the same crate version."""
         done = []
+        writes: list[tuple[str, str]] = []
+        checksums: dict[str, dict[str, Any]] = {}
         for p in self.patches:
             if not p.writable:
                 continue
-            patch.write_atomically(p.path, p.new)
+            writes.append((p.path, p.new))
             done.append(p.rel)
-            checksum = patch.update_vendor_checksum(p.path, p.new)
-            if checksum:
+            known = len(checksums)
+            checksum = patch.pending_checksum(p.path, p.new, checksums)
+            if checksum and len(checksums) > known:
                 done.append(os.path.relpath(checksum, self.root) if self.root else checksum)
+        for checksum, data in checksums.items():
+            writes.append((checksum, json.dumps(data, separators=(",", ":"))))
+        patch.write_all(writes)  # all or none: a failure part-way puts the originals back
         return done
 
 
@@ -410,7 +417,10 @@ def decide(
             patches.append(PatchOutcome(path, rel(path), old, new, ok))
             if not ok:
                 refused_files.append(
-                    (rel(path), "--apply skips it: outside the workspace (vendor the crate to edit it)")
+                    (
+                        rel(path),
+                        "outside the workspace: in the diff, not edited in place (vendor the crate to edit)",
+                    )
                 )
     return Report(findings_out, results, patches, refused_files)
 

@@ -11,10 +11,13 @@ import difflib
 import hashlib
 import json
 import os
+import signal
+import stat
 import tempfile
 import tomllib
+from typing import Any
 
-from ..errors import UnsafeEditError
+from ..errors import FileError, UnsafeEditError
 from . import scanner
 from .analysis import Edit, apply_edits
 
@@ -101,3 +104,122 @@ def update_vendor_checksum(path: str, text: str) -> str | None:
     files[rel] = hashlib.sha256(text.encode("utf-8")).hexdigest()
     write_atomically(checksum, json.dumps(data, separators=(",", ":")))
     return checksum
+
+
+def pending_checksum(path: str, text: str, pending: dict[str, dict[str, Any]]) -> str | None:
+    """``update_vendor_checksum`` for an all-or-nothing ``--apply``: the new checksum table goes into
+    ``pending`` (one entry per ``.cargo-checksum.json``, read once however many of its files change) and is
+    written with the sources by ``write_all``. Returns the checksum file, or None outside a vendored crate."""
+    d = os.path.dirname(os.path.abspath(path))
+    while not _is_file(os.path.join(d, "Cargo.toml")):
+        parent = os.path.dirname(d)
+        if parent == d:
+            return None
+        d = parent
+    checksum = os.path.join(d, ".cargo-checksum.json")
+    if checksum not in pending:
+        if not _is_file(checksum):
+            return None
+        try:
+            with open(checksum, encoding="utf-8") as fh:
+                pending[checksum] = json.load(fh)
+        except (OSError, ValueError) as exc:
+            raise UnsafeEditError(checksum, f"cannot read the vendor checksums: {exc}") from None
+    files = pending[checksum].get("files")
+    rel = os.path.relpath(os.path.abspath(path), d).replace(os.sep, "/")
+    if not isinstance(files, dict) or rel not in files:
+        return None
+    files[rel] = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return checksum
+
+
+def _is_file(path: str) -> bool:
+    """``os.path.isfile`` that tells "not there" from "cannot tell": an I/O error must not make a vendored
+    crate look unvendored (its checksums would silently go stale)."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError as exc:
+        raise FileError.from_os(path, "cannot read", exc) from None
+
+
+_HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
+def write_all(contents: list[tuple[str, str]]) -> None:
+    """Replace every file with its new text, all or none (``port --apply`` on a tree).
+
+    Each text is written to a temporary file beside its original and verified by re-reading; only when
+    all are ready are they renamed over the originals, each original first hard-linked to a rollback name
+    so a failure part-way (or SIGTERM) puts back the ones already renamed. Any ``OSError`` becomes a
+    ``FileError`` naming the file and the step.
+    """
+    staged: list[tuple[str, str]] = []
+    done: list[tuple[str, str | None]] = []
+    try:
+        for path, text in contents:
+            staged.append((path, _stage_text(path, text)))
+        for path, tmp in staged:
+            rollback: str | None = None
+            with contextlib.suppress(OSError):
+                os.link(path, tmp + ".orig")
+                rollback = tmp + ".orig"
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:
+                if rollback:
+                    with contextlib.suppress(OSError):
+                        os.unlink(rollback)
+                raise FileError.from_os(path, "cannot rename the patched copy over it", exc) from None
+            done.append((path, rollback))
+    except BaseException:
+        for path, rollback in reversed(done):
+            if rollback:
+                with contextlib.suppress(OSError):
+                    os.replace(rollback, path)
+        for _path, tmp in staged:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        raise
+    for _path, rollback in done:
+        if rollback:
+            with contextlib.suppress(OSError):
+                os.unlink(rollback)
+
+
+def _stage_text(path: str, text: str) -> str:
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise FileError.from_os(path, "cannot read", exc) from None
+    directory = os.path.dirname(path) or "."
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)  # no signal between create and cleanup
+    try:
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".illumos-rust-port-{os.getpid()}-{os.path.basename(path)}-", suffix=".tmp", dir=directory
+        )
+    except OSError as exc:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+        raise FileError.from_os(path, f"cannot create a temporary copy in {directory}", exc) from None
+    try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+        data = text.encode("utf-8")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            with open(tmp, "rb") as fh:
+                if fh.read() != data:
+                    raise UnsafeEditError(path, "re-reading the temporary file gave different contents")
+            os.chmod(tmp, st.st_mode & 0o7777)
+            with contextlib.suppress(PermissionError):
+                os.chown(tmp, st.st_uid, st.st_gid)
+        except OSError as exc:
+            raise FileError.from_os(path, f"cannot write the temporary copy {tmp}", exc) from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return tmp

@@ -49,6 +49,8 @@ def parse_assignment(text: str) -> tuple[str, Any]:
         return key, json.loads(value)
     except ValueError:
         return key, value
+    except RecursionError:  # json's C decoder recurses per nesting level
+        raise UsageError(f"--set {key}: the JSON value is nested too deeply") from None
 
 
 def _check_keys(keys: list[str], fields: list[str]) -> None:
@@ -83,6 +85,9 @@ def generate(
         raise UsageError(f"{output}: a custom target file must end in .json (rustc names the target by it)")
     if output.exists() and not force:
         raise UsageError(f"{output}: exists (use --force to replace it)")
+    if not output.parent.is_dir():
+        # Only the file is created: a typo in -o must not leave a new directory tree behind.
+        raise UsageError(f"{output}: directory {output.parent} does not exist (nothing written)")
     base = load_spec(base_name, toolchain=tc)
     _check_keys([k for k, _ in sets] + unsets, known_fields(toolchain=tc))
     spec = build(base, sets, unsets)
@@ -105,6 +110,5 @@ def generate(
                 " (nothing written)"
             )
     base_cfg = bootstrap_cfg(base_name, toolchain=tc)  # same mode as the custom spec's, for a fair delta
-    output.parent.mkdir(parents=True, exist_ok=True)
     rustc.write_atomic(output, text)
     return Generated(output, spec, base_cfg, CfgSet(output.stem, new_cfg.atoms))

@@ -182,9 +182,11 @@ def write_atomic(path: Path, text: str, *, quiet: bool = False) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except OSError as exc:
+    except BaseException as exc:  # SIGINT/SIGTERM too: never leave the temp file behind
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if not isinstance(exc, OSError):
+            raise
         if not quiet:
             raise UsageError(f"{path}: cannot write: {exc.strerror}") from None
 
