@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..findings import Finding, Location, Rule, Severity
-from . import cfgexpr, scanner
+from . import cfgexpr, modules, scanner
 from .cfgexpr import AnyOf, Atom, Divergence, Evaluator, Expr
 from .scanner import BuildTest, FileScan, Site
 from .workspace import Crate, read_manifest
@@ -184,6 +184,8 @@ class Candidate:
     alternatives: list[Alternative] = field(default_factory=list)
     refused: str | None = None  # decided in the worker (syscalls, unverifiable edit)
     describe: str = ""  # what the edit does, for the finding's fix text (default: follow solaris)
+    checked: str = ""  # what was checked behind the gate (raw syscalls, module files followed)
+    osgroup: str = ""  # file + OS set: a refusal here refuses every same-set edit in the file
 
 
 @dataclass(slots=True)
@@ -407,6 +409,117 @@ def _read(path: str) -> tuple[str | None, str | None]:
         return None, f"not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})"
 
 
+@dataclass(slots=True)
+class _Files:
+    """The crate's texts and cfg sites by path, read on demand for module files outside the scan."""
+
+    scans: dict[str, tuple[FileScan, str]] = field(default_factory=dict)
+    _active: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def read(self, path: str) -> str | None:
+        hit = self.scans.get(path)
+        if hit is not None:
+            return hit[1]
+        text, _why = _read(path)
+        if text is not None:
+            self.scans[path] = (scanner.scan_rust(path, text), text)
+        return text
+
+    def active(self, path: str, ev: Evaluator) -> str:
+        """The file's text with the code ``ev``'s target does not compile blanked out (its own cfgs)."""
+        key = (path, ev.cfg.target)
+        if key not in self._active:
+            fs, text = self.scans[path]
+            chars = list(text)
+            for s in fs.sites:
+                expr = s.decisive
+                if expr is None or s.kind not in ("cfg", "cfg_if", "cfg_if-else", "inner-cfg"):
+                    continue
+                if ev.eval(expr) is not False:
+                    continue
+                rng = _body(s, text)
+                if rng is not None:
+                    chars[rng[0] : rng[1]] = " " * (rng[1] - rng[0])
+            self._active[key] = "".join(chars)
+        return self._active[key]
+
+
+@dataclass(slots=True)
+class GateCheck:
+    """What sits behind a gate: the first raw syscall (file, line, source) and the libc items used in
+    the module files it admits, and which module files were followed."""
+
+    syscall: tuple[str, int, str] | None
+    names: frozenset[str]
+    files: list[str]
+
+    def statement(self) -> str:
+        via = f", module files followed: {', '.join(self.files)}" if self.files else ""
+        return f"checked behind the gate: no raw syscall{via}"
+
+
+def _gate_range(site: Site, text: str) -> tuple[int, int] | None:
+    """The code a site decides about; for ``mod_use!(cfg(..), a, b)`` the macro's other arguments."""
+    if site.kind == "macro-arg":
+        o = scanner.enclosing_open(text, site.offset)
+        if o < 0:
+            return None
+        try:
+            return (site.attr_end, scanner.group_end(text, o) - 1)
+        except scanner.LexError:
+            return None
+    return _body(site, text)
+
+
+def _gate_modules(site: Site, text: str, files: _Files) -> list[modules.Reached]:
+    rng = _gate_range(site, text)
+    if rng is None:
+        return []
+    if site.kind == "macro-arg":
+        start = modules.macro_modules(site.path, text, rng[0], rng[1])
+    else:
+        at = site.offset if site.kind in ("cfg", "cfg_attr") else None
+        start = modules.declared(site.path, text, rng[0], rng[1], attr_at=at)
+    if not start:
+        return []
+    return modules.follow([(f, site.path) for f in start], files.read)
+
+
+def _line_of(text: str, pos: int) -> tuple[int, str]:
+    line = text.count("\n", 0, pos) + 1
+    ls = text.rfind("\n", 0, pos) + 1
+    le = text.find("\n", pos)
+    return line, text[ls : le if le >= 0 else len(text)].strip()
+
+
+def check_gate(crate: Crate, site: Site, text: str, files: _Files, ev: Evaluator) -> GateCheck:
+    """Raw syscalls and libc items behind ``site``: in its own guarded code, then in every module file
+    the gate admits (followed through ``mod`` declarations, each file's own cfgs evaluated for ``ev``)."""
+    hit: tuple[str, int, str] | None = None
+    rng = _gate_range(site, text)
+    if rng is not None:
+        for m in _SYSCALL.finditer(text, rng[0], rng[1]):
+            line, src = _line_of(text, m.start())
+            if not src.startswith("//"):
+                hit = (_rel(crate, site.path), line, src)
+                break
+    names: set[str] = set()
+    followed: list[str] = []
+    for r in _gate_modules(site, text, files):
+        followed.append(_rel(crate, r.path))
+        if r.text is None:
+            continue
+        act = files.active(r.path, ev)
+        if hit is None:
+            for m in _SYSCALL.finditer(act):
+                line, src = _line_of(r.text, m.start())
+                if not src.startswith("//"):
+                    hit = (_rel(crate, r.path), line, src)
+                    break
+        names.update(libc_names(act, act)[0])
+    return GateCheck(hit, frozenset(names), followed)
+
+
 def analyze_crate(crate: Crate, ctx: Context) -> CrateResult:
     """Scan and classify one crate. Never raises for bad input: it becomes ``port/not-parsed``."""
     manifest: tuple[str, dict[str, Any] | None, str | None] | None = None
@@ -456,11 +569,12 @@ def analyze_crate(crate: Crate, ctx: Context) -> CrateResult:
         ctx.port_os in t.value for t, _ in build_tests
     )
     res.knows_port = knows
+    files = _Files({fs.path: (fs, text) for fs, text in scans})
     for fs, text in scans:
         for site in fs.sites:
             stats["sites"] = stats.get("sites", 0) + 1
-            _site(res, crate, ctx, ev_a, ev_b, site, text, knows)
-    _syscalls(res, crate, ctx, ev_a, ev_b, scans)
+            _site(res, crate, ctx, ev_a, ev_b, site, text, knows, files)
+    _syscalls(res, crate, ctx, ev_a, ev_b, scans, files)
     _chain_alternatives(res, crate, ctx, ev_a, ev_b, scans)
     _linux_hints(res, crate, ctx, ev_b, scans)
     for test, text in build_tests:
@@ -487,6 +601,7 @@ def _site(
     site: Site,
     text: str,
     knows: bool,
+    files: _Files,
 ) -> None:
     if site.error is None and (site.expr is None or not _has_bad_value(ctx, site.expr)):
         expr0 = site.decisive
@@ -578,7 +693,7 @@ def _site(
         p["shape"] = "inherited" if inherited else shape
         res.findings.append(Finding(rule, severity, loc, message, _evidence(text, site.line, site), "", p))
         if not knows and not inherited and _mentions(site.expr, ctx.base_os):
-            _candidate(res, crate, ctx, ev_a, ev_b, site, text, direction == "a")
+            _candidate(res, crate, ctx, ev_a, ev_b, site, text, direction == "a", files)
 
 
 _BAD: dict[tuple[str, str | None], bool] = {}
@@ -648,6 +763,7 @@ def _candidate(
     site: Site,
     text: str,
     gains: bool,
+    files: _Files,
 ) -> None:
     """A "follow solaris" edit for this site. ``gains``: illumos newly compiles the guarded code, so the
     libc items it uses must exist for illumos."""
@@ -675,11 +791,22 @@ def _candidate(
             )
             return
     needs: frozenset[str] = frozenset()
-    body: tuple[int, int] | None = None
+    checked = ""
+    refused = None
     if gains and site.kind != "cargo-target":
-        body = _body(site, text)
+        body = _gate_range(site, text)
         if body is not None:
             needs, _glob = libc_names(text, text[body[0] : body[1]])
+        gc = check_gate(crate, site, text, files, ev_b)
+        needs |= gc.names
+        checked = gc.statement()
+        if gc.syscall is not None:
+            where, line, src = gc.syscall
+            through = f" (reached through module files {', '.join(gc.files)})" if gc.files else ""
+            refused = (
+                f"the gate admits code that makes a raw syscall at {where}:{line} `{src}`{through}; "
+                f"illumos syscall numbers are not a stable ABI: port that code to the libc wrapper by hand"
+            )
     if site.chain is not None:
         group = f"{site.path}#chain{site.chain}#{site.branch}"
     elif site.kind in ("cfg", "cfg_attr") and site.attr_end:
@@ -687,12 +814,17 @@ def _candidate(
         group = f"{site.path}#{key}" if key else f"{site.path}:{site.line}"
     else:
         group = f"{site.path}:{site.line}"
-    refused = None
-    if body is not None and gains:
-        m = _SYSCALL.search(text, body[0], body[1])
-        if m:
-            refused = "the guarded code makes a raw syscall; illumos syscall numbers are not a stable ABI"
-    res.candidates.append(Candidate(finding, group, edits, needs, refused=refused))
+    res.candidates.append(
+        Candidate(finding, group, edits, needs, refused=refused, checked=checked, osgroup=_osgroup(site))
+    )
+
+
+def _osgroup(site: Site) -> str:
+    """File and OS set of a predicate: sites sharing both are alternatives of one platform split."""
+    oses = (
+        sorted(a.value or "" for a in cfgexpr.atoms(site.expr) if a.key == "target_os") if site.expr else []
+    )
+    return f"{site.path}#os:{','.join(oses)}"
 
 
 def scanner_key(new_pred: str, site: Site, text: str) -> str | None:
@@ -728,17 +860,25 @@ def _syscalls(
     ev_a: Evaluator,
     ev_b: Evaluator,
     scans: list[tuple[FileScan, str]],
+    files: _Files,
 ) -> None:
-    """Raw syscalls and literal ioctl numbers in code only a solarish target compiles."""
+    """Raw syscalls and literal ioctl numbers in code only a solarish target compiles, including module
+    files such a gate admits (``#[cfg(target_os = "solaris")] mod imp;``, ``mod_use!(cfg(..), imp)``)."""
+    in_modules: set[tuple[str, int]] = set()
     for fs, text in scans:
         seen: set[int] = set()
         for site in fs.sites:
             expr = site.decisive
-            if expr is None or site.kind in ("cargo-target", "cfg_attr", "cfg!", "macro-arg"):
+            if expr is None or site.kind in ("cargo-target", "cfg_attr", "cfg!"):
                 continue
             if not (_mentions(expr, ctx.base_os) or _mentions(expr, ctx.port_os)):
                 continue
             if ev_a.eval(expr) is False and ev_b.eval(expr) is False:
+                continue
+            _module_syscalls(
+                res, crate, ev_a if ev_a.eval(expr) is not False else ev_b, site, text, files, in_modules
+            )
+            if site.kind == "macro-arg":
                 continue
             body = _body(site, text)
             if body is None:
@@ -784,6 +924,48 @@ def _syscalls(
                             },
                         )
                     )
+
+
+def _module_syscalls(
+    res: CrateResult,
+    crate: Crate,
+    ev: Evaluator,
+    site: Site,
+    text: str,
+    files: _Files,
+    seen: set[tuple[str, int]],
+) -> None:
+    """Raw syscalls in the module files a solarish gate admits, reported where they are."""
+    for r in _gate_modules(site, text, files):
+        if r.text is None:
+            continue
+        act = files.active(r.path, ev)
+        for m in _SYSCALL.finditer(act):
+            if (r.path, m.start()) in seen:
+                continue
+            seen.add((r.path, m.start()))
+            line, src = _line_of(r.text, m.start())
+            if src.startswith("//"):
+                continue
+            gate = cfgexpr.to_str(site.decisive) if site.decisive is not None else "?"
+            res.findings.append(
+                Finding(
+                    "port/raw-syscall",
+                    Severity.ERROR,
+                    Location(_rel(crate, r.path), line),
+                    f"raw syscall in a module admitted by cfg({gate}) at "
+                    f"{_rel(crate, site.path)}:{site.line}: "
+                    "syscall numbers are private to illumos and differ from Solaris; call the libc wrapper "
+                    "instead",
+                    evidence=src,
+                    properties={
+                        "crate": crate.label,
+                        "crate_knows_illumos": res.knows_port,
+                        "cfg_line": site.line,
+                        "via": _rel(crate, r.via),
+                    },
+                )
+            )
 
 
 #: Names libc declares for illumos but not Solaris (crate-porting notes, libc 0.2.139), used only to pick

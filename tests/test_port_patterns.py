@@ -1,0 +1,154 @@
+"""The six porting patterns of issue 16, each on a synthetic crate written here, asserting the finding,
+its class (gap / probable gap / refusal / info) and the exact patch or refusal.
+
+Expected libc facts come from the Debian libc 0.2.139 source (``/usr/share/cargo/registry``): e.g.
+``door_call`` is declared in ``src/unix/solarish/solaris.rs`` only, ``accept4`` in ``solarish/mod.rs`` for
+both, ``pthread_attr_get_np`` for neither (it reached illumos in libc 0.2.156: libc git tag 0.2.156).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import subprocess
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import require_tool
+from illumos_rust.cli.main import main as cli_main
+
+DEBIAN = Path("/usr/share/cargo/registry")
+MANIFEST = '[package]\nname = "{name}"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\nlibc = "0.2"\n'
+
+
+def _libc() -> None:
+    if not (DEBIAN / "libc-0.2.139" / "src" / "lib.rs").is_file():
+        pytest.skip("Debian librust-libc-dev (libc 0.2.139) not installed: the libc check reads its source")
+
+
+def _crate(root: Path, name: str, files: dict[str, str], manifest: str | None = None) -> Path:
+    crate = root / name
+    for rel, body in {"Cargo.toml": manifest or MANIFEST.format(name=name), **files}.items():
+        p = crate / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(textwrap.dedent(body).lstrip("\n"))
+    return crate
+
+
+class Run:
+    def __init__(self, findings: list[dict[str, Any]], diff: str, code: int) -> None:
+        self.findings, self.diff, self.code = findings, diff, code
+
+    def at(self, rule: str, path: str, line: int) -> dict[str, Any]:
+        hits = [
+            f
+            for f in self.findings
+            if f["rule"] == rule and f["location"]["path"] == path and f["location"].get("line") == line
+        ]
+        assert len(hits) == 1, (rule, path, line, [(f["rule"], f["location"]) for f in self.findings])
+        return hits[0]
+
+    def rules(self) -> set[tuple[str, str, int]]:
+        return {(f["rule"], f["location"]["path"], f["location"].get("line")) for f in self.findings}
+
+    def changed_lines(self) -> list[str]:
+        return [ln for ln in self.diff.splitlines() if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
+
+
+def _port(crate: Path, tmp: Path, *extra: str) -> Run:
+    diff = tmp / f"{crate.name}.diff"
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        code = cli_main(
+            ["port", str(crate), "--format", "json", "--patch", str(diff), "--libc-dir", str(DEBIAN), *extra]
+        )
+    return Run(json.loads(buf.getvalue())["findings"], diff.read_text(), code)
+
+
+def _applies(crate: Path, run: Run) -> None:
+    """The diff applies with patch -p1 inside the crate (paths are relative to it)."""
+    require_tool("patch")
+    proc = subprocess.run(
+        ["patch", "-p1", "--dry-run", "-s"], input=run.diff, text=True, cwd=crate, capture_output=True
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# ---------------------------------------------------------------------------------------------- pattern 1
+
+
+def test_module_boundary_gates_are_followed_and_refused(tmp_path: Path) -> None:
+    """mod_use!(cfg(..), m), #[path] and cfg_if bodies admit module files; a raw syscall or a
+    Solaris-only libc item in one (even two modules deep) is a refusal, never a widened gate."""
+    _libc()
+    crate = _crate(
+        tmp_path,
+        "modgate",
+        {
+            "src/lib.rs": """
+                macro_rules! mod_use {
+                    ($c:meta, $m:ident) => { #[$c] mod $m; #[$c] pub use self::$m::*; };
+                }
+                mod_use!(cfg(target_os = "solaris"), solaris);
+                mod_use!(cfg(target_os = "linux"), linux);
+
+                #[cfg(target_os = "solaris")]
+                #[path = "sys/sun.rs"]
+                mod sun;
+
+                #[cfg(any(target_os = "linux", target_os = "solaris"))]
+                mod safe;
+
+                cfg_if::cfg_if! {
+                    if #[cfg(target_os = "solaris")] {
+                        mod deep;
+                    }
+                }
+                """,
+            "src/solaris.rs": """
+                pub fn fill(buf: &mut [u8]) -> libc::c_long {
+                    unsafe { libc::syscall(libc::SYS_getrandom, buf.as_mut_ptr(), buf.len(), 0) }
+                }
+                """,
+            "src/linux.rs": "pub fn fill(_buf: &mut [u8]) {}\n",
+            "src/sys/sun.rs": """
+                pub unsafe fn call(d: libc::c_int, a: *mut libc::door_arg_t) -> libc::c_int {
+                    libc::door_call(d, a)
+                }
+                """,
+            "src/safe.rs": "pub fn pid() -> libc::pid_t { unsafe { libc::getpid() } }\n",
+            "src/deep.rs": "mod inner;\n",
+            "src/deep/inner.rs": "pub fn n() -> i64 { unsafe { libc::syscall(libc::SYS_getpid) } }\n",
+        },
+    )
+    run = _port(crate, tmp_path)
+    # the macro argument gate: refusal naming the module file and the syscall line
+    f = run.at("port/solaris-only", "src/lib.rs", 4)
+    assert f["severity"] == "warning" and f["properties"]["patch"] == "refused"
+    assert "raw syscall at src/solaris.rs:2" in f["fix"]
+    assert "module files src/solaris.rs" in f["fix"]
+    # #[path] module using a Solaris-only libc item: refused by the libc check
+    f = run.at("port/solaris-only", "src/lib.rs", 7)
+    assert f["properties"]["patch"] == "refused"
+    assert "door_call (src/unix/solarish/solaris.rs)" in f["fix"] and "libc 0.2.139" in f["fix"]
+    # two modules deep behind a cfg_if branch
+    f = run.at("port/solaris-only", "src/lib.rs", 15)
+    assert f["properties"]["patch"] == "refused"
+    assert "src/deep/inner.rs:1" in f["fix"]
+    # the raw syscalls are reported where they are, as errors (exit 1)
+    assert run.at("port/raw-syscall", "src/solaris.rs", 2)["severity"] == "error"
+    assert run.at("port/raw-syscall", "src/deep/inner.rs", 1)["severity"] == "error"
+    assert run.code == 1
+    # the one safe gate is patched, and the report says what was checked behind it, per patch
+    f = run.at("port/solaris-only", "src/lib.rs", 11)
+    assert f["properties"]["patch"] == "proposed"
+    assert "checked behind the gate: no raw syscall, module files followed: src/safe.rs" in f["fix"]
+    assert run.changed_lines() == [
+        '-#[cfg(any(target_os = "linux", target_os = "solaris"))]',
+        '+#[cfg(any(target_os = "linux", target_os = "solaris", target_os = "illumos"))]',
+    ]
+    _applies(crate, run)
