@@ -185,7 +185,7 @@ class Candidate:
     refused: str | None = None  # decided in the worker (syscalls, unverifiable edit)
     describe: str = ""  # what the edit does, for the finding's fix text (default: follow solaris)
     checked: str = ""  # what was checked behind the gate (raw syscalls, module files followed)
-    osgroup: str = ""  # file + OS set: a refusal here refuses every same-set edit in the file
+    osgroup: str = ""  # file + OS set: the sites that move together when illumos joins an OS list
 
 
 @dataclass(slots=True)

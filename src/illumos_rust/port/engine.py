@@ -376,17 +376,7 @@ def decide(
                 decisions.append((cand, [], "refused", text))
                 if "#chain" not in cand.group:
                     group_refusal.setdefault(cand.group, why)
-        os_refusal: dict[str, str] = {}
-        for cand, _edits, status, text in decisions:
-            if status == "refused" and cand.osgroup and "#chain" not in cand.group:
-                os_refusal.setdefault(cand.osgroup, text.removeprefix("no automatic patch: "))
         for cand, edits, status, text in decisions:
-            if status != "refused" and cand.osgroup in os_refusal and "#chain" not in cand.group:
-                status, edits = "refused", []
-                text = (
-                    "no automatic patch: another site of this file with the same OS list cannot be "
-                    f"patched ({os_refusal[cand.osgroup]})"
-                )
             if status != "refused" and cand.group in group_refusal and "#chain" not in cand.group:
                 status, edits = (
                     "refused",
