@@ -92,9 +92,28 @@ def _findings(report: dict[str, object]) -> list[dict[str, object]]:
 
 
 def _key(f: dict[str, object]) -> tuple[str, int]:
+    """(path, first line of the attribute): the notes count gaps by attribute line; the finding's own line
+    is the predicate's (checked in test_finding_line_is_the_predicate_line)."""
     loc = f["location"]
-    assert isinstance(loc, dict)
-    return (str(loc["path"]), int(loc["line"]))
+    props = f["properties"]
+    assert isinstance(loc, dict) and isinstance(props, dict)
+    span = props.get("attribute_lines")
+    return (str(loc["path"]), int(span[0] if isinstance(span, list) else loc["line"]))
+
+
+def test_finding_line_is_the_predicate_line(report: dict[str, object]) -> None:
+    """Issue 16 (6): multi-line attributes (fs2 unix.rs:138, shared_library :201/:222, term_size :24) are
+    reported at the line holding target_os = "solaris", read back from the file itself."""
+    multi = 0
+    for f in _findings(report):
+        if f["rule"] != "port/solaris-only" or _key(f) not in GAPS:
+            continue
+        loc = f["location"]
+        assert isinstance(loc, dict)
+        line = (REGISTRY / str(loc["path"])).read_text().splitlines()[int(loc["line"]) - 1]
+        assert 'target_os = "solaris"' in line or 'target_os="solaris"' in line, (loc, line)
+        multi += int(loc["line"]) != _key(f)[1]
+    assert multi >= 4
 
 
 def test_known_solaris_only_gaps(report: dict[str, object]) -> None:

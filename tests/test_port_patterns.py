@@ -152,3 +152,34 @@ def test_module_boundary_gates_are_followed_and_refused(tmp_path: Path) -> None:
         '+#[cfg(any(target_os = "linux", target_os = "solaris", target_os = "illumos"))]',
     ]
     _applies(crate, run)
+
+
+# ---------------------------------------------------------------------------------------------- pattern 6
+
+
+def test_finding_points_at_the_target_os_predicate(tmp_path: Path) -> None:
+    """A multi-line attribute is reported at the line and column of target_os = "solaris" (counted by
+    hand below: line 3, column 5), with the attribute's line span in the properties."""
+    _libc()
+    crate = _crate(
+        tmp_path,
+        "multiline",
+        {
+            "src/lib.rs": """
+                #[cfg(any(
+                    target_os = "linux",
+                    target_os = "solaris",
+                ))]
+                pub fn pid() -> libc::pid_t {
+                    unsafe { libc::getpid() }
+                }
+                """,
+        },
+    )
+    run = _port(crate, tmp_path)
+    f = run.at("port/solaris-only", "src/lib.rs", 3)
+    assert f["location"]["column"] == 5
+    assert f["properties"]["attribute_lines"] == [1, 4]
+    assert f["severity"] == "warning" and f["properties"]["patch"] == "proposed"
+    assert run.changed_lines() == ['+    target_os = "illumos",']
+    _applies(crate, run)

@@ -646,6 +646,7 @@ def _site(
         cfgexpr.divergence(site.expr, ev_a, ev_b) if site.expr is not None else Divergence(False, False, True)
     )
     inherited = not own.any
+    loc, props = _predicate_location(crate, ctx, site, text, loc, props)
     a_only_atoms = ev_a.true_atoms - ev_b.true_atoms
     b_only_atoms = ev_b.true_atoms - ev_a.true_atoms
     props = {**props, "predicate": cfgexpr.to_str(expr), "exact": div.exact}
@@ -694,6 +695,26 @@ def _site(
         res.findings.append(Finding(rule, severity, loc, message, _evidence(text, site.line, site), "", p))
         if not knows and not inherited and _mentions(site.expr, ctx.base_os):
             _candidate(res, crate, ctx, ev_a, ev_b, site, text, direction == "a", files)
+
+
+def _predicate_location(
+    crate: Crate, ctx: Context, site: Site, text: str, loc: Location, props: dict[str, Any]
+) -> tuple[Location, dict[str, Any]]:
+    """Issue 16 (6): a finding points at the ``target_os`` predicate that decides, not at the first line
+    of a multi-line attribute; the attribute's own line span goes into the properties."""
+    if site.kind == "cargo-target" or site.expr is None or site.pred_span == (0, 0):
+        return loc, props
+    atoms = [a for a in cfgexpr.atoms(site.expr) if a.key == "target_os"]
+    pick = next((a for a in atoms if a.value in (ctx.base_os, ctx.port_os)), atoms[0] if atoms else None)
+    end = max(site.attr_end, site.pred_span[1])
+    span = [site.line, text.count("\n", 0, end) + 1]
+    props = {**props, "attribute_lines": span}
+    if pick is None:
+        return loc, props
+    at = site.pred_span[0] + pick.span[0]
+    line = text.count("\n", 0, at) + 1
+    col = at - (text.rfind("\n", 0, at) + 1) + 1
+    return Location(loc.path, line, col), props
 
 
 _BAD: dict[tuple[str, str | None], bool] = {}
