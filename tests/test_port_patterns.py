@@ -183,3 +183,154 @@ def test_finding_points_at_the_target_os_predicate(tmp_path: Path) -> None:
     assert f["severity"] == "warning" and f["properties"]["patch"] == "proposed"
     assert run.changed_lines() == ['+    target_os = "illumos",']
     _applies(crate, run)
+
+
+# ---------------------------------------------------------------------------------------------- pattern 5
+
+
+def test_libc_aliases_shadowing_and_types(tmp_path: Path) -> None:
+    """`use libc::X as Y` is resolved (a use of Y is a use of X), a local fn shadows a glob import, and
+    items both targets declare with different types are refused. Facts from libc 0.2.139's source:
+    fexecve and door_call are in solarish/solaris.rs only; mincore takes `*const c_void` in solaris.rs
+    and `caddr_t` in illumos.rs; shmid_ds has shm_flags in solaris.rs only."""
+    _libc()
+    crate = _crate(
+        tmp_path,
+        "aliases",
+        {
+            "src/lib.rs": "mod alias;\nmod shadow;\nmod types;\nmod fields;\n",
+            "src/alias.rs": """
+                use libc::fexecve as exec_fd;
+
+                #[cfg(target_os = "solaris")]
+                pub unsafe fn run(fd: libc::c_int) -> libc::c_int {
+                    exec_fd(fd, std::ptr::null(), std::ptr::null())
+                }
+                """,
+            "src/shadow.rs": """
+                use libc::*;
+
+                fn door_call() -> c_int {
+                    0
+                }
+
+                #[cfg(target_os = "solaris")]
+                pub fn ids() -> c_int {
+                    door_call() + unsafe { getpid() }
+                }
+                """,
+            "src/types.rs": """
+                #[cfg(target_os = "solaris")]
+                pub unsafe fn resident(p: *const libc::c_void, v: *mut libc::c_char) -> libc::c_int {
+                    libc::mincore(p, 4096, v)
+                }
+                """,
+            "src/fields.rs": """
+                #[cfg(target_os = "solaris")]
+                pub fn flags(ds: &libc::shmid_ds) -> usize {
+                    ds.shm_flags as usize
+                }
+                """,
+        },
+    )
+    run = _port(crate, tmp_path)
+    f = run.at("port/solaris-only", "src/alias.rs", 3)
+    assert f["properties"]["patch"] == "refused" and "fexecve (src/unix/solarish/solaris.rs)" in f["fix"]
+    f = run.at("port/solaris-only", "src/shadow.rs", 7)
+    assert f["properties"]["patch"] == "proposed", f["fix"]
+    f = run.at("port/solaris-only", "src/types.rs", 1)
+    assert f["properties"]["patch"] == "refused"
+    solaris_sig = "`(addr: *const c_void, len: size_t, vec: *mut c_char) -> c_int`"
+    assert f"mincore is {solaris_sig} for x86_64-pc-solaris" in f["fix"]
+    assert "`(addr: caddr_t, len: size_t, vec: *mut c_char) -> c_int` for x86_64-unknown-illumos" in f["fix"]
+    f = run.at("port/solaris-only", "src/fields.rs", 1)
+    assert f["properties"]["patch"] == "refused"
+    assert "field shmid_ds.shm_flags is `uintptr_t` for x86_64-pc-solaris but absent" in f["fix"]
+    assert run.changed_lines() == [
+        '-#[cfg(target_os = "solaris")]',
+        '+#[cfg(any(target_os = "solaris", target_os = "illumos"))]',
+    ]
+    assert "+++ b/src/shadow.rs" in run.diff
+    _applies(crate, run)
+
+
+_NEWER_LIBC = {
+    "Cargo.toml": '[package]\nname = "libc"\nversion = "0.2.156"\n',
+    "src/lib.rs": """
+        #![allow(non_camel_case_types)]
+        pub type c_int = i32;
+        pub type pthread_t = u32;
+        pub struct pthread_attr_t {
+            pub size: [u8; 56],
+        }
+        extern "C" {
+            pub fn pthread_self() -> pthread_t;
+        }
+        #[cfg(target_os = "illumos")]
+        mod illumos;
+        #[cfg(target_os = "illumos")]
+        pub use illumos::*;
+        #[cfg(target_os = "solaris")]
+        mod solaris;
+        #[cfg(target_os = "solaris")]
+        pub use solaris::*;
+        """,
+    "src/illumos.rs": """
+        extern "C" {
+            pub fn pthread_attr_get_np(t: ::pthread_t, a: *mut ::pthread_attr_t) -> ::c_int;
+        }
+        """,
+    "src/solaris.rs": """
+        extern "C" {
+            pub fn pthread_getattr_np(t: ::pthread_t, a: *mut ::pthread_attr_t) -> ::c_int;
+        }
+        """,
+}
+
+_STACKER_LIKE = {
+    "src/lib.rs": """
+        cfg_if::cfg_if! {
+            if #[cfg(any(target_os = "linux", target_os = "solaris"))] {
+                pub unsafe fn attr(a: *mut libc::pthread_attr_t) -> libc::c_int {
+                    libc::pthread_getattr_np(libc::pthread_self(), a)
+                }
+            } else if #[cfg(target_os = "freebsd")] {
+                pub unsafe fn attr(a: *mut libc::pthread_attr_t) -> libc::c_int {
+                    libc::pthread_attr_get_np(libc::pthread_self(), a)
+                }
+            } else {
+                pub unsafe fn attr(_a: *mut libc::pthread_attr_t) -> libc::c_int {
+                    0
+                }
+            }
+        }
+        """,
+}
+
+
+def test_libc_version_bump_in_the_same_patch(tmp_path: Path) -> None:
+    """stacker's shape (stacker#88): the Solaris branch needs pthread_getattr_np (Solaris-only), the
+    FreeBSD sibling needs pthread_attr_get_np, which the crate's libc 0.2.139 does not declare for
+    illumos. With a newer libc source at hand (a minimal libc 0.2.156 written here, declaring it for
+    illumos only), illumos joins the FreeBSD branch and Cargo.toml's libc requirement is raised."""
+    _libc()
+    manifest = '[package]\nname = "stk"\nversion = "0.1.0"\n\n[dependencies.libc]\nversion = "0.2.139"\n'
+    crate = _crate(tmp_path, "stk", _STACKER_LIKE, manifest)
+    # without the newer source: refused, and the table says which libc would have it
+    run = _port(crate, tmp_path)
+    f = run.at("port/solaris-only", "src/lib.rs", 2)
+    assert f["properties"]["patch"] == "refused"
+    assert "pthread_attr_get_np reached illumos in libc 0.2.156" in f["fix"]
+    assert run.diff == ""
+    _crate(tmp_path / "libcs", "libc-0.2.156", _NEWER_LIBC, _NEWER_LIBC["Cargo.toml"])
+    run = _port(crate, tmp_path, "--libc-dir", str(tmp_path / "libcs"))
+    f = run.at("port/solaris-only", "src/lib.rs", 2)
+    assert f["properties"]["patch"] == "alternative"
+    assert "raise the libc requirement to 0.2.156" in f["fix"]
+    assert run.changed_lines() == [
+        '-version = "0.2.139"',
+        '+version = "0.2.156"',
+        '-    } else if #[cfg(target_os = "freebsd")] {',
+        '+    } else if #[cfg(any(target_os = "freebsd", target_os = "illumos"))] {',
+    ]
+    _applies(crate, run)

@@ -186,6 +186,7 @@ class Candidate:
     describe: str = ""  # what the edit does, for the finding's fix text (default: follow solaris)
     checked: str = ""  # what was checked behind the gate (raw syscalls, module files followed)
     osgroup: str = ""  # file + OS set: the sites that move together when illumos joins an OS list
+    fields: frozenset[str] = frozenset()  # struct fields the guarded code touches (type comparison)
 
 
 @dataclass(slots=True)
@@ -266,33 +267,114 @@ _ITEM = re.compile(
 )
 # No leading \b: a literal first lets sre skip ahead in C; `xlibc::` false hits are harmless here.
 _LIBC_PATH = re.compile(r"libc\s*::\s*([A-Za-z_]\w*)")
-_LIBC_USE = re.compile(r"use\s+(?:::)?libc\s*::\s*(?:\{([^}]*)\}|([A-Za-z_]\w*|\*))")
+_LIBC_USE = re.compile(
+    r"use\s+(?:::)?libc\s*::\s*(?:\{([^}]*)\}|([A-Za-z_]\w*|\*)(?:\s+as\s+([A-Za-z_]\w*))?)"
+)
 _LIBC_ALIAS = re.compile(r"\b(?:extern\s+crate|use)\s+(?:::)?libc\s+as\s+([A-Za-z_]\w*)")
 _IDENT = re.compile(r"[A-Za-z_]\w*")
+_LOCAL_DEF = re.compile(r"\b(?:fn|const|static|struct|enum|union|type|mod)\s+(?:mut\s+)?([A-Za-z_]\w*)")
+#: Rust keywords (2021 edition, strict and reserved): never libc items, whatever a glob import says.
+KEYWORDS = frozenset(
+    [
+        "as",
+        "async",
+        "await",
+        "break",
+        "const",
+        "continue",
+        "crate",
+        "dyn",
+        "else",
+        "enum",
+        "extern",
+        "false",
+        "fn",
+        "for",
+        "if",
+        "impl",
+        "in",
+        "let",
+        "loop",
+        "match",
+        "mod",
+        "move",
+        "mut",
+        "pub",
+        "ref",
+        "return",
+        "self",
+        "Self",
+        "static",
+        "struct",
+        "super",
+        "trait",
+        "true",
+        "type",
+        "unsafe",
+        "use",
+        "where",
+        "while",
+        "abstract",
+        "become",
+        "box",
+        "do",
+        "final",
+        "macro",
+        "override",
+        "priv",
+        "try",
+        "typeof",
+        "unsized",
+        "virtual",
+        "yield",
+    ]
+)
+_FIELD = re.compile(r"\.\s*([A-Za-z_]\w*)\b(?!\s*[(:])")
+
+
+def libc_imports(file_text: str) -> tuple[dict[str, str], bool]:
+    """Local name -> libc item for ``use libc::X``, ``use libc::X as Y`` and ``use libc::{X, Y as Z}``,
+    and whether the file glob-imports libc (``use libc::*``)."""
+    imported: dict[str, str] = {}
+    glob = False
+    for group, single, alias in _LIBC_USE.findall(file_text):
+        parts = [f"{single} as {alias}" if alias else single] if single else group.split(",")
+        for part in parts:
+            words = part.split()
+            if not words:
+                continue
+            if words[0] == "*":
+                glob = True
+            elif words[0] != "self" and _IDENT.fullmatch(words[0]):
+                local = words[2] if len(words) == 3 and words[1] == "as" else words[0]
+                imported[local] = words[0]
+    return imported, glob
 
 
 def libc_names(file_text: str, body: str) -> tuple[frozenset[str], bool]:
-    """libc items ``body`` uses: ``libc::x`` paths, aliases, and names the file imports from libc.
+    """libc items ``body`` uses, by their libc names: ``libc::x`` paths (also through ``extern crate libc
+    as c``), names the file imports from libc with their local aliases resolved (``use libc::X as Y``:
+    a use of ``Y`` is a use of ``X``), and with ``use libc::*`` any identifier the file does not define
+    itself (a local ``fn door_call`` shadows the glob, so it is not libc's).
 
-    Returns the names and whether a glob import means every identifier in the body might be from libc
-    (then the caller intersects with the libc index)."""
+    Returns the names and whether a glob import was involved (then the caller intersects with the libc
+    index)."""
     names = set(_LIBC_PATH.findall(body))
     for alias in _LIBC_ALIAS.findall(file_text):
         names.update(re.findall(rf"\b{re.escape(alias)}\s*::\s*([A-Za-z_]\w*)", body))
-    glob = False
-    imported: set[str] = set()
-    for group, single in _LIBC_USE.findall(file_text):
-        if single == "*":
-            glob = True
-        elif single:
-            imported.add(single)
-        else:
-            imported.update(n.strip().split(" as ")[0].strip() for n in group.split(",") if n.strip())
+    imported, glob = libc_imports(file_text)
     idents = set(_IDENT.findall(body))
-    names.update(idents & imported)
+    names.update(imported[i] for i in idents if i in imported)
     if glob:
-        names.update(idents)
+        local = set(_LOCAL_DEF.findall(file_text))
+        names.update(i for i in idents if i not in local and i not in imported and i not in KEYWORDS)
     return frozenset(names), glob
+
+
+def field_names(body: str) -> frozenset[str]:
+    """Field accesses (``x.st_mtime``, not method calls) in ``body``: struct fields whose type differs
+    between the targets only matter if the code touches them."""
+    return frozenset(_FIELD.findall(body))
 
 
 def _item_key(text: str, start: int) -> str | None:
@@ -812,12 +894,14 @@ def _candidate(
             )
             return
     needs: frozenset[str] = frozenset()
+    fields: frozenset[str] = frozenset()
     checked = ""
     refused = None
     if gains and site.kind != "cargo-target":
         body = _gate_range(site, text)
         if body is not None:
             needs, _glob = libc_names(text, text[body[0] : body[1]])
+            fields = field_names(text[body[0] : body[1]])
         gc = check_gate(crate, site, text, files, ev_b)
         needs |= gc.names
         checked = gc.statement()
@@ -836,7 +920,16 @@ def _candidate(
     else:
         group = f"{site.path}:{site.line}"
     res.candidates.append(
-        Candidate(finding, group, edits, needs, refused=refused, checked=checked, osgroup=_osgroup(site))
+        Candidate(
+            finding,
+            group,
+            edits,
+            needs,
+            refused=refused,
+            checked=checked,
+            osgroup=_osgroup(site),
+            fields=fields,
+        )
     )
 
 
@@ -1017,12 +1110,9 @@ def _extension_uses(text: str) -> list[int]:
         for m in _LIBC_PATH.finditer(text)
         if m.group(1) in ext or m.group(1).startswith(_EXT_PREFIXES)
     ]
-    imported: set[str] = set()
-    for group, single in _LIBC_USE.findall(text):
-        for n in [single] if single else group.split(","):
-            n = n.strip().split(" as ")[0].strip()
-            if n in ext or n.startswith(_EXT_PREFIXES):
-                imported.add(n)
+    imported = {
+        local for local, n in libc_imports(text)[0].items() if n in ext or n.startswith(_EXT_PREFIXES)
+    }
     if imported:
         rx = re.compile(r"\b(?:" + "|".join(sorted(imported)) + r")\b")
         uses.extend(m.start() for m in rx.finditer(text))

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import UnsafeEditError, UsageError
 from ..findings import Finding, Location, Severity
-from . import libcindex, patch
+from . import libcindex, patch, shared_apis
 from .analysis import EXTENSIONS, Candidate, Context, CrateResult, Edit, analyze_crate, evaluators
 from .cfgexpr import FLAG_DEPENDENT
 from .libcindex import LibcIndex
@@ -285,10 +285,23 @@ class LibcResolver:
             version = crate.libc_req.lstrip("=") if crate.libc_req else ""
             return self._index(crate.libc_root, version)
         req = crate.libc_req or "*"
-        for v, text, path in self.available:
+        # the lowest version the requirement admits: a patch must compile with every libc it allows
+        for v, text, path in reversed(self.available):
             if satisfies(v, req):
                 return self._index(path, text)
         return None
+
+    def newer(self, index: LibcIndex) -> list[LibcIndex]:
+        """Semver-compatible libc versions above ``index`` (lowest first): candidates for a bump."""
+        have = parse_version(index.version)
+        if have is None:
+            return []
+        compat = have[:2] if have[0] == 0 else have[:1]
+        out = []
+        for v, text, path in reversed(self.available):
+            if v > have and (v[:2] if v[0] == 0 else v[:1]) == compat:
+                out.append(self._index(path, text))
+        return out
 
 
 def default_libc_dirs() -> list[str]:
@@ -343,6 +356,16 @@ def decide(
                 continue
             missing = index.missing(cand.needs, ctx.port)
             if not missing:
+                diffs = index.type_differences(cand.needs, ctx.base, ctx.port, cand.fields)
+                if diffs:
+                    text = (
+                        "no automatic patch: the guarded code uses libc items whose types differ between "
+                        f"the targets in libc {index.version}: {'; '.join(diffs[:3])}. "
+                        "Check that code by hand"
+                    )
+                    decisions.append((cand, [], "refused", text))
+                    group_refusal.setdefault(cand.group, text.removeprefix("no automatic patch: "))
+                    continue
                 decisions.append(
                     (
                         cand,
@@ -353,29 +376,54 @@ def decide(
                 )
                 continue
             why = _missing_text(index, missing, ctx)
-            for alt in cand.alternatives:
-                alt_missing = index.missing(alt.needs, ctx.port)
-                if not alt_missing:
+            choice = _choose(cand, index, resolver, ctx)
+            if choice is not None:
+                label, edits, newer = choice
+                if newer is None:
                     decisions.append(
                         (
                             cand,
-                            alt.edits,
+                            edits,
                             "alternative",
-                            f"{why}; instead add {ctx.port_os} to the sibling branch {alt.label} "
+                            f"{why}; instead add {ctx.port_os} to the sibling branch {label} "
                             f"(its libc items are declared for {ctx.port_os} in libc {index.version})",
                         )
                     )
-                    break
-            else:
-                alts = "; ".join(
-                    f"sibling {a.label} needs {', '.join(index.missing(a.needs, ctx.port))}"
-                    for a in cand.alternatives
-                )
-                tail = f"; {alts}, also not declared for {ctx.port_os}" if alts else ""
-                text = f"no automatic patch: {why}{tail}. Upgrade libc or port the branch by hand"
-                decisions.append((cand, [], "refused", text))
-                if "#chain" not in cand.group:
-                    group_refusal.setdefault(cand.group, why)
+                else:
+                    bump = _bump_edit(res.crate, newer.version)
+                    if bump is None:
+                        decisions.append(
+                            (
+                                cand,
+                                [],
+                                "refused",
+                                f"no automatic patch: {why}; libc {newer.version} declares them for "
+                                f"{ctx.port_os} but the Cargo.toml libc requirement could not be edited",
+                            )
+                        )
+                        continue
+                    where = "here" if label == "" else f"to the sibling branch {label}"
+                    decisions.append(
+                        (
+                            cand,
+                            [*edits, *bump],
+                            "alternative" if label else "proposed",
+                            f"{why}; add {ctx.port_os} {where} and raise the libc requirement to "
+                            f"{newer.version}, the first available libc that declares them for {ctx.port_os} "
+                            "(the Cargo.toml edit is in the same patch)",
+                        )
+                    )
+                continue
+            alts = "; ".join(
+                f"sibling {a.label} needs {', '.join(index.missing(a.needs, ctx.port))}"
+                for a in cand.alternatives
+            )
+            tail = f"; {alts}, also not declared for {ctx.port_os}" if alts else ""
+            later = _table_versions(index, [*missing, *(n for a in cand.alternatives for n in a.needs)], ctx)
+            text = f"no automatic patch: {why}{tail}{later}. Upgrade libc or port the branch by hand"
+            decisions.append((cand, [], "refused", text))
+            if "#chain" not in cand.group:
+                group_refusal.setdefault(cand.group, why)
         for cand, edits, status, text in decisions:
             if status != "refused" and cand.group in group_refusal and "#chain" not in cand.group:
                 status, edits = (
@@ -415,6 +463,49 @@ def decide(
                     (rel(path), "--apply skips it: outside the workspace (vendor the crate to edit it)")
                 )
     return Report(findings_out, results, patches, refused_files)
+
+
+def _choose(
+    cand: Candidate, index: LibcIndex, resolver: LibcResolver, ctx: Context
+) -> tuple[str, list[Edit], LibcIndex | None] | None:
+    """The first option (the edit itself, then each Linux/BSD sibling) whose libc items the crate's libc
+    declares for the port target; else the lowest newer libc in which one of them works (a bump).
+    Returns (sibling label or "" for the edit itself, edits, the newer libc or None)."""
+    options = [("", cand.edits, cand.needs), *((a.label, a.edits, a.needs) for a in cand.alternatives)]
+    for label, edits, needs in options[1:]:
+        if not index.missing(needs, ctx.port) and not index.type_differences(needs, ctx.base, ctx.port):
+            return label, edits, None
+    for newer in resolver.newer(index):
+        for label, edits, needs in options:
+            if not newer.missing(needs, ctx.port) and not newer.type_differences(
+                needs, ctx.base, ctx.port, cand.fields
+            ):
+                return label, edits, newer
+    return None
+
+
+def _bump_edit(crate: Crate, version: str) -> list[Edit] | None:
+    """Raise the crate's libc requirement to ``version`` in its Cargo.toml (see :func:`patch.libc_bump`)."""
+    if not crate.manifest:
+        return None
+    try:
+        with open(crate.manifest, encoding="utf-8", newline="") as fh:
+            text = fh.read()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return patch.libc_bump(crate.manifest, text, version)
+
+
+def _table_versions(index: LibcIndex, names: list[str], ctx: Context) -> str:
+    """What the shared-API table knows about when the missing items reached illumos in libc."""
+    known = []
+    for n in sorted(set(names)):
+        api = shared_apis.by_name().get(n)
+        if api is not None and api.libc and index.missing([n], ctx.port):
+            known.append(f"{n} reached {ctx.port_os} in libc {api.libc}")
+    if not known:
+        return ""
+    return f" ({'; '.join(known)}: give that libc source with --libc-dir to get the bump proposed)"
 
 
 def _hint_findings(res: CrateResult, ctx: Context, resolver: LibcResolver) -> list[Finding]:
