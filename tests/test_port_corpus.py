@@ -29,6 +29,7 @@ CRATES = {
     "term_size-0.3.1": "librust-term-size-dev",
     "shared_library-0.1.9": "librust-shared-library-dev",
     "libc-0.2.139": "librust-libc-dev",
+    "nix-0.26.1": "librust-nix-dev",
 }
 
 # The 12 real gaps (crate-porting notes §1 "Five concrete gaps"; users/fs2/stacker lines from the issue).
@@ -118,7 +119,11 @@ def test_finding_line_is_the_predicate_line(report: dict[str, object]) -> None:
 
 def test_known_solaris_only_gaps(report: dict[str, object]) -> None:
     gaps = {
-        _key(f) for f in _findings(report) if f["rule"] == "port/solaris-only" and f["severity"] == "warning"
+        _key(f)
+        for f in _findings(report)
+        if f["rule"] == "port/solaris-only"
+        and f["severity"] == "warning"
+        and not f["properties"]["crate_knows_illumos"]  # type: ignore[index]
     }
     assert gaps == GAPS
     # none of these crates mentions illumos, libc does
@@ -127,6 +132,25 @@ def test_known_solaris_only_gaps(report: dict[str, object]) -> None:
         assert isinstance(props, dict)
         if f["rule"] == "port/solaris-only" and _key(f) in GAPS:
             assert props["crate_knows_illumos"] is False
+
+
+def test_knowing_crate_gap_with_mismatched_type_is_refused(report: dict[str, object]) -> None:
+    """nix knows illumos, but its Solaris-only IFF_FIXEDMTU/IFF_VIRTUAL/IFF_DUPLICATE/IFF_IPMP entries
+    (if_.rs:310-323) have no illumos case near them: per-site gaps. They are not patched: libc 0.2.139
+    declares those constants as c_longlong (solarish/mod.rs:1891-1894), while nix's libc_bitflags! set
+    (if_.rs:21-23) is `libc::c_int`."""
+    hits = {
+        _key(f): f
+        for f in _findings(report)
+        if f["rule"] == "port/solaris-only"
+        and str(f["location"]["path"]) == "nix-0.26.1/src/net/if_.rs"  # type: ignore[index]
+        and f["severity"] == "warning"
+    }
+    assert sorted(hits) == [("nix-0.26.1/src/net/if_.rs", n) for n in (310, 314, 318, 322)]
+    for (_p, line), f in hits.items():
+        name = {310: "IFF_FIXEDMTU", 314: "IFF_VIRTUAL", 318: "IFF_DUPLICATE", 322: "IFF_IPMP"}[line]
+        assert f["properties"]["patch"] == "refused"  # type: ignore[index]
+        assert f"{name} is `c_longlong` for illumos" in str(f["fix"]) and "holds `c_int`" in str(f["fix"])
 
 
 def test_stacker_is_not_patched_and_says_why(report: dict[str, object]) -> None:

@@ -334,3 +334,51 @@ def test_libc_version_bump_in_the_same_patch(tmp_path: Path) -> None:
         '+    } else if #[cfg(any(target_os = "freebsd", target_os = "illumos"))] {',
     ]
     _applies(crate, run)
+
+
+# ---------------------------------------------------------------------------------------------- pattern 4
+
+
+def test_knowing_illumos_does_not_hide_a_site_gap(tmp_path: Path) -> None:
+    """The crate names illumos (line 1), yet the Solaris list at line 30 has no illumos case near it: a
+    gap with a patch. The cfg_if branch at line 4 has an illumos sibling branch (line 6): deliberate,
+    info. The not(solaris) generic code (line 33) that illumos takes is the crate's choice: info."""
+    _libc()
+    filler = "".join(f"pub const C{i}: i32 = {i};\n" for i in range(18))
+    head = textwrap.dedent(
+        """\
+        #[cfg(target_os = "illumos")]
+        pub fn door() {}
+        cfg_if::cfg_if! {
+            if #[cfg(target_os = "solaris")] {
+                pub fn k() -> i32 { 1 }
+            } else if #[cfg(target_os = "illumos")] {
+                pub fn k() -> i32 { 2 }
+            }
+        }
+        """
+    )
+    tail = textwrap.dedent(
+        """\
+        #[cfg(any(target_os = "linux", target_os = "solaris"))]
+        pub fn pid() -> libc::pid_t { unsafe { libc::getpid() } }
+
+        #[cfg(not(target_os = "solaris"))]
+        pub fn generic() {}
+        """
+    )
+    crate = _crate(tmp_path, "knows", {"src/lib.rs": head + filler + "\n" + "\n" + tail})
+    run = _port(crate, tmp_path)
+    gap = run.at("port/solaris-only", "src/lib.rs", 30)
+    assert gap["severity"] == "warning" and gap["properties"]["crate_knows_illumos"] is True
+    assert "no illumos case sits with this site: porting gap" in gap["message"]
+    assert gap["properties"]["patch"] == "proposed"
+    chain = run.at("port/solaris-only", "src/lib.rs", 4)
+    assert chain["severity"] == "info"
+    assert "deliberate: the cfg_if branch at line 6 handles illumos" in chain["message"]
+    assert run.at("port/illumos-only", "src/lib.rs", 33)["severity"] == "info"
+    assert run.changed_lines() == [
+        '-#[cfg(any(target_os = "linux", target_os = "solaris"))]',
+        '+#[cfg(any(target_os = "linux", target_os = "solaris", target_os = "illumos"))]',
+    ]
+    _applies(crate, run)

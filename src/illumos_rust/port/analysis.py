@@ -187,6 +187,7 @@ class Candidate:
     checked: str = ""  # what was checked behind the gate (raw syscalls, module files followed)
     osgroup: str = ""  # file + OS set: the sites that move together when illumos joins an OS list
     fields: frozenset[str] = frozenset()  # struct fields the guarded code touches (type comparison)
+    expect: tuple[tuple[str, str, int], ...] = ()  # (libc item, type the code needs, line that says so)
 
 
 @dataclass(slots=True)
@@ -760,9 +761,22 @@ def _site(
             how = f'excludes target_os = "{ex}" but not "{other}"'
         else:
             how = "differs through target_vendor or another target key"
-        if knows:
+        # per-site judgment only where illumos *loses* what Solaris gets; illumos taking generic code that
+        # Solaris avoids is what crates that know illumos do on purpose (it has more APIs than Solaris)
+        sibling = _port_sibling(ctx, site, files, text) if knows and direction == "a" else None
+        if knows and (sibling is not None or not gap or inherited or direction == "b"):
             severity = Severity.INFO
-            status = f"crate already handles {ctx.port_os} elsewhere: probably deliberate"
+            status = (
+                f"deliberate: {sibling}"
+                if sibling
+                else f"crate already handles {ctx.port_os} elsewhere: probably deliberate"
+            )
+        elif knows:
+            severity = Severity.WARNING
+            status = (
+                f"crate handles {ctx.port_os} elsewhere, but no {ctx.port_os} case sits with this site: "
+                "porting gap"
+            )
         elif gap and not inherited:
             severity = Severity.WARNING
             status = f"crate never mentions {ctx.port_os}: porting gap"
@@ -775,8 +789,37 @@ def _site(
         p = {**props, "direction": f"{ctx.base_os}-only" if direction == "a" else f"{ctx.port_os}-only"}
         p["shape"] = "inherited" if inherited else shape
         res.findings.append(Finding(rule, severity, loc, message, _evidence(text, site.line, site), "", p))
-        if not knows and not inherited and _mentions(site.expr, ctx.base_os):
+        if severity is Severity.WARNING and not inherited and _mentions(site.expr, ctx.base_os):
             _candidate(res, crate, ctx, ev_a, ev_b, site, text, direction == "a", files)
+
+
+#: How far (lines) an illumos-naming cfg may sit from a Solaris-only one and still be its sibling arm.
+SIBLING_LINES = 12
+
+
+def _port_sibling(ctx: Context, site: Site, files: _Files, text: str) -> str | None:
+    """Issue 16 (4): in a crate that knows illumos, a Solaris-only site is deliberate only when an
+    illumos case belongs to *it*: its own predicate names illumos, a branch of the same cfg_if chain
+    does, a cfg on another definition of the same item does, or a cfg a few lines away does (match
+    arms, per-OS constants). Otherwise it is a gap like any other. Returns what was found, or None."""
+    port = ctx.port_os
+    if _mentions(site.expr, port):
+        return f"the predicate itself names {port}"
+    entry = files.scans.get(site.path)
+    sites = entry[0].sites if entry else []
+    if site.chain is not None:
+        for s in sites:
+            if s.chain == site.chain and s is not site and _mentions(s.expr, port):
+                return f"the cfg_if branch at line {s.line} handles {port}"
+    key = _item_key(text, site.attr_end) if site.kind in ("cfg", "cfg_attr") and site.attr_end else None
+    for s in sites:
+        if s is site or not _mentions(s.expr, port):
+            continue
+        if key and s.kind in ("cfg", "cfg_attr") and s.attr_end and _item_key(text, s.attr_end) == key:
+            return f"the {key} at line {s.line} is the {port} version"
+        if abs(s.line - site.line) <= SIBLING_LINES:
+            return f"the cfg at line {s.line} handles {port}"
+    return None
 
 
 def _predicate_location(
@@ -895,6 +938,7 @@ def _candidate(
             return
     needs: frozenset[str] = frozenset()
     fields: frozenset[str] = frozenset()
+    expect: tuple[tuple[str, str, int], ...] = ()
     checked = ""
     refused = None
     if gains and site.kind != "cargo-target":
@@ -904,6 +948,11 @@ def _candidate(
             fields = field_names(text[body[0] : body[1]])
         gc = check_gate(crate, site, text, files, ev_b)
         needs |= gc.names
+        if body is not None:
+            flag = _bitflag(text, site, body)
+            if flag is not None:
+                needs |= {flag[0]}
+                expect = (flag,)
         checked = gc.statement()
         if gc.syscall is not None:
             where, line, src = gc.syscall
@@ -929,8 +978,33 @@ def _candidate(
             checked=checked,
             osgroup=_osgroup(site),
             fields=fields,
+            expect=expect,
         )
     )
+
+
+_ATTRS_COMMENTS = re.compile(r"#\s*!?\s*\[[^\]]*\]|//[^\n]*")
+_BARE_ITEM = re.compile(r"\s*([A-Z_][A-Z0-9_]*)\s*[;,]?\s*$")
+_FLAGS_TYPE = re.compile(
+    r"\b(libc_bitflags|bitflags)\s*!\s*[({][^;]*?\bstruct\s+\w+\s*:\s*(?:(?:::)?libc\s*::\s*)?(\w+)"
+)
+
+
+def _bitflag(text: str, site: Site, body: tuple[int, int]) -> tuple[str, str, int] | None:
+    """A bare ``IFF_FOO;`` entry of nix's ``libc_bitflags!`` (which expands to ``const IFF_FOO =
+    libc::IFF_FOO;`` in a set of the declared type): the libc constant must have exactly that type.
+    Returns (name, the set's type, line of the set's declaration)."""
+    item = _ATTRS_COMMENTS.sub(" ", text[body[0] : body[1]])
+    m = _BARE_ITEM.fullmatch(item)
+    if m is None:
+        return None
+    o = text.rfind("libc_bitflags!", 0, site.offset)
+    if o < 0:
+        return None
+    t = _FLAGS_TYPE.match(text, o)
+    if t is None or t.group(1) != "libc_bitflags":
+        return None
+    return m.group(1), t.group(2), text.count("\n", 0, o) + 1
 
 
 def _osgroup(site: Site) -> str:

@@ -357,10 +357,17 @@ def decide(
             missing = index.missing(cand.needs, ctx.port)
             if not missing:
                 diffs = index.type_differences(cand.needs, ctx.base, ctx.port, cand.fields)
+                for name, want, line in cand.expect:
+                    have = index.types.get(ctx.port, {}).get(name)
+                    if have is not None and have != want:
+                        diffs.append(
+                            f"{name} is `{have}` for {ctx.port_os} but the libc_bitflags! set declared at "
+                            f"line {line} holds `{want}`"
+                        )
                 if diffs:
                     text = (
-                        "no automatic patch: the guarded code uses libc items whose types differ between "
-                        f"the targets in libc {index.version}: {'; '.join(diffs[:3])}. "
+                        "no automatic patch: the guarded code uses libc items whose types do not carry over "
+                        f"to {ctx.port_os} in libc {index.version}: {'; '.join(diffs[:3])}. "
                         "Check that code by hand"
                     )
                     decisions.append((cand, [], "refused", text))
