@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import difflib
+import functools
 import os
 import re
 import tomllib
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..findings import Finding, Location, Rule, Severity
-from . import cfgexpr, modules, scanner
+from . import cfgexpr, modules, oslists, scanner
 from .cfgexpr import AnyOf, Atom, Divergence, Evaluator, Expr
 from .scanner import BuildTest, FileScan, Site
 from .workspace import Crate, read_manifest
@@ -81,6 +82,22 @@ RULES = [
         default=Severity.INFO,
     ),
     Rule("port/not-parsed", "not-parsed", "file or cfg could not be parsed", default=Severity.WARNING),
+    Rule(
+        "port/shared-api",
+        "shared-api-branch",
+        "Linux/BSD branch using an API illumos shares with Linux/BSD and Solaris lacks (accept4, pipe2, ...)",
+        "illumos belongs in this branch, not next to Solaris; the table of such APIs with the libc release "
+        "each reached illumos in is port/shared_apis.tsv.",
+        Severity.WARNING,
+    ),
+    Rule(
+        "port/probable-gap",
+        "probable-gap",
+        "a list of ELF/unix platforms that names neither Solaris nor illumos",
+        "Reported when the construct is ELF-generic (confidence high, patched) or every libc item the code "
+        "uses exists for illumos (medium, not patched): illumos was probably forgotten.",
+        Severity.WARNING,
+    ),
     Rule(
         "port/linux-branch-fits-illumos",
         "linux-branch-fits-illumos",
@@ -188,6 +205,8 @@ class Candidate:
     osgroup: str = ""  # file + OS set: the sites that move together when illumos joins an OS list
     fields: frozenset[str] = frozenset()  # struct fields the guarded code touches (type comparison)
     expect: tuple[tuple[str, str, int], ...] = ()  # (libc item, type the code needs, line that says so)
+    probable: bool = False  # a probable gap: confidence (and whether to patch) is decided with libc
+    elf: bool = False  # the construct is ELF-generic (.init_array link section): strong evidence
 
 
 @dataclass(slots=True)
@@ -361,15 +380,26 @@ def libc_names(file_text: str, body: str) -> tuple[frozenset[str], bool]:
     Returns the names and whether a glob import was involved (then the caller intersects with the libc
     index)."""
     names = set(_LIBC_PATH.findall(body))
-    for alias in _LIBC_ALIAS.findall(file_text):
+    aliases, imported, glob, local = _file_libc_facts(file_text)
+    for alias in aliases:
         names.update(re.findall(rf"\b{re.escape(alias)}\s*::\s*([A-Za-z_]\w*)", body))
-    imported, glob = libc_imports(file_text)
+    if not imported and not glob:
+        return frozenset(names), glob
     idents = set(_IDENT.findall(body))
     names.update(imported[i] for i in idents if i in imported)
     if glob:
-        local = set(_LOCAL_DEF.findall(file_text))
         names.update(i for i in idents if i not in local and i not in imported and i not in KEYWORDS)
     return frozenset(names), glob
+
+
+@functools.lru_cache(maxsize=16)
+def _file_libc_facts(file_text: str) -> tuple[list[str], dict[str, str], bool, frozenset[str]]:
+    """Per-file facts :func:`libc_names` needs for every site of the file, computed once per file
+    (a str caches its hash, so the lookup costs nothing after the first)."""
+    imported, glob = libc_imports(file_text) if "libc" in file_text else ({}, False)
+    local = frozenset(_LOCAL_DEF.findall(file_text)) if glob else frozenset()
+    aliases = _LIBC_ALIAS.findall(file_text) if "libc" in file_text else []
+    return aliases, imported, glob, local
 
 
 def field_names(body: str) -> frozenset[str]:
@@ -460,6 +490,20 @@ def apply_edits(text: str, edits: list[Edit]) -> str:
         last = e.end
     out.append(text[last:])
     return "".join(out)
+
+
+def _verify_adds_port(site: Site, edits: list[Edit], ev_a: Evaluator, ev_b: Evaluator) -> bool:
+    """An edit adding the port OS to an OS list: the new predicate parses, the base target's answer is
+    unchanged, and the port target's answer changes (it now follows the list's OSes)."""
+    if site.expr is None:
+        return False
+    try:
+        new = cfgexpr.parse(
+            apply_edits(site.text, _relative(edits, site.pred_span[0])), multi=site.kind == "cfg_if"
+        )
+    except cfgexpr.CfgParseError:
+        return False
+    return ev_a.eval(new) == ev_a.eval(site.expr) and ev_b.eval(new) != ev_b.eval(site.expr)
 
 
 def _verify_predicate(new_text: str, ev_a: Evaluator, ev_b: Evaluator, *, multi: bool) -> bool:
@@ -659,7 +703,8 @@ def analyze_crate(crate: Crate, ctx: Context) -> CrateResult:
             _site(res, crate, ctx, ev_a, ev_b, site, text, knows, files)
     _syscalls(res, crate, ctx, ev_a, ev_b, scans, files)
     _chain_alternatives(res, crate, ctx, ev_a, ev_b, scans)
-    _linux_hints(res, crate, ctx, ev_b, scans)
+    reported = oslists.scan(res, crate, ctx, ev_a, ev_b, files)
+    _linux_hints(res, crate, ctx, ev_b, scans, reported)
     for test, text in build_tests:
         _build_test(res, crate, ctx, test, text, knows)
     return res
@@ -1195,7 +1240,12 @@ def _extension_uses(text: str) -> list[int]:
 
 
 def _linux_hints(
-    res: CrateResult, crate: Crate, ctx: Context, ev_b: Evaluator, scans: list[tuple[FileScan, str]]
+    res: CrateResult,
+    crate: Crate,
+    ctx: Context,
+    ev_b: Evaluator,
+    scans: list[tuple[FileScan, str]],
+    reported: set[tuple[str, int]],
 ) -> None:
     """Code guarded by a positive Linux/BSD list that leaves illumos out and uses a Linux-style extension:
     each use is attributed to the innermost such cfg, which is reported with the libc items it uses."""
@@ -1225,11 +1275,10 @@ def _linux_hints(
             for pos in uses[bisect.bisect_left(uses, body[0]) : bisect.bisect_left(uses, body[1])]:
                 if pos not in owner or owner[pos][0].offset < site.offset:
                     owner[pos] = (site, body)
-        reported: set[int] = set()
         for site, body in owner.values():
-            if site.offset in reported:
+            if (site.path, site.offset) in reported:
                 continue
-            reported.add(site.offset)
+            reported.add((site.path, site.offset))
             names, _glob = libc_names(text, text[body[0] : body[1]])
             if names and site.decisive is not None:
                 res.hints.append(

@@ -20,6 +20,7 @@ from typing import Any
 from ..errors import UnsafeEditError, UsageError
 from ..findings import Finding, Location, Severity
 from . import libcindex, patch, shared_apis
+from . import oslists as shared_oslists
 from .analysis import EXTENSIONS, Candidate, Context, CrateResult, Edit, analyze_crate, evaluators
 from .cfgexpr import FLAG_DEPENDENT
 from .libcindex import LibcIndex
@@ -334,7 +335,33 @@ def decide(
         group_refusal: dict[str, str] = {}
         decisions: list[tuple[Candidate, list[Edit], str, str]] = []
         index = None
+        drop: set[int] = set()
         for cand in res.candidates:
+            if cand.probable:
+                # issue 16 (3): confidence from the libc check; only strong evidence gets a patch
+                if index is None:
+                    index = resolver.for_crate(res.crate)
+                used = sorted(n for n in cand.needs if index is not None and n in index.anywhere)
+                missing = index.missing(cand.needs, ctx.port) if index is not None else used
+                confidence = shared_oslists.decide_confidence(cand, missing, used)
+                props = res.findings[cand.finding].properties
+                props["confidence"] = confidence
+                if confidence == "low":
+                    drop.add(cand.finding)
+                    continue
+                if confidence != "high" and not cand.refused:
+                    lib = f"libc {index.version}" if index is not None else "libc"
+                    decisions.append(
+                        (
+                            cand,
+                            [],
+                            "not proposed",
+                            f"probable gap, confidence {confidence}: {lib} declares every libc item "
+                            f"this code uses for {ctx.port_os} ({', '.join(used[:6])}), but nothing here is "
+                            f"specific enough to add {ctx.port_os} automatically: decide by hand",
+                        )
+                    )
+                    continue
             if cand.refused:
                 group_refusal.setdefault(cand.group, cand.refused)
                 decisions.append((cand, [], "refused", f"no automatic patch: {cand.refused}"))
@@ -448,6 +475,8 @@ def decide(
                 accepted.setdefault(e.path, []).append(e)
         findings_out.extend(_hint_findings(res, ctx, resolver))
         for i, f in enumerate(res.findings):
+            if i in drop:
+                continue
             if i in fixes:
                 status, text = fixes[i]
                 f = dataclasses.replace(f, fix=text, properties={**f.properties, "patch": status})

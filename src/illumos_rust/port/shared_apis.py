@@ -25,6 +25,7 @@ class SharedApi:
     illumos: str
     solaris: str
     wrapper: bool
+    strong: bool
     source: str
 
 
@@ -34,9 +35,19 @@ def load() -> tuple[SharedApi, ...]:
     for line in TABLE.read_text(encoding="utf-8").splitlines():
         if not line or line.startswith(("#", "name\t")):
             continue
-        name, kind, libc, file, illumos, solaris, wrapper, source = line.split("\t")
+        name, kind, libc, file, illumos, solaris, wrapper, signal, source = line.split("\t")
         out.append(
-            SharedApi(name, kind, "" if libc == "-" else libc, file, illumos, solaris, wrapper == "1", source)
+            SharedApi(
+                name,
+                kind,
+                "" if libc == "-" else libc,
+                file,
+                illumos,
+                solaris,
+                wrapper == "1",
+                signal == "strong",
+                source,
+            )
         )
     return tuple(out)
 
