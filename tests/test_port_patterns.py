@@ -382,3 +382,113 @@ def test_knowing_illumos_does_not_hide_a_site_gap(tmp_path: Path) -> None:
         '+#[cfg(any(target_os = "linux", target_os = "solaris", target_os = "illumos"))]',
     ]
     _applies(crate, run)
+
+
+# ---------------------------------------------------------------------------------------------- pattern 2
+
+
+def test_illumos_joins_the_linux_bsd_branch_of_a_shared_api(tmp_path: Path) -> None:
+    """accept4 called through a mio-style `syscall!` wrapper is gated to Linux/FreeBSD, with a
+    not(..) fallback using accept + no SOCK_CLOEXEC. illumos has accept4 and SOCK_CLOEXEC (libc 0.2.139
+    solarish/mod.rs), so it joins the branch and leaves the fallback: both lists get illumos. memfd_create
+    is in the table but not declared for illumos by libc 0.2.139: refused."""
+    _libc()
+    crate = _crate(
+        tmp_path,
+        "sharedapi",
+        {
+            "src/lib.rs": """
+                macro_rules! syscall {
+                    ($fn: ident ( $($arg: expr),* $(,)* ) ) => {{
+                        let res = unsafe { libc::$fn($($arg, )*) };
+                        if res == -1 { Err(std::io::Error::last_os_error()) } else { Ok(res) }
+                    }};
+                }
+
+                #[cfg(any(target_os = "linux", target_os = "freebsd"))]
+                pub fn accept(fd: libc::c_int) -> std::io::Result<libc::c_int> {
+                    syscall!(accept4(fd, std::ptr::null_mut(), std::ptr::null_mut(), libc::SOCK_CLOEXEC))
+                }
+
+                #[cfg(not(any(target_os = "linux", target_os = "freebsd")))]
+                pub fn accept(fd: libc::c_int) -> std::io::Result<libc::c_int> {
+                    syscall!(accept(fd, std::ptr::null_mut(), std::ptr::null_mut()))
+                }
+                """,
+            "src/memfd.rs": """
+                #[cfg(target_os = "linux")]
+                pub fn anon() -> libc::c_int {
+                    unsafe { libc::memfd_create(b"x\\0".as_ptr().cast(), 0) }
+                }
+                """,
+        },
+    )
+    run = _port(crate, tmp_path)
+    f = run.at("port/shared-api", "src/lib.rs", 8)
+    assert f["severity"] == "warning" and f["properties"]["class"] == "gap"
+    assert f["properties"]["apis"] == ["SOCK_CLOEXEC", "accept4"]
+    assert "accept4 (illumos: by 2020-03; libc 0.2.69; Solaris: 11.4)" in f["message"]
+    assert f["properties"]["patch"] == "proposed" and f["properties"]["same_list_sites"] == [8, 13]
+    assert "(libc 0.2.139 checked); checked behind the gate: no raw syscall" in f["fix"]
+    m = run.at("port/shared-api", "src/memfd.rs", 1)
+    assert m["properties"]["patch"] == "refused"
+    assert "memfd_create, which libc 0.2.139 does not declare for illumos" in m["fix"]
+    assert run.changed_lines() == [
+        '-#[cfg(any(target_os = "linux", target_os = "freebsd"))]',
+        '+#[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "illumos"))]',
+        '-#[cfg(not(any(target_os = "linux", target_os = "freebsd")))]',
+        '+#[cfg(not(any(target_os = "linux", target_os = "freebsd", target_os = "illumos")))]',
+    ]
+    _applies(crate, run)
+
+
+# ---------------------------------------------------------------------------------------------- pattern 3
+
+
+_BSD2 = 'target_os = "freebsd", target_os = "netbsd")'
+
+
+def test_unix_lists_naming_neither_os_are_probable_gaps(tmp_path: Path) -> None:
+    """An .init_array constructor gated on an ELF platform list (curl-0.4.44 lib.rs:134 has this shape)
+    is ELF-generic: confidence high, patched. A list guarding libc items illumos has (sysconf,
+    _SC_PAGESIZE): medium, reported without a patch. A list guarding no libc item at all: not reported."""
+    _libc()
+    crate = _crate(
+        tmp_path,
+        "elflist",
+        {
+            "src/lib.rs": """
+                #[used]
+                #[cfg_attr(
+                    ELF_LIST,
+                    link_section = ".init_array"
+                )]
+                static INIT: extern "C" fn() = init;
+                extern "C" fn init() {}
+
+                #[cfg(UNIX_LIST)]
+                pub fn page() -> libc::c_long { unsafe { libc::sysconf(libc::_SC_PAGESIZE) } }
+
+                #[cfg(any(target_os = "linux", target_os = "android", target_os = "dragonfly"))]
+                pub fn zero() -> i32 { 0 }
+                """.replace("ELF_LIST", 'any(target_os = "linux", target_os = "android", ' + _BSD2).replace(
+                "UNIX_LIST",
+                'any(target_os = "linux", target_os = "android", target_os = "freebsd", '
+                'target_os = "openbsd")',
+            ),
+        },
+    )
+    run = _port(crate, tmp_path)
+    high = run.at("port/probable-gap", "src/lib.rs", 3)
+    assert high["properties"]["class"] == "probable gap" and high["properties"]["confidence"] == "high"
+    assert high["properties"]["patch"] == "proposed"
+    medium = run.at("port/probable-gap", "src/lib.rs", 9)
+    assert medium["properties"]["confidence"] == "medium" and medium["properties"]["patch"] == "not proposed"
+    assert "(_SC_PAGESIZE, c_long, sysconf)" in medium["fix"]
+    assert not [f for f in run.findings if f["location"].get("line") == 12]
+    assert run.changed_lines() == [
+        '-    any(target_os = "linux", target_os = "android", target_os = "freebsd", target_os = "netbsd"),',
+        '+    any(target_os = "linux", target_os = "android", target_os = "freebsd", target_os = "netbsd", '
+        'target_os = "illumos"),',
+    ]
+    _applies(crate, run)

@@ -154,8 +154,8 @@ def scan(
                         refused = f"the same OS list at line {twin.line} cannot be edited safely"
                         break
                     edits.extend(e)
-                    if twin.decisive is not None and ev_b.eval(twin.decisive) is False:
-                        continue  # after the edit illumos reaches this twin's code: check it
+                    if twin.decisive is None or ev_b.eval(twin.decisive) is not False:
+                        continue  # illumos reaches this code today (a not(..) twin): it only loses it
                     rng = _gate_range(twin, text)
                     if rng is not None:
                         needs |= libc_names(text, text[rng[0] : rng[1]])[0]
