@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -227,3 +228,49 @@ def test_libc_index_facts(corpus: Path) -> None:
     # epoll is declared for both (RFD 161: "a lie" for Solaris, but that is what libc says)
     assert idx.missing(["epoll_create", "epoll_wait"], ctx.port) == []
     assert idx.missing(["epoll_create", "epoll_wait"], ctx.base) == []
+
+
+def test_patched_crate_still_builds_offline(tmp_path: Path) -> None:
+    """A sample of the corpus build check (benchmarks/port_corpus_check.py does every patched crate):
+    fs2-0.4.3 builds offline against the Debian registry before and after its patch (dev-dependencies
+    dropped from both copies: Debian does not ship them)."""
+    require_tool("cargo")
+    require_tool("patch")
+    src = REGISTRY / "fs2-0.4.3"
+    if not src.is_dir():
+        pytest.skip("Debian librust-fs2-dev not installed")
+    diff = tmp_path / "fs2.diff"
+    out = subprocess.run(
+        [sys.executable, "-m", "illumos_rust.cli.main", "port", str(src), "--patch", str(diff)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode in (0, 1), out.stderr
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text(
+        f'[source.crates-io]\nreplace-with = "debian"\n[source.debian]\ndirectory = "{REGISTRY}"\n'
+    )
+    env = {**os.environ, "CARGO_HOME": str(home), "CARGO_TARGET_DIR": str(tmp_path / "target")}
+    for name, patched in (("orig", False), ("patched", True)):
+        crate = tmp_path / name
+        shutil.copytree(src, crate)
+        manifest = crate / "Cargo.toml"
+        manifest.write_text(
+            re.sub(r"(?ms)^\[dev-dependencies[^\]]*\]\n.*?(?=^\[|\Z)", "", manifest.read_text())
+        )
+        if patched:
+            subprocess.run(["patch", "-p1", "-s", "-i", str(diff)], cwd=crate, check=True)
+            assert (
+                'any(target_os = "solaris", target_os = "illumos")' in (crate / "src" / "unix.rs").read_text()
+            )
+        proc = subprocess.run(
+            ["cargo", "build", "--offline", "-q"],
+            cwd=crate,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 0, (name, proc.stderr[-2000:])

@@ -1006,6 +1006,10 @@ def _candidate(
                 f"the gate admits code that makes a raw syscall at {where}:{line} `{src}`{through}; "
                 f"illumos syscall numbers are not a stable ABI: port that code to the libc wrapper by hand"
             )
+    elif not gains:
+        checked = (
+            f"the edit narrows the gate: {ctx.port_os} stops compiling this code, nothing new is behind it"
+        )
     if site.chain is not None:
         group = f"{site.path}#chain{site.chain}#{site.branch}"
     elif site.kind in ("cfg", "cfg_attr") and site.attr_end:
