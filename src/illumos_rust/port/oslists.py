@@ -71,7 +71,9 @@ def os_atoms(expr: cfgexpr.Expr) -> list[tuple[cfgexpr.Atom, bool]]:
 
 
 def os_set(site: Site) -> frozenset[str]:
-    return frozenset(a.value or "" for a, _ in os_atoms(site.expr)) if site.expr is not None else frozenset()
+    if site.expr is None:
+        return frozenset()
+    return frozenset(v or "" for k, v in cfgexpr.atom_keys(site.expr) if k == "target_os")
 
 
 def scan(
@@ -98,7 +100,7 @@ def scan(
 
     done: set[tuple[str, int]] = set()
     for path, (fs, text) in list(files.scans.items()):
-        if path.endswith(".toml"):
+        if path.endswith(".toml") or "target_os" not in text:
             continue
         by_set: dict[frozenset[str], list[Site]] = {}
         for s in fs.sites:
