@@ -129,6 +129,7 @@ def test_module_boundary_gates_are_followed_and_refused(tmp_path: Path) -> None:
     # the macro argument gate: refusal naming the module file and the syscall line
     f = run.at("port/solaris-only", "src/lib.rs", 4)
     assert f["severity"] == "warning" and f["properties"]["patch"] == "refused"
+    assert f["properties"]["class"] == "refusal"
     assert "raw syscall at src/solaris.rs:2" in f["fix"]
     assert "module files src/solaris.rs" in f["fix"]
     # #[path] module using a Solaris-only libc item: refused by the libc check
@@ -145,7 +146,7 @@ def test_module_boundary_gates_are_followed_and_refused(tmp_path: Path) -> None:
     assert run.code == 1
     # the one safe gate is patched, and the report says what was checked behind it, per patch
     f = run.at("port/solaris-only", "src/lib.rs", 11)
-    assert f["properties"]["patch"] == "proposed"
+    assert f["properties"]["patch"] == "proposed" and f["properties"]["class"] == "gap"
     assert "checked behind the gate: no raw syscall, module files followed: src/safe.rs" in f["fix"]
     assert run.changed_lines() == [
         '-#[cfg(any(target_os = "linux", target_os = "solaris"))]',
@@ -372,9 +373,9 @@ def test_knowing_illumos_does_not_hide_a_site_gap(tmp_path: Path) -> None:
     gap = run.at("port/solaris-only", "src/lib.rs", 30)
     assert gap["severity"] == "warning" and gap["properties"]["crate_knows_illumos"] is True
     assert "no illumos case sits with this site: porting gap" in gap["message"]
-    assert gap["properties"]["patch"] == "proposed"
+    assert gap["properties"]["patch"] == "proposed" and gap["properties"]["class"] == "gap"
     chain = run.at("port/solaris-only", "src/lib.rs", 4)
-    assert chain["severity"] == "info"
+    assert chain["severity"] == "info" and chain["properties"]["class"] == "info"
     assert "deliberate: the cfg_if branch at line 6 handles illumos" in chain["message"]
     assert run.at("port/illumos-only", "src/lib.rs", 33)["severity"] == "info"
     assert run.changed_lines() == [
@@ -431,7 +432,7 @@ def test_illumos_joins_the_linux_bsd_branch_of_a_shared_api(tmp_path: Path) -> N
     assert f["properties"]["patch"] == "proposed" and f["properties"]["same_list_sites"] == [8, 13]
     assert "(libc 0.2.139 checked); checked behind the gate: no raw syscall" in f["fix"]
     m = run.at("port/shared-api", "src/memfd.rs", 1)
-    assert m["properties"]["patch"] == "refused"
+    assert m["properties"]["patch"] == "refused" and m["properties"]["class"] == "refusal"
     assert "memfd_create, which libc 0.2.139 does not declare for illumos" in m["fix"]
     assert run.changed_lines() == [
         '-#[cfg(any(target_os = "linux", target_os = "freebsd"))]',

@@ -480,6 +480,9 @@ def decide(
             if i in fixes:
                 status, text = fixes[i]
                 f = dataclasses.replace(f, fix=text, properties={**f.properties, "patch": status})
+            cls = _finding_class(f)
+            if cls:
+                f = dataclasses.replace(f, properties={**f.properties, "class": cls})
             findings_out.append(f)
     findings_out.sort(key=lambda f: (f.location.path, f.location.line or 0, f.location.column or 0, f.rule))
     patches: list[PatchOutcome] = []
@@ -499,6 +502,23 @@ def decide(
                     (rel(path), "--apply skips it: outside the workspace (vendor the crate to edit it)")
                 )
     return Report(findings_out, results, patches, refused_files)
+
+
+_PORTING_RULES = frozenset(
+    {"port/solaris-only", "port/illumos-only", "port/shared-api", "port/probable-gap", "port/build-script"}
+)
+
+
+def _finding_class(f: Finding) -> str | None:
+    """The README's four classes for the porting rules: a refused patch is a *refusal* (an explanation
+    of why illumos must not simply be added), otherwise *probable gap*, *gap* (warning) or *info*."""
+    if f.rule not in _PORTING_RULES:
+        return None
+    if f.properties.get("patch") == "refused":
+        return "refusal"
+    if f.rule == "port/probable-gap":
+        return "probable gap"
+    return "gap" if f.severity >= Severity.WARNING else "info"
 
 
 def _choose(
