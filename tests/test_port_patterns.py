@@ -11,15 +11,21 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import subprocess
+import tempfile
 import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import require_tool
 from illumos_rust.cli.main import main as cli_main
+from illumos_rust.port import engine
+from illumos_rust.port.analysis import Context
 
 DEBIAN = Path("/usr/share/cargo/registry")
 MANIFEST = '[package]\nname = "{name}"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\nlibc = "0.2"\n'
@@ -108,6 +114,14 @@ def test_module_boundary_gates_are_followed_and_refused(tmp_path: Path) -> None:
                         mod deep;
                     }
                 }
+
+                #[cfg(target_os = "solaris")]
+                mod doors;
+                """,
+            "src/doors.rs": """
+                extern "C" {
+                    fn door_return(p: *mut u8, s: usize, d: *mut u8, n: u32) -> i32;
+                }
                 """,
             "src/solaris.rs": """
                 pub fn fill(buf: &mut [u8]) -> libc::c_long {
@@ -140,6 +154,9 @@ def test_module_boundary_gates_are_followed_and_refused(tmp_path: Path) -> None:
     f = run.at("port/solaris-only", "src/lib.rs", 15)
     assert f["properties"]["patch"] == "refused"
     assert "src/deep/inner.rs:1" in f["fix"]
+    # a Solaris-only function the module declares itself (not through libc) is still refused
+    f = run.at("port/solaris-only", "src/lib.rs", 20)
+    assert f["properties"]["patch"] == "refused" and "door_return (src/unix/solarish/solaris.rs)" in f["fix"]
     # the raw syscalls are reported where they are, as errors (exit 1)
     assert run.at("port/raw-syscall", "src/solaris.rs", 2)["severity"] == "error"
     assert run.at("port/raw-syscall", "src/deep/inner.rs", 1)["severity"] == "error"
@@ -493,3 +510,65 @@ def test_unix_lists_naming_neither_os_are_probable_gaps(tmp_path: Path) -> None:
         'target_os = "illumos"),',
     ]
     _applies(crate, run)
+
+
+# ---------------------------------------------------------------------------------------------- robustness
+
+_CTX: list[Context] = []
+_PIECES = st.sampled_from(
+    [
+        '#[cfg(target_os = "solaris")]',
+        '#[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "netbsd"))]',
+        '#[cfg(not(any(target_os = "linux", target_os = "freebsd")))]',
+        '#[cfg_attr(any(target_os = "linux", target_os = "android", target_os = "openbsd"), ',
+        'link_section = ".init_array")]',
+        'mod_use!(cfg(target_os = "solaris"), a);',
+        '#[path = "a.rs"]',
+        '#[path = "../../etc/passwd"]',
+        "mod a;",
+        "mod b;",
+        "pub use self::a::Waker;",
+        "use libc::*;",
+        "use libc::{fexecve as x, getpid};",
+        "use libc::door_call as y;",
+        "libc_bitflags!{ pub struct F: libc::c_int {",
+        "IFF_IPMP;",
+        "syscall!(accept4(",
+        "libc::syscall(libc::SYS_getrandom)",
+        "libc::mincore(",
+        "x.shm_flags",
+        "fn door_call() {}",
+        'cfg_if::cfg_if! { if #[cfg(target_os = "solaris")] { mod a; } }',
+        "{",
+        "}",
+        "(",
+        ")",
+        ";",
+        ",",
+        "\n",
+        '"',
+    ]
+)
+
+
+@settings(max_examples=max(1, int(os.environ.get("FUZZ_EXAMPLES", "500")) // 10), deadline=None)
+@given(st.lists(_PIECES, max_size=40).map("".join), st.lists(_PIECES, max_size=20).map("".join))
+def test_fuzz_module_following_and_lists_never_raise(lib: str, module: str) -> None:
+    """Token soup in lib.rs and in the module files it may reach (a.rs, a/b.rs): the worker analysis
+    and the parent's decisions (no libc source: unchecked) give findings, never an exception."""
+    from illumos_rust.port import workspace
+    from illumos_rust.port.analysis import analyze_crate
+
+    if not _CTX:
+        _CTX.append(engine.make_context())
+    with tempfile.TemporaryDirectory() as d:
+        (Path(d) / "Cargo.toml").write_text('[package]\nname = "f"\nversion = "0.1.0"\n')
+        (Path(d) / "src" / "a").mkdir(parents=True)
+        (Path(d) / "src" / "lib.rs").write_text(lib)
+        (Path(d) / "src" / "a.rs").write_text(module)
+        (Path(d) / "src" / "a" / "b.rs").write_text(lib)
+        _root, crates = workspace.discover([d])
+        res = analyze_crate(crates[0], _CTX[0])
+        engine.decide([res], _CTX[0], engine.LibcResolver(_CTX[0], []), lambda p: p)
+    for f in res.findings:
+        assert f.location.path.startswith(("src/", "Cargo.toml"))

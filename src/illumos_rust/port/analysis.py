@@ -541,6 +541,7 @@ class _Files:
     """The crate's texts and cfg sites by path, read on demand for module files outside the scan."""
 
     scans: dict[str, tuple[FileScan, str]] = field(default_factory=dict)
+    root: str = ""  # the crate root: module files outside it are not followed
     _active: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def read(self, path: str) -> str | None:
@@ -609,7 +610,7 @@ def _gate_modules(site: Site, text: str, files: _Files) -> list[modules.Reached]
         start = modules.declared(site.path, text, rng[0], rng[1], attr_at=at)
     if not start:
         return []
-    return modules.follow([(f, site.path) for f in start], files.read)
+    return modules.follow([(f, site.path) for f in start], files.read, files.root or None)
 
 
 def _line_of(text: str, pos: int) -> tuple[int, str]:
@@ -644,7 +645,28 @@ def check_gate(crate: Crate, site: Site, text: str, files: _Files, ev: Evaluator
                     hit = (_rel(crate, r.path), line, src)
                     break
         names.update(libc_names(act, act)[0])
+        names.update(extern_fns(act))
+    if rng is not None:
+        names.update(extern_fns(text, rng[0], rng[1]))
     return GateCheck(hit, frozenset(names), followed)
+
+
+_EXTERN_BLOCK = re.compile(r'extern\s*(?:"C"\s*)?\{')
+_EXTERN_FN = re.compile(r"\bfn\s+([A-Za-z_]\w*)")
+
+
+def extern_fns(text: str, lo: int = 0, hi: int | None = None) -> set[str]:
+    """Functions a crate declares itself in ``extern "C" { .. }`` blocks: declaring ``door_call`` by
+    hand is still a Solaris-only item (the libc index says which names are), just not through libc."""
+    out: set[str] = set()
+    end = len(text) if hi is None else hi
+    for m in _EXTERN_BLOCK.finditer(text, lo, end):
+        try:
+            close = scanner.group_end(text, m.end() - 1)
+        except scanner.LexError:
+            continue
+        out.update(_EXTERN_FN.findall(text, m.end(), min(close, end)))
+    return out
 
 
 def analyze_crate(crate: Crate, ctx: Context) -> CrateResult:
@@ -696,7 +718,7 @@ def analyze_crate(crate: Crate, ctx: Context) -> CrateResult:
         ctx.port_os in t.value for t, _ in build_tests
     )
     res.knows_port = knows
-    files = _Files({fs.path: (fs, text) for fs, text in scans})
+    files = _Files({fs.path: (fs, text) for fs, text in scans}, crate.root)
     for fs, text in scans:
         for site in fs.sites:
             stats["sites"] = stats.get("sites", 0) + 1

@@ -134,15 +134,22 @@ class Reached:
     via: str
 
 
-def follow(start: list[tuple[str, str]], read: Callable[[str], str | None]) -> list[Reached]:
+def follow(
+    start: list[tuple[str, str]], read: Callable[[str], str | None], within: str | None = None
+) -> list[Reached]:
     """Every file reachable from ``start`` (file, declaring file) through ``mod`` declarations, breadth
-    first, at most :data:`MAX_FILES`; ``read`` returns a file's text or None."""
+    first, at most :data:`MAX_FILES`; ``read`` returns a file's text or None. With ``within``, files
+    outside that directory are not followed (a hostile ``#[path = "/some/huge/file"]`` is not read)."""
     out: list[Reached] = []
     seen: set[str] = set()
     todo = list(start)
+    root = os.path.realpath(within) + os.sep if within else None
     while todo and len(out) < MAX_FILES:
         path, via = todo.pop(0)
         if path in seen:
+            continue
+        if root is not None and not os.path.realpath(path).startswith(root):
+            seen.add(path)
             continue
         seen.add(path)
         text = read(path)
