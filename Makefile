@@ -7,7 +7,7 @@ STAMP    := $(VENV)/.installed
 # and the crate sources `port`'s tests check the known Solaris-only gaps in (issue 6).
 DEB_PKGS := rustfilt ripgrep binutils gdb xz-utils patch clang \
             librust-users-dev librust-fs2-dev librust-stacker-dev librust-term-size-dev \
-            librust-shared-library-dev librust-libc-dev
+            librust-shared-library-dev librust-libc-dev librust-nix-dev
 SHARED   ?= $(or $(ILLUMOS_RUST_SHARED),$(abspath ../shared))
 export ILLUMOS_RUST_SHARED := $(SHARED)
 

@@ -469,7 +469,8 @@ _BSD2 = 'target_os = "freebsd", target_os = "netbsd")'
 def test_unix_lists_naming_neither_os_are_probable_gaps(tmp_path: Path) -> None:
     """An .init_array constructor gated on an ELF platform list (curl-0.4.44 lib.rs:134 has this shape)
     is ELF-generic: confidence high, patched. A list guarding libc items illumos has (sysconf,
-    _SC_PAGESIZE): medium, reported without a patch. A list guarding no libc item at all: not reported."""
+    _SC_PAGESIZE): medium, reported without a patch. A list guarding no libc item at all: not reported.
+    A compile_error! guard rejecting every platform outside the list: medium, no patch."""
     _libc()
     crate = _crate(
         tmp_path,
@@ -494,6 +495,9 @@ def test_unix_lists_naming_neither_os_are_probable_gaps(tmp_path: Path) -> None:
                 'any(target_os = "linux", target_os = "android", target_os = "freebsd", '
                 'target_os = "openbsd")',
             ),
+            "src/guard.rs": '#[cfg(not(any(target_os = "linux", target_os = "android", '
+            + _BSD2
+            + '))]\ncompile_error!("unsupported platform");\n',
         },
     )
     run = _port(crate, tmp_path)
@@ -503,7 +507,13 @@ def test_unix_lists_naming_neither_os_are_probable_gaps(tmp_path: Path) -> None:
     medium = run.at("port/probable-gap", "src/lib.rs", 9)
     assert medium["properties"]["confidence"] == "medium" and medium["properties"]["patch"] == "not proposed"
     assert "(_SC_PAGESIZE, c_long, sysconf)" in medium["fix"]
-    assert not [f for f in run.findings if f["location"].get("line") == 12]
+    assert not [
+        f for f in run.findings if f["location"]["path"] == "src/lib.rs" and f["location"]["line"] == 12
+    ]
+    guard = run.at("port/probable-gap", "src/guard.rs", 1)
+    assert guard["properties"]["construct"] == "compile_error! guard"
+    assert guard["properties"]["confidence"] == "medium" and guard["properties"]["patch"] == "not proposed"
+    assert guard["properties"]["class"] == "probable gap"
     assert run.changed_lines() == [
         '-    any(target_os = "linux", target_os = "android", target_os = "freebsd", target_os = "netbsd"),',
         '+    any(target_os = "linux", target_os = "android", target_os = "freebsd", target_os = "netbsd", '

@@ -112,6 +112,9 @@ def scan(
             if not oses & (UNIX_OSES - {"macos", "ios"}):
                 continue
             for site in group:
+                if _guard(res, crate, ctx, ev_b, site, text, oses, group):
+                    done.add((path, site.offset))
+                    continue
                 if (
                     (path, site.offset) in done
                     or site.decisive is None
@@ -273,6 +276,60 @@ def _clash(text: str, sites: list[Site], group: list[Site], ev_b: Evaluator) -> 
                 "choose one implementation by hand"
             )
     return None
+
+
+def _guard(
+    res: CrateResult,
+    crate: Crate,
+    ctx: Context,
+    ev_b: Evaluator,
+    site: Site,
+    text: str,
+    oses: frozenset[str],
+    group: list[Site],
+) -> bool:
+    """``#[cfg(not(any(linux, android, freebsd, ..)))] compile_error!(..)``: the crate refuses every
+    platform outside its list, illumos included. A probable gap of medium confidence when the file has
+    no positive site with the same list (then the group edit covers the guard): whether the crate's code
+    works on illumos is exactly what the guard does not know. Reported without a patch."""
+    from .analysis import _predicate_location, _rel
+
+    if site.kind != "cfg" or not site.attr_end or not _COMPILE_ERROR.match(text, site.attr_end):
+        return False
+    if site.decisive is None or ev_b.eval(site.decisive) is not True or len(oses & UNIX_OSES) < 3:
+        return False
+    if any(t is not site and ev_b.eval(t.decisive) is False for t in group if t.decisive is not None):
+        return False
+    loc, props = _predicate_location(
+        crate,
+        ctx,
+        site,
+        text,
+        Location(_rel(crate, site.path), site.line, site.column),
+        {
+            "crate": crate.label,
+            "crate_knows_illumos": res.knows_port,
+            "site": site.kind,
+            "predicate": cfgexpr.to_str(site.decisive),
+            "construct": "compile_error! guard",
+            "confidence": "medium",
+            "patch": "not proposed",
+        },
+    )
+    res.findings.append(
+        Finding(
+            "port/probable-gap",
+            Severity.WARNING,
+            loc,
+            f"compile_error! guard cfg({cfgexpr.to_str(site.decisive)}) rejects {ctx.port_os}: it lists "
+            f"{len(oses)} unix platforms but neither {ctx.base_os} nor {ctx.port_os}",
+            text.splitlines()[site.line - 1].strip(),
+            f"probable gap, confidence medium: add {ctx.port_os} to this list once the crate's code is "
+            f"known to work there (nothing else in this file names the list): decide by hand",
+            props,
+        )
+    )
+    return True
 
 
 def _apis_used(text: str, site: Site) -> list[str]:
