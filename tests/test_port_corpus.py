@@ -136,10 +136,10 @@ def test_known_solaris_only_gaps(report: dict[str, object]) -> None:
 
 
 def test_knowing_crate_gap_with_mismatched_type_is_refused(report: dict[str, object]) -> None:
-    """nix knows illumos, but its Solaris-only IFF_FIXEDMTU/IFF_VIRTUAL/IFF_DUPLICATE/IFF_IPMP entries
-    (if_.rs:310-323) have no illumos case near them: per-site gaps. They are not patched: libc 0.2.139
-    declares those constants as c_longlong (solarish/mod.rs:1891-1894), while nix's libc_bitflags! set
-    (if_.rs:21-23) is `libc::c_int`."""
+    """nix knows illumos, but its seven Solaris-only IFF_* entries (if_.rs:298-323) have no illumos arm
+    of their own (the any(illumos, solaris) flags above them are other items): per-site gaps. They are
+    not patched: libc 0.2.139 declares those constants as c_longlong (solarish/mod.rs, e.g. :1891-1894),
+    while nix's libc_bitflags! set (if_.rs:21-23) is `libc::c_int`."""
     hits = {
         _key(f): f
         for f in _findings(report)
@@ -147,9 +147,17 @@ def test_knowing_crate_gap_with_mismatched_type_is_refused(report: dict[str, obj
         and str(f["location"]["path"]) == "nix-0.26.1/src/net/if_.rs"  # type: ignore[index]
         and f["severity"] == "warning"
     }
-    assert sorted(hits) == [("nix-0.26.1/src/net/if_.rs", n) for n in (310, 314, 318, 322)]
+    assert sorted(hits) == [("nix-0.26.1/src/net/if_.rs", n) for n in (298, 302, 306, 310, 314, 318, 322)]
     for (_p, line), f in hits.items():
-        name = {310: "IFF_FIXEDMTU", 314: "IFF_VIRTUAL", 318: "IFF_DUPLICATE", 322: "IFF_IPMP"}[line]
+        name = {
+            298: "IFF_COS_ENABLED",
+            302: "IFF_PREFERRED",
+            306: "IFF_TEMPORARY",
+            310: "IFF_FIXEDMTU",
+            314: "IFF_VIRTUAL",
+            318: "IFF_DUPLICATE",
+            322: "IFF_IPMP",
+        }[line]
         assert f["properties"]["patch"] == "refused"  # type: ignore[index]
         assert f"{name} is `c_longlong` for illumos" in str(f["fix"]) and "holds `c_int`" in str(f["fix"])
 

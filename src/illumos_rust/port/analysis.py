@@ -542,6 +542,7 @@ class _Files:
 
     scans: dict[str, tuple[FileScan, str]] = field(default_factory=dict)
     root: str = ""  # the crate root: module files outside it are not followed
+    bodies: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)  # (path, offset) -> range
     _active: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def read(self, path: str) -> str | None:
@@ -884,7 +885,9 @@ def _port_sibling(ctx: Context, site: Site, files: _Files, text: str) -> str | N
             continue
         if key and s.kind in ("cfg", "cfg_attr") and s.attr_end and _item_key(text, s.attr_end) == key:
             return f"the {key} at line {s.line} is the {port} version"
-        if abs(s.line - site.line) <= SIBLING_LINES:
+        # nearby, only an illumos-specific arm (illumos without solaris) is this site's alternative; an
+        # any(solaris, illumos) on a neighbouring item says nothing about this one
+        if abs(s.line - site.line) <= SIBLING_LINES and not _mentions(s.expr, ctx.base_os):
             return f"the cfg at line {s.line} handles {port}"
     return None
 

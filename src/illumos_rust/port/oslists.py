@@ -112,6 +112,8 @@ def scan(
             if not oses & (UNIX_OSES - {"macos", "ios"}):
                 continue
             for site in group:
+                if _enclosed_off(files, path, text, site, ev_b):
+                    continue  # inside code illumos never compiles (net2's Socket::new): nothing to add
                 if _guard(res, crate, ctx, ev_b, site, text, oses, group):
                     done.add((path, site.offset))
                     continue
@@ -124,10 +126,12 @@ def scan(
                 positives = [a.value for a, pos in os_atoms(site.expr) if pos] if site.expr else []
                 if not positives:
                     continue
-                apis = _apis_used(text, site)
                 elf = site.kind == "cfg_attr" and bool(
                     _ELF_SECTION.search(text, site.pred_span[1], site.attr_end)
                 )
+                if site.kind == "cfg_attr" and not elf:
+                    continue  # cfg_attr(.., doc = ..) and the like gate no code
+                apis = _apis_used(text, site)
                 broad = len(oses & UNIX_OSES) >= 3 and bool(oses & BSD)
                 if not apis and not elf and not broad:
                     continue
@@ -276,6 +280,30 @@ def _clash(text: str, sites: list[Site], group: list[Site], ev_b: Evaluator) -> 
                 "choose one implementation by hand"
             )
     return None
+
+
+def _enclosed_off(files: _Files, path: str, text: str, site: Site, ev_b: Evaluator) -> bool:
+    """Is ``site`` inside an item whose own cfg is false for illumos (and does not name this site's
+    OSes, so the edit would not change it)? Then illumos cannot reach the site whatever its predicate."""
+    from .analysis import _body
+
+    entry = files.scans.get(path)
+    if entry is None:
+        return False
+    for s in entry[0].sites:
+        if s.offset >= site.offset or s.decisive is None:
+            continue
+        if s.kind not in ("cfg", "inner-cfg", "cfg_if", "cfg_if-else") or os_set(s) == os_set(site):
+            continue
+        if ev_b.eval(s.decisive) is not False:
+            continue
+        rng = files.bodies.get((path, s.offset))
+        if rng is None:
+            rng = _body(s, text) or (0, 0)
+            files.bodies[(path, s.offset)] = rng
+        if rng[0] <= site.offset < rng[1]:
+            return True
+    return False
 
 
 def _guard(
