@@ -7,9 +7,9 @@ STAMP    := $(VENV)/.installed
 # and the crate sources `port`'s tests check the known Solaris-only gaps in (issue 6).
 DEB_PKGS := rustfilt ripgrep binutils gdb xz-utils patch clang golang-go nasm systemtap-sdt-dev libssl-dev \
             librust-users-dev librust-fs2-dev librust-stacker-dev librust-term-size-dev \
-            librust-shared-library-dev librust-libc-dev
+            librust-shared-library-dev librust-libc-dev librust-nix-dev
 # inspect's recognition and note tests build C, C++ and Go programs (issue 11).
-DEB_PKGS += gcc g++ golang-go
+DEB_PKGS += gcc g++
 SHARED   ?= $(or $(ILLUMOS_RUST_SHARED),$(abspath ../shared))
 export ILLUMOS_RUST_SHARED := $(SHARED)
 

@@ -18,6 +18,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 CORPUS = os.environ.get("PORT_CORPUS", "/usr/share/cargo/registry")
@@ -25,17 +26,39 @@ BUDGET_S = 10.0
 REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
 
 
+GNU_TIME = "/usr/bin/time" if os.path.exists("/usr/bin/time") else None
+_RSS: dict[str, list[int]] = {}
+
+
 def _timed_once(cmd: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, child CPU seconds (user+sys, all processes of the run), stdout."""
+    """Wall seconds, child CPU seconds (user+sys, all processes of the run), stdout. The peak RSS of the
+    largest process of the run (GNU time's %M: the parent or one pool worker) goes into ``_RSS``."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    rss_file = None
+    run = cmd
+    if GNU_TIME:
+        fd, rss_file = tempfile.mkstemp(prefix="bench-port-rss-")
+        os.close(fd)
+        run = [GNU_TIME, "-f", "%M", "-o", rss_file, *cmd]
     start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    proc = subprocess.run(run, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if rss_file:
+        with open(rss_file, encoding="utf-8") as fh:
+            last = fh.read().strip().splitlines()
+        os.unlink(rss_file)
+        if last and last[-1].isdigit():
+            _RSS.setdefault(" ".join(cmd), []).append(int(last[-1]))
     if proc.returncode not in (0, 1):
         sys.exit(f"{cmd[0]} failed ({proc.returncode}): {proc.stderr.strip()[:400]}")
     return wall, cpu, proc.stdout
+
+
+def _rss_mb(cmd: list[str]) -> str:
+    runs = _RSS.get(" ".join(cmd))
+    return f"{max(runs) / 1024:.0f}" if runs else "-"
 
 
 def _median(runs: list[tuple[float, float, str]]) -> tuple[float, float, str]:
@@ -66,26 +89,26 @@ def main() -> int:
     rg = shutil.which("rg")
     # warm the page cache for both tools
     subprocess.run([*port, "--jobs", "2"], capture_output=True, check=False)
-    rows: list[tuple[str, float, float, str]] = []
+    rows: list[tuple[str, float, float, str, list[str]]] = []
     cores = os.cpu_count() or 1
     cmds = [port, [*port, "--jobs", "1"]] + ([[rg, "-n", "target_os", CORPUS]] if rg else [])
     timed = _interleaved(cmds)
     if rg:
         wall, cpu, out = timed[2]
-        rows.append(("rg -n target_os (floor)", wall, cpu, f"{out.count(chr(10))} matching lines"))
+        rows.append(("rg -n target_os (floor)", wall, cpu, f"{out.count(chr(10))} matching lines", cmds[2]))
     wall_all, cpu_all, out = timed[0]
     summary = json.loads(out)["summary"]
     detail = f"{summary['cfg_sites']} cfg sites, {summary['findings']} findings, {summary['crates']} crates"
-    rows.append((f"illumos-rust port ({cores} jobs)", wall_all, cpu_all, detail))
+    rows.append((f"illumos-rust port ({cores} jobs)", wall_all, cpu_all, detail, cmds[0]))
     wall_one, cpu_one, out_one = timed[1]
-    rows.append(("illumos-rust port (--jobs 1)", wall_one, cpu_one, ""))
+    rows.append(("illumos-rust port (--jobs 1)", wall_one, cpu_one, "", cmds[1]))
     scan_all = summary["phases"]["scan"]
     scan_one = json.loads(out_one)["summary"]["phases"]["scan"]
     load = os.getloadavg()[0]
     print(f"corpus: {CORPUS}: {rs_files} .rs files, {rs_bytes / 1e6:.1f} MB, {cores} cores, load {load:.1f}")
-    print(f"{'command':34} {'wall s':>7} {'cpu s':>7} {'MB/s':>7}  notes")
-    for name, wall, cpu, note in rows:
-        print(f"{name:34} {wall:7.2f} {cpu:7.2f} {rs_bytes / 1e6 / wall:7.1f}  {note}")
+    print(f"{'command':34} {'wall s':>7} {'cpu s':>7} {'MB/s':>7} {'RSS MB':>7}  notes")
+    for name, wall, cpu, note, cmd in rows:
+        print(f"{name:34} {wall:7.2f} {cpu:7.2f} {rs_bytes / 1e6 / wall:7.1f} {_rss_mb(cmd):>7}  {note}")
     print(
         f"scan phase alone (lex, parse, evaluate; parallel part): {scan_all:.2f} s with {cores} jobs, "
         f"{scan_one:.2f} s with 1 job: {scan_one / scan_all:.2f}x"

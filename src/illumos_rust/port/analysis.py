@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import difflib
+import functools
 import os
 import re
 import tomllib
@@ -25,7 +26,7 @@ from typing import Any
 from ..errors import FormatError
 from ..files import open_regular
 from ..findings import Finding, Location, Rule, Severity
-from . import cfgexpr, scanner
+from . import cfgexpr, modules, oslists, scanner
 from .cfgexpr import AnyOf, Atom, Divergence, Evaluator, Expr
 from .scanner import BuildTest, FileScan, Site
 from .workspace import Crate, read_manifest
@@ -83,6 +84,22 @@ RULES = [
         default=Severity.INFO,
     ),
     Rule("port/not-parsed", "not-parsed", "file or cfg could not be parsed", default=Severity.WARNING),
+    Rule(
+        "port/shared-api",
+        "shared-api-branch",
+        "Linux/BSD branch using an API illumos shares with Linux/BSD and Solaris lacks (accept4, pipe2, ...)",
+        "illumos belongs in this branch, not next to Solaris; the table of such APIs with the libc release "
+        "each reached illumos in is port/shared_apis.tsv.",
+        Severity.WARNING,
+    ),
+    Rule(
+        "port/probable-gap",
+        "probable-gap",
+        "a list of ELF/unix platforms that names neither Solaris nor illumos",
+        "Reported when the construct is ELF-generic (confidence high, patched) or every libc item the code "
+        "uses exists for illumos (medium, not patched): illumos was probably forgotten.",
+        Severity.WARNING,
+    ),
     Rule(
         "port/linux-branch-fits-illumos",
         "linux-branch-fits-illumos",
@@ -186,6 +203,12 @@ class Candidate:
     alternatives: list[Alternative] = field(default_factory=list)
     refused: str | None = None  # decided in the worker (syscalls, unverifiable edit)
     describe: str = ""  # what the edit does, for the finding's fix text (default: follow solaris)
+    checked: str = ""  # what was checked behind the gate (raw syscalls, module files followed)
+    osgroup: str = ""  # file + OS set: the sites that move together when illumos joins an OS list
+    fields: frozenset[str] = frozenset()  # struct fields the guarded code touches (type comparison)
+    expect: tuple[tuple[str, str, int], ...] = ()  # (libc item, type the code needs, line that says so)
+    probable: bool = False  # a probable gap: confidence (and whether to patch) is decided with libc
+    elf: bool = False  # the construct is ELF-generic (.init_array link section): strong evidence
 
 
 @dataclass(slots=True)
@@ -266,33 +289,125 @@ _ITEM = re.compile(
 )
 # No leading \b: a literal first lets sre skip ahead in C; `xlibc::` false hits are harmless here.
 _LIBC_PATH = re.compile(r"libc\s*::\s*([A-Za-z_]\w*)")
-_LIBC_USE = re.compile(r"use\s+(?:::)?libc\s*::\s*(?:\{([^}]*)\}|([A-Za-z_]\w*|\*))")
+_LIBC_USE = re.compile(
+    r"use\s+(?:::)?libc\s*::\s*(?:\{([^}]*)\}|([A-Za-z_]\w*|\*)(?:\s+as\s+([A-Za-z_]\w*))?)"
+)
 _LIBC_ALIAS = re.compile(r"\b(?:extern\s+crate|use)\s+(?:::)?libc\s+as\s+([A-Za-z_]\w*)")
 _IDENT = re.compile(r"[A-Za-z_]\w*")
+_LOCAL_DEF = re.compile(r"\b(?:fn|const|static|struct|enum|union|type|mod)\s+(?:mut\s+)?([A-Za-z_]\w*)")
+#: Rust keywords (2021 edition, strict and reserved): never libc items, whatever a glob import says.
+KEYWORDS = frozenset(
+    [
+        "as",
+        "async",
+        "await",
+        "break",
+        "const",
+        "continue",
+        "crate",
+        "dyn",
+        "else",
+        "enum",
+        "extern",
+        "false",
+        "fn",
+        "for",
+        "if",
+        "impl",
+        "in",
+        "let",
+        "loop",
+        "match",
+        "mod",
+        "move",
+        "mut",
+        "pub",
+        "ref",
+        "return",
+        "self",
+        "Self",
+        "static",
+        "struct",
+        "super",
+        "trait",
+        "true",
+        "type",
+        "unsafe",
+        "use",
+        "where",
+        "while",
+        "abstract",
+        "become",
+        "box",
+        "do",
+        "final",
+        "macro",
+        "override",
+        "priv",
+        "try",
+        "typeof",
+        "unsized",
+        "virtual",
+        "yield",
+    ]
+)
+_FIELD = re.compile(r"\.\s*([A-Za-z_]\w*)\b(?!\s*[(:])")
+
+
+def libc_imports(file_text: str) -> tuple[dict[str, str], bool]:
+    """Local name -> libc item for ``use libc::X``, ``use libc::X as Y`` and ``use libc::{X, Y as Z}``,
+    and whether the file glob-imports libc (``use libc::*``)."""
+    imported: dict[str, str] = {}
+    glob = False
+    for group, single, alias in _LIBC_USE.findall(file_text):
+        parts = [f"{single} as {alias}" if alias else single] if single else group.split(",")
+        for part in parts:
+            words = part.split()
+            if not words:
+                continue
+            if words[0] == "*":
+                glob = True
+            elif words[0] != "self" and _IDENT.fullmatch(words[0]):
+                local = words[2] if len(words) == 3 and words[1] == "as" else words[0]
+                imported[local] = words[0]
+    return imported, glob
 
 
 def libc_names(file_text: str, body: str) -> tuple[frozenset[str], bool]:
-    """libc items ``body`` uses: ``libc::x`` paths, aliases, and names the file imports from libc.
+    """libc items ``body`` uses, by their libc names: ``libc::x`` paths (also through ``extern crate libc
+    as c``), names the file imports from libc with their local aliases resolved (``use libc::X as Y``:
+    a use of ``Y`` is a use of ``X``), and with ``use libc::*`` any identifier the file does not define
+    itself (a local ``fn door_call`` shadows the glob, so it is not libc's).
 
-    Returns the names and whether a glob import means every identifier in the body might be from libc
-    (then the caller intersects with the libc index)."""
+    Returns the names and whether a glob import was involved (then the caller intersects with the libc
+    index)."""
     names = set(_LIBC_PATH.findall(body))
-    for alias in _LIBC_ALIAS.findall(file_text):
+    aliases, imported, glob, local = _file_libc_facts(file_text)
+    for alias in aliases:
         names.update(re.findall(rf"\b{re.escape(alias)}\s*::\s*([A-Za-z_]\w*)", body))
-    glob = False
-    imported: set[str] = set()
-    for group, single in _LIBC_USE.findall(file_text):
-        if single == "*":
-            glob = True
-        elif single:
-            imported.add(single)
-        else:
-            imported.update(n.strip().split(" as ")[0].strip() for n in group.split(",") if n.strip())
+    if not imported and not glob:
+        return frozenset(names), glob
     idents = set(_IDENT.findall(body))
-    names.update(idents & imported)
+    names.update(imported[i] for i in idents if i in imported)
     if glob:
-        names.update(idents)
+        names.update(i for i in idents if i not in local and i not in imported and i not in KEYWORDS)
     return frozenset(names), glob
+
+
+@functools.lru_cache(maxsize=16)
+def _file_libc_facts(file_text: str) -> tuple[list[str], dict[str, str], bool, frozenset[str]]:
+    """Per-file facts :func:`libc_names` needs for every site of the file, computed once per file
+    (a str caches its hash, so the lookup costs nothing after the first)."""
+    imported, glob = libc_imports(file_text) if "libc" in file_text else ({}, False)
+    local = frozenset(_LOCAL_DEF.findall(file_text)) if glob else frozenset()
+    aliases = _LIBC_ALIAS.findall(file_text) if "libc" in file_text else []
+    return aliases, imported, glob, local
+
+
+def field_names(body: str) -> frozenset[str]:
+    """Field accesses (``x.st_mtime``, not method calls) in ``body``: struct fields whose type differs
+    between the targets only matter if the code touches them."""
+    return frozenset(_FIELD.findall(body))
 
 
 def _item_key(text: str, start: int) -> str | None:
@@ -379,6 +494,20 @@ def apply_edits(text: str, edits: list[Edit]) -> str:
     return "".join(out)
 
 
+def _verify_adds_port(site: Site, edits: list[Edit], ev_a: Evaluator, ev_b: Evaluator) -> bool:
+    """An edit adding the port OS to an OS list: the new predicate parses, the base target's answer is
+    unchanged, and the port target's answer changes (it now follows the list's OSes)."""
+    if site.expr is None:
+        return False
+    try:
+        new = cfgexpr.parse(
+            apply_edits(site.text, _relative(edits, site.pred_span[0])), multi=site.kind == "cfg_if"
+        )
+    except cfgexpr.CfgParseError:
+        return False
+    return ev_a.eval(new) == ev_a.eval(site.expr) and ev_b.eval(new) != ev_b.eval(site.expr)
+
+
 def _verify_predicate(new_text: str, ev_a: Evaluator, ev_b: Evaluator, *, multi: bool) -> bool:
     try:
         expr = cfgexpr.parse(new_text, multi=multi)
@@ -409,6 +538,140 @@ def _read(path: str) -> tuple[str | None, str | None]:
         return data.decode("utf-8"), None
     except UnicodeDecodeError as exc:
         return None, f"not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+
+
+@dataclass(slots=True)
+class _Files:
+    """The crate's texts and cfg sites by path, read on demand for module files outside the scan."""
+
+    scans: dict[str, tuple[FileScan, str]] = field(default_factory=dict)
+    root: str = ""  # the crate root: module files outside it are not followed
+    bodies: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)  # (path, offset) -> range
+    _active: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def read(self, path: str) -> str | None:
+        hit = self.scans.get(path)
+        if hit is not None:
+            return hit[1]
+        text, _why = _read(path)
+        if text is not None:
+            self.scans[path] = (scanner.scan_rust(path, text), text)
+        return text
+
+    def active(self, path: str, ev: Evaluator) -> str:
+        """The file's text with the code ``ev``'s target does not compile blanked out (its own cfgs)."""
+        key = (path, ev.cfg.target)
+        if key not in self._active:
+            fs, text = self.scans[path]
+            chars = list(text)
+            for s in fs.sites:
+                expr = s.decisive
+                if expr is None or s.kind not in ("cfg", "cfg_if", "cfg_if-else", "inner-cfg"):
+                    continue
+                if ev.eval(expr) is not False:
+                    continue
+                rng = _body(s, text)
+                if rng is not None:
+                    chars[rng[0] : rng[1]] = " " * (rng[1] - rng[0])
+            self._active[key] = "".join(chars)
+        return self._active[key]
+
+
+@dataclass(slots=True)
+class GateCheck:
+    """What sits behind a gate: the first raw syscall (file, line, source) and the libc items used in
+    the module files it admits, and which module files were followed."""
+
+    syscall: tuple[str, int, str] | None
+    names: frozenset[str]
+    files: list[str]
+
+    def statement(self) -> str:
+        via = f", module files followed: {', '.join(self.files)}" if self.files else ""
+        return f"checked behind the gate: no raw syscall{via}"
+
+
+def _gate_range(site: Site, text: str) -> tuple[int, int] | None:
+    """The code a site decides about; for ``mod_use!(cfg(..), a, b)`` the macro's other arguments."""
+    if site.kind == "macro-arg":
+        o = scanner.enclosing_open(text, site.offset)
+        if o < 0:
+            return None
+        try:
+            return (site.attr_end, scanner.group_end(text, o) - 1)
+        except scanner.LexError:
+            return None
+    return _body(site, text)
+
+
+def _gate_modules(site: Site, text: str, files: _Files) -> list[modules.Reached]:
+    rng = _gate_range(site, text)
+    if rng is None:
+        return []
+    if site.kind == "macro-arg":
+        start = modules.macro_modules(site.path, text, rng[0], rng[1])
+    else:
+        at = site.offset if site.kind in ("cfg", "cfg_attr") else None
+        start = modules.declared(site.path, text, rng[0], rng[1], attr_at=at)
+    if not start:
+        return []
+    return modules.follow([(f, site.path) for f in start], files.read, files.root or None)
+
+
+def _line_of(text: str, pos: int) -> tuple[int, str]:
+    line = text.count("\n", 0, pos) + 1
+    ls = text.rfind("\n", 0, pos) + 1
+    le = text.find("\n", pos)
+    return line, text[ls : le if le >= 0 else len(text)].strip()
+
+
+def check_gate(crate: Crate, site: Site, text: str, files: _Files, ev: Evaluator) -> GateCheck:
+    """Raw syscalls and libc items behind ``site``: in its own guarded code, then in every module file
+    the gate admits (followed through ``mod`` declarations, each file's own cfgs evaluated for ``ev``)."""
+    hit: tuple[str, int, str] | None = None
+    rng = _gate_range(site, text)
+    if rng is not None:
+        for m in _SYSCALL.finditer(text, rng[0], rng[1]):
+            line, src = _line_of(text, m.start())
+            if not src.startswith("//"):
+                hit = (_rel(crate, site.path), line, src)
+                break
+    names: set[str] = set()
+    followed: list[str] = []
+    for r in _gate_modules(site, text, files):
+        followed.append(_rel(crate, r.path))
+        if r.text is None:
+            continue
+        act = files.active(r.path, ev)
+        if hit is None:
+            for m in _SYSCALL.finditer(act):
+                line, src = _line_of(r.text, m.start())
+                if not src.startswith("//"):
+                    hit = (_rel(crate, r.path), line, src)
+                    break
+        names.update(libc_names(act, act)[0])
+        names.update(extern_fns(act))
+    if rng is not None:
+        names.update(extern_fns(text, rng[0], rng[1]))
+    return GateCheck(hit, frozenset(names), followed)
+
+
+_EXTERN_BLOCK = re.compile(r'extern\s*(?:"C"\s*)?\{')
+_EXTERN_FN = re.compile(r"\bfn\s+([A-Za-z_]\w*)")
+
+
+def extern_fns(text: str, lo: int = 0, hi: int | None = None) -> set[str]:
+    """Functions a crate declares itself in ``extern "C" { .. }`` blocks: declaring ``door_call`` by
+    hand is still a Solaris-only item (the libc index says which names are), just not through libc."""
+    out: set[str] = set()
+    end = len(text) if hi is None else hi
+    for m in _EXTERN_BLOCK.finditer(text, lo, end):
+        try:
+            close = scanner.group_end(text, m.end() - 1)
+        except scanner.LexError:
+            continue
+        out.update(_EXTERN_FN.findall(text, m.end(), min(close, end)))
+    return out
 
 
 def analyze_crate(crate: Crate, ctx: Context) -> CrateResult:
@@ -460,13 +723,15 @@ def analyze_crate(crate: Crate, ctx: Context) -> CrateResult:
         ctx.port_os in t.value for t, _ in build_tests
     )
     res.knows_port = knows
+    files = _Files({fs.path: (fs, text) for fs, text in scans}, crate.root)
     for fs, text in scans:
         for site in fs.sites:
             stats["sites"] = stats.get("sites", 0) + 1
-            _site(res, crate, ctx, ev_a, ev_b, site, text, knows)
-    _syscalls(res, crate, ctx, ev_a, ev_b, scans)
+            _site(res, crate, ctx, ev_a, ev_b, site, text, knows, files)
+    _syscalls(res, crate, ctx, ev_a, ev_b, scans, files)
     _chain_alternatives(res, crate, ctx, ev_a, ev_b, scans)
-    _linux_hints(res, crate, ctx, ev_b, scans)
+    reported = oslists.scan(res, crate, ctx, ev_a, ev_b, files)
+    _linux_hints(res, crate, ctx, ev_b, scans, reported)
     for test, text in build_tests:
         _build_test(res, crate, ctx, test, text, knows)
     return res
@@ -491,6 +756,7 @@ def _site(
     site: Site,
     text: str,
     knows: bool,
+    files: _Files,
 ) -> None:
     if site.error is None and (site.expr is None or not _has_bad_value(ctx, site.expr)):
         expr0 = site.decisive
@@ -535,6 +801,7 @@ def _site(
         cfgexpr.divergence(site.expr, ev_a, ev_b) if site.expr is not None else Divergence(False, False, True)
     )
     inherited = not own.any
+    loc, props = _predicate_location(crate, ctx, site, text, loc, props)
     a_only_atoms = ev_a.true_atoms - ev_b.true_atoms
     b_only_atoms = ev_b.true_atoms - ev_a.true_atoms
     props = {**props, "predicate": cfgexpr.to_str(expr), "exact": div.exact}
@@ -566,9 +833,22 @@ def _site(
             how = f'excludes target_os = "{ex}" but not "{other}"'
         else:
             how = "differs through target_vendor or another target key"
-        if knows:
+        # per-site judgment only where illumos *loses* what Solaris gets; illumos taking generic code that
+        # Solaris avoids is what crates that know illumos do on purpose (it has more APIs than Solaris)
+        sibling = _port_sibling(ctx, site, files, text) if knows and direction == "a" else None
+        if knows and (sibling is not None or not gap or inherited or direction == "b"):
             severity = Severity.INFO
-            status = f"crate already handles {ctx.port_os} elsewhere: probably deliberate"
+            status = (
+                f"deliberate: {sibling}"
+                if sibling
+                else f"crate already handles {ctx.port_os} elsewhere: probably deliberate"
+            )
+        elif knows:
+            severity = Severity.WARNING
+            status = (
+                f"crate handles {ctx.port_os} elsewhere, but no {ctx.port_os} case sits with this site: "
+                "porting gap"
+            )
         elif gap and not inherited:
             severity = Severity.WARNING
             status = f"crate never mentions {ctx.port_os}: porting gap"
@@ -581,8 +861,59 @@ def _site(
         p = {**props, "direction": f"{ctx.base_os}-only" if direction == "a" else f"{ctx.port_os}-only"}
         p["shape"] = "inherited" if inherited else shape
         res.findings.append(Finding(rule, severity, loc, message, _evidence(text, site.line, site), "", p))
-        if not knows and not inherited and _mentions(site.expr, ctx.base_os):
-            _candidate(res, crate, ctx, ev_a, ev_b, site, text, direction == "a")
+        if severity is Severity.WARNING and not inherited and _mentions(site.expr, ctx.base_os):
+            _candidate(res, crate, ctx, ev_a, ev_b, site, text, direction == "a", files)
+
+
+#: How far (lines) an illumos-naming cfg may sit from a Solaris-only one and still be its sibling arm.
+SIBLING_LINES = 12
+
+
+def _port_sibling(ctx: Context, site: Site, files: _Files, text: str) -> str | None:
+    """Issue 16 (4): in a crate that knows illumos, a Solaris-only site is deliberate only when an
+    illumos case belongs to *it*: its own predicate names illumos, a branch of the same cfg_if chain
+    does, a cfg on another definition of the same item does, or a cfg a few lines away does (match
+    arms, per-OS constants). Otherwise it is a gap like any other. Returns what was found, or None."""
+    port = ctx.port_os
+    if _mentions(site.expr, port):
+        return f"the predicate itself names {port}"
+    entry = files.scans.get(site.path)
+    sites = entry[0].sites if entry else []
+    if site.chain is not None:
+        for s in sites:
+            if s.chain == site.chain and s is not site and _mentions(s.expr, port):
+                return f"the cfg_if branch at line {s.line} handles {port}"
+    key = _item_key(text, site.attr_end) if site.kind in ("cfg", "cfg_attr") and site.attr_end else None
+    for s in sites:
+        if s is site or not _mentions(s.expr, port):
+            continue
+        if key and s.kind in ("cfg", "cfg_attr") and s.attr_end and _item_key(text, s.attr_end) == key:
+            return f"the {key} at line {s.line} is the {port} version"
+        # nearby, only an illumos-specific arm (illumos without solaris) is this site's alternative; an
+        # any(solaris, illumos) on a neighbouring item says nothing about this one
+        if abs(s.line - site.line) <= SIBLING_LINES and not _mentions(s.expr, ctx.base_os):
+            return f"the cfg at line {s.line} handles {port}"
+    return None
+
+
+def _predicate_location(
+    crate: Crate, ctx: Context, site: Site, text: str, loc: Location, props: dict[str, Any]
+) -> tuple[Location, dict[str, Any]]:
+    """Issue 16 (6): a finding points at the ``target_os`` predicate that decides, not at the first line
+    of a multi-line attribute; the attribute's own line span goes into the properties."""
+    if site.kind == "cargo-target" or site.expr is None or site.pred_span == (0, 0):
+        return loc, props
+    atoms = [a for a in cfgexpr.atoms(site.expr) if a.key == "target_os"]
+    pick = next((a for a in atoms if a.value in (ctx.base_os, ctx.port_os)), atoms[0] if atoms else None)
+    end = max(site.attr_end, site.pred_span[1])
+    span = [site.line, text.count("\n", 0, end) + 1]
+    props = {**props, "attribute_lines": span}
+    if pick is None:
+        return loc, props
+    at = site.pred_span[0] + pick.span[0]
+    line = text.count("\n", 0, at) + 1
+    col = at - (text.rfind("\n", 0, at) + 1) + 1
+    return Location(loc.path, line, col), props
 
 
 _BAD: dict[tuple[str, str | None], bool] = {}
@@ -652,6 +983,7 @@ def _candidate(
     site: Site,
     text: str,
     gains: bool,
+    files: _Files,
 ) -> None:
     """A "follow solaris" edit for this site. ``gains``: illumos newly compiles the guarded code, so the
     libc items it uses must exist for illumos."""
@@ -679,11 +1011,34 @@ def _candidate(
             )
             return
     needs: frozenset[str] = frozenset()
-    body: tuple[int, int] | None = None
+    fields: frozenset[str] = frozenset()
+    expect: tuple[tuple[str, str, int], ...] = ()
+    checked = ""
+    refused = None
     if gains and site.kind != "cargo-target":
-        body = _body(site, text)
+        body = _gate_range(site, text)
         if body is not None:
             needs, _glob = libc_names(text, text[body[0] : body[1]])
+            fields = field_names(text[body[0] : body[1]])
+        gc = check_gate(crate, site, text, files, ev_b)
+        needs |= gc.names
+        if body is not None:
+            flag = _bitflag(text, site, body)
+            if flag is not None:
+                needs |= {flag[0]}
+                expect = (flag,)
+        checked = gc.statement()
+        if gc.syscall is not None:
+            where, line, src = gc.syscall
+            through = f" (reached through module files {', '.join(gc.files)})" if gc.files else ""
+            refused = (
+                f"the gate admits code that makes a raw syscall at {where}:{line} `{src}`{through}; "
+                f"illumos syscall numbers are not a stable ABI: port that code to the libc wrapper by hand"
+            )
+    elif not gains:
+        checked = (
+            f"the edit narrows the gate: {ctx.port_os} stops compiling this code, nothing new is behind it"
+        )
     if site.chain is not None:
         group = f"{site.path}#chain{site.chain}#{site.branch}"
     elif site.kind in ("cfg", "cfg_attr") and site.attr_end:
@@ -691,12 +1046,51 @@ def _candidate(
         group = f"{site.path}#{key}" if key else f"{site.path}:{site.line}"
     else:
         group = f"{site.path}:{site.line}"
-    refused = None
-    if body is not None and gains:
-        m = _SYSCALL.search(text, body[0], body[1])
-        if m:
-            refused = "the guarded code makes a raw syscall; illumos syscall numbers are not a stable ABI"
-    res.candidates.append(Candidate(finding, group, edits, needs, refused=refused))
+    res.candidates.append(
+        Candidate(
+            finding,
+            group,
+            edits,
+            needs,
+            refused=refused,
+            checked=checked,
+            osgroup=_osgroup(site),
+            fields=fields,
+            expect=expect,
+        )
+    )
+
+
+_ATTRS_COMMENTS = re.compile(r"#\s*!?\s*\[[^\]]*\]|//[^\n]*")
+_BARE_ITEM = re.compile(r"\s*([A-Z_][A-Z0-9_]*)\s*[;,]?\s*$")
+_FLAGS_TYPE = re.compile(
+    r"\b(libc_bitflags|bitflags)\s*!\s*[({][^;]*?\bstruct\s+\w+\s*:\s*(?:(?:::)?libc\s*::\s*)?(\w+)"
+)
+
+
+def _bitflag(text: str, site: Site, body: tuple[int, int]) -> tuple[str, str, int] | None:
+    """A bare ``IFF_FOO;`` entry of nix's ``libc_bitflags!`` (which expands to ``const IFF_FOO =
+    libc::IFF_FOO;`` in a set of the declared type): the libc constant must have exactly that type.
+    Returns (name, the set's type, line of the set's declaration)."""
+    item = _ATTRS_COMMENTS.sub(" ", text[body[0] : body[1]])
+    m = _BARE_ITEM.fullmatch(item)
+    if m is None:
+        return None
+    o = text.rfind("libc_bitflags!", 0, site.offset)
+    if o < 0:
+        return None
+    t = _FLAGS_TYPE.match(text, o)
+    if t is None or t.group(1) != "libc_bitflags":
+        return None
+    return m.group(1), t.group(2), text.count("\n", 0, o) + 1
+
+
+def _osgroup(site: Site) -> str:
+    """File and OS set of a predicate: sites sharing both are alternatives of one platform split."""
+    oses = (
+        sorted(a.value or "" for a in cfgexpr.atoms(site.expr) if a.key == "target_os") if site.expr else []
+    )
+    return f"{site.path}#os:{','.join(oses)}"
 
 
 def scanner_key(new_pred: str, site: Site, text: str) -> str | None:
@@ -732,17 +1126,25 @@ def _syscalls(
     ev_a: Evaluator,
     ev_b: Evaluator,
     scans: list[tuple[FileScan, str]],
+    files: _Files,
 ) -> None:
-    """Raw syscalls and literal ioctl numbers in code only a solarish target compiles."""
+    """Raw syscalls and literal ioctl numbers in code only a solarish target compiles, including module
+    files such a gate admits (``#[cfg(target_os = "solaris")] mod imp;``, ``mod_use!(cfg(..), imp)``)."""
+    in_modules: set[tuple[str, int]] = set()
     for fs, text in scans:
         seen: set[int] = set()
         for site in fs.sites:
             expr = site.decisive
-            if expr is None or site.kind in ("cargo-target", "cfg_attr", "cfg!", "macro-arg"):
+            if expr is None or site.kind in ("cargo-target", "cfg_attr", "cfg!"):
                 continue
             if not (_mentions(expr, ctx.base_os) or _mentions(expr, ctx.port_os)):
                 continue
             if ev_a.eval(expr) is False and ev_b.eval(expr) is False:
+                continue
+            _module_syscalls(
+                res, crate, ev_a if ev_a.eval(expr) is not False else ev_b, site, text, files, in_modules
+            )
+            if site.kind == "macro-arg":
                 continue
             body = _body(site, text)
             if body is None:
@@ -790,6 +1192,48 @@ def _syscalls(
                     )
 
 
+def _module_syscalls(
+    res: CrateResult,
+    crate: Crate,
+    ev: Evaluator,
+    site: Site,
+    text: str,
+    files: _Files,
+    seen: set[tuple[str, int]],
+) -> None:
+    """Raw syscalls in the module files a solarish gate admits, reported where they are."""
+    for r in _gate_modules(site, text, files):
+        if r.text is None:
+            continue
+        act = files.active(r.path, ev)
+        for m in _SYSCALL.finditer(act):
+            if (r.path, m.start()) in seen:
+                continue
+            seen.add((r.path, m.start()))
+            line, src = _line_of(r.text, m.start())
+            if src.startswith("//"):
+                continue
+            gate = cfgexpr.to_str(site.decisive) if site.decisive is not None else "?"
+            res.findings.append(
+                Finding(
+                    "port/raw-syscall",
+                    Severity.ERROR,
+                    Location(_rel(crate, r.path), line),
+                    f"raw syscall in a module admitted by cfg({gate}) at "
+                    f"{_rel(crate, site.path)}:{site.line}: "
+                    "syscall numbers are private to illumos and differ from Solaris; call the libc wrapper "
+                    "instead",
+                    evidence=src,
+                    properties={
+                        "crate": crate.label,
+                        "crate_knows_illumos": res.knows_port,
+                        "cfg_line": site.line,
+                        "via": _rel(crate, r.via),
+                    },
+                )
+            )
+
+
 #: Names libc declares for illumos but not Solaris (crate-porting notes, libc 0.2.139), used only to pick
 #: which files are worth a closer look; the parent re-checks every hint against the real libc index.
 _ILLUMOS_ONLY_HINTS = (
@@ -818,12 +1262,9 @@ def _extension_uses(text: str) -> list[int]:
         for m in _LIBC_PATH.finditer(text)
         if m.group(1) in ext or m.group(1).startswith(_EXT_PREFIXES)
     ]
-    imported: set[str] = set()
-    for group, single in _LIBC_USE.findall(text):
-        for n in [single] if single else group.split(","):
-            n = n.strip().split(" as ")[0].strip()
-            if n in ext or n.startswith(_EXT_PREFIXES):
-                imported.add(n)
+    imported = {
+        local for local, n in libc_imports(text)[0].items() if n in ext or n.startswith(_EXT_PREFIXES)
+    }
     if imported:
         rx = re.compile(r"\b(?:" + "|".join(sorted(imported)) + r")\b")
         uses.extend(m.start() for m in rx.finditer(text))
@@ -832,7 +1273,12 @@ def _extension_uses(text: str) -> list[int]:
 
 
 def _linux_hints(
-    res: CrateResult, crate: Crate, ctx: Context, ev_b: Evaluator, scans: list[tuple[FileScan, str]]
+    res: CrateResult,
+    crate: Crate,
+    ctx: Context,
+    ev_b: Evaluator,
+    scans: list[tuple[FileScan, str]],
+    reported: set[tuple[str, int]],
 ) -> None:
     """Code guarded by a positive Linux/BSD list that leaves illumos out and uses a Linux-style extension:
     each use is attributed to the innermost such cfg, which is reported with the libc items it uses."""
@@ -862,11 +1308,10 @@ def _linux_hints(
             for pos in uses[bisect.bisect_left(uses, body[0]) : bisect.bisect_left(uses, body[1])]:
                 if pos not in owner or owner[pos][0].offset < site.offset:
                     owner[pos] = (site, body)
-        reported: set[int] = set()
         for site, body in owner.values():
-            if site.offset in reported:
+            if (site.path, site.offset) in reported:
                 continue
-            reported.add(site.offset)
+            reported.add((site.path, site.offset))
             names, _glob = libc_names(text, text[body[0] : body[1]])
             if names and site.decisive is not None:
                 res.hints.append(

@@ -20,7 +20,8 @@ from typing import Any
 
 from ..errors import UnsafeEditError, UsageError
 from ..findings import Finding, Location, Severity
-from . import libcindex, patch
+from . import libcindex, patch, shared_apis
+from . import oslists as shared_oslists
 from .analysis import EXTENSIONS, Candidate, Context, CrateResult, Edit, analyze_crate, evaluators
 from .cfgexpr import FLAG_DEPENDENT
 from .libcindex import LibcIndex
@@ -292,10 +293,23 @@ class LibcResolver:
             version = crate.libc_req.lstrip("=") if crate.libc_req else ""
             return self._index(crate.libc_root, version)
         req = crate.libc_req or "*"
-        for v, text, path in self.available:
+        # the lowest version the requirement admits: a patch must compile with every libc it allows
+        for v, text, path in reversed(self.available):
             if satisfies(v, req):
                 return self._index(path, text)
         return None
+
+    def newer(self, index: LibcIndex) -> list[LibcIndex]:
+        """Semver-compatible libc versions above ``index`` (lowest first): candidates for a bump."""
+        have = parse_version(index.version)
+        if have is None:
+            return []
+        compat = have[:2] if have[0] == 0 else have[:1]
+        out = []
+        for v, text, path in reversed(self.available):
+            if v > have and (v[:2] if v[0] == 0 else v[:1]) == compat:
+                out.append(self._index(path, text))
+        return out
 
 
 def default_libc_dirs() -> list[str]:
@@ -328,7 +342,33 @@ def decide(
         group_refusal: dict[str, str] = {}
         decisions: list[tuple[Candidate, list[Edit], str, str]] = []
         index = None
+        drop: set[int] = set()
         for cand in res.candidates:
+            if cand.probable:
+                # issue 16 (3): confidence from the libc check; only strong evidence gets a patch
+                if index is None:
+                    index = resolver.for_crate(res.crate)
+                used = sorted(n for n in cand.needs if index is not None and n in index.anywhere)
+                missing = index.missing(cand.needs, ctx.port) if index is not None else used
+                confidence = shared_oslists.decide_confidence(cand, missing, used)
+                props = res.findings[cand.finding].properties
+                props["confidence"] = confidence
+                if confidence == "low":
+                    drop.add(cand.finding)
+                    continue
+                if confidence != "high" and not cand.refused:
+                    lib = f"libc {index.version}" if index is not None else "libc"
+                    decisions.append(
+                        (
+                            cand,
+                            [],
+                            "not proposed",
+                            f"probable gap, confidence {confidence}: {lib} declares every libc item "
+                            f"this code uses for {ctx.port_os} ({', '.join(used[:6])}), but nothing here is "
+                            f"specific enough to add {ctx.port_os} automatically: decide by hand",
+                        )
+                    )
+                    continue
             if cand.refused:
                 group_refusal.setdefault(cand.group, cand.refused)
                 decisions.append((cand, [], "refused", f"no automatic patch: {cand.refused}"))
@@ -350,6 +390,23 @@ def decide(
                 continue
             missing = index.missing(cand.needs, ctx.port)
             if not missing:
+                diffs = index.type_differences(cand.needs, ctx.base, ctx.port, cand.fields)
+                for name, want, line in cand.expect:
+                    have = index.types.get(ctx.port, {}).get(name)
+                    if have is not None and have != want:
+                        diffs.append(
+                            f"{name} is `{have}` for {ctx.port_os} but the libc_bitflags! set declared at "
+                            f"line {line} holds `{want}`"
+                        )
+                if diffs:
+                    text = (
+                        "no automatic patch: the guarded code uses libc items whose types do not carry over "
+                        f"to {ctx.port_os} in libc {index.version}: {'; '.join(diffs[:3])}. "
+                        "Check that code by hand"
+                    )
+                    decisions.append((cand, [], "refused", text))
+                    group_refusal.setdefault(cand.group, text.removeprefix("no automatic patch: "))
+                    continue
                 decisions.append(
                     (
                         cand,
@@ -360,29 +417,54 @@ def decide(
                 )
                 continue
             why = _missing_text(index, missing, ctx)
-            for alt in cand.alternatives:
-                alt_missing = index.missing(alt.needs, ctx.port)
-                if not alt_missing:
+            choice = _choose(cand, index, resolver, ctx)
+            if choice is not None:
+                label, edits, newer = choice
+                if newer is None:
                     decisions.append(
                         (
                             cand,
-                            alt.edits,
+                            edits,
                             "alternative",
-                            f"{why}; instead add {ctx.port_os} to the sibling branch {alt.label} "
+                            f"{why}; instead add {ctx.port_os} to the sibling branch {label} "
                             f"(its libc items are declared for {ctx.port_os} in libc {index.version})",
                         )
                     )
-                    break
-            else:
-                alts = "; ".join(
-                    f"sibling {a.label} needs {', '.join(index.missing(a.needs, ctx.port))}"
-                    for a in cand.alternatives
-                )
-                tail = f"; {alts}, also not declared for {ctx.port_os}" if alts else ""
-                text = f"no automatic patch: {why}{tail}. Upgrade libc or port the branch by hand"
-                decisions.append((cand, [], "refused", text))
-                if "#chain" not in cand.group:
-                    group_refusal.setdefault(cand.group, why)
+                else:
+                    bump = _bump_edit(res.crate, newer.version)
+                    if bump is None:
+                        decisions.append(
+                            (
+                                cand,
+                                [],
+                                "refused",
+                                f"no automatic patch: {why}; libc {newer.version} declares them for "
+                                f"{ctx.port_os} but the Cargo.toml libc requirement could not be edited",
+                            )
+                        )
+                        continue
+                    where = "here" if label == "" else f"to the sibling branch {label}"
+                    decisions.append(
+                        (
+                            cand,
+                            [*edits, *bump],
+                            "alternative" if label else "proposed",
+                            f"{why}; add {ctx.port_os} {where} and raise the libc requirement to "
+                            f"{newer.version}, the first available libc that declares them for {ctx.port_os} "
+                            "(the Cargo.toml edit is in the same patch)",
+                        )
+                    )
+                continue
+            alts = "; ".join(
+                f"sibling {a.label} needs {', '.join(index.missing(a.needs, ctx.port))}"
+                for a in cand.alternatives
+            )
+            tail = f"; {alts}, also not declared for {ctx.port_os}" if alts else ""
+            later = _table_versions(index, [*missing, *(n for a in cand.alternatives for n in a.needs)], ctx)
+            text = f"no automatic patch: {why}{tail}{later}. Upgrade libc or port the branch by hand"
+            decisions.append((cand, [], "refused", text))
+            if "#chain" not in cand.group:
+                group_refusal.setdefault(cand.group, why)
         for cand, edits, status, text in decisions:
             if status != "refused" and cand.group in group_refusal and "#chain" not in cand.group:
                 status, edits = (
@@ -393,14 +475,21 @@ def decide(
                     f"no automatic patch: the other cfg alternatives of the same item cannot be patched "
                     f"({group_refusal[cand.group]})"
                 )
+            if status != "refused" and cand.checked:
+                text += f"; {cand.checked}"
             fixes[cand.finding] = (status, text)
             for e in edits:
                 accepted.setdefault(e.path, []).append(e)
         findings_out.extend(_hint_findings(res, ctx, resolver))
         for i, f in enumerate(res.findings):
+            if i in drop:
+                continue
             if i in fixes:
                 status, text = fixes[i]
                 f = dataclasses.replace(f, fix=text, properties={**f.properties, "patch": status})
+            cls = _finding_class(f)
+            if cls:
+                f = dataclasses.replace(f, properties={**f.properties, "class": cls})
             findings_out.append(f)
     findings_out.sort(key=lambda f: (f.location.path, f.location.line or 0, f.location.column or 0, f.rule))
     patches: list[PatchOutcome] = []
@@ -423,6 +512,66 @@ def decide(
                     )
                 )
     return Report(findings_out, results, patches, refused_files)
+
+
+_PORTING_RULES = frozenset(
+    {"port/solaris-only", "port/illumos-only", "port/shared-api", "port/probable-gap", "port/build-script"}
+)
+
+
+def _finding_class(f: Finding) -> str | None:
+    """The README's four classes for the porting rules: a refused patch is a *refusal* (an explanation
+    of why illumos must not simply be added), otherwise *probable gap*, *gap* (warning) or *info*."""
+    if f.rule not in _PORTING_RULES:
+        return None
+    if f.properties.get("patch") == "refused":
+        return "refusal"
+    if f.rule == "port/probable-gap":
+        return "probable gap"
+    return "gap" if f.severity >= Severity.WARNING else "info"
+
+
+def _choose(
+    cand: Candidate, index: LibcIndex, resolver: LibcResolver, ctx: Context
+) -> tuple[str, list[Edit], LibcIndex | None] | None:
+    """The first option (the edit itself, then each Linux/BSD sibling) whose libc items the crate's libc
+    declares for the port target; else the lowest newer libc in which one of them works (a bump).
+    Returns (sibling label or "" for the edit itself, edits, the newer libc or None)."""
+    options = [("", cand.edits, cand.needs), *((a.label, a.edits, a.needs) for a in cand.alternatives)]
+    for label, edits, needs in options[1:]:
+        if not index.missing(needs, ctx.port) and not index.type_differences(needs, ctx.base, ctx.port):
+            return label, edits, None
+    for newer in resolver.newer(index):
+        for label, edits, needs in options:
+            if not newer.missing(needs, ctx.port) and not newer.type_differences(
+                needs, ctx.base, ctx.port, cand.fields
+            ):
+                return label, edits, newer
+    return None
+
+
+def _bump_edit(crate: Crate, version: str) -> list[Edit] | None:
+    """Raise the crate's libc requirement to ``version`` in its Cargo.toml (see :func:`patch.libc_bump`)."""
+    if not crate.manifest:
+        return None
+    try:
+        with open(crate.manifest, encoding="utf-8", newline="") as fh:
+            text = fh.read()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return patch.libc_bump(crate.manifest, text, version)
+
+
+def _table_versions(index: LibcIndex, names: list[str], ctx: Context) -> str:
+    """What the shared-API table knows about when the missing items reached illumos in libc."""
+    known = []
+    for n in sorted(set(names)):
+        api = shared_apis.by_name().get(n)
+        if api is not None and api.libc and index.missing([n], ctx.port):
+            known.append(f"{n} reached {ctx.port_os} in libc {api.libc}")
+    if not known:
+        return ""
+    return f" ({'; '.join(known)}: give that libc source with --libc-dir to get the bump proposed)"
 
 
 def _hint_findings(res: CrateResult, ctx: Context, resolver: LibcResolver) -> list[Finding]:

@@ -22,8 +22,10 @@ from .scanner import Site
 # `pub const fn` and libc's `pub {const} fn` (inside its f! macros) are functions, not constants.
 _DECL = re.compile(
     r"pub(?:\([^)]*\))?\s+(?:(?:unsafe|const|\{const\}|extern\s+\"C\")\s+)*"
-    r"(?:fn|const|static|struct|union|enum|type)\s+(?:mut\s+)?([A-Za-z_][A-Za-z0-9_]*)"
+    r"(fn|const|static|struct|union|enum|type)\s+(?:mut\s+)?([A-Za-z_][A-Za-z0-9_]*)"
 )
+_SIG_END = re.compile(r"[;{]")
+_PUB_FIELD = re.compile(r"pub\s+([A-Za-z_]\w*)\s*:\s*([^,]+)")
 _MOD = re.compile(r"\bmod\s+([A-Za-z_][A-Za-z0-9_]*)\s*;")
 _COMMENT = re.compile(r"//[^\n]*|/\*(?:[^*]|\*(?!/))*\*/")
 
@@ -37,11 +39,35 @@ class LibcIndex:
     declared: dict[str, set[str]] = field(default_factory=dict)
     anywhere: set[str] = field(default_factory=set)  # declared for some target (cfgs ignored)
     sources: dict[str, dict[str, str]] = field(default_factory=dict)  # target -> name -> file (first)
+    #: target -> name -> declared type (const/static), signature (fn) or aliased type (type)
+    types: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: target -> struct/union name -> public field -> type
+    fields: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
 
     def missing(self, names: Iterable[str], target: str) -> list[str]:
         """Names libc declares somewhere but not for ``target``: using them there would not compile."""
         have = self.declared.get(target, set())
         return sorted(n for n in set(names) if n in self.anywhere and n not in have)
+
+    def type_differences(
+        self, names: Iterable[str], base: str, port: str, used_fields: Iterable[str] = ()
+    ) -> list[str]:
+        """Items both targets declare, but with a different type: a const's type, a function's
+        signature, or (for the fields the code touches) a struct field's type or presence. Code written
+        against the ``base`` declaration may not type-check against the ``port`` one."""
+        out = []
+        used = set(used_fields)
+        ta, tb = self.types.get(base, {}), self.types.get(port, {})
+        fa, fb = self.fields.get(base, {}), self.fields.get(port, {})
+        for n in sorted(set(names)):
+            if n in ta and n in tb and ta[n] != tb[n]:
+                out.append(f"{n} is `{ta[n]}` for {base} but `{tb[n]}` for {port}")
+            if n in fa and n in fb:
+                for f in sorted(used & set(fa[n])):
+                    if fa[n][f] != fb[n].get(f):
+                        other = f"`{fb[n][f]}`" if f in fb[n] else "absent"
+                        out.append(f"field {n}.{f} is `{fa[n][f]}` for {base} but {other} for {port}")
+        return out
 
     def where(self, name: str) -> str | None:
         """A file (relative to the libc root) that declares ``name`` for any indexed target."""
@@ -88,6 +114,35 @@ def _child(parent: str, name: str) -> str | None:
     return None
 
 
+def _norm(t: str) -> str:
+    return " ".join(t.replace("::", "").split())
+
+
+def _record_type(
+    text: str, m: re.Match[str], types: dict[str, str], fields: dict[str, dict[str, str]]
+) -> None:
+    """The type part of one declaration (see :meth:`LibcIndex.type_differences`)."""
+    kind, name = m.group(1), m.group(2)
+    end = _SIG_END.search(text, m.end())
+    if end is None:
+        return
+    head = text[m.end() : end.start()]
+    if kind in ("struct", "union"):
+        if text[end.start()] != "{":
+            return
+        try:
+            close = scanner.group_end(text, end.start())
+        except scanner.LexError:
+            return
+        fields[name] = {f: _norm(t) for f, t in _PUB_FIELD.findall(text, end.start() + 1, close - 1)}
+    elif kind == "fn":
+        types[name] = _norm(head)
+    elif kind in ("const", "static"):
+        types[name] = _norm(head.split("=", 1)[0].lstrip(" :"))
+    elif kind == "type":
+        types[name] = _norm(head.split("=", 1)[-1])
+
+
 def build(root: str, version: str, evaluators: dict[str, Evaluator]) -> LibcIndex:
     """Index the libc crate at ``root`` for each target in ``evaluators``."""
     index = LibcIndex(root, version)
@@ -104,7 +159,7 @@ def build(root: str, version: str, evaluators: dict[str, Evaluator]) -> LibcInde
             if f.endswith(".rs"):
                 # raw text: a declaration quoted in a comment only widens "exists somewhere", harmlessly
                 with open(os.path.join(dirpath, f), encoding="utf-8", errors="replace") as fh:
-                    index.anywhere.update(_DECL.findall(fh.read()))
+                    index.anywhere.update(m.group(2) for m in _DECL.finditer(fh.read()))
     lib = os.path.join(root, "src", "lib.rs")
     if not os.path.isfile(lib):
         return index
@@ -112,6 +167,8 @@ def build(root: str, version: str, evaluators: dict[str, Evaluator]) -> LibcInde
     for target, ev in evaluators.items():
         names: set[str] = set()
         where: dict[str, str] = {}
+        types: dict[str, str] = {}
+        fields: dict[str, dict[str, str]] = {}
         seen: set[str] = set()
         todo = [lib]
         while todo:
@@ -131,8 +188,13 @@ def build(root: str, version: str, evaluators: dict[str, Evaluator]) -> LibcInde
             rel = os.path.relpath(path, root)
             for m in _DECL.finditer(text):
                 if _active(sites, m.start(), ev):
-                    names.add(m.group(1))
-                    where.setdefault(m.group(1), rel)
+                    name = m.group(2)
+                    names.add(name)
+                    where.setdefault(name, rel)
+                    if name not in types and name not in fields:
+                        _record_type(text, m, types, fields)
         index.declared[target] = names
         index.sources[target] = where
+        index.types[target] = types
+        index.fields[target] = fields
     return index

@@ -11,6 +11,7 @@ import difflib
 import hashlib
 import json
 import os
+import re
 import signal
 import stat
 import tempfile
@@ -39,6 +40,35 @@ def patched_text(path: str, text: str, edits: list[Edit]) -> str:
     if broken > 0 or len(after.sites) != len(before.sites):
         raise UnsafeEditError(path, "patched file has cfg sites that no longer parse")
     return new
+
+
+_LIBC_REQ = (
+    # libc = "0.2.139"  /  libc = { version = "0.2", features = [..] }
+    re.compile(r'^[ \t]*libc[ \t]*=[ \t]*(?:\{[^}\n]*?\bversion[ \t]*=[ \t]*)?"(?P<v>[^"\n]*)"', re.M),
+    # [dependencies.libc] / [target."cfg(..)".dependencies.libc] ... version = "0.2.139" (cargo package form)
+    re.compile(
+        r'^\[[^\]\n]*dependencies\.libc\][^\[]*?^[ \t]*version[ \t]*=[ \t]*"(?P<v>[^"\n]*)"', re.M | re.S
+    ),
+)
+
+
+def libc_bump(path: str, text: str, version: str) -> list[Edit] | None:
+    """Edits raising every libc requirement in a Cargo.toml to ``version`` (caret), or None when the
+    manifest spells its libc dependency some other way (then no bump, and so no patch, is proposed)."""
+    edits = [
+        Edit(path, m.start("v"), m.end("v"), version)
+        for rx in _LIBC_REQ
+        for m in rx.finditer(text)
+        if m.group("v") != version
+    ]
+    if not edits:
+        return None
+    new = apply_edits(text, edits)
+    try:
+        data = tomllib.loads(new)
+    except tomllib.TOMLDecodeError:
+        return None
+    return edits if "libc" in str(data) else None
 
 
 def unified_diff(rel: str, old: str, new: str) -> str:

@@ -341,32 +341,42 @@ def _parse_chain(text: str, start: int, end: int) -> list[list[_Branch]]:
     return chains
 
 
-def _macro_arg_context(text: str, pos: int) -> bool:
-    """Is the ``cfg(`` at ``pos`` an argument of a macro invocation (``mod_use!(cfg(..), ..)``)?
-
-    Looks back to the enclosing open bracket (at most a few KB, ignoring literals: good enough for argument
-    lists) and requires ``!`` before it, so ``doc(cfg(..))`` and ``link(.., cfg(..))`` are not sites.
-    """
-    i = pos - 1
-    while i >= 0 and text[i] in " \t\r\n":
-        i -= 1
-    if i < 0 or text[i] not in "([{,":
-        return False
+def enclosing_open(text: str, pos: int, window: int = 4096) -> int:
+    """Offset of the unclosed bracket that encloses ``pos`` (looking back at most ``window`` characters,
+    ignoring literals: good enough for macro argument lists), or -1."""
     depth = 0
-    lo = max(0, pos - 4096)
+    i = pos - 1
+    lo = max(0, pos - window)
     while i >= lo:
         c = text[i]
         if c in ")]}":
             depth += 1
         elif c in "([{":
             if depth == 0:
-                j = i - 1
-                while j >= 0 and text[j] in " \t\r\n":
-                    j -= 1
-                return j >= 0 and text[j] == "!"
+                return i
             depth -= 1
         i -= 1
-    return False
+    return -1
+
+
+def _macro_arg_context(text: str, pos: int) -> bool:
+    """Is the ``cfg(`` at ``pos`` an argument of a macro invocation (``mod_use!(cfg(..), ..)``)?
+
+    Requires ``!`` before the enclosing open bracket, so ``doc(cfg(..))`` and ``link(.., cfg(..))`` are
+    not sites.
+    """
+    i = pos - 1
+    while i >= 0 and text[i] in " \t\r\n":
+        i -= 1
+    if i < 0 or text[i] not in "([{,":
+        return False
+    o = enclosing_open(text, pos)
+    if o < 0:
+        return False
+    j = o - 1
+    while j >= 0 and text[j] in " \t\r\n":
+        j -= 1
+    return j >= 0 and text[j] == "!"
 
 
 def scan_rust(path: str, text: str) -> FileScan:
