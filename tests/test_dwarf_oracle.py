@@ -40,7 +40,8 @@ def pyelftools_dies(path: Path) -> list[tuple[int, int, dict[int, tuple[int, Any
                     if isinstance(value, list):
                         value = bytes(value)
                     attrs[at] = (ENUM_DW_FORM[a.form], value)
-                tag = int(ENUM_DW_TAG[die.tag] if isinstance(die.tag, str) else die.tag)
+                raw_tag: Any = die.tag
+                tag = int(ENUM_DW_TAG[raw_tag] if isinstance(raw_tag, str) else raw_tag)
                 out.append((die.offset, tag, attrs))
     return out
 
