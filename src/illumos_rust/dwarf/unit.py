@@ -11,7 +11,7 @@ from __future__ import annotations
 import struct
 from bisect import bisect_left
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import constants as DW
 from .abbrev import (
@@ -28,6 +28,7 @@ from .abbrev import (
     fixed_form_size,
     is_known_form,
 )
+from .decoder import K_CONST, K_FLAG, K_RAW, K_REF, K_STRP, K_U24, K_VAR, compile_decoder
 from .leb128 import sleb, uleb
 from .sections import DwarfSection
 
@@ -366,6 +367,59 @@ class Unit:
             )
         return bytes(self.section.buf[pos : pos + n])
 
+    def decode(self, index: int) -> dict[int, Attribute]:
+        """Every attribute of DIE ``index``, decoded through the abbreviation's compiled decoder."""
+        a = self._abbrevs[index]
+        segments = a.decoder
+        if segments is None:
+            segments = a.decoder = compile_decoder(a, self.shape, self.dwarf.endian)
+        sec = self.section
+        buf, base = sec.buf, sec.base
+        end = base + self.end
+        pos = base + self._offsets[index]  # type: ignore[index]
+        pos += 1
+        if buf[pos - 1] >= 0x80:
+            _, pos = uleb(buf, pos - 1, end)
+        attrs: dict[int, Attribute] = {}
+        dwarf = self.dwarf
+        new = tuple.__new__
+        for st, items in segments:
+            if st is None:
+                if items[0].kind == K_VAR:
+                    name, form, _, _ = items[0]
+                    raw, pos, form = self._read(form, 0, pos, end)  # implicit_const is never variable
+                    if name not in attrs:
+                        attrs[name] = new(Attribute, (name, form, self.translate(form, raw), raw))
+                    continue
+                values: tuple[Any, ...] = ()
+            else:
+                if pos + st.size > end:
+                    raise sec.error(pos - base, "attribute values run past the end of the unit")
+                values = st.unpack_from(buf, pos)
+                pos += st.size
+            for name, form, kind, arg in items:
+                if kind == K_CONST:
+                    raw = value = arg
+                else:
+                    raw = values[arg]
+                    if kind == K_RAW:
+                        value = raw
+                    elif kind == K_REF:
+                        value = self.offset + raw
+                    elif kind == K_STRP:
+                        value = dwarf.string(raw)
+                    elif kind == K_FLAG:
+                        value = bool(raw)
+                    elif kind == K_U24:
+                        value = raw = int.from_bytes(raw, "little" if dwarf.little else "big")
+                    else:
+                        if isinstance(raw, bytes):
+                            raw = int.from_bytes(raw, "little" if dwarf.little else "big")
+                        value = self.translate(form, raw)
+                if name not in attrs:
+                    attrs[name] = new(Attribute, (name, form, value, raw))
+        return attrs
+
     def translate(self, form: int, raw: int | bytes | str) -> AttrValue:
         """The meaning of a stored value: strings looked up, references made absolute, flags as bool."""
         if isinstance(raw, (bytes, str)):
@@ -488,12 +542,7 @@ class DIE:
     def attributes(self) -> dict[int, Attribute]:
         """Every attribute, decoded (first occurrence wins if a producer repeats one)."""
         if self._attrs is None:
-            unit = self.unit
-            attrs: dict[int, Attribute] = {}
-            for name, form, raw in unit.raw_values(self.index):
-                if name not in attrs:
-                    attrs[name] = Attribute(name, form, unit.translate(form, raw), raw)
-            self._attrs = attrs
+            self._attrs = self.unit.decode(self.index)
         return self._attrs
 
     def has(self, attr: int) -> bool:
