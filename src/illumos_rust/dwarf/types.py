@@ -98,6 +98,7 @@ class VariantPart:
 
     discr: TypeKey | None
     variants: list[Variant]
+    discr_member: Member | None = None  # the member ``discr`` names, when it sits in the variant part
 
 
 @dataclass
@@ -421,8 +422,9 @@ class TypeGraph:
                 variants.append(Variant(value, members, dl if isinstance(dl, bytes) else None))
             elif child.tag == DW.DW_TAG_member:
                 members_here.append(self._member(child, size))
-        part = VariantPart(None if discr is None else key_of(discr), variants)
-        return part
+        discr_key = None if discr is None else key_of(discr)
+        tag = next((m for m in members_here if m.key == discr_key), None)
+        return VariantPart(discr_key, variants, tag)
 
     def subprogram(self, die: DIE) -> Subprogram:
         """The signature and address of a ``DW_TAG_subprogram`` DIE."""
