@@ -58,11 +58,14 @@ def compile_decoder(abbrev: Abbrev, shape: Shape, endian: str) -> tuple[Segment,
 
     def flush() -> None:
         nonlocal fmt, items, count
-        if items:
+        if items or fmt:
             segments.append((struct.Struct(endian + fmt) if fmt else None, tuple(items)))
         fmt, items, count = "", [], 0
 
+    seen: set[int] = set()
     for name, form, const in abbrev.specs:
+        first = name not in seen  # a repeated attribute is read past but not reported (first one wins)
+        seen.add(name)
         size = fixed_form_size(form, shape)
         if size is None:
             flush()
@@ -70,12 +73,14 @@ def compile_decoder(abbrev: Abbrev, shape: Shape, endian: str) -> tuple[Segment,
             continue
         kind = _KIND.get(form, K_RAW)
         if size == 0:
-            items.append(Item(name, form, K_CONST, const if form == DW.DW_FORM_implicit_const else True))
+            if first:
+                items.append(Item(name, form, K_CONST, const if form == DW.DW_FORM_implicit_const else True))
             continue
         if size == 3:
             kind = K_U24 if kind == K_RAW else kind  # strx3/addrx3 are converted inside their kind
         fmt += _CODE[size]
-        items.append(Item(name, form, kind, count))
+        if first:
+            items.append(Item(name, form, kind, count))
         count += 1
     flush()
     # A run made only of zero-size forms has no struct; mark it so the decoder does not read bytes.

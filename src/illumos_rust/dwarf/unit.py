@@ -382,6 +382,8 @@ class Unit:
             _, pos = uleb(buf, pos - 1, end)
         attrs: dict[int, Attribute] = {}
         dwarf = self.dwarf
+        strings = dwarf._strings
+        unit_offset = self.offset
         new = tuple.__new__
         for st, items in segments:
             if st is None:
@@ -397,26 +399,29 @@ class Unit:
                     raise sec.error(pos - base, "attribute values run past the end of the unit")
                 values = st.unpack_from(buf, pos)
                 pos += st.size
-            for name, form, kind, arg in items:
-                if kind == K_CONST:
-                    raw = value = arg
+            for name, form, kind, arg in items:  # duplicates of earlier attributes were dropped at compile
+                if kind == K_RAW:
+                    raw = values[arg]
+                    attrs[name] = new(Attribute, (name, form, raw, raw))
+                elif kind == K_REF:
+                    raw = values[arg]
+                    attrs[name] = new(Attribute, (name, form, unit_offset + raw, raw))
+                elif kind == K_STRP:
+                    raw = values[arg]
+                    text = strings.get(raw)
+                    if text is None:
+                        text = dwarf.string(raw)
+                    attrs[name] = new(Attribute, (name, form, text, raw))
+                elif kind == K_CONST:
+                    attrs[name] = new(Attribute, (name, form, arg, arg))
+                elif kind == K_FLAG:
+                    raw = values[arg]
+                    attrs[name] = new(Attribute, (name, form, bool(raw), raw))
                 else:
                     raw = values[arg]
-                    if kind == K_RAW:
-                        value = raw
-                    elif kind == K_REF:
-                        value = self.offset + raw
-                    elif kind == K_STRP:
-                        value = dwarf.string(raw)
-                    elif kind == K_FLAG:
-                        value = bool(raw)
-                    elif kind == K_U24:
-                        value = raw = int.from_bytes(raw, "little" if dwarf.little else "big")
-                    else:
-                        if isinstance(raw, bytes):
-                            raw = int.from_bytes(raw, "little" if dwarf.little else "big")
-                        value = self.translate(form, raw)
-                if name not in attrs:
+                    if isinstance(raw, bytes):  # the 3-byte forms
+                        raw = int.from_bytes(raw, "little" if dwarf.little else "big")
+                    value = raw if kind == K_U24 else self.translate(form, raw)
                     attrs[name] = new(Attribute, (name, form, value, raw))
         return attrs
 
