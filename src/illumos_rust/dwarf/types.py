@@ -259,15 +259,24 @@ class TypeGraph:
             return self._names[key]
         name = self._own_name(die)
         if name is not None:
-            parts = [name]
+            # Walk up to the first scope whose qualified name is known (or the unit), then build downwards.
+            chain: list[DIE] = []
             parent = die.parent
-            depth = 0
-            while parent is not None and parent.tag in _SCOPE_TAGS and depth < MAX_NAME_DEPTH:
-                pname = self._own_name(parent)
-                parts.append(pname if pname is not None else "{anon}")
+            prefix: str | None = None
+            while parent is not None and parent.tag in _SCOPE_TAGS and len(chain) < MAX_NAME_DEPTH:
+                known = self._names.get(key_of(parent))
+                if known is not None:  # anonymous scopes are cached as None: keep climbing past them
+                    prefix = known
+                    break
+                chain.append(parent)
                 parent = parent.parent
-                depth += 1
-            name = "::".join(reversed(parts))
+            for scope in reversed(chain):
+                own = self._own_name(scope)
+                part = own if own is not None else "{anon}"
+                prefix = part if prefix is None else f"{prefix}::{part}"
+                if own is not None:
+                    self._names.setdefault(key_of(scope), prefix)
+            name = name if prefix is None else f"{prefix}::{name}"
         self._names[key] = name
         return name
 
@@ -297,7 +306,7 @@ class TypeGraph:
             bit_size=die.get_int(DW.DW_AT_bit_size),
             alignment=die.get_int(DW.DW_AT_alignment),
             declaration=die.flag(DW.DW_AT_declaration),
-            language=die.unit.top.get_int(DW.DW_AT_language),
+            language=die.unit.language,
         )
         if kind in ("struct", "class", "union"):
             self._fill_aggregate(t, die)
@@ -474,7 +483,7 @@ class TypeGraph:
             external=ext is not None and ext.flag(DW.DW_AT_external),
             declaration=die.flag(DW.DW_AT_declaration),
             inline=die.has(DW.DW_AT_inline),
-            language=die.unit.top.get_int(DW.DW_AT_language),
+            language=die.unit.language,
         )
 
     def variable(self, die: DIE) -> Variable:
