@@ -24,6 +24,7 @@ int sum(point_t *p, enum color c, union u *v, struct list *l, ...) {
     return p->x + p->y + c + (int)v->l + (names[0][0] != 0) + (l != 0);
 }
 int g_counter = 3;
+struct arrays { int n; char buf[256]; char big[70000]; int z[0]; int flex[]; } g_arrays;
 """
 
 RUST_SOURCE = r"""

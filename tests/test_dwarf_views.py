@@ -119,6 +119,9 @@ def test_values_read_off_the_sources() -> None:
         assert [(e.name, e.value) for e in color.enumerators] == [("RED", 0), ("GREEN", 5), ("BLUE", -2)]
         names = next(t for t in dwarf.types.types() if t.kind == "array" and len(t.dimensions) == 2)
         assert [d.count for d in names.dimensions] == [3, 4]  # static const char *names[3][4]
+        arrays = by_name(dwarf, "arrays")  # char buf[256]; char big[70000]; int z[0]; int flex[];
+        dims = [[d.count for d in dwarf.types[m.type or 0].dimensions] for m in arrays.members[1:]]
+        assert dims == [[256], [70000], [0], [None]]
         (fn,) = [s for s in dwarf.types.subprograms() if s.name == "sum"]
         assert [p.name for p in fn.params] == ["p", "c", "v", "l"] and fn.varargs
         assert dwarf.types[fn.params[1].type or 0].qualified_name == "color"

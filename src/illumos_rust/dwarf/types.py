@@ -346,20 +346,25 @@ class TypeGraph:
         return False
 
     def _subrange(self, die: DIE) -> Subrange:
-        lower = die.get_int(DW.DW_AT_lower_bound) or 0
+        """One dimension. Bounds in ``DW_FORM_dataN`` take the signedness of the subrange's type (DWARF 5
+        §7.5.5, the interpretation "depends on the type"): gcc writes ``char buf[256]``'s bound as data1 0xff.
+        """
+        index_type = self._target(die)
+        signed = self._is_signed(index_type)
+
+        def bound(attr: int) -> int | None:
+            a = die.attribute(attr)
+            if a is None or not isinstance(a.value, int) or isinstance(a.value, bool):
+                return None  # absent, or a DWARF expression / variable reference (a run-time bound)
+            return die.signed(attr) if signed and a.form != DW.DW_FORM_sdata else a.value
+
+        lower = bound(DW.DW_AT_lower_bound) or 0
         count = die.get_int(DW.DW_AT_count)
         if count is None:
-            upper = die.signed(DW.DW_AT_upper_bound)
-            if upper is not None and die.attribute(DW.DW_AT_upper_bound) is not None:
-                a = die.attribute(DW.DW_AT_upper_bound)
-                if (
-                    a is not None
-                    and a.form in (DW.DW_FORM_udata, DW.DW_FORM_data8)
-                    and isinstance(a.value, int)
-                ):
-                    upper = a.value
-                count = upper - lower + 1 if upper >= lower - 1 else None
-        return Subrange(count, lower, self._target(die))
+            upper = bound(DW.DW_AT_upper_bound)
+            if upper is not None and upper >= lower - 1:
+                count = upper - lower + 1
+        return Subrange(count, lower, index_type)
 
     def _member(self, die: DIE, container_size: int | None) -> Member:
         loc = die.attribute(DW.DW_AT_data_member_location)
