@@ -7,6 +7,7 @@ Mutations land in the ``.debug_*`` sections, their ``.rela`` sections, and the c
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import time
@@ -16,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import SHARED
+from conftest import BUILD_CACHE, SHARED
 from dwarf_exercise import exercise
 from dwarf_inputs import build_c, rust_dwarf5
 from illumos_rust.dwarf import DwarfInfo
@@ -47,12 +48,17 @@ CORPUS: list[tuple[str, bytes, list[tuple[int, int]]]] = []
 def _corpus() -> list[tuple[str, bytes, list[tuple[int, int]]]]:
     paths: list[Path] = [SHARED / "fixtures/ctf" / n for n in ("rustypes.o", "rustbin", "ctfconv_t.o")]
     paths = [p for p in paths if p.exists()]
-    paths += [
-        build_c("fz5z", "gcc", "-g", "-gdwarf-5", "-gz"),
-        build_c("fz4tu", "gcc", "-g", "-gdwarf-4", "-fdebug-types-section"),
-        build_c("fza64", "clang", "--target=aarch64-linux-gnu", "-gdwarf-5"),
-        rust_dwarf5(optimized=True),
+    makers = [
+        lambda: build_c("fz5z", "gcc", "-g", "-gdwarf-5", "-gz"),
+        lambda: build_c("fz4tu", "gcc", "-g", "-gdwarf-4", "-fdebug-types-section"),
+        lambda: build_c("fza64", "clang", "--target=aarch64-linux-gnu", "-gdwarf-5"),
+        lambda: rust_dwarf5(optimized=True),
+        _every_form_object,
     ]
+    for make in makers:
+        # A missing compiler narrows the corpus; the fixtures and the other inputs still run.
+        with contextlib.suppress(pytest.skip.Exception):
+            paths.append(make())
     out = []
     for p in paths:
         data = p.read_bytes()
@@ -64,6 +70,15 @@ def _corpus() -> list[tuple[str, bytes, list[tuple[int, int]]]]:
             ]
         out.append((p.name, data, regions))
     return out
+
+
+def _every_form_object() -> Path:
+    """The hand-assembled unit using every DW_FORM (test_dwarf_forms), so mutations reach the rare ones."""
+    from test_dwarf_forms import assemble
+
+    out = BUILD_CACHE / "dwarf-forms"
+    out.mkdir(parents=True, exist_ok=True)
+    return assemble(out, dwarf64=False)
 
 
 @st.composite
