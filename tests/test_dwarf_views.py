@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from conftest import require_tool
+from conftest import build_rust, require_tool
 from dwarf_inputs import C_SOURCE, build_c, fixture, rust_dwarf4, rust_dwarf5
 from illumos_rust.dwarf import DwarfInfo, Type
 from illumos_rust.dwarf import constants as DW
@@ -364,3 +364,54 @@ def test_type_units_match_llvm_dwarfdump(version: str) -> None:
         point = [t for t in dwarf.types.types() if t.qualified_name == "point" and not t.declaration]
         assert point and [m.name for m in point[0].members] == ["x", "y", "flags", "mode", "big"]
     assert "struct point" in C_SOURCE
+
+
+TLS_SOURCE = """
+use std::cell::Cell;
+thread_local! { pub static T: Cell<u64> = const { Cell::new(5) }; }
+pub fn bump() -> u64 { T.with(|t| { t.set(t.get() + 1); t.get() }) }
+"""
+LLVM_NAMED_DIE = re.compile(
+    r"^0x([0-9a-f]+):\s+(DW_TAG_\w+)(?:\n\s+DW_AT_\w+\t\(.*\))*?\n\s+DW_AT_name\t\(\"([^\"]*)\"\)", re.M
+)
+
+
+def test_thread_local_relocations_match_llvm_dwarfdump() -> None:
+    """rustc's thread_local! puts R_X86_64_DTPOFF64 in .debug_info (pyelftools cannot apply it)."""
+    # --emit=obj writes the object to the -o path, which build_rust names like an rlib.
+    obj = build_rust(TLS_SOURCE, "tlsobj", "-g", "--emit=obj", crate_type="rlib")
+    tool = require_tool("llvm-dwarfdump-14")
+    out = subprocess.run([tool, "--debug-info", str(obj)], capture_output=True, text=True, check=True).stdout
+    expected = [(int(o, 16), tag, name) for o, tag, name in LLVM_NAMED_DIE.findall(out)]
+    assert len(expected) > 50
+    with DwarfInfo.open(obj) as dwarf:
+        ours = {d.offset: d for d in dwarf.iter_dies()}
+        for offset, tag, name in expected:
+            die = ours[offset]
+            assert (DW.tag_name(die.tag), die.name) == (tag, name), hex(offset)
+        tls = [
+            d.get(DW.DW_AT_location)
+            for d in ours.values()
+            if d.tag == DW.DW_TAG_variable and isinstance(d.get(DW.DW_AT_location), bytes)
+        ]
+        # DW_OP_const8u 0x0, DW_OP_GNU_push_tls_address: the symbols sit at offset 0 of their TLS sections.
+        assert b"\x0e" + bytes(8) + b"\xe0" in tls
+
+
+def test_thread_local_offsets_are_relocated() -> None:
+    """gcc's two __thread ints: tb's DW_OP_const8u operand gets R_X86_64_DTPOFF32 = S + A = tb's st_value (4).
+
+    (llvm-dwarfdump 14 leaves this relocation unapplied and prints 0, so the symbol table is the oracle.)
+    """
+    source = "__thread int ta = 1;\n__thread int tb = 2;\nint f(void) { return ta + tb; }\n"
+    obj = build_c("tls2", "gcc", "-g", "-gdwarf-5", source=source)
+    syms = symbols(obj)
+    assert syms["tb"] == 4
+    with DwarfInfo.open(obj) as dwarf:
+        locations = {
+            d.name: d.get(DW.DW_AT_location) for d in dwarf.iter_dies() if d.tag == DW.DW_TAG_variable
+        }
+    for name in ("ta", "tb"):
+        loc = locations[name]
+        assert isinstance(loc, bytes) and loc[0] == DW.DW_OP_const8u and loc[9] == DW.DW_OP_form_tls_address
+        assert int.from_bytes(loc[1:9], "little") == syms[name]
