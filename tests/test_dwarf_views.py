@@ -262,8 +262,11 @@ def test_range_and_location_lists_match_llvm_dwarfdump(make: object) -> None:
         lambda: rust_dwarf5(True),
         lambda: build_c("lines5z", "gcc", "-g", "-gdwarf-5", "-gz"),
         lambda: build_c("lines4", "gcc", "-g", "-gdwarf-4"),
+        lambda: build_c("lines_a64", "clang", "--target=aarch64-linux-gnu", "-gdwarf-5"),
+        lambda: build_c("lines_i386", "clang", "--target=i386-linux-gnu", "-gdwarf-4"),
+        lambda: build_c("lines_ppc64", "clang", "--target=powerpc64-linux-gnu", "-gdwarf-5"),
     ],
-    ids=["rustbin", "dwarf2", "rust-dwarf5", "gcc-dwarf5-zlib", "gcc-dwarf4"],
+    ids=["rustbin", "dwarf2", "rust-dwarf5", "gcc-dwarf5-zlib", "gcc-dwarf4", "aarch64", "i386", "ppc64-be"],
 )
 def test_line_tables_match_llvm_dwarfdump_and_pyelftools(make: object) -> None:
     """Rows against llvm-dwarfdump (pyelftools reports is_stmt wrongly on end_sequence rows), file tables
