@@ -19,7 +19,9 @@ from illumos_rust.errors import FormatError
 
 def dump(path: Path) -> list[tuple[int, int, dict[int, object]]]:
     with DwarfInfo.open(path) as dwarf:
-        rows = [(d.offset, d.tag, {k: a.value for k, a in d.attributes.items()}) for d in dwarf.iter_dies()]
+        rows: list[tuple[int, int, dict[int, object]]] = [
+            (d.offset, d.tag, {k: a.value for k, a in d.attributes.items()}) for d in dwarf.iter_dies()
+        ]
         for unit in dwarf.compile_units:
             table = dwarf.line_table(unit)
             assert table is not None
