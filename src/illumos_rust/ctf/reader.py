@@ -320,7 +320,7 @@ def _types(
         out.append(t)
     if len(out) > CTF_MAX_PTYPE:
         raise FormatError(path, CTF_HEADER_SIZE + h.typeoff, f"{len(out)} types: CTF v2 holds at most 32767")
-    return tuple(out), child or bool(h.parname)
+    return tuple(out), child and not h.parname  # a named parent already makes it a child
 
 
 def _check_references(c: Container, path: str) -> None:
