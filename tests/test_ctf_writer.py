@@ -72,7 +72,7 @@ def type_graphs(draw: st.DrawFn) -> Container:
             t = CtfType(kind, name, root, array=info)
         elif kind == CTF_K_FUNCTION:
             args = tuple(draw(st.lists(any_id, max_size=5)))
-            if args and args[-1] == 0:
+            while args and args[-1] == 0:  # a trailing 0 means "..." on disk
                 args = args[:-1]
             t = CtfType(kind, name, root, ref=draw(earlier), args=args, varargs=draw(st.booleans()))
         elif kind in (CTF_K_STRUCT, CTF_K_UNION):
