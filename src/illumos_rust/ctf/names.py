@@ -25,6 +25,9 @@ from .constants import (
 )
 from .model import Container, CtfType
 
+# Longest declaration chain rendered: real C/Rust types nest a handful of levels; a hostile container with a
+# 32k-long pointer chain would otherwise cost O(n^2) to dump.
+MAX_DEPTH = 512
 _PREC_BASE, _PREC_POINTER, _PREC_ARRAY, _PREC_FUNCTION = 0, 1, 2, 3
 _TAG = {CTF_K_STRUCT: "struct", CTF_K_UNION: "union", CTF_K_ENUM: "enum"}
 _QUALIFIERS = {CTF_K_VOLATILE: "volatile", CTF_K_CONST: "const", CTF_K_RESTRICT: "restrict"}
@@ -36,7 +39,7 @@ def _chain(c: Container, type_id: int) -> list[tuple[int, CtfType]] | None:
     tid = type_id
     while True:
         t = c.lookup(tid)
-        if t is None or tid in seen:
+        if t is None or tid in seen or len(out) >= MAX_DEPTH:
             return None
         seen.add(tid)
         out.append((tid, t))
@@ -120,7 +123,7 @@ def type_name(c: Container, type_id: int) -> str:
 def type_size(c: Container, type_id: int, pointer_size: int = 8) -> int | None:
     """``ctf_type_size``: bytes, through typedefs, qualifiers, array dimensions; None when missing."""
     tid, scale = type_id, 1
-    for _ in range(len(c.types) + 1):
+    for _ in range(min(len(c.types) + 1, MAX_DEPTH)):
         t = c.lookup(tid)
         if t is None:
             return None
@@ -143,7 +146,7 @@ def type_size(c: Container, type_id: int, pointer_size: int = 8) -> int | None:
 def resolve(c: Container, type_id: int) -> int:
     """``ctf_type_resolve``: the id behind typedefs and qualifiers (0 when the chain leaves the container)."""
     tid = type_id
-    for _ in range(len(c.types) + 1):
+    for _ in range(min(len(c.types) + 1, MAX_DEPTH)):
         t = c.lookup(tid)
         if t is None:
             return 0
