@@ -13,7 +13,7 @@ from typing import Any
 from ..ctf.dump import dump_json, dump_lines
 from ..ctf.load import load_ctf
 from ..ctf.writer import write_container
-from ..errors import FormatError
+from ..errors import FormatError, UsageError
 from .common import add_format, print_json
 
 DUMP_EXAMPLES = """examples:
@@ -21,6 +21,12 @@ DUMP_EXAMPLES = """examples:
   illumos-rust ctf dump -t -f target/release/mybin      # types and functions only
   illumos-rust ctf dump --format json mybin | jq '.types[] | select(.kind == "struct")'
   illumos-rust ctf dump -u raw.ctf mybin                # also write the uncompressed container
+"""
+
+CONVERT_EXAMPLES = """examples:
+  illumos-rust ctf convert target/debug/mybin                 # add .SUNW_ctf in place
+  illumos-rust ctf convert -o mybin.ctf target/debug/mybin    # leave the input alone
+  illumos-rust ctf convert --format json mybin | jq .dropped
 """
 
 _SECTION_FLAGS = (
@@ -57,6 +63,26 @@ def add_parser(subparsers: Any) -> None:
     )
     add_format(dump)
     dump.set_defaults(func=run_dump)
+    conv = sub.add_parser(
+        "convert",
+        help="convert DWARF (Rust and C units) to CTF and add .SUNW_ctf to the file",
+        description=(
+            "Convert the DWARF of FILE (built with -g) to illumos CTF v2 and add it as .SUNW_ctf, linked to\n"
+            ".symtab (or .dynsym when stripped). The file is rewritten through a temporary file that is\n"
+            "re-read and compared before it replaces the original (or is written to -o OUT).\n"
+            "Types reached from the symbol table's functions and data come first; what does not fit the\n"
+            "32,767-type budget is reported."
+        ),
+        epilog=CONVERT_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    conv.add_argument("file", metavar="FILE", help="ELF executable, shared object or relocatable object")
+    conv.add_argument("-o", dest="output", metavar="OUT", help="write the result to OUT instead of FILE")
+    conv.add_argument(
+        "--max-types", type=int, default=0x7FFF, metavar="N", help="type budget (default and maximum 32767)"
+    )
+    add_format(conv)
+    conv.set_defaults(func=run_convert)
     parser.set_defaults(func=lambda args: _usage(parser))
 
 
@@ -84,4 +110,42 @@ def run_dump(args: argparse.Namespace) -> int:
     lines = dump_lines(f, [s for s in order if s in chosen], stats=args.stats)
     sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()
+    return 0
+
+
+def run_convert(args: argparse.Namespace) -> int:
+    from ..ctf.convert import convert  # the DWARF reader is only loaded for conversions
+
+    if not 1 <= args.max_types <= 0x7FFF:
+        raise UsageError("--max-types must be between 1 and 32767 (the CTF v2 limit)")
+    report = convert(args.file, args.output, limit=args.max_types)
+    if args.format == "json":
+        print_json(report.as_dict())
+        return 0
+    out = sys.stdout
+    out.write(
+        f"{report.output}: .SUNW_ctf with {report.types} types ({report.section_bytes} bytes, "
+        f"linked to {report.symtab or 'no symbol table'})\n"
+        f"  units: {report.units} ({report.rust_units} Rust, {report.c_units} C); "
+        f"{report.nodes} converted types, {report.unique_types} after deduplication\n"
+        f"  functions with signatures: {report.functions_typed} of {report.functions}; "
+        f"data objects with types: {report.objects_typed} of {report.objects}\n"
+    )
+    if report.stand_ins or report.dropped:
+        out.write(
+            f"  budget: {len(report.stand_ins)} types kept as opaque sized stand-ins, "
+            f"{report.dropped} left out (not reached from symbols within the budget)\n"
+        )
+        for name in report.dropped_names[:10]:
+            out.write(f"    left out: {name}\n")
+    if report.lowered_enums:
+        shown = ", ".join(report.lowered_enums[:3])
+        more = f" and {len(report.lowered_enums) - 3} more" if len(report.lowered_enums) > 3 else ""
+        out.write(
+            f"  {len(report.lowered_enums)} enums with values beyond int32 kept as their integer type "
+            f"(--format json lists them): {shown}{more}\n"
+        )
+    for what in report.truncated:
+        out.write(f"  truncated: {what}\n")
+    out.write(f"  {report.seconds:.2f} s\n")
     return 0
