@@ -136,6 +136,11 @@ def run_convert(args: argparse.Namespace) -> int:
             f"  budget: {len(report.stand_ins)} types kept as opaque sized stand-ins, "
             f"{report.dropped} left out (not reached from symbols within the budget)\n"
         )
+        if report.functions_over_budget or report.objects_over_budget:
+            out.write(
+                f"  over budget: {report.functions_over_budget} functions and {report.objects_over_budget} "
+                f"data objects lost their types\n"
+            )
         for name in report.dropped_names[:10]:
             out.write(f"    left out: {name}\n")
     if report.lowered_enums:

@@ -58,6 +58,8 @@ class ConvertReport:
     functions_typed: int = 0
     objects: int = 0
     objects_typed: int = 0
+    functions_over_budget: int = 0
+    objects_over_budget: int = 0
     section_bytes: int = 0
     seconds: float = 0.0
 
@@ -192,7 +194,8 @@ def build(path: str, *, limit: int = CTF_MAX_PTYPE) -> tuple[Container, ConvertR
                         report.objects_typed += 1
                 objects.append(typed)
         object_roots = [o for o in objects if o is not None]
-        roots = object_roots + [r for r in roots if r not in set(object_roots)]
+        first = set(object_roots)
+        roots = object_roots + [r for r in roots if r not in first]
         for die in idx.type_dies:
             builder.node_for(die)
         builder.drain()
@@ -210,15 +213,27 @@ def build(path: str, *, limit: int = CTF_MAX_PTYPE) -> tuple[Container, ConvertR
     def tid(node: int) -> int:
         return sel.id_of.get(classes[node], 0)
 
+    entries: list[FunctionInfo | None] = []
+    for f in functions:
+        if f is None:
+            entries.append(None)
+            continue
+        ids = [tid(n) for n in (f[0], *f[1][:1022])]
+        if not all(ids):  # a type left out by the budget: "no information" beats a wrong signature
+            report.functions_over_budget += 1
+            report.functions_typed -= 1
+            entries.append(None)
+            continue
+        entries.append(FunctionInfo(ids[0], tuple(ids[1:]), f[2]))
+    objects_ids = tuple(0 if o is None else tid(o) for o in objects)
+    report.objects_over_budget = sum(
+        1 for o, i in zip(objects, objects_ids, strict=True) if o is not None and not i
+    )
+    report.objects_typed -= report.objects_over_budget
     container = Container(
         types=tuple(sel.types),
-        objects=trim_objects(tuple(0 if o is None else tid(o) for o in objects)),
-        functions=trim_functions(
-            tuple(
-                None if f is None else FunctionInfo(tid(f[0]), tuple(tid(a) for a in f[1][:1022]), f[2])
-                for f in functions
-            )
-        ),
+        objects=trim_objects(objects_ids),
+        functions=trim_functions(tuple(entries)),
     )
     report.seconds = time.monotonic() - start
     return container, report, symtab_index

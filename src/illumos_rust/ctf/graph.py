@@ -207,6 +207,7 @@ class GraphBuilder:
     def _fill(self, idx: int, die: DIE) -> None:
         node = self.graph.nodes[idx]
         tag = die.tag
+        _ = die.attributes  # decode every attribute once: the lookups below are then dict hits
         if tag == DW.DW_TAG_base_type:
             self._base(node, die)
         elif tag in (
@@ -328,6 +329,7 @@ class GraphBuilder:
         for child in die.children():
             ctag = child.tag
             if ctag == DW.DW_TAG_member or ctag == DW.DW_TAG_inheritance:
+                _ = child.attributes
                 if child.flag(DW.DW_AT_external) or child.flag(DW.DW_AT_declaration):
                     continue  # a static member: no storage in the aggregate
                 members.append((clean_name(child.name or ""), self._member_offset(child)))
@@ -383,6 +385,8 @@ class GraphBuilder:
                 )
             members.insert(0, (clean_name(tag_die.name or "__discr"), self._member_offset(tag_die)))
             refs.insert(0, tag_node)
+        if not union_members and tag_die is None:
+            return  # an uninhabited enum (core::convert::Infallible): nothing to describe
         union = self.graph.add(Node(CTF_K_UNION, "", node.size, detail=tuple(union_members), refs=union_refs))
         members.append(("", 0))
         refs.append(union)
