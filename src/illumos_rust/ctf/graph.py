@@ -164,14 +164,20 @@ class GraphBuilder:
         return clean_name(prefix + name if prefix else name)
 
     def _scope(self, die: DIE | None) -> str:
-        if die is None or die.tag not in _SCOPES:
-            return ""
-        key = (id(die.unit), die.index)
-        found = self._prefix.get(key)
-        if found is None:
-            outer = self._scope(die.parent)
-            found = f"{outer}{die.name or '{anon}'}::"
-            self._prefix[key] = found
+        """``a::b::`` for the enclosing namespaces/types (iterative: nesting depth is input)."""
+        chain: list[DIE] = []
+        found = ""
+        while die is not None and die.tag in _SCOPES:
+            key = (id(die.unit), die.index)
+            cached = self._prefix.get(key)
+            if cached is not None:
+                found = cached
+                break
+            chain.append(die)
+            die = die.parent
+        for scope in reversed(chain):
+            found = f"{found}{scope.name or '{anon}'}::"
+            self._prefix[(id(scope.unit), scope.index)] = found
         return found
 
     def is_rust(self, die: DIE) -> bool:
@@ -289,7 +295,9 @@ class GraphBuilder:
             return target
         # A bit-field: an INTEGER of the field's width named like its type (ctfconvert does the same).
         t = m.ref(DW.DW_AT_type)
-        while t is not None and t.tag in (DW.DW_TAG_typedef, DW.DW_TAG_const_type, DW.DW_TAG_volatile_type):
+        for _ in range(64):  # bounded: a hostile typedef cycle must not spin
+            if t is None or t.tag not in (DW.DW_TAG_typedef, DW.DW_TAG_const_type, DW.DW_TAG_volatile_type):
+                break
             t = t.ref(DW.DW_AT_type)
         if t is None or t.tag not in (DW.DW_TAG_base_type, DW.DW_TAG_enumeration_type):
             return target
