@@ -310,6 +310,7 @@ def test_no_dwarf_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     obj = shared_path("fixtures", "ctf", "objfunc.o")
     work = tmp_path / "x.o"
     shutil.copy(obj, work)
+    work.chmod(0o644)
     before = work.read_bytes()
     assert main(["ctf", "convert", str(work)]) == 2
     assert "no DWARF" in capsys.readouterr().err
@@ -348,3 +349,13 @@ def test_budget_over_32767_types(tmp_path: Path) -> None:
     assert wide is not None and [m.offset for m in wide.members] == [0, 32, 64]
     assert report.functions_typed == report.functions == 2 and not report.functions_over_budget
     assert read_container(ctf.raw) == c  # a valid container: reads back
+
+
+def test_read_only_file_is_refused_in_place(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    work = tmp_path / "ro.o"
+    shutil.copy(shared_path("fixtures", "ctf", "rustypes.o"), work)
+    work.chmod(0o444)
+    before = work.read_bytes()
+    assert main(["ctf", "convert", str(work)]) == 2
+    assert "read-only" in capsys.readouterr().err and work.read_bytes() == before
+    assert main(["ctf", "convert", str(work), "-o", str(tmp_path / "out.o")]) == 0

@@ -252,6 +252,15 @@ def _signature_die(die: DIE) -> DIE:
 
 def convert(path: str, output: str | None = None, *, limit: int = CTF_MAX_PTYPE) -> ConvertReport:
     """Add ``.SUNW_ctf`` to ``path`` (or write the result to ``output``); verified before the rename."""
+    if output is None:
+        try:
+            mode = os.stat(path).st_mode
+        except OSError as exc:
+            raise FormatError(path, None, f"cannot read: {exc.strerror or exc}") from None
+        if (
+            not mode & 0o222
+        ):  # even root should not rewrite a file nobody may write (shared fixtures, packages)
+            raise UnsafeEditError(path, "the file is read-only; write the result elsewhere with -o OUT")
     container, report, symtab_index = build(path, limit=limit)
     start = time.monotonic()
     with ElfFile(path) as elf:

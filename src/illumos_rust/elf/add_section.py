@@ -105,8 +105,11 @@ def write_atomically(
     refuse), then rename it over ``output`` (default ``path``) keeping ``path``'s permission bits.
     Nothing is left behind on failure; the original is untouched until the rename."""
     target = os.path.realpath(output or path)
-    st = os.stat(path)
-    fd, tmp = tempfile.mkstemp(prefix=".illumos-rust-", dir=os.path.dirname(target))
+    try:
+        st = os.stat(path)
+        fd, tmp = tempfile.mkstemp(prefix=".illumos-rust-", dir=os.path.dirname(target))
+    except OSError as exc:
+        raise UnsafeEditError(target, f"cannot write beside it: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(image)
@@ -115,6 +118,10 @@ def write_atomically(
         os.chmod(tmp, stat.S_IMODE(st.st_mode))
         verify(tmp)
         os.replace(tmp, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise UnsafeEditError(target, f"cannot write: {exc.strerror or exc}") from None
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
