@@ -118,7 +118,12 @@ def run_convert(args: argparse.Namespace) -> int:
 
     if not 1 <= args.max_types <= 0x7FFF:
         raise UsageError("--max-types must be between 1 and 32767 (the CTF v2 limit)")
-    report = convert(args.file, args.output, limit=args.max_types)
+    progress = _progress() if args.format == "text" and sys.stderr.isatty() else None
+    try:
+        report = convert(args.file, args.output, limit=args.max_types, progress=progress)
+    finally:
+        if progress is not None:
+            progress("done", 1, 1)
     if args.format == "json":
         print_json(report.as_dict())
         return 0
@@ -154,3 +159,30 @@ def run_convert(args: argparse.Namespace) -> int:
         out.write(f"  truncated: {what}\n")
     out.write(f"  {report.seconds:.2f} s\n")
     return 0
+
+
+def _progress() -> Any:
+    """A transient rich progress bar on stderr (terminal only): a big debug build takes seconds."""
+    try:
+        from rich.console import Console
+        from rich.progress import Progress
+    except ImportError:  # rich is a dependency, but a broken install should not stop a conversion
+        return None
+    bar = Progress(transient=True, console=Console(stderr=True))
+    task = bar.add_task("reading DWARF units", total=None)
+    state = {"started": False, "stopped": False}
+
+    def update(phase: str, done: int, total: int) -> None:
+        if state["stopped"]:
+            return
+        if phase == "done":
+            if state["started"]:
+                bar.stop()
+            state["stopped"] = True
+            return
+        if not state["started"]:
+            bar.start()
+            state["started"] = True
+        bar.update(task, description=phase, completed=done, total=total)
+
+    return update

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,9 +101,15 @@ def _names(die: DIE) -> list[str]:
     return out
 
 
-def _index(dwarf: DwarfInfo, report: ConvertReport) -> _Index:
+Progress = Callable[[str, int, int], None]
+
+
+def _index(dwarf: DwarfInfo, report: ConvertReport, progress: Progress | None = None) -> _Index:
     idx = _Index()
-    for unit in dwarf.compile_units:
+    units = dwarf.compile_units
+    for done, unit in enumerate(units):
+        if progress is not None:
+            progress("reading DWARF units", done, len(units))
         top = unit.top
         report.units += 1
         lang = top.get_int(DW.DW_AT_language)
@@ -146,8 +153,11 @@ def _index(dwarf: DwarfInfo, report: ConvertReport) -> _Index:
     return idx
 
 
-def build(path: str, *, limit: int = CTF_MAX_PTYPE) -> tuple[Container, ConvertReport, int]:
-    """The CTF container for ``path`` and the index of the symbol table it is keyed to (0: none)."""
+def build(
+    path: str, *, limit: int = CTF_MAX_PTYPE, progress: Progress | None = None
+) -> tuple[Container, ConvertReport, int]:
+    """The CTF container for ``path`` and the index of the symbol table it is keyed to (0: none).
+    ``progress(phase, done, total)`` is called as units are read (for a progress bar)."""
     start = time.monotonic()
     report = ConvertReport(path)
     with ElfFile(path) as elf:
@@ -162,7 +172,7 @@ def build(path: str, *, limit: int = CTF_MAX_PTYPE) -> tuple[Container, ConvertR
         symbols = list(elf.symbols(symtab)) if symtab is not None else []
         report.symtab = symtab.name if symtab is not None else None
         relocatable = elf.header.e_type == ET_REL
-        idx = _index(dwarf, report)
+        idx = _index(dwarf, report, progress)
         builder = GraphBuilder(pointer_size)
         roots: list[int] = []
         objects: list[int | None] = []  # node index of each data object's type, None: unknown
@@ -250,7 +260,9 @@ def _signature_die(die: DIE) -> DIE:
     return die
 
 
-def convert(path: str, output: str | None = None, *, limit: int = CTF_MAX_PTYPE) -> ConvertReport:
+def convert(
+    path: str, output: str | None = None, *, limit: int = CTF_MAX_PTYPE, progress: Progress | None = None
+) -> ConvertReport:
     """Add ``.SUNW_ctf`` to ``path`` (or write the result to ``output``); verified before the rename."""
     if output is None:
         try:
@@ -261,7 +273,7 @@ def convert(path: str, output: str | None = None, *, limit: int = CTF_MAX_PTYPE)
             not mode & 0o222
         ):  # even root should not rewrite a file nobody may write (shared fixtures, packages)
             raise UnsafeEditError(path, "the file is read-only; write the result elsewhere with -o OUT")
-    container, report, symtab_index = build(path, limit=limit)
+    container, report, symtab_index = build(path, limit=limit, progress=progress)
     start = time.monotonic()
     with ElfFile(path) as elf:
         data = write_container(container, compress=True, byte_order=elf.endian)
