@@ -5,11 +5,14 @@ Each builder caches by content under .cache/ like ``build_rust`` does, so reruns
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
 import subprocess
 from pathlib import Path
+
+import pytest
 
 from conftest import BUILD_CACHE, build_rust, require_tool, shared_path
 
@@ -24,6 +27,7 @@ int sum(point_t *p, enum color c, union u *v, struct list *l, ...) {
     return p->x + p->y + c + (int)v->l + (names[0][0] != 0) + (l != 0);
 }
 int g_counter = 3;
+struct arrays { int n; char buf[256]; char big[70000]; int z[0]; int flex[]; } g_arrays;
 """
 
 RUST_SOURCE = r"""
@@ -75,11 +79,17 @@ def build_c(name: str, compiler: str, *flags: str, source: str = C_SOURCE) -> Pa
 def rust_dwarf5(optimized: bool = False) -> Path:
     """The Rust test program with DWARF 5 (nightly ``-Z dwarf-version=5``); only this crate's DWARF."""
     flags = ["-g", "-C", "prefer-dynamic", "-Z", "dwarf-version=5"] + (["-O"] if optimized else [])
-    if shutil.which("rustup") is None:
-        import pytest
-
-        pytest.skip("rustup not installed: the DWARF 5 Rust build needs the nightly toolchain")
+    if not _has_nightly():
+        pytest.skip("no nightly toolchain (rustup toolchain install nightly): -Z dwarf-version=5 needs it")
     return build_rust(RUST_SOURCE, "dwarf5" + ("o" if optimized else ""), *flags, toolchain="nightly")
+
+
+@functools.cache
+def _has_nightly() -> bool:
+    if shutil.which("rustup") is None:
+        return False
+    probe = subprocess.run(["rustup", "run", "nightly", "rustc", "--version"], capture_output=True)
+    return probe.returncode == 0
 
 
 def rust_dwarf4(optimized: bool = False) -> Path:

@@ -9,6 +9,7 @@ otherwise a short list of steps is run. Plans are computed once per (table, shap
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from . import constants as DW
 from .leb128 import sleb, uleb
@@ -123,6 +124,7 @@ class Abbrev:
     fixed_size: int | None = None
     steps: tuple[tuple[int, int], ...] = ()
     index: dict[int, int] = field(default_factory=dict)  # attribute -> position in specs (first wins)
+    decoder: tuple[Any, ...] | None = None  # compiled on first decode (decoder.compile_decoder)
 
 
 Specs = tuple[tuple[int, int, int], ...]

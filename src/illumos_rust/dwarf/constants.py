@@ -187,9 +187,12 @@ DW_LANG_Rust = 0x1C
 
 # -- Location expression opcodes used to read constant member offsets and static addresses (table 7.9) -------
 DW_OP_addr = 0x03
+DW_OP_const8u = 0x0E
 DW_OP_constu = 0x10
 DW_OP_plus_uconst = 0x23
 DW_OP_addrx = 0xA1
+DW_OP_form_tls_address = 0x9B
+DW_OP_GNU_push_tls_address = 0xE0
 DW_OP_GNU_addr_index = 0xFB
 
 # -- Line number program (tables 7.25-7.27) ------------------------------------------------------------------

@@ -42,6 +42,7 @@ class DwarfInfo:
         self._u32 = struct.Struct(self.endian + "I")
         self._u64 = struct.Struct(self.endian + "Q")
         self._line_tables: dict[tuple[int, int], LineTable] = {}
+        self._strings: dict[int, str] = {}
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> DwarfInfo:
@@ -144,8 +145,11 @@ class DwarfInfo:
         return plan
 
     def string(self, offset: int) -> str:
-        """The ``.debug_str`` string at ``offset`` (``DW_FORM_strp``)."""
-        return self.section("str").cstring(offset, "DW_FORM_strp string")
+        """The ``.debug_str`` string at ``offset`` (``DW_FORM_strp``); memoised, names repeat a lot."""
+        s = self._strings.get(offset)
+        if s is None:
+            s = self._strings[offset] = self.section("str").cstring(offset, "DW_FORM_strp string")
+        return s
 
     def line_string(self, offset: int) -> str:
         """The ``.debug_line_str`` string at ``offset`` (``DW_FORM_line_strp``)."""

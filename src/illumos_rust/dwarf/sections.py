@@ -20,6 +20,8 @@ from ..elf.relocations import (
     R_X86_64_32,
     R_X86_64_32S,
     R_X86_64_64,
+    R_X86_64_DTPOFF32,
+    R_X86_64_DTPOFF64,
     R_X86_64_NONE,
     relocations,
 )
@@ -49,6 +51,10 @@ _ABSOLUTE = {
     (EC.EM_AMD64, R_X86_64_64): 8,
     (EC.EM_AMD64, R_X86_64_32): 4,
     (EC.EM_AMD64, R_X86_64_32S): 4,
+    # Thread-local statics: the location is the variable's offset in the TLS block (DW_OP_const*u followed
+    # by DW_OP_form_tls_address); rustc's thread_local! and gcc's __thread emit these.
+    (EC.EM_AMD64, R_X86_64_DTPOFF64): 8,
+    (EC.EM_AMD64, R_X86_64_DTPOFF32): 4,
     (EC.EM_AARCH64, R_AARCH64_ABS64): 8,
     (EC.EM_AARCH64, R_AARCH64_ABS32): 4,
     (EC.EM_386, 1): 4,  # R_386_32 (i386 psABI), SHT_REL: the addend is in place

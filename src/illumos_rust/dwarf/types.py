@@ -98,6 +98,7 @@ class VariantPart:
 
     discr: TypeKey | None
     variants: list[Variant]
+    discr_member: Member | None = None  # the member ``discr`` names, when it sits in the variant part
 
 
 @dataclass
@@ -258,15 +259,24 @@ class TypeGraph:
             return self._names[key]
         name = self._own_name(die)
         if name is not None:
-            parts = [name]
+            # Walk up to the first scope whose qualified name is known (or the unit), then build downwards.
+            chain: list[DIE] = []
             parent = die.parent
-            depth = 0
-            while parent is not None and parent.tag in _SCOPE_TAGS and depth < MAX_NAME_DEPTH:
-                pname = self._own_name(parent)
-                parts.append(pname if pname is not None else "{anon}")
+            prefix: str | None = None
+            while parent is not None and parent.tag in _SCOPE_TAGS and len(chain) < MAX_NAME_DEPTH:
+                known = self._names.get(key_of(parent))
+                if known is not None:  # anonymous scopes are cached as None: keep climbing past them
+                    prefix = known
+                    break
+                chain.append(parent)
                 parent = parent.parent
-                depth += 1
-            name = "::".join(reversed(parts))
+            for scope in reversed(chain):
+                own = self._own_name(scope)
+                part = own if own is not None else "{anon}"
+                prefix = part if prefix is None else f"{prefix}::{part}"
+                if own is not None:
+                    self._names.setdefault(key_of(scope), prefix)
+            name = name if prefix is None else f"{prefix}::{name}"
         self._names[key] = name
         return name
 
@@ -296,7 +306,7 @@ class TypeGraph:
             bit_size=die.get_int(DW.DW_AT_bit_size),
             alignment=die.get_int(DW.DW_AT_alignment),
             declaration=die.flag(DW.DW_AT_declaration),
-            language=die.unit.top.get_int(DW.DW_AT_language),
+            language=die.unit.language,
         )
         if kind in ("struct", "class", "union"):
             self._fill_aggregate(t, die)
@@ -336,20 +346,25 @@ class TypeGraph:
         return False
 
     def _subrange(self, die: DIE) -> Subrange:
-        lower = die.get_int(DW.DW_AT_lower_bound) or 0
+        """One dimension. Bounds in ``DW_FORM_dataN`` take the signedness of the subrange's type (DWARF 5
+        §7.5.5, the interpretation "depends on the type"): gcc writes ``char buf[256]``'s bound as data1 0xff.
+        """
+        index_type = self._target(die)
+        signed = self._is_signed(index_type)
+
+        def bound(attr: int) -> int | None:
+            a = die.attribute(attr)
+            if a is None or not isinstance(a.value, int) or isinstance(a.value, bool):
+                return None  # absent, or a DWARF expression / variable reference (a run-time bound)
+            return die.signed(attr) if signed and a.form != DW.DW_FORM_sdata else a.value
+
+        lower = bound(DW.DW_AT_lower_bound) or 0
         count = die.get_int(DW.DW_AT_count)
         if count is None:
-            upper = die.signed(DW.DW_AT_upper_bound)
-            if upper is not None and die.attribute(DW.DW_AT_upper_bound) is not None:
-                a = die.attribute(DW.DW_AT_upper_bound)
-                if (
-                    a is not None
-                    and a.form in (DW.DW_FORM_udata, DW.DW_FORM_data8)
-                    and isinstance(a.value, int)
-                ):
-                    upper = a.value
-                count = upper - lower + 1 if upper >= lower - 1 else None
-        return Subrange(count, lower, self._target(die))
+            upper = bound(DW.DW_AT_upper_bound)
+            if upper is not None and upper >= lower - 1:
+                count = upper - lower + 1
+        return Subrange(count, lower, index_type)
 
     def _member(self, die: DIE, container_size: int | None) -> Member:
         loc = die.attribute(DW.DW_AT_data_member_location)
@@ -421,8 +436,9 @@ class TypeGraph:
                 variants.append(Variant(value, members, dl if isinstance(dl, bytes) else None))
             elif child.tag == DW.DW_TAG_member:
                 members_here.append(self._member(child, size))
-        part = VariantPart(None if discr is None else key_of(discr), variants)
-        return part
+        discr_key = None if discr is None else key_of(discr)
+        tag = next((m for m in members_here if m.key == discr_key), None)
+        return VariantPart(discr_key, variants, tag)
 
     def subprogram(self, die: DIE) -> Subprogram:
         """The signature and address of a ``DW_TAG_subprogram`` DIE."""
@@ -472,7 +488,7 @@ class TypeGraph:
             external=ext is not None and ext.flag(DW.DW_AT_external),
             declaration=die.flag(DW.DW_AT_declaration),
             inline=die.has(DW.DW_AT_inline),
-            language=die.unit.top.get_int(DW.DW_AT_language),
+            language=die.unit.language,
         )
 
     def variable(self, die: DIE) -> Variable:
