@@ -7,7 +7,7 @@ STAMP    := $(VENV)/.installed
 # llvm-14 for DWARF) or benchmarks use as anchors (ripgrep),
 # and the crate sources `port`'s tests check the known Solaris-only gaps in (issue 6).
 DEB_PKGS := rustfilt ripgrep binutils gdb xz-utils patch clang golang-go nasm systemtap-sdt-dev libssl-dev \
-            gcc llvm-14 \
+            gcc llvm llvm-14 \
             librust-users-dev librust-fs2-dev librust-stacker-dev librust-term-size-dev \
             librust-shared-library-dev librust-libc-dev librust-nix-dev
 # inspect's recognition and note tests build C, C++ and Go programs (issue 11).

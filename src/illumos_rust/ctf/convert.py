@@ -1,0 +1,295 @@
+"""DWARF → CTF v2 for a whole ELF file (Rust and C units), and ``.SUNW_ctf`` added to it as a transaction.
+
+Steps: walk every compile unit's top level (descending only into namespaces, never into function bodies —
+most DIEs of a Rust binary are subprogram and inlined-subroutine trees CTF does not need); convert the types
+the symbol table's data objects and functions use, then every other type DIE, into a node graph (``graph``);
+merge structurally identical nodes across units (``dedup``); take types in that priority order under the
+32,767-type budget (``budget``); pair the object and function sections with the symbol table the section
+will link to (``.symtab``, else ``.dynsym`` of a stripped file, libproc ``Pbuild_file_ctf``); write the
+container, append it with ``elf.add_section``, re-read the temporary file and compare, rename.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..dwarf import constants as DW
+from ..dwarf.expr import static_address
+from ..dwarf.info import DwarfInfo
+from ..dwarf.unit import DIE
+from ..elf.add_section import add_section, write_atomically
+from ..elf.constants import ET_REL, SHT_DYNSYM, SHT_SYMTAB
+from ..elf.reader import ElfFile
+from ..errors import FormatError, UnsafeEditError
+from .budget import select
+from .constants import CTF_MAX_PTYPE
+from .dedup import partition
+from .graph import TYPE_TAGS, GraphBuilder
+from .load import CTF_SECTION, load_ctf
+from .model import Container, FunctionInfo, trim_functions, trim_objects
+from .symbols import ctf_symbols
+from .writer import write_container
+
+_WALK_INTO = {DW.DW_TAG_namespace, DW.DW_TAG_module}
+
+
+@dataclass
+class ConvertReport:
+    """What a conversion did, for the CLI and for tests."""
+
+    path: str
+    output: str | None = None
+    units: int = 0
+    rust_units: int = 0
+    c_units: int = 0
+    nodes: int = 0
+    unique_types: int = 0
+    types: int = 0
+    stand_ins: list[str] = field(default_factory=list)
+    dropped: int = 0
+    dropped_names: list[str] = field(default_factory=list)
+    lowered_enums: list[str] = field(default_factory=list)
+    truncated: list[str] = field(default_factory=list)
+    symtab: str | None = None
+    functions: int = 0
+    functions_typed: int = 0
+    objects: int = 0
+    objects_typed: int = 0
+    functions_over_budget: int = 0
+    objects_over_budget: int = 0
+    section_bytes: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class _Index:
+    subprograms_by_name: dict[str, DIE] = field(default_factory=dict)
+    subprograms_by_addr: dict[int, DIE] = field(default_factory=dict)
+    variables_by_name: dict[str, DIE] = field(default_factory=dict)
+    variables_by_addr: dict[int, DIE] = field(default_factory=dict)
+    type_dies: list[DIE] = field(default_factory=list)
+
+
+def _origin(die: DIE) -> DIE:
+    """The DIE holding a subprogram's or variable's name and signature (through abstract_origin and
+    specification), bounded against hostile loops."""
+    for _ in range(8):
+        nxt = die.ref(DW.DW_AT_abstract_origin) or die.ref(DW.DW_AT_specification)
+        if nxt is None:
+            return die
+        die = nxt
+    return die
+
+
+def _names(die: DIE) -> list[str]:
+    src = _origin(die)
+    out = []
+    for attr in (DW.DW_AT_linkage_name, DW.DW_AT_MIPS_linkage_name):
+        v = die.get_str(attr) or src.get_str(attr)
+        if v:
+            out.append(v)
+    name = die.name or src.name
+    if name:
+        out.append(name)
+    return out
+
+
+Progress = Callable[[str, int, int], None]
+
+
+def _index(dwarf: DwarfInfo, report: ConvertReport, progress: Progress | None = None) -> _Index:
+    idx = _Index()
+    units = dwarf.compile_units
+    for done, unit in enumerate(units):
+        if progress is not None:
+            progress("reading DWARF units", done, len(units))
+        top = unit.top
+        report.units += 1
+        lang = top.get_int(DW.DW_AT_language)
+        if lang == DW.DW_LANG_Rust:
+            report.rust_units += 1
+        elif lang in (DW.DW_LANG_C89, DW.DW_LANG_C, DW.DW_LANG_C99, DW.DW_LANG_C11):
+            report.c_units += 1
+        stack = [top]
+        while stack:
+            scope = stack.pop()
+            for die in scope.children():
+                tag = die.tag
+                if tag in TYPE_TAGS:
+                    idx.type_dies.append(die)
+                    if tag in (DW.DW_TAG_structure_type, DW.DW_TAG_union_type, DW.DW_TAG_class_type):
+                        stack.append(die)  # nested types (Rust enum variants, C++ members) and methods
+                elif tag in _WALK_INTO:
+                    stack.append(die)
+                elif tag == DW.DW_TAG_subprogram:
+                    if die.flag(DW.DW_AT_declaration):
+                        continue
+                    low = die.get_int(DW.DW_AT_low_pc)
+                    if low is None and not die.has(DW.DW_AT_ranges):
+                        continue  # abstract instance only (inlined everywhere): no symbol of its own
+                    for n in _names(die):
+                        idx.subprograms_by_name.setdefault(n, die)
+                    if low is not None:
+                        idx.subprograms_by_addr.setdefault(low, die)
+                elif tag == DW.DW_TAG_variable:
+                    loc = die.get(DW.DW_AT_location)
+                    if not isinstance(loc, bytes):
+                        continue
+                    where = static_address(loc, unit.address_size, dwarf.little)
+                    if where is None:
+                        continue
+                    kind, value = where
+                    addr = dwarf.indexed_address(unit, value) if kind == "addrx" else value
+                    for n in _names(die):
+                        idx.variables_by_name.setdefault(n, die)
+                    idx.variables_by_addr.setdefault(addr, die)
+    return idx
+
+
+def build(
+    path: str, *, limit: int = CTF_MAX_PTYPE, progress: Progress | None = None
+) -> tuple[Container, ConvertReport, int]:
+    """The CTF container for ``path`` and the index of the symbol table it is keyed to (0: none).
+    ``progress(phase, done, total)`` is called as units are read (for a progress bar)."""
+    start = time.monotonic()
+    report = ConvertReport(path)
+    with ElfFile(path) as elf:
+        dwarf = DwarfInfo(elf)
+        if not dwarf.has_dwarf:
+            raise FormatError(path, None, "no DWARF debug information to convert (build with -g)")
+        pointer_size = 8 if elf.is64 else 4
+        sections = elf.sections
+        symtab = next((s for s in sections if s.sh_type == SHT_SYMTAB), None)
+        if symtab is None:
+            symtab = next((s for s in sections if s.sh_type == SHT_DYNSYM), None)
+        symbols = list(elf.symbols(symtab)) if symtab is not None else []
+        report.symtab = symtab.name if symtab is not None else None
+        relocatable = elf.header.e_type == ET_REL
+        idx = _index(dwarf, report, progress)
+        builder = GraphBuilder(pointer_size)
+        roots: list[int] = []
+        objects: list[int | None] = []  # node index of each data object's type, None: unknown
+        functions: list[tuple[int, list[int], bool] | None] = []
+        for _i, sym, is_func in ctf_symbols(symbols):
+            if is_func:
+                report.functions += 1
+                die = idx.subprograms_by_name.get(sym.name)
+                if die is None and not relocatable:
+                    die = idx.subprograms_by_addr.get(sym.value)
+                if die is None:
+                    functions.append(None)
+                    continue
+                ret, args, varargs = builder.signature(_signature_die(die))
+                functions.append((ret, args, varargs))
+                roots += [ret, *args]
+                report.functions_typed += 1
+            else:
+                report.objects += 1
+                die = idx.variables_by_name.get(sym.name)
+                if die is None and not relocatable:
+                    die = idx.variables_by_addr.get(sym.value)
+                typed = None
+                if die is not None:
+                    tdie = die.ref(DW.DW_AT_type) or _origin(die).ref(DW.DW_AT_type)
+                    if tdie is not None:
+                        typed = builder.node_for(tdie)
+                        roots.append(typed)
+                        report.objects_typed += 1
+                objects.append(typed)
+        object_roots = [o for o in objects if o is not None]
+        first = set(object_roots)
+        roots = object_roots + [r for r in roots if r not in first]
+        for die in idx.type_dies:
+            builder.node_for(die)
+        builder.drain()
+        symtab_index = symtab.index if symtab is not None else 0
+    graph = builder.graph
+    report.nodes = len(graph.nodes)
+    classes = partition(graph.nodes)
+    report.unique_types = len(set(classes))
+    sel = select(graph.nodes, classes, roots, limit=limit, pointer_size=pointer_size)
+    report.types = len(sel.types)
+    report.stand_ins, report.dropped, report.dropped_names = sel.stand_ins, sel.dropped, sel.dropped_names
+    report.lowered_enums = sorted(set(graph.lowered_enums))
+    report.truncated = sel.truncated
+
+    def tid(node: int) -> int:
+        return sel.id_of.get(classes[node], 0)
+
+    entries: list[FunctionInfo | None] = []
+    for f in functions:
+        if f is None:
+            entries.append(None)
+            continue
+        ids = [tid(n) for n in (f[0], *f[1][:1022])]
+        if not all(ids):  # a type left out by the budget: "no information" beats a wrong signature
+            report.functions_over_budget += 1
+            report.functions_typed -= 1
+            entries.append(None)
+            continue
+        entries.append(FunctionInfo(ids[0], tuple(ids[1:]), f[2]))
+    objects_ids = tuple(0 if o is None else tid(o) for o in objects)
+    report.objects_over_budget = sum(
+        1 for o, i in zip(objects, objects_ids, strict=True) if o is not None and not i
+    )
+    report.objects_typed -= report.objects_over_budget
+    container = Container(
+        types=tuple(sel.types),
+        objects=trim_objects(objects_ids),
+        functions=trim_functions(tuple(entries)),
+    )
+    report.seconds = time.monotonic() - start
+    return container, report, symtab_index
+
+
+def _signature_die(die: DIE) -> DIE:
+    """The DIE whose children are the formal parameters with types: a concrete out-of-line instance's
+    parameters point at the abstract ones through ``DW_AT_abstract_origin``, so use the origin."""
+    origin = _origin(die)
+    if origin is not die and not any(
+        c.tag == DW.DW_TAG_formal_parameter and c.has(DW.DW_AT_type) for c in die.children()
+    ):
+        return origin
+    return die
+
+
+def convert(
+    path: str, output: str | None = None, *, limit: int = CTF_MAX_PTYPE, progress: Progress | None = None
+) -> ConvertReport:
+    """Add ``.SUNW_ctf`` to ``path`` (or write the result to ``output``); verified before the rename."""
+    if output is None:
+        try:
+            mode = os.stat(path).st_mode
+        except OSError as exc:
+            raise FormatError(path, None, f"cannot read: {exc.strerror or exc}") from None
+        if (
+            not mode & 0o222
+        ):  # even root should not rewrite a file nobody may write (shared fixtures, packages)
+            raise UnsafeEditError(path, "the file is read-only; write the result elsewhere with -o OUT")
+    container, report, symtab_index = build(path, limit=limit, progress=progress)
+    start = time.monotonic()
+    with ElfFile(path) as elf:
+        data = write_container(container, compress=True, byte_order=elf.endian)
+        image = add_section(elf, CTF_SECTION, data, sh_link=symtab_index)
+    report.section_bytes = len(data)
+
+    def verify(tmp: str) -> None:
+        got = load_ctf(tmp)
+        if got.container != container:
+            raise UnsafeEditError(path, "the written .SUNW_ctf does not read back as what was converted")
+        with ElfFile(tmp) as check:
+            sec = check.section(CTF_SECTION)
+            if sec is None or sec.sh_link != symtab_index:
+                raise UnsafeEditError(path, f"{CTF_SECTION} missing or not linked to the symbol table")
+
+    write_atomically(path, image, verify, output=output)
+    report.output = os.path.realpath(output or path)
+    report.seconds += time.monotonic() - start
+    return report
