@@ -383,6 +383,7 @@ pub mod __registration {
         provider: String,
         name: String,
         function: String,
+        unnamed: bool,
         base: u64,
         types: Vec<String>,
         offsets: Vec<u32>,
@@ -419,24 +420,28 @@ pub mod __registration {
         let mut order: Vec<&Site> = sites.iter().collect();
         order.sort_by_key(|s| s.addr);
         for s in order {
-            let (mut func, mut base, m) = symbol_of(s.addr);
+            let (func, base, m) = symbol_of(s.addr);
             if module.is_empty() {
                 module = m;
             }
-            if func.is_empty() {
-                func = ::std::format!("0x{:x}", s.addr);
-                base = s.addr;
-            }
-            let found = probes
-                .iter()
-                .position(|p| p.provider == s.provider && p.name == s.probe && p.function == func);
+            // No symbol covers the site: one probe for all such sites, named after its lowest site.
+            let unnamed = func.is_empty();
+            let found = probes.iter().position(|p| {
+                p.provider == s.provider
+                    && p.name == s.probe
+                    && p.unnamed == unnamed
+                    && (unnamed || p.function == func)
+            });
             let i = match found {
                 Some(i) => i,
                 None => {
+                    let (function, base) =
+                        if unnamed { (::std::format!("0x{:x}", s.addr), s.addr) } else { (func, base) };
                     probes.push(DofProbe {
                         provider: s.provider.clone(),
                         name: s.probe.clone(),
-                        function: func,
+                        function,
+                        unnamed,
                         base,
                         types: Vec::new(),
                         offsets: Vec::new(),

@@ -161,15 +161,13 @@ def group_sites(
 ) -> list[ListedProbe]:
     """One probe per (provider, probe, function), sites relative to the function's start; the rule the
     generated ``register_probes()`` follows with ``dladdr(3C)``, so the offline DOF matches the runtime's."""
-    probes: dict[tuple[str, str, str], ListedProbe] = {}
+    probes: dict[tuple[str, str, str | None], ListedProbe] = {}
     for s in sorted(sites, key=lambda s: (s.shndx or 0, s.address)):
         index = per_section.get(s.shndx) if per_section is not None and s.shndx is not None else symbols
         hit = index.lookup(s.address) if index is not None else None
-        if hit is not None:
-            func, base = hit[0].name, hit[0].value
-        else:
-            func, base = f"0x{s.address:x}", s.address
-        key = (s.provider, s.probe, func)
+        # No symbol covers the site: one probe for all such sites, named after the lowest of them.
+        func, base = (hit[0].name, hit[0].value) if hit is not None else (f"0x{s.address:x}", s.address)
+        key = (s.provider, s.probe, func if hit is not None else None)
         p = probes.get(key)
         if p is None:
             p = probes[key] = ListedProbe("usdt", s.provider, s.probe, func, base, section=RECORD_SECTION)
