@@ -194,7 +194,9 @@ def run_decode(args: argparse.Namespace) -> int:
         where = f" (section {sec})" if sec else ""
         model = {1: "ILP32", 2: "LP64"}.get(image.model, str(image.model))
         enc = {1: "little-endian", 2: "big-endian"}.get(image.encoding, str(image.encoding))
-        out.write(f"{args.file}{where}: DOF version {image.version}, {model}, {enc}, {len(image.sections)} sections")
+        out.write(
+            f"{args.file}{where}: DOF version {image.version}, {model}, {enc}, {len(image.sections)} sections"
+        )
         out.write(", relocatable\n" if image.relocatable else "\n")
         for prov in image.providers:
             attrs = "  " + " ".join(f"{k}={v}" for k, v in prov.attributes.items()) if prov.attributes else ""
@@ -206,5 +208,7 @@ def run_decode(args: argparse.Namespace) -> int:
                 out.write(f"    args ({', '.join(p.arg_types)})")
                 if p.xarg_types is not None:
                     out.write(f"  translated ({', '.join(p.xarg_types)})")
-                out.write(f"\n    offsets {_hexes(p.offsets)}  is-enabled offsets {_hexes(p.enabled_offsets)}\n")
+                out.write(
+                    f"\n    offsets {_hexes(p.offsets)}  is-enabled offsets {_hexes(p.enabled_offsets)}\n"
+                )
     return 0

@@ -69,7 +69,10 @@ ATTR_ENTITIES = ("provider", "module", "function", "name", "args")
 
 
 def encode_attr(text: str) -> int:
-    """``DOF_ATTR(name, data, class)`` = name << 24 | data << 16 | class << 8 from ``"Evolving/Evolving/Common"``."""
+    """sys/dtrace.h ``DOF_ATTR(name, data, class)`` = name << 24 | data << 16 | class << 8.
+
+    From the pragma spelling, e.g. ``"Evolving/Evolving/Common"``.
+    """
     name, data, cls = text.split("/")
     return STABILITY.index(name) << 24 | STABILITY.index(data) << 16 | DEPCLASS.index(cls) << 8
 
@@ -79,7 +82,11 @@ def decode_attr(value: int) -> str:
         return table[i] if i < len(table) else str(i)
 
     return "/".join(
-        (pick(STABILITY, value >> 24 & 0xFF), pick(STABILITY, value >> 16 & 0xFF), pick(DEPCLASS, value >> 8 & 0xFF))
+        (
+            pick(STABILITY, value >> 24 & 0xFF),
+            pick(STABILITY, value >> 16 & 0xFF),
+            pick(DEPCLASS, value >> 8 & 0xFF),
+        )
     )
 
 
@@ -184,7 +191,9 @@ def encode(providers: list[DofProvider]) -> bytes:
         body += data
         offset += len(data)
     ident = bytes([0x7F, 0x44, 0x4F, 0x46, DOF_MODEL_LP64, DOF_ENCODE_LSB, DOF_VERSION_2, 2, 8, 8]) + bytes(6)
-    header = ident + struct.pack("<IIIIQQQQ", 0, HDR_SIZE, SEC_SIZE, len(sections), HDR_SIZE, offset, offset, 0)
+    header = ident + struct.pack(
+        "<IIIIQQQQ", 0, HDR_SIZE, SEC_SIZE, len(sections), HDR_SIZE, offset, offset, 0
+    )
     return header + bytes(headers) + bytes(body)
 
 
@@ -259,7 +268,9 @@ def decode(buf: bytes | memoryview, path: str = "<dof>", file_offset: int = 0) -
 
         def string(idx: int, what: str, st_off: int = st_off, st_size: int = st_size) -> str:
             if idx >= st_size:
-                raise r.fail(st_off, f"{what}: string offset {idx} outside the string table ({st_size} bytes)")
+                raise r.fail(
+                    st_off, f"{what}: string offset {idx} outside the string table ({st_size} bytes)"
+                )
             end = bytes(buf[st_off + idx : st_off + st_size]).find(b"\0")
             if end < 0:
                 raise r.fail(st_off + idx, f"{what}: string is not NUL-terminated in its table")
@@ -278,7 +289,9 @@ def decode(buf: bytes | memoryview, path: str = "<dof>", file_offset: int = 0) -
                 return []
             a_off, a_size, _ = section(sec_i, want, what)
             if (start + count) * 4 > a_size:
-                raise r.fail(a_off, f"{what}: entries {start}..{start + count} past the table ({a_size // 4})")
+                raise r.fail(
+                    a_off, f"{what}: entries {start}..{start + count} past the table ({a_size // 4})"
+                )
             return list(struct.unpack_from(f"{e}{count}I", buf, a_off + start * 4))
 
         prov = DofProvider(string(name_i, f"provider {i} name"))
@@ -307,7 +320,9 @@ def decode(buf: bytes | memoryview, path: str = "<dof>", file_offset: int = 0) -
             probe.offsets = u32_array(proffs_i, SECT_PROFFS, offidx, noffs, what + " offsets")
             if nenoffs and prenoffs_i == DOF_SECIDX_NONE:
                 raise r.fail(pr_off, f"{what} has is-enabled offsets but the provider has no PRENOFFS")
-            probe.enabled_offsets = u32_array(prenoffs_i, SECT_PRENOFFS, enoffidx, nenoffs, what + " is-enabled")
+            probe.enabled_offsets = u32_array(
+                prenoffs_i, SECT_PRENOFFS, enoffidx, nenoffs, what + " is-enabled"
+            )
             prov.probes.append(probe)
         image.providers.append(prov)
     return image

@@ -27,9 +27,60 @@ MAX_PROBE_NAME = 63
 
 # Names the generated Rust module uses as module and macro names: Rust keywords cannot be either.
 RUST_KEYWORDS = frozenset(
-    "as async await break const continue crate dyn else enum extern false fn for if impl in let loop match "
-    "mod move mut pub ref return self Self static struct super trait true type unsafe use where while "
-    "abstract become box do final macro override priv typeof unsized virtual yield try gen".split()
+    {
+        "as",
+        "async",
+        "await",
+        "break",
+        "const",
+        "continue",
+        "crate",
+        "dyn",
+        "else",
+        "enum",
+        "extern",
+        "false",
+        "fn",
+        "for",
+        "if",
+        "impl",
+        "in",
+        "let",
+        "loop",
+        "match",
+        "mod",
+        "move",
+        "mut",
+        "pub",
+        "ref",
+        "return",
+        "self",
+        "Self",
+        "static",
+        "struct",
+        "super",
+        "trait",
+        "true",
+        "type",
+        "unsafe",
+        "use",
+        "where",
+        "while",
+        "abstract",
+        "become",
+        "box",
+        "do",
+        "final",
+        "macro",
+        "override",
+        "priv",
+        "typeof",
+        "unsized",
+        "virtual",
+        "yield",
+        "try",
+        "gen",
+    }
 )
 
 
@@ -63,7 +114,7 @@ class Probe:
 
     @property
     def dtrace_name(self) -> str:
-        """The name DTrace shows: ``__`` becomes ``-`` (illumos ``dt_link.c`` strhyphenate; usdt does the same)."""
+        """The name DTrace shows: ``__`` becomes ``-`` (illumos ``dt_link.c`` strhyphenate; usdt does too)."""
         return self.name.replace("__", "-")
 
 
@@ -73,7 +124,7 @@ class Provider:
     probes: tuple[Probe, ...]
     line: int
     column: int
-    # ``#pragma D attributes NAME/DATA/CLASS provider PROV ENTITY`` values, entity -> "Evolving/Evolving/Common".
+    # ``#pragma D attributes N/D/C provider PROV ENTITY`` values: entity -> "Evolving/Evolving/Common".
     attributes: dict[str, str] = field(default_factory=dict)
 
 
@@ -281,19 +332,17 @@ class _Parser:
             else:
                 raise self.error(tok.offset, f"expected 'provider' or 'typedef', found {tok.text!r}")
         attrs = self._attributes({p.name for p in providers})
-        providers = [
-            Provider(p.name, p.probes, p.line, p.column, attrs.get(p.name, {})) for p in providers
-        ]
+        providers = [Provider(p.name, p.probes, p.line, p.column, attrs.get(p.name, {})) for p in providers]
         return ProviderFile(tuple(providers), tuple(self.pragmas), dict(self.typedefs))
 
     def _attributes(self, names: set[str]) -> dict[str, dict[str, str]]:
-        """``#pragma D attributes N/D/C provider PROV ENTITY`` (illumos dt_pragma.c) for the providers here."""
+        """``#pragma D attributes N/D/C provider PROV ENTITY`` (illumos dt_pragma.c) for these providers."""
         out: dict[str, dict[str, str]] = {}
         for line, offset in zip(self.pragmas, self.pragma_offsets, strict=True):
             words = line.lstrip("#").split()
             if len(words) >= 4 and words[:3] == ["pragma", "D", "attributes"]:
                 if len(words) != 7 or words[4] != "provider":
-                    continue  # attributes of other things (a single probe by name, translators): kept verbatim
+                    continue  # attributes of other things (one probe, translators): kept verbatim
                 attr, prov, entity = words[3], words[5], words[6]
                 if prov not in names:
                     continue
@@ -377,10 +426,11 @@ class _Parser:
                     self.next()
                     continue
                 break
-        close = self.peek()
-        if close.text == ":":
-            raise self.error(close.offset, "argument translators (':' after the arguments) are not supported")
         self.expect(")", "after the probe arguments")
+        if self.peek().text == ":":
+            raise self.error(
+                self.peek().offset, "argument translators (': (types)' after the arguments) are not supported"
+            )
         self.expect(";", "after the probe declaration")
         line, col = self._line_col(name_tok.offset)
         return Probe(name, tuple(args), tuple(arg_names), line, col)
@@ -469,7 +519,9 @@ def _pointer(base: CType, stars: int) -> CType:
     if stars == 1 and base.spelling == "char":
         return CType("char *", base.declared + " *", "string", 8, False, "&str")
     stars_text = " " + "*" * stars
-    return CType(base.spelling + stars_text, base.declared + stars_text, "ptr", 8, False, "*const " * stars + base.rust)
+    return CType(
+        base.spelling + stars_text, base.declared + stars_text, "ptr", 8, False, "*const " * stars + base.rust
+    )
 
 
 # Stability and dependency classes (illumos sys/dtrace.h DTRACE_STABILITY_*, DTRACE_CLASS_*), in order.

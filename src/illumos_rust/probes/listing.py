@@ -29,6 +29,7 @@ from ..elf.relocations import (
     relocation_sections,
     relocations,
 )
+from ..elf.section_notes import section_notes
 from ..errors import FormatError
 from . import dof as D
 
@@ -205,7 +206,7 @@ def stapsdt_probes(elf: ElfFile, symbols: SymbolIndex | None) -> list[ListedProb
     base_sec = elf.section(".stapsdt.base")
     words = struct.Struct(elf.endian + ("QQQ" if elf.is64 else "III"))
     out: dict[tuple[str, str, str], ListedProbe] = {}
-    for note in elf.notes():
+    for note in (n for sec in notes for n in section_notes(elf, sec)):
         if note.name != "stapsdt" or note.type != 3:
             continue
         desc = note.desc
