@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 from elftools.elf.elffile import ELFFile
-from conftest import build_rust, require_tool
-from probes_helpers import DOF_DUMP, program_source
 
+from conftest import build_rust, require_tool
 from illumos_rust.elf import ElfFile
 from illumos_rust.probes import dof as D
 from illumos_rust.probes.listing import list_probes, to_dof_providers, usdt_probes, usdt_sites
+from probes_helpers import DOF_DUMP, program_source
 
 pytestmark = pytest.mark.skipif(
     not (sys.platform.startswith("linux") and __import__("platform").machine() == "x86_64"),
@@ -84,7 +84,9 @@ def test_pie_records_use_relocations(pie: Path) -> None:
     require_tool("readelf")
     addr, size, flags = readelf_section(pie, "set_dtrace_probes")
     assert "W" in flags and "A" in flags
-    with open(pie, "rb") as fh:  # SHF_GNU_RETAIN (0x200000) keeps it through --gc-sections; readelf 2.40 says "o"
+    with open(
+        pie, "rb"
+    ) as fh:  # SHF_GNU_RETAIN (0x200000) keeps it through --gc-sections; readelf 2.40 says "o"
         sec = ELFFile(fh).get_section_by_name("set_dtrace_probes")
         assert sec["sh_flags"] & 0x200000
     relocs = {off: val for off, val in relative_relocs(pie).items() if addr <= off < addr + size}
@@ -147,7 +149,9 @@ def test_dof_layout_follows_the_header(nopie: Path) -> None:
 
 
 def test_list_and_decode_cli(pie: Path, tmp_path: Path) -> None:
-    text = subprocess.run([CLI, "probes", "list", str(pie)], capture_output=True, text=True, check=True).stdout
+    text = subprocess.run(
+        [CLI, "probes", "list", str(pie)], capture_output=True, text=True, check=True
+    ).stdout
     assert "usdt     foo:bar  in probe_work" in text
     assert "args (int, char *)" in text
     dof_file = tmp_path / "pie.dof"
