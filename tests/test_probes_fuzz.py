@@ -116,7 +116,9 @@ def section_range(raw: bytes, name: str) -> tuple[int, int]:
     which=st.sampled_from([("stap", ".note.stapsdt"), ("std", "set_dtrace_probes")]),
     edits=mutation,
 )
-def test_mutated_notes_and_records(binaries: dict[str, bytes], which: tuple[str, str], edits: list) -> None:
+def test_mutated_notes_and_records(
+    binaries: dict[str, bytes], which: tuple[str, str], edits: list[tuple[int, int]]
+) -> None:
     raw = binaries[which[0]]
     lo, hi = section_range(raw, which[1])
     data = mutate(raw, edits, None, lo, hi)
@@ -139,7 +141,8 @@ def test_truncated_record_section_is_one_line_exit_2(binaries: dict[str, bytes],
     assert code == 2
     assert (
         err
-        == f"illumos-rust: {path}: set_dtrace_probes: record length 65535 is out of bounds (offset 0x{lo:x})\n"
+        == f"illumos-rust: {path}: set_dtrace_probes: record length 65535 is out of bounds (offset 0x{lo:x})"
+        + "\n"
     )
 
 

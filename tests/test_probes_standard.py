@@ -72,7 +72,7 @@ def relative_relocs(path: Path) -> dict[int, int]:
 
 
 def code_bytes(path: Path, addr: int, n: int) -> bytes:
-    """Bytes at a virtual address, through pyelftools' view of the PT_LOAD segments (an independent reader)."""
+    """Bytes at a virtual address, through pyelftools' view of the PT_LOAD segments (independent reader)."""
     with open(path, "rb") as fh:
         for seg in ELFFile(fh).iter_segments("PT_LOAD"):
             if seg["p_vaddr"] <= addr < seg["p_vaddr"] + seg["p_filesz"]:
@@ -88,7 +88,7 @@ def test_pie_records_use_relocations(pie: Path) -> None:
         pie, "rb"
     ) as fh:  # SHF_GNU_RETAIN (0x200000) keeps it through --gc-sections; readelf 2.40 says "o"
         sec = ELFFile(fh).get_section_by_name("set_dtrace_probes")
-        assert sec["sh_flags"] & 0x200000
+        assert sec is not None and sec["sh_flags"] & 0x200000
     relocs = {off: val for off, val in relative_relocs(pie).items() if addr <= off < addr + size}
     with ElfFile(pie) as elf:
         sites = usdt_sites(elf)
