@@ -21,7 +21,8 @@ from typing import Any
 
 from ..demangle import try_demangle
 from ..elf import constants as C
-from ..elf.reader import ElfFile, Section, Symbol, SymbolIndex
+from ..elf.function_lookup import FunctionLookup
+from ..elf.reader import ElfFile, Section
 from ..elf.relocations import (
     R_AARCH64_ABS64,
     R_X86_64_64,
@@ -149,25 +150,14 @@ def usdt_sites(elf: ElfFile) -> list[Site]:
     return sites
 
 
-def _object_symbols(elf: ElfFile) -> dict[int, SymbolIndex]:
-    """Per-section symbol lookup for an object file, whose symbol values are section-relative."""
-    by_section: dict[int, list[Symbol]] = {}
-    for sym in elf.symtab:
-        by_section.setdefault(sym.shndx, []).append(sym)
-    return {k: SymbolIndex(v) for k, v in by_section.items()}
-
-
-def group_sites(
-    sites: list[Site], symbols: SymbolIndex | None, per_section: dict[int, SymbolIndex] | None = None
-) -> list[ListedProbe]:
+def group_sites(sites: list[Site], functions: FunctionLookup | None) -> list[ListedProbe]:
     """One probe per (provider, probe, function), sites relative to the function's start; the rule the
     generated ``register_probes()`` follows with ``dladdr(3C)``, so the offline DOF matches the runtime's."""
     probes: dict[tuple[str, str, str | None], ListedProbe] = {}
     for s in sorted(sites, key=lambda s: (s.shndx or 0, s.address)):
-        index = per_section.get(s.shndx) if per_section is not None and s.shndx is not None else symbols
-        hit = index.lookup(s.address) if index is not None else None
+        hit = functions.lookup(s.address, s.shndx) if functions is not None else None
         # No symbol covers the site: one probe for all such sites, named after the lowest of them.
-        func, base = (hit[0].name, hit[0].value) if hit is not None else (f"0x{s.address:x}", s.address)
+        func, base = hit if hit is not None else (f"0x{s.address:x}", s.address)
         key = (s.provider, s.probe, func if hit is not None else None)
         p = probes.get(key)
         if p is None:
@@ -199,11 +189,12 @@ def to_dof_providers(probes: list[ListedProbe]) -> list[D.DofProvider]:
 
 
 # -- SystemTap notes -------------------------------------------------------------------------------------
-def stapsdt_probes(elf: ElfFile, symbols: SymbolIndex | None) -> list[ListedProbe]:
+def stapsdt_probes(elf: ElfFile, functions: FunctionLookup | None = None) -> list[ListedProbe]:
     notes = [s for s in elf.sections_of_type(C.SHT_NOTE) if s.name == ".note.stapsdt"]
     if not notes:
         return []
     base_sec = elf.section(".stapsdt.base")
+    functions = functions or FunctionLookup(elf)
     words = struct.Struct(elf.endian + ("QQQ" if elf.is64 else "III"))
     out: dict[tuple[str, str, str], ListedProbe] = {}
     for note in (n for sec in notes for n in section_notes(elf, sec)):
@@ -221,8 +212,7 @@ def stapsdt_probes(elf: ElfFile, symbols: SymbolIndex | None) -> list[ListedProb
             delta = base_sec.sh_addr - base  # prelink moved the file (sys/sdt.h, notes §3)
             pc += delta
             sema = sema + delta if sema else 0
-        hit = symbols.lookup(pc) if symbols is not None else None
-        func, start = (hit[0].name, hit[0].value) if hit else ("", pc)
+        func, start = functions.lookup(pc) or ("", pc)
         key = (provider, name, func)
         p = out.get(key)
         if p is None:
@@ -247,7 +237,7 @@ def dof_sections(elf: ElfFile) -> list[tuple[Section, D.DofImage]]:
     return found
 
 
-def dof_probes(elf: ElfFile, symbols: SymbolIndex | None) -> list[ListedProbe]:
+def dof_probes(elf: ElfFile) -> list[ListedProbe]:
     out = []
     for sec, image in dof_sections(elf):
         for prov in image.providers:
@@ -268,25 +258,27 @@ def dof_probes(elf: ElfFile, symbols: SymbolIndex | None) -> list[ListedProbe]:
     return out
 
 
-def usdt_probes(elf: ElfFile, symbols: SymbolIndex | None = None) -> list[ListedProbe]:
+def usdt_probes(elf: ElfFile, functions: FunctionLookup | None = None) -> list[ListedProbe]:
     """The usdt records of ``elf`` grouped into probes (what ``register_probes()`` would register)."""
     sites = usdt_sites(elf)
     if not sites:
         return []
-    per_section = _object_symbols(elf) if elf.header.e_type == C.ET_REL else None
-    return group_sites(sites, symbols if symbols is not None else elf.symbol_index, per_section)
+    if functions is None:
+        functions = FunctionLookup(elf, by_section=elf.header.e_type == C.ET_REL)
+    return group_sites(sites, functions)
 
 
 def list_probes(elf: ElfFile) -> list[ListedProbe]:
     """Every probe in ``elf`` (the library entry point; ``audit`` can report these as information)."""
+    probes = dof_probes(elf)
     has_records = elf.section(RECORD_SECTION) is not None
     has_notes = any(s.name == ".note.stapsdt" for s in elf.sections_of_type(C.SHT_NOTE))
-    symbols = elf.symbol_index if has_records or has_notes else None  # built only when needed
-    probes = dof_probes(elf, None)
-    if has_records:
-        probes += usdt_probes(elf, symbols)
-    if has_notes:
-        probes += stapsdt_probes(elf, symbols)
+    if has_records or has_notes:  # the function table is read only when some probe needs a name
+        functions = FunctionLookup(elf, by_section=elf.header.e_type == C.ET_REL)
+        if has_records:
+            probes += usdt_probes(elf, functions)
+        if has_notes:
+            probes += stapsdt_probes(elf, functions)
     return probes
 
 
