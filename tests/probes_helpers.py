@@ -30,7 +30,7 @@ static NEG: AtomicUsize = AtomicUsize::new(0);
 
 #[no_mangle]
 #[inline(never)]
-pub extern "C" fn probe_work(n: i32, label: &str) {
+pub fn probe_work(n: i32, label: &str) {
     probes::foo::bar!(|| { BAR.fetch_add(1, SeqCst); (n, label) });
     probes::foo::neg!(|| { NEG.fetch_add(1, SeqCst); (-7i64 * n as i64, -2i16, -1i8) });
     probes::foo::big!(|| (u64::MAX - 1, i32::MIN, u32::MAX));

@@ -72,9 +72,14 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 
 def _write_atomic(path: str, data: bytes) -> None:
-    """Write via a temporary file and rename, so an error leaves nothing half-written."""
+    """Write via a temporary file and rename, so an error leaves nothing half-written; a device or pipe
+    (``/dev/stdout``) is written directly, never replaced."""
     directory = os.path.dirname(os.path.abspath(path))
     try:
+        if os.path.exists(path) and not os.path.isfile(path):
+            with open(path, "wb") as fh:
+                fh.write(data)
+            return
         fd, tmp = tempfile.mkstemp(prefix=".probes-", dir=directory)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
