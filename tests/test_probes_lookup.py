@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import build_rust, require_tool
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
 
+from conftest import build_rust, require_tool
 from illumos_rust.elf import ElfFile
 from illumos_rust.elf.function_lookup import FunctionLookup
 
