@@ -97,9 +97,10 @@ def binaries() -> dict[str, bytes]:
     require_tool("rustc")
     if not sys.platform.startswith("linux"):
         pytest.skip("builds Linux programs")
-    stap = build_rust(program_source(), "probes_fuzz_stap", "-O")
+    # the same builds as test_probes_linux (release) and test_probes_standard (pie): one compile each
+    stap = build_rust(program_source(), "probes_linux_release", "-O")
     std = build_rust(
-        program_source(DOF_DUMP), "probes_fuzz_std", "-O", "--cfg", "illumos_rust_probes_standard"
+        program_source(DOF_DUMP), "probes_std_pie", "--cfg", "illumos_rust_probes_standard", "-O"
     )
     return {"stap": stap.read_bytes(), "std": std.read_bytes()}
 

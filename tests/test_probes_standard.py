@@ -16,7 +16,13 @@ from elftools.elf.elffile import ELFFile
 from conftest import build_rust, require_tool
 from illumos_rust.elf import ElfFile
 from illumos_rust.probes import dof as D
-from illumos_rust.probes.listing import list_probes, to_dof_providers, usdt_probes, usdt_sites
+from illumos_rust.probes.listing import (
+    list_probes,
+    registers_probes,
+    to_dof_providers,
+    usdt_probes,
+    usdt_sites,
+)
 from probes_helpers import DOF_DUMP, program_source
 
 pytestmark = pytest.mark.skipif(
@@ -175,3 +181,33 @@ def test_list_and_decode_cli(pie: Path, tmp_path: Path) -> None:
         assert [p["address"] + o for o in p["offsets"]] == q.sites
         assert [p["address"] + o for o in p["is_enabled_offsets"]] == q.enabled_sites
         assert p["arguments"] == TYPES[p["name"]]
+
+
+def test_dof_section_in_an_elf_file(pie: Path, tmp_path: Path) -> None:
+    """A DOF section as ``dtrace -G`` leaves one (``.SUNW_dof``), added with objcopy: listed and decoded."""
+    require_tool("objcopy")
+    dof_file = tmp_path / "x.dof"
+    subprocess.run([CLI, "probes", "dof", "encode", str(pie), "-o", str(dof_file)], check=True)
+    with_dof = tmp_path / "with_dof"
+    add = [
+        "objcopy",
+        "--add-section",
+        f".SUNW_dof={dof_file}",
+        "--set-section-flags",
+        ".SUNW_dof=alloc,readonly",
+    ]
+    subprocess.run([*add, str(pie), str(with_dof)], check=True)
+    with ElfFile(with_dof) as elf:
+        listed = list_probes(elf)
+        assert registers_probes(elf)
+    from_dof = {p.name: p for p in listed if p.source == "dof"}
+    from_records = {p.name: p for p in listed if p.source == "usdt"}
+    assert sorted(from_dof) == sorted(from_records) == sorted(TYPES)
+    for name, p in from_dof.items():
+        q = from_records[name]
+        assert (p.sites, p.enabled_sites, p.arg_types) == (q.sites, q.enabled_sites, q.arg_types)
+        assert p.function == q.function and p.section == ".SUNW_dof"
+    text = subprocess.run(
+        [CLI, "probes", "dof", "decode", str(with_dof)], capture_output=True, text=True, check=True
+    )
+    assert "(section .SUNW_dof): DOF version 2, LP64, little-endian, 6 sections" in text.stdout

@@ -282,10 +282,11 @@ def list_probes(elf: ElfFile) -> list[ListedProbe]:
     return probes
 
 
-def registers_probes(elf: ElfFile) -> bool:
-    """Whether anything can register the usdt records: a ``register_probes`` symbol (ours or usdt's)."""
-    for table in (elf.symtab, elf.dynsym):
-        for name in table.names:
-            if "register_probes" in name:
-                return True
-    return False
+def registers_probes(elf: ElfFile) -> bool | None:
+    """Whether something can register the usdt records: ``register_probes()`` (ours or the usdt crate's)
+    walks them between ``__start_``/``__stop_set_dtrace_probes``, which the linker defines only when
+    referenced (and an object file references). Inlining can hide ``register_probes`` itself, so either
+    name counts. None when the file has no ``.symtab`` to tell (stripped)."""
+    if not len(elf.symtab):
+        return None
+    return any(name == "__start_set_dtrace_probes" or "register_probes" in name for name in elf.symtab.names)
