@@ -178,3 +178,24 @@ def test_c_program_sdt_notes_are_listed(tmp_path: Path) -> None:
     with ElfFile(exe) as elf:
         by_name = {p.name: p for p in list_probes(elf)}
     assert by_name["hello"].function == "main"
+
+
+@pytest.mark.parametrize("cfg", [(), ("--cfg", "illumos_rust_probes_standard")], ids=["stapsdt", "standard"])
+def test_module_is_warning_free_in_edition_2024(cfg: tuple[str, ...], tmp_path: Path) -> None:
+    require_tool("rustc")
+    src = tmp_path / "m.rs"
+    src.write_text(program_source().replace("#[no_mangle]", "#[unsafe(no_mangle)]"))  # 2024 syntax
+    cmd = [
+        "rustc",
+        "--edition=2024",
+        "-D",
+        "warnings",
+        "--emit",
+        "obj",
+        "-o",
+        str(tmp_path / "m.o"),
+        *cfg,
+        str(src),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

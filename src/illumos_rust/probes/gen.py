@@ -170,7 +170,7 @@ def _probe_body(provider: Provider, probe: Probe) -> list[str]:
         out += [
             f"{i4}#[cfg({cfg})]",
             f"{i4}{{",
-            f'{i5}extern "C" {{',
+            f'{i5}unsafe extern "C" {{',
             f"{i6}static {semaphore_name(provider, probe)}: u16;",
             f"{i5}}}",
             f"{i5}// SAFETY: the semaphore is a u16 defined by the asm below; tracers change it.",
@@ -290,7 +290,7 @@ pub mod __registration {
     #[cfg(__STANDARD_RETAIN__)]
     ::core::arch::global_asm!(".pushsection set_dtrace_probes, \"awR\", \"progbits\"", ".popsection");
 
-    extern "C" {
+    unsafe extern "C" {
         #[link_name = "__start_set_dtrace_probes"]
         static RECORDS_START: u8;
         #[link_name = "__stop_set_dtrace_probes"]
@@ -336,14 +336,18 @@ pub mod __registration {
         pub types: Vec<String>,
     }
 
+    /// SAFETY: `p..end` must be readable.
     unsafe fn cstr_at(p: *const u8, end: *const u8) -> Option<(String, *const u8)> {
         let mut q = p;
         while q < end {
-            if *q == 0 {
-                let s = ::core::slice::from_raw_parts(p, q as usize - p as usize);
-                return Some((String::from_utf8_lossy(s).into_owned(), q.add(1)));
+            // SAFETY: q is inside p..end.
+            unsafe {
+                if *q == 0 {
+                    let s = ::core::slice::from_raw_parts(p, q as usize - p as usize);
+                    return Some((String::from_utf8_lossy(s).into_owned(), q.add(1)));
+                }
+                q = q.add(1);
             }
-            q = q.add(1);
         }
         None
     }
