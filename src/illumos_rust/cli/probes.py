@@ -23,7 +23,7 @@ from .common import add_format, print_json
 
 EPILOG = """\
 examples:
-  illumos-rust probes gen src/myapp.d -o src/probes.rs     # then: mod probes; probes::myapp::start!(|| 42);
+  illumos-rust probes gen src/myapp.d -o src/probes.rs     # then: mod probes; probes::myapp::conn__open!(|| 42);
   illumos-rust probes list target/release/myapp            # usdt records, DOF, SystemTap notes
   illumos-rust probes list --format json a.out libfoo.so
   illumos-rust probes dof encode target/release/myapp -o myapp.dof   # what register_probes() would register
