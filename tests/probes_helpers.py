@@ -11,6 +11,9 @@ from illumos_rust.probes.gen import generate
 
 PROVIDER = """\
 /* The end-to-end test provider: ints, negative ints, a string, unsigned extremes, no arguments. */
+#pragma D attributes Evolving/Evolving/Common provider foo provider
+#pragma D attributes Private/Private/Unknown provider foo function
+#pragma D attributes Evolving/Evolving/ISA provider foo args
 typedef unsigned long long big_t;
 provider foo {
     probe bar(int n, char *label);

@@ -23,7 +23,7 @@ from illumos_rust.probes.listing import (
     usdt_probes,
     usdt_sites,
 )
-from probes_helpers import DOF_DUMP, program_source
+from probes_helpers import DOF_DUMP, PROVIDER, program_source
 
 pytestmark = pytest.mark.skipif(
     not (sys.platform.startswith("linux") and __import__("platform").machine() == "x86_64"),
@@ -123,8 +123,13 @@ def test_runtime_dof_equals_offline_dof(nopie: Path, tmp_path: Path) -> None:
     assert "register_probes: cannot open /dev/dtrace/helper" in out
     assert "DTrace is not available here, so the 8 probe site(s) stay unregistered" in out
     offline = tmp_path / "offline.dof"
-    subprocess.run([CLI, "probes", "dof", "encode", str(nopie), "-o", str(offline)], check=True)
+    provider_file = tmp_path / "foo.d"
+    provider_file.write_text(PROVIDER)
+    encode = [CLI, "probes", "dof", "encode", str(nopie), "-o", str(offline)]
+    subprocess.run([*encode, "--provider-file", str(provider_file)], check=True)
     assert offline.read_bytes() == runtime
+    subprocess.run(encode, check=True)  # without the provider file: same but no stability attributes
+    assert offline.read_bytes() != runtime and D.decode(offline.read_bytes()).providers[0].attributes == {}
 
     image = D.decode(runtime)
     work = nm_symbol(nopie, "probe_work")
@@ -132,6 +137,20 @@ def test_runtime_dof_equals_offline_dof(nopie: Path, tmp_path: Path) -> None:
         sites = usdt_sites(elf)
     (prov,) = image.providers
     assert prov.name == "foo"
+    # DOF_ATTR(name, data, class) by hand: Evolving=5, Private=1, Common=5, Unknown=0, ISA=4 (sys/dtrace.h)
+    assert prov.attributes == {
+        "provider": "Evolving/Evolving/Common",
+        "function": "Private/Private/Unknown",
+        "args": "Evolving/Evolving/ISA",
+    }
+    attr_words = runtime[-44:][20:40]  # the PROVIDER section is last: dofpv_provattr .. dofpv_argsattr
+    assert [int.from_bytes(attr_words[i : i + 4], "little") for i in range(0, 20, 4)] == [
+        5 << 24 | 5 << 16 | 5 << 8,
+        0,
+        1 << 24 | 1 << 16 | 0 << 8,
+        0,
+        5 << 24 | 5 << 16 | 4 << 8,
+    ]
     assert sorted(p.name for p in prov.probes) == sorted(TYPES)
     for p in prov.probes:
         assert p.function == "probe_work" and p.address == work

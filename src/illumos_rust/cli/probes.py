@@ -23,7 +23,7 @@ from .common import add_format, print_json
 
 EPILOG = """\
 examples:
-  illumos-rust probes gen src/myapp.d -o src/probes.rs     # then: mod probes; probes::myapp::conn__open!(|| 42);
+  illumos-rust probes gen src/myapp.d -o src/probes.rs   # then: mod probes; probes::myapp::open!(|| 42);
   illumos-rust probes list target/release/myapp            # usdt records, DOF, SystemTap notes
   illumos-rust probes list --format json a.out libfoo.so
   illumos-rust probes dof encode target/release/myapp -o myapp.dof   # what register_probes() would register
@@ -57,6 +57,13 @@ def add_parser(subparsers: Any) -> None:
     enc = dsub.add_parser("encode", help="DOF that register_probes() would hand to the kernel, built offline")
     enc.add_argument("file", metavar="ELF")
     enc.add_argument("-o", "--output", metavar="FILE", required=True, help="where to write the DOF")
+    enc.add_argument(
+        "--provider-file",
+        metavar="PROVIDER.d",
+        action="append",
+        default=[],
+        help="take the providers' #pragma D attributes from this file, as the generated module does",
+    )
     enc.set_defaults(func=run_encode)
     dec = dsub.add_parser("decode", help="print the providers, probes, arguments and offsets of DOF")
     dec.add_argument("file", metavar="FILE", help="a DOF file, or an ELF file with DOF sections")
@@ -134,7 +141,15 @@ def run_encode(args: argparse.Namespace) -> int:
         probes = usdt_probes(elf)
     if not probes:
         raise FormatError(args.file, None, "no usdt probe records (set_dtrace_probes) to encode")
-    image = D.encode(to_dof_providers(probes))
+    attributes: dict[str, dict[str, str]] = {}
+    for path in args.provider_file:
+        try:
+            pf = parse_provider_file(path)
+        except ProviderSyntaxError as exc:
+            print(f"illumos-rust: {exc}\n{exc.caret()}", file=sys.stderr)
+            return 2
+        attributes.update({p.name: p.attributes for p in pf.providers})
+    image = D.encode(to_dof_providers(probes, attributes))
     _write_atomic(args.output, image)
     n = sum(len(p.sites) + len(p.enabled_sites) for p in probes)
     print(f"{args.output}: {len(image)} bytes of DOF, {len(probes)} probes, {n} sites", file=sys.stderr)

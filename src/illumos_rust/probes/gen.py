@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 
+from .dof import ATTR_ENTITIES, encode_attr
 from .dparse import CType, Probe, Provider, ProviderFile
 
 # The cfg cases. ``illumos_rust_probes_standard`` forces the illumos backend on Linux, so the record
@@ -326,6 +327,8 @@ pub mod __registration {
     #[cfg(target_os = "freebsd")]
     const DTRACEHIOC_ADDDOF: c_ulong = 0xc058_7a03; // _IOWR('z', 3, dof_helper_t)
     const O_RDWR: c_int = 2;
+    /// `DOF_ATTR(name, data, class)` per entity, from the provider file's `#pragma D attributes`.
+    const PROVIDER_ATTRIBUTES: &[(&str, [u32; 5])] = &[__ATTRS__];
 
     pub struct Site {
         pub version: *const AtomicU8,
@@ -551,7 +554,6 @@ pub mod __registration {
         if prargs.is_empty() {
             prargs.push(0);
         }
-        let np = providers.len();
         let mut sections: Vec<(u32, u32, u32, Vec<u8>)> = ::std::vec![
             (8, 1, 0, strtab),
             (17, 1, 1, prargs),
@@ -563,12 +565,18 @@ pub mod __registration {
         }
         for (i, name) in provider_names.iter().enumerate() {
             let mut sec = Vec::new();
-            for x in [0u32, (4 + i) as u32, 1, 2, *name, 0, 0, 0, 0, 0, 3] {
+            // provider, module, function, name, args stability (#pragma D attributes), 0 when not declared
+            let attrs = PROVIDER_ATTRIBUTES
+                .iter()
+                .find(|(p, _)| *p == providers[i])
+                .map(|(_, a)| *a)
+                .unwrap_or([0; 5]);
+            let [a0, a1, a2, a3, a4] = attrs;
+            for x in [0u32, (4 + i) as u32, 1, 2, *name, a0, a1, a2, a3, a4, 3] {
                 put32(&mut sec, x);
             }
             sections.push((15, 4, 0, sec));
         }
-        let _ = np;
         let mut offset = 64 + 32 * sections.len();
         let mut headers = Vec::new();
         let mut body: Vec<u8> = Vec::new();
@@ -693,8 +701,14 @@ def generate(pf: ProviderFile, source_name: str) -> str:
         for probe in prov.probes:
             body += _probe_macro(prov, probe)
         body += ["}", ""]
+    attrs = []
+    for prov in pf.providers:
+        if prov.attributes:
+            values = [encode_attr(prov.attributes[e]) if e in prov.attributes else 0 for e in ATTR_ENTITIES]
+            attrs.append(f'("{prov.name}", [{", ".join(f"0x{v:x}" for v in values)}])')
     register = (
-        REGISTER.replace("__STANDARD_SUN__", STANDARD_SUN)
+        REGISTER.replace("__ATTRS__", ", ".join(attrs))
+        .replace("__STANDARD_SUN__", STANDARD_SUN)
         .replace("__STANDARD_RETAIN__", STANDARD_RETAIN)
         .replace("__STANDARD__", STANDARD)
     )

@@ -170,11 +170,17 @@ def group_sites(sites: list[Site], functions: FunctionLookup | None) -> list[Lis
     return list(probes.values())
 
 
-def to_dof_providers(probes: list[ListedProbe]) -> list[D.DofProvider]:
-    """The providers ``register_probes()`` would hand to the kernel for these (usdt) probes."""
+def to_dof_providers(
+    probes: list[ListedProbe], attributes: dict[str, dict[str, str]] | None = None
+) -> list[D.DofProvider]:
+    """The providers ``register_probes()`` would hand to the kernel for these (usdt) probes; the records do
+    not carry stability attributes, so they come from the provider file (``attributes``) when given."""
     providers: dict[str, D.DofProvider] = {}
     for p in probes:
-        prov = providers.setdefault(p.provider, D.DofProvider(p.provider))
+        prov = providers.get(p.provider)
+        if prov is None:
+            attrs = dict((attributes or {}).get(p.provider, {}))
+            prov = providers[p.provider] = D.DofProvider(p.provider, attributes=attrs)
         prov.probes.append(
             D.DofProbe(
                 p.name,
