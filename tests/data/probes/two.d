@@ -1,0 +1,7 @@
+provider alpha {
+    probe one(int);
+    probe two(long, long);
+};
+provider beta {
+    probe three(char *);
+};

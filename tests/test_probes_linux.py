@@ -1,0 +1,201 @@
+"""Linux end to end: the generated module compiles with rustc in four configurations, ``readelf -n`` and
+``probes list`` agree, gdb fires each probe with the values the program passed, disabled probes never run
+their closure, and a C program's ``sys/sdt.h`` notes are listed too."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import build_rust, require_tool
+from illumos_rust.elf import ElfFile
+from illumos_rust.probes.listing import list_probes
+from probes_helpers import program_source, readelf_notes
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="SystemTap notes are the Linux backend"
+)
+
+VARIANTS = {
+    "debug": ("-C", "opt-level=0", "-g"),
+    "release": ("-O",),
+    "opt3": ("-C", "opt-level=3"),
+    "lto": ("-C", "opt-level=3", "-C", "lto=fat", "-C", "codegen-units=1"),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(VARIANTS))
+def program(request: pytest.FixtureRequest) -> Path:
+    require_tool("rustc")
+    return build_rust(program_source(), f"probes_linux_{request.param}", *VARIANTS[request.param])
+
+
+def our_sites(path: Path) -> list[dict[str, str]]:
+    with ElfFile(path) as elf:
+        probes = list_probes(elf)
+    return [
+        {
+            "provider": p.provider,
+            "name": p.name,
+            "location": f"0x{site:016x}",
+            "semaphore": f"0x{p.semaphore or 0:016x}",
+            "args": " ".join(p.arg_types),
+        }
+        for p in probes
+        if p.source == "stapsdt"
+        for site in p.sites
+    ]
+
+
+def test_readelf_and_probes_list_agree(program: Path) -> None:
+    require_tool("readelf")
+    theirs = readelf_notes(program)
+    assert {n["name"] for n in theirs} == {"bar", "neg", "big", "tick-tock"}
+    # the argument specs follow from the declarations: sign and C size per register (SystemTap v3 notes)
+    specs = {n["name"]: n["args"] for n in theirs}
+    assert specs == {
+        "bar": "-4@%rdi 8@%rsi",
+        "neg": "-8@%rdi -2@%rsi -1@%rdx",
+        "big": "8@%rdi -4@%rsi 4@%rdx",
+        "tick-tock": "",
+    }
+    assert all(int(n["base"], 16) != 0 for n in theirs), "_.stapsdt.base was dropped by --gc-sections"
+    assert all(int(n["semaphore"], 16) != 0 for n in theirs)
+    ours = [{k: v for k, v in n.items() if k != "base"} for n in theirs]
+    key = sorted
+    assert key(map(str, our_sites(program))) == key(map(str, ours))
+
+
+def gdb(program: Path, probes: list[str], commands: list[str]) -> str:
+    require_tool("gdb")
+    argv = ["gdb", "-batch", "-nx", "-ex", "set pagination off", "-ex", "set debuginfod enabled off"]
+    for probe in probes:
+        argv += ["-ex", f"break -probe-stap foo:{probe}"]
+    argv += ["-ex", "run"]
+    for cmd in commands:
+        argv += ["-ex", cmd]
+    argv.append(str(program))
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120).stdout
+
+
+def test_gdb_fires_each_probe_with_the_values_passed(program: Path) -> None:
+    out = gdb(
+        program,
+        ["bar", "neg", "big", "tick-tock"],
+        [
+            "p $_probe_argc",
+            "p $_probe_arg0",
+            "x/s $_probe_arg1",
+            "continue",
+            "p $_probe_argc",
+            "p $_probe_arg0",
+            "p $_probe_arg1",
+            "p $_probe_arg2",
+            "continue",
+            "p $_probe_arg0",
+            "p $_probe_arg1",
+            "p $_probe_arg2",
+            "continue",
+            "p $_probe_argc",
+            "continue",
+        ],
+    )
+    values = re.findall(r"^\$\d+ = (.*)$", out, re.M)
+    assert values == [
+        "2",
+        "3",
+        "3",
+        "-21",
+        "-2",
+        "-1",
+        "18446744073709551614",
+        "-2147483648",
+        "4294967295",
+        "0",
+    ], out
+    assert re.search(r':\s+"hello probe"', out), out
+    assert "bar=1 neg=1" in out  # enabled probes evaluated their closures exactly once
+
+
+def test_disabled_probe_never_evaluates_its_closure(program: Path) -> None:
+    plain = subprocess.run([str(program)], capture_output=True, text=True, check=True).stdout
+    assert "bar=0 neg=0" in plain
+    assert "registered" in plain  # register_probes() is Ok(()) on Linux
+    only_bar = gdb(program, ["bar"], ["continue"])
+    assert "bar=1 neg=0" in only_bar, only_bar
+
+
+C_PROGRAM = r"""
+#include <sys/sdt.h>
+#include "seed.h"
+int main(int argc, char **argv) {
+    STAP_PROBE2(cprov, hello, argc, argv[0]);
+    DTRACE_PROBE(cprov, bye);
+    if (FOO_BAR_ENABLED())
+        FOO_BAR(argc, argv[0]);
+    return 0;
+}
+"""
+
+
+def test_c_program_sdt_notes_are_listed(tmp_path: Path) -> None:
+    require_tool("gcc")
+    require_tool("dtrace")
+    require_tool("readelf")
+    seed = Path(__file__).parent / "data" / "probes" / "seed.d"
+    subprocess.run(
+        ["dtrace", "-h", "--no-pyparsing", "-s", str(seed), "-o", str(tmp_path / "seed.h")], check=True
+    )
+    subprocess.run(
+        ["dtrace", "-G", "--no-pyparsing", "-s", str(seed), "-o", str(tmp_path / "seed.o")], check=True
+    )
+    (tmp_path / "main.c").write_text(C_PROGRAM)
+    exe = tmp_path / "csdt"
+    subprocess.run(
+        [
+            "gcc",
+            "-O2",
+            "-I",
+            str(tmp_path),
+            "-o",
+            str(exe),
+            str(tmp_path / "main.c"),
+            str(tmp_path / "seed.o"),
+        ],
+        check=True,
+    )
+    theirs = [{k: v for k, v in n.items() if k != "base"} for n in readelf_notes(exe)]
+    assert {(n["provider"], n["name"]) for n in theirs} == {
+        ("cprov", "hello"),
+        ("cprov", "bye"),
+        ("foo", "bar"),
+    }
+    assert sorted(map(str, our_sites(exe))) == sorted(map(str, theirs))
+    with ElfFile(exe) as elf:
+        by_name = {p.name: p for p in list_probes(elf)}
+    assert by_name["hello"].function == "main"
+
+
+@pytest.mark.parametrize("cfg", [(), ("--cfg", "illumos_rust_probes_standard")], ids=["stapsdt", "standard"])
+def test_module_is_warning_free_in_edition_2024(cfg: tuple[str, ...], tmp_path: Path) -> None:
+    require_tool("rustc")
+    src = tmp_path / "m.rs"
+    src.write_text(program_source().replace("#[no_mangle]", "#[unsafe(no_mangle)]"))  # 2024 syntax
+    cmd = [
+        "rustc",
+        "--edition=2024",
+        "-D",
+        "warnings",
+        "--emit",
+        "obj",
+        "-o",
+        str(tmp_path / "m.o"),
+        *cfg,
+        str(src),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
