@@ -104,6 +104,9 @@ def physical_frames(line: str, names: list[str]) -> None:
     """Fold one gdb ``bt`` line into ``names``: a line with an address (or #0) starts a physical frame,
     the address-less lines after it are inlined callers, and the *last* of them is the function the
     symbol table knows at that address."""
+    if re.match(r"#\d+\s+<signal handler called>", line):
+        names.append("<signal handler called>")
+        return
     m = re.match(r"#(\d+)\s+(0x[0-9a-f]+ in )?(\S.*?) \(", line)
     if m is None:
         return
@@ -129,7 +132,8 @@ def base_name(name: str) -> str:
             depth -= 1
         elif depth == 0:
             out.append(ch)
-    flat = "".join(out).replace("{{closure}}", "{closure#0}")
+    # legacy manglings mark shims and closures in the path; DWARF names the same function plainly
+    flat = "".join(out).replace("{{closure}}", "{closure#0}").replace("{{vtable.shim}}", "")
     parts = [p for p in flat.split("::") if p and not p.startswith("{impl")]
     last = parts[-1] if parts else flat
     last = re.sub(r"\{closure(_env)?#\d+\}", "{closure}", last).strip()

@@ -84,7 +84,10 @@ def _report(image: CoreImage, objects: ObjectMap, max_frames: int) -> CoreReport
     sp = dumper.registers.get("rsp", dumper.registers.get("sp")) if dumper is not None else None
     panicking = crash is not None and any(_PANIC_FRAME.search(f.symbol or "") for f in crash.frames)
     if crash is not None and sp is not None and (panicking or image.signal == 6):
-        panic = recover_panic(image, objects, sp)
+        found = recover_panic(image, objects, sp)
+        # A SIGABRT without panic frames is a plain abort(); a stale Location alone does not make a panic.
+        if found is not None and (panicking or found.message is not None):
+            panic = found
     if crash is not None and panic is not None and panic.thread is not None and crash.name is None:
         crash.name = panic.thread.value
     fault = image.si_addr
@@ -92,7 +95,8 @@ def _report(image: CoreImage, objects: ObjectMap, max_frames: int) -> CoreReport
     overflow = crash is not None and any(_OVERFLOW_FRAME.search(f.symbol or "") for f in crash.frames)
     if overflow and overflow_ctx is not None and overflow_ctx.fault_address is not None:
         fault = overflow_ctx.fault_address
-    where = describe_address(image, fault) if fault is not None else None
+    extra_sps = [overflow_ctx.sp] if overflow_ctx is not None and overflow_ctx.sp is not None else []
+    where = describe_address(image, fault, extra_sps) if fault is not None else None
     if overflow or (where is not None and "stack overflow" in where):
         kind = "stack overflow"
     name, text = signal_name(image.system, image.signal)
@@ -149,16 +153,17 @@ def _crash_kind(image: CoreImage, crash: ThreadReport | None, panic: PanicReport
     }.get(name, name)
 
 
-def describe_address(image: CoreImage, addr: int) -> str:
+def describe_address(image: CoreImage, addr: int, extra_sps: list[int] | None = None) -> str:
     """Which mapping a fault address falls in: null page, a guard page (stack overflow), unmapped …"""
     if addr < 0x1000:
         return "null page (a null pointer, or a small offset from one)"
     m = image.mapping_at(addr)
-    stacks = _stack_mappings(image)
+    stacks = _stack_mappings(image, extra_sps or [])
     if m is not None:
         if m.flags & 7 == 0:
             above = image.mapping_at(m.end)
-            if above is not None and above in stacks:
+            if above is not None and (above in stacks or (above.path is None and above.flags & 6 == 6)):
+                # glibc puts a PROT_NONE guard right below each thread stack (an anonymous rw mapping)
                 return f"guard page 0x{m.start:x}-0x{m.end:x} below a thread stack: stack overflow"
             return f"inaccessible (PROT_NONE) mapping 0x{m.start:x}-0x{m.end:x}"
         perms = "".join(c if m.flags & bit else "-" for c, bit in (("r", 4), ("w", 2), ("x", 1)))
@@ -169,10 +174,10 @@ def describe_address(image: CoreImage, addr: int) -> str:
     return "unmapped"
 
 
-def _stack_mappings(image: CoreImage) -> list[Mapping]:
+def _stack_mappings(image: CoreImage, extra_sps: list[int]) -> list[Mapping]:
     out = []
-    for t in image.threads:
-        sp = t.registers.get("rsp", t.registers.get("sp"))
+    sps = [t.registers.get("rsp", t.registers.get("sp")) for t in image.threads] + extra_sps
+    for sp in sps:
         if sp is not None:
             m = image.mapping_at(sp)
             if m is not None:

@@ -70,6 +70,7 @@ class SignalContext:
     signo: int | None
     fault_address: int | None
     frame_index: int
+    sp: int | None = None  # the interrupted stack pointer
 
 
 class Unwinder:
@@ -102,6 +103,10 @@ class Unwinder:
                 stop = f"stopped after {max_frames} frames"
                 break
             nxt, how, why = self._step(regs, exact_pc, len(frames) - 1)
+            if how == "sigframe" and nxt is not None:
+                top = frames[-1]
+                top.note = "signal trampoline (rt_sigreturn)"
+                top.symbol = top.symbol or "<signal handler called>"
             if nxt is None:
                 stop = why
                 break
@@ -247,7 +252,7 @@ class Unwinder:
         nxt = dict(zip(_SIGCONTEXT_REGS, values[:17], strict=True))
         info = self.mem.read(sp + UCONTEXT_SIZE, 24)
         signo = struct.unpack_from("<i", info)[0] if info is not None else None
-        self.signal_contexts.append(SignalContext(signo, values[22], index))
+        self.signal_contexts.append(SignalContext(signo, values[22], index, nxt["rsp"]))
         return nxt, "sigframe", None
 
     # -- aarch64: AAPCS64 frame records (x29 → {prev x29, x30}) ------------------------------------------
