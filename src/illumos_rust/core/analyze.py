@@ -111,7 +111,7 @@ def _report(image: CoreImage, objects: ObjectMap, max_frames: int) -> CoreReport
         problems.append(
             "mapped files not available here (their pages read as missing): " + ", ".join(missing)
         )
-    if main is None or main.elf is None:
+    if main is None or main.symbols is None:
         problems.append("the executable's file was not loaded: its frames have no symbols (pass BINARY)")
     return CoreReport(
         core=image.path,

@@ -68,7 +68,8 @@ def illumos_objects(image: CoreImage, resolver: ObjectResolver) -> ObjectMap:
     core = image.elf if image.elf is not None else ElfFile(image.path)
     bases: dict[int, str] = {}
     for l_addr, name in link_map(image):
-        bases.setdefault(l_addr, name)
+        if name:  # the executable's entry has no name (and l_addr 0 for ET_EXEC): it is found from AT_PHDR
+            bases.setdefault(l_addr, name)
     for s in image.symbol_sections:
         bases.setdefault(s.base, "")
     exe_base = _exe_base(image)
@@ -125,6 +126,8 @@ def _core_symbols(obj: LoadedObject, image: CoreImage, core: ElfFile, base: int)
         if len(index):
             obj.symbols = index
             obj.symbol_bias = 0 if _is_exec(image, base) else base
+            if obj.elf is None:
+                obj.bias = obj.symbol_bias
             if obj.elf is None:
                 obj.problems.append(
                     f"{os.path.basename(obj.path)}: symbols from the core's section headers only"

@@ -154,7 +154,7 @@ class Unwinder:
                     return nxt, "fp", None
             return nxt, "cfi", None
         fp = self._fp_step(regs)
-        if fp is not None and self._plausible_return(fp["rip"]):
+        if fp is not None and self.objects.at(fp["rip"]) is not None:
             return fp, "fp", None
         scanned = self._scan(regs)
         if scanned is not None:
