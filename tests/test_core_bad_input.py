@@ -6,6 +6,7 @@ Each input must finish in under 2 s. ``FUZZ_EXAMPLES`` raises the hypothesis exa
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -89,8 +90,6 @@ def test_fuzz_mutated_notes(tmp_path_factory: pytest.TempPathFactory, edits: lis
     core = tmp_path_factory.mktemp("fz") / "core"
     core.write_bytes(bytes(data))
     start = time.perf_counter()
-    try:
+    with contextlib.suppress(FormatError):  # a one-line error is a valid answer; anything else fails
         analyze(str(core), str(fixture("rust-crash")), max_frames=512)
-    except FormatError:
-        pass
     assert time.perf_counter() - start < 2
