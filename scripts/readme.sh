@@ -3,7 +3,7 @@
 # its subject lives. `make readme` writes it; the tests check that README.md is the assembly of the parts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-parts=(00-intro 10-inspect audit edit port target demangle core 90-benchmarks)
+parts=(00-intro 10-inspect audit edit port target demangle dwarf core 90-benchmarks)
 out=$(mktemp README.md.XXXXXX)
 trap 'rm -f "$out"' EXIT
 first=1

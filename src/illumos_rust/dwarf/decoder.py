@@ -1,0 +1,87 @@
+"""Compiled attribute decoders: one ``struct.Struct`` per run of fixed-size forms of an abbreviation.
+
+Decoding a DIE attribute by attribute costs a Python call per value; most abbreviations (rustc's and gcc's
+alike) consist of fixed-size forms only, so their whole attribute block is one ``unpack_from``. Each value
+then gets the one translation its form needs (``Kind``), chosen when the decoder is compiled, not per value.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import NamedTuple
+
+from . import constants as DW
+from .abbrev import Abbrev, Shape, fixed_form_size
+
+# Translation kinds.
+K_RAW, K_REF, K_STRP, K_LINE_STRP, K_STRX, K_ADDRX, K_FLAG, K_CONST, K_U24, K_VAR = range(10)
+
+_KIND = {
+    DW.DW_FORM_ref1: K_REF,
+    DW.DW_FORM_ref2: K_REF,
+    DW.DW_FORM_ref4: K_REF,
+    DW.DW_FORM_ref8: K_REF,
+    DW.DW_FORM_strp: K_STRP,
+    DW.DW_FORM_line_strp: K_LINE_STRP,
+    DW.DW_FORM_strx1: K_STRX,
+    DW.DW_FORM_strx2: K_STRX,
+    DW.DW_FORM_strx3: K_STRX,
+    DW.DW_FORM_strx4: K_STRX,
+    DW.DW_FORM_addrx1: K_ADDRX,
+    DW.DW_FORM_addrx2: K_ADDRX,
+    DW.DW_FORM_addrx3: K_ADDRX,
+    DW.DW_FORM_addrx4: K_ADDRX,
+    DW.DW_FORM_flag: K_FLAG,
+    DW.DW_FORM_flag_present: K_CONST,
+    DW.DW_FORM_implicit_const: K_CONST,
+}
+_CODE = {1: "B", 2: "H", 3: "3s", 4: "I", 8: "Q", 16: "16s"}
+
+
+class Item(NamedTuple):
+    name: int
+    form: int
+    kind: int
+    arg: int | bool  # index into the unpacked tuple, or the constant (implicit_const, flag_present)
+
+
+# A segment is either (Struct, items) for a fixed run, or (None, (item,)) for one variable-size value.
+Segment = tuple[struct.Struct | None, tuple[Item, ...]]
+
+
+def compile_decoder(abbrev: Abbrev, shape: Shape, endian: str) -> tuple[Segment, ...]:
+    """The segments that decode ``abbrev``'s attributes for units of ``shape``."""
+    segments: list[Segment] = []
+    fmt = ""
+    items: list[Item] = []
+    count = 0
+
+    def flush() -> None:
+        nonlocal fmt, items, count
+        if items or fmt:
+            segments.append((struct.Struct(endian + fmt) if fmt else None, tuple(items)))
+        fmt, items, count = "", [], 0
+
+    seen: set[int] = set()
+    for name, form, const in abbrev.specs:
+        first = name not in seen  # a repeated attribute is read past but not reported (first one wins)
+        seen.add(name)
+        size = fixed_form_size(form, shape)
+        if size is None:
+            flush()
+            segments.append((None, (Item(name, form, K_VAR, 0),)))
+            continue
+        kind = _KIND.get(form, K_RAW)
+        if size == 0:
+            if first:
+                items.append(Item(name, form, K_CONST, const if form == DW.DW_FORM_implicit_const else True))
+            continue
+        if size == 3:
+            kind = K_U24 if kind == K_RAW else kind  # strx3/addrx3 are converted inside their kind
+        fmt += _CODE[size]
+        if first:
+            items.append(Item(name, form, kind, count))
+        count += 1
+    flush()
+    # A run made only of zero-size forms has no struct; mark it so the decoder does not read bytes.
+    return tuple(segments)

@@ -1,0 +1,127 @@
+"""Address -> frames through inlined subroutines, for stack printers (DWARF 5 §3.3.8).
+
+A PC inside inlined code belongs to several source frames: the innermost inlined body, each enclosing inlined
+call, and finally the concrete function. ``DW_TAG_inlined_subroutine`` DIEs record their address ranges and
+where they were called from (``DW_AT_call_file``/``DW_AT_call_line``/``DW_AT_call_column``); the innermost
+frame's own position comes from the line table.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from . import constants as DW
+from .ranges import die_ranges
+from .types import key_of
+from .unit import DIE
+
+if TYPE_CHECKING:
+    from .info import DwarfInfo
+
+MAX_SCOPE_DEPTH = 256
+
+
+@dataclass
+class Frame:
+    """One source-level frame at an address: function, its linkage name, file:line:column, inlined or not."""
+
+    function: str | None
+    linkage_name: str | None
+    file: str | None
+    line: int | None
+    column: int | None
+    inlined: bool
+    die_key: int
+
+
+class InlineIndex:
+    """Lazily built per unit: subprogram ranges sorted by start, for ``frames(address)``."""
+
+    def __init__(self, dwarf: DwarfInfo) -> None:
+        self.dwarf = dwarf
+        self._index: tuple[list[int], list[tuple[int, int, DIE]]] | None = None
+
+    def _build(self) -> tuple[list[int], list[tuple[int, int, DIE]]]:
+        spans: list[tuple[int, int, DIE]] = []
+        for unit in self.dwarf.compile_units:
+            for die in unit.dies():
+                if die.tag == DW.DW_TAG_subprogram:
+                    for lo, hi in die_ranges(die):
+                        if hi > lo:
+                            spans.append((lo, hi, die))
+        spans.sort(key=lambda s: (s[0], -s[1]))
+        return [s[0] for s in spans], spans
+
+    def function_at(self, address: int) -> DIE | None:
+        """The concrete ``DW_TAG_subprogram`` whose ranges contain ``address``."""
+        if self._index is None:
+            self._index = self._build()
+        starts, spans = self._index
+        i = bisect_right(starts, address) - 1
+        # Functions do not nest, but relocatable objects put every function at 0: look at a few neighbours.
+        for j in range(i, max(-1, i - 64), -1):
+            lo, hi, die = spans[j]
+            if lo <= address < hi:
+                return die
+        return None
+
+    def frames(self, address: int) -> list[Frame]:
+        """Frames at ``address``, innermost (deepest inlined) first, the concrete function last."""
+        func = self.function_at(address)
+        if func is None:
+            return []
+        chain = [func]
+        scope = func
+        for _ in range(MAX_SCOPE_DEPTH):
+            inner = _child_containing(scope, address)
+            if inner is None:
+                break
+            if inner.tag == DW.DW_TAG_inlined_subroutine:
+                chain.append(inner)
+            scope = inner
+        unit = func.unit
+        table = self.dwarf.line_table(unit)
+        row = table.lookup(address) if table is not None else None
+        file = table.file_name(row.file) if table is not None and row is not None else None
+        line = row.line if row is not None else None
+        column = row.column if row is not None else None
+        frames: list[Frame] = []
+        for die in reversed(chain):  # innermost first
+            name, linkage = _names(die)
+            frames.append(
+                Frame(name, linkage, file, line, column, die.tag == DW.DW_TAG_inlined_subroutine, key_of(die))
+            )
+            if die.tag == DW.DW_TAG_inlined_subroutine:
+                # The caller's position is where this body was inlined.
+                cf = die.get_int(DW.DW_AT_call_file)
+                file = table.file_name(cf) if table is not None and cf is not None else None
+                line = die.get_int(DW.DW_AT_call_line)
+                column = die.get_int(DW.DW_AT_call_column)
+        return frames
+
+
+def _child_containing(scope: DIE, address: int) -> DIE | None:
+    """The lexical block or inlined subroutine directly under ``scope`` that covers ``address``."""
+    for child in scope.children():
+        if child.tag in (DW.DW_TAG_inlined_subroutine, DW.DW_TAG_lexical_block):
+            for lo, hi in die_ranges(child):
+                if lo <= address < hi:
+                    return child
+    return None
+
+
+def _names(die: DIE) -> tuple[str | None, str | None]:
+    seen = 0
+    cur: DIE | None = die
+    name = linkage = None
+    while cur is not None and seen < 8:
+        name = name or cur.name
+        linkage = linkage or cur.get_str(DW.DW_AT_linkage_name) or cur.get_str(DW.DW_AT_MIPS_linkage_name)
+        if name and linkage:
+            break
+        nxt = cur.ref(DW.DW_AT_abstract_origin) or cur.ref(DW.DW_AT_specification)
+        cur = None if nxt == cur else nxt
+        seen += 1
+    return name, linkage
