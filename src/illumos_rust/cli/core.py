@@ -1,0 +1,116 @@
+"""``illumos-rust core``: what crashed, where, why, and every thread's stack, from a core file.
+
+Output follows mdb: a ``::status``-like header, the panic summary, then the crashing thread first and the
+others after it, frames as ``module`symbol+off`` (module omitted for the executable's own symbols).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ..core import CoreReport, analyze
+from ..core.model import ThreadReport
+from .common import add_format, print_json
+
+EPILOG = """\
+examples:
+  illumos-rust core core.12345 target/release/myprog
+  illumos-rust core core --sysroot /mnt/illumos-root --search ./libs --all
+  illumos-rust core core ./myprog --format json | jq .panic
+exit status: 0 analysed, 2 unreadable core or binary.
+"""
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "core",
+        help="post-mortem of a crashed Rust program from its core file (Linux or illumos)",
+        description="Read a core file and the binaries it ran: signal, fault, Rust panic message and\n"
+        "location, and every thread's stack with demangled Rust names.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("core", metavar="CORE", help="the core file")
+    parser.add_argument(
+        "binary", metavar="BINARY", nargs="?", help="the executable (default: the path in the core)"
+    )
+    parser.add_argument("--sysroot", metavar="DIR", help="look for the core's objects under DIR")
+    parser.add_argument(
+        "--search", metavar="DIR", nargs="+", default=[], help="directories to find objects by name"
+    )
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--thread", metavar="N", type=int, help="only thread (LWP) N")
+    which.add_argument(
+        "--all", action="store_true", help="all threads (default: the crashing one in full, others too)"
+    )
+    parser.add_argument("--max-frames", type=int, default=4096, help="frames per thread (default 4096)")
+    add_format(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    report = analyze(
+        args.core, args.binary, sysroot=args.sysroot, search=tuple(args.search), max_frames=args.max_frames
+    )
+    if args.thread is not None:
+        report.threads = [t for t in report.threads if t.tid == args.thread]
+        if not report.threads:
+            print(f"illumos-rust: no thread {args.thread} in {args.core}", file=sys.stderr)
+            return 2
+    if args.format == "json":
+        print_json(report.to_json())
+    else:
+        sys.stdout.write(render(report))
+    return 0
+
+
+def render(r: CoreReport) -> str:
+    out = []
+    model = "64-bit"
+    out.append(
+        f"debugging core file of {r.executable or '?'} ({model}) from {r.system}"
+        + (f" zone {r.zonename}" if r.zonename else "")
+    )
+    if r.executable:
+        out.append(f"file: {r.executable}")
+    if r.psargs:
+        out.append(f"initial argv: {r.psargs}")
+    out.append("threading model: native threads")
+    code = f" code={r.si_code}" if r.si_code is not None else ""
+    meaning = f" ({r.si_code_text})" if r.si_code_text else ""
+    out.append(
+        f"status: process terminated by {r.signal_name} ({r.signal_text}), "
+        f"pid={r.pid} uid={r.uid}{code}{meaning}"
+    )
+    if r.fault_address is not None:
+        out.append(f"fault address: 0x{r.fault_address:x} in {r.fault_mapping}")
+    out.append(f"crash: {r.crash_kind}")
+    if r.panic is not None:
+        p = r.panic
+        thread = p.thread.value if p.thread else "?"
+        loc = p.location.value if p.location else "?"
+        out.append(f"panic: thread '{thread}' panicked at {loc}")
+        if p.message:
+            out.append(f"  message: {p.message.value}")
+        for label, fact in (("message", p.message), ("thread", p.thread), ("location", p.location)):
+            if fact is not None:
+                out.append(f"  {label} from: {fact.source}")
+    for prob in r.problems:
+        out.append(f"warning: {prob}")
+    for t in r.threads:
+        out.append("")
+        out.extend(_thread(t))
+    return "\n".join(out) + "\n"
+
+
+def _thread(t: ThreadReport) -> list[str]:
+    label = f"thread {t.tid}" + (f" '{t.name}'" if t.name else "") + (" (crashing)" if t.crashing else "")
+    lines = [label + ":"]
+    for f in t.frames:
+        crate = f" [{f.crate}]" if f.crate else ""
+        lines.append(f"  #{f.index:<3} {f.sp:016x} {f.location()}  ({f.method}){crate}")
+    if t.stop:
+        lines.append(f"  (unwind stopped: {t.stop})")
+    return lines

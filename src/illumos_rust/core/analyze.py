@@ -1,0 +1,185 @@
+"""``analyze``: a core file and the binaries → what crashed, where, why, every thread's stack."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from ..elf import constants as C
+from ..elf.core_illumos import read_illumos_core
+from ..elf.core_linux import read_linux_core
+from ..elf.core_model import CoreImage, Mapping
+from ..elf.core_notes import walk_notes
+from ..elf.reader import ElfFile
+from ..errors import FormatError
+from .illumos_objects import illumos_objects
+from .model import CoreReport, Frame, PanicReport, ThreadReport
+from .objects import ObjectMap, ObjectResolver, linux_objects
+from .panic import recover_panic
+from .signals import code_meaning, signal_name
+from .symbolize import Symbolizer
+from .unwind import MAX_FRAMES, Unwinder
+
+_PANIC_FRAME = re.compile(r"rust_panic|panicking|panic_fmt|__rust_start_panic|begin_panic")
+_OVERFLOW_FRAME = re.compile(r"stack_overflow::.*signal_handler")
+
+
+def read_core(path: str) -> CoreImage:
+    """Open ``path`` and decode it with the reader for the system that wrote it."""
+    elf = ElfFile(path)
+    if elf.header.e_type != C.ET_CORE:
+        raise FormatError(path, 0x10, f"not a core file (e_type {elf.type_name})")
+    if _is_illumos(elf):
+        return read_illumos_core(elf)
+    return read_linux_core(elf)
+
+
+def _is_illumos(elf: ElfFile) -> bool:
+    if elf.osabi == C.ELFOSABI_SOLARIS:
+        return True
+    return any(n.type in (10, 13, 16) for n in walk_notes(elf, []))  # NT_PSTATUS, NT_PSINFO, NT_LWPSTATUS
+
+
+def analyze(
+    core: str,
+    binary: str | None = None,
+    *,
+    sysroot: str | None = None,
+    search: tuple[str, ...] = (),
+    max_frames: int = MAX_FRAMES,
+) -> CoreReport:
+    if binary is not None and not os.path.isfile(binary):
+        raise FormatError(binary, None, "binary not found")
+    image = read_core(core)
+    resolver = ObjectResolver(binary, sysroot, search)
+    if image.system == "illumos":
+        objects = illumos_objects(image, resolver)
+    else:
+        objects = linux_objects(image, resolver)
+    try:
+        return _report(image, objects, max_frames)
+    finally:
+        objects.close()
+        image.memory.close()
+        if image.elf is not None:
+            image.elf.close()
+
+
+def _report(image: CoreImage, objects: ObjectMap, max_frames: int) -> CoreReport:
+    symbolize = Symbolizer(objects)
+    machine = "aarch64" if image.machine == C.EM_AARCH64 else "amd64"
+    unwinder = Unwinder(image.memory, objects, symbolize, machine)
+    threads: list[ThreadReport] = []
+    overflow_ctx = None
+    for t in image.threads:
+        frames, stop = unwinder.unwind(t.registers, max_frames)
+        crashing = t.tid == image.crashing_tid
+        if crashing and unwinder.signal_contexts:
+            overflow_ctx = unwinder.signal_contexts[0]
+        threads.append(ThreadReport(t.tid, frames, t.name, t.signal, crashing, stop))
+    threads.sort(key=lambda r: not r.crashing)
+    crash = threads[0] if threads and threads[0].crashing else None
+    panic: PanicReport | None = None
+    dumper = image.thread(image.crashing_tid) if image.crashing_tid is not None else None
+    sp = dumper.registers.get("rsp", dumper.registers.get("sp")) if dumper is not None else None
+    panicking = crash is not None and any(_PANIC_FRAME.search(f.symbol or "") for f in crash.frames)
+    if crash is not None and sp is not None and (panicking or image.signal == 6):
+        found = recover_panic(image, objects, sp)
+        # A SIGABRT without panic frames is a plain abort(); a stale Location alone does not make a panic.
+        if found is not None and (panicking or found.message is not None):
+            panic = found
+    if crash is not None and panic is not None and panic.thread is not None and crash.name is None:
+        crash.name = panic.thread.value
+    fault = image.si_addr
+    kind = _crash_kind(image, crash, panic)
+    overflow = crash is not None and any(_OVERFLOW_FRAME.search(f.symbol or "") for f in crash.frames)
+    if overflow and overflow_ctx is not None and overflow_ctx.fault_address is not None:
+        fault = overflow_ctx.fault_address
+    extra_sps = [overflow_ctx.sp] if overflow_ctx is not None and overflow_ctx.sp is not None else []
+    where = describe_address(image, fault, extra_sps) if fault is not None else None
+    if overflow or (where is not None and "stack overflow" in where):
+        kind = "stack overflow"
+    name, text = signal_name(image.system, image.signal)
+    main = objects.main
+    problems = list(image.problems)
+    objs = []
+    for o in objects.objects:
+        objs.append({"path": o.path, "file": o.disk_path, "start": f"0x{o.start:x}", "bias": f"0x{o.bias:x}"})
+        problems.extend(o.problems)
+    missing = sorted(image.memory.missing_files)
+    if missing:
+        problems.append(
+            "mapped files not available here (their pages read as missing): " + ", ".join(missing)
+        )
+    if main is None or main.symbols is None:
+        problems.append("the executable's file was not loaded: its frames have no symbols (pass BINARY)")
+    return CoreReport(
+        core=image.path,
+        system=image.system,
+        executable=main.path if main else image.fname,
+        pid=image.pid,
+        uid=image.uid,
+        psargs=image.psargs,
+        signal=image.signal,
+        signal_name=name,
+        signal_text=text,
+        si_code=image.si_code,
+        si_code_text=code_meaning(image.system, image.signal, image.si_code),
+        fault_address=fault,
+        fault_mapping=where,
+        crash_kind=kind,
+        panic=panic,
+        threads=threads,
+        objects=objs,
+        problems=problems,
+        platform=image.platform,
+        zonename=image.zonename,
+    )
+
+
+def _crash_kind(image: CoreImage, crash: ThreadReport | None, panic: PanicReport | None) -> str:
+    if image.upanic is not None:
+        return "upanic"
+    frames: list[Frame] = crash.frames if crash else []
+    if any(_PANIC_FRAME.search(f.symbol or "") for f in frames) or (panic and panic.message):
+        return "panic"
+    name = signal_name(image.system, image.signal)[0]
+    return {
+        "SIGABRT": "abort",
+        "SIGSEGV": "segfault",
+        "SIGBUS": "bus error",
+        "SIGILL": "illegal instruction",
+        "SIGFPE": "arithmetic exception",
+    }.get(name, name)
+
+
+def describe_address(image: CoreImage, addr: int, extra_sps: list[int] | None = None) -> str:
+    """Which mapping a fault address falls in: null page, a guard page (stack overflow), unmapped …"""
+    if addr < 0x1000:
+        return "null page (a null pointer, or a small offset from one)"
+    m = image.mapping_at(addr)
+    stacks = _stack_mappings(image, extra_sps or [])
+    if m is not None:
+        if m.flags & 7 == 0:
+            above = image.mapping_at(m.end)
+            if above is not None and (above in stacks or (above.path is None and above.flags & 6 == 6)):
+                # glibc puts a PROT_NONE guard right below each thread stack (an anonymous rw mapping)
+                return f"guard page 0x{m.start:x}-0x{m.end:x} below a thread stack: stack overflow"
+            return f"inaccessible (PROT_NONE) mapping 0x{m.start:x}-0x{m.end:x}"
+        perms = "".join(c if m.flags & bit else "-" for c, bit in (("r", 4), ("w", 2), ("x", 1)))
+        return f"mapped {perms} 0x{m.start:x}-0x{m.end:x} {m.path or '[anon]'}"
+    for s in stacks:
+        if s.start - (1 << 20) <= addr < s.start:
+            return f"unmapped, just below the stack at 0x{s.start:x}: stack overflow"
+    return "unmapped"
+
+
+def _stack_mappings(image: CoreImage, extra_sps: list[int]) -> list[Mapping]:
+    out = []
+    sps = [t.registers.get("rsp", t.registers.get("sp")) for t in image.threads] + extra_sps
+    for sp in sps:
+        if sp is not None:
+            m = image.mapping_at(sp)
+            if m is not None:
+                out.append(m)
+    return out

@@ -1,0 +1,92 @@
+"""What ``analyze`` returns: plain dataclasses, the same values the CLI prints as text or JSON."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Frame:
+    """One stack frame. ``method`` says how it was found, so a doubtful frame never looks certain:
+    ``regs`` (the thread's registers), ``fp`` (frame-pointer chain; CFI agreed where CFI exists),
+    ``cfi`` (``.eh_frame`` rules, no frame pointer), ``sigframe`` (the context a signal handler saved),
+    ``scan`` (a return address found by scanning the stack: may be stale)."""
+
+    index: int
+    pc: int
+    sp: int
+    method: str
+    module: str | None = None
+    symbol: str | None = None  # demangled, without the legacy hash
+    mangled: str | None = None
+    offset: int = 0
+    crate: str | None = None
+    note: str | None = None
+
+    def location(self) -> str:
+        """``module`symbol+0xoff`` as mdb's ``$C`` writes it (``module`` omitted for the executable)."""
+        if self.symbol is None:
+            return f"{self.module}`0x{self.pc:x}" if self.module else f"0x{self.pc:x}"
+        where = f"{self.symbol}+0x{self.offset:x}" if self.offset else self.symbol
+        return f"{self.module}`{where}" if self.module else where
+
+
+@dataclass
+class ThreadReport:
+    tid: int
+    frames: list[Frame]
+    name: str | None = None
+    signal: int = 0
+    crashing: bool = False
+    stop: str | None = None  # why the unwind stopped, when not at the outermost frame
+
+
+@dataclass
+class Fact:
+    """A recovered value and where it came from (e.g. ``stack buffer @0x7ffd…``)."""
+
+    value: str
+    source: str
+
+
+@dataclass
+class PanicReport:
+    message: Fact | None = None
+    thread: Fact | None = None
+    location: Fact | None = None  # "file:line:col"
+    format: str | None = None  # which std output format matched
+
+
+@dataclass
+class CoreReport:
+    core: str
+    system: str
+    executable: str | None
+    pid: int | None
+    uid: int | None
+    psargs: str | None
+    signal: int | None
+    signal_name: str
+    signal_text: str
+    si_code: int | None
+    si_code_text: str | None
+    fault_address: int | None
+    fault_mapping: str | None
+    crash_kind: str  # "panic", "abort", "segfault", "stack overflow", "upanic", …
+    panic: PanicReport | None
+    threads: list[ThreadReport]
+    objects: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    platform: str | None = None
+    zonename: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        for t in data["threads"]:
+            for f in t["frames"]:
+                f["pc"] = f"0x{f['pc']:x}"
+                f["sp"] = f"0x{f['sp']:x}"
+        if self.fault_address is not None:
+            data["fault_address"] = f"0x{self.fault_address:x}"
+        return data

@@ -1,0 +1,225 @@
+"""The objects a dumped process had mapped, opened from disk (or from the core itself on illumos).
+
+Each object is found by the path the core names (``NT_FILE`` on Linux, the link map or the core's section
+headers on illumos), rewritten by ``--sysroot`` / ``--search`` or replaced by the binary the user gave. The
+load bias comes from the mapping of file offset 0 (``ET_DYN``) and is 0 for ``ET_EXEC``. A build-id that
+differs between the copy in the core's memory (Linux dumps the first page of every ELF mapping:
+``coredump_filter`` bit 4) and the file on disk is reported, because symbols from the wrong file lie.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from bisect import bisect_right
+from dataclasses import dataclass, field
+
+from ..elf import constants as C
+from ..elf.core_model import CoreImage
+from ..elf.eh_frame import CfaRow, EhFrame, eh_frame
+from ..elf.reader import ElfFile, SymbolIndex
+from ..errors import FormatError
+
+_EHDR64 = struct.Struct("<16sHHIQQQIHHHHHH")
+_PHDR64 = struct.Struct("<IIQQQQQQ")
+
+
+@dataclass
+class LoadedObject:
+    """One mapped object: its address range in the process, its file, symbols and CFI."""
+
+    path: str  # as the core names it
+    start: int
+    end: int
+    bias: int = 0
+    disk_path: str | None = None
+    elf: ElfFile | None = None
+    symbols: SymbolIndex | None = None
+    symbol_bias: int = 0  # added to symbol values to get process addresses
+    problems: list[str] = field(default_factory=list)
+    is_main: bool = False
+    _cfi: EhFrame | bool | None = False
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(self.path)
+
+    def cfi_row(self, pc: int) -> CfaRow | None:
+        """The ``.eh_frame`` row in force at process address ``pc`` (None: no CFI covers it)."""
+        if self._cfi is False:
+            self._cfi = None
+            if self.elf is not None:
+                try:
+                    self._cfi = eh_frame(self.elf)
+                except FormatError as exc:
+                    self.problems.append(f"unusable .eh_frame: {exc}")
+        cfi = self._cfi
+        if not isinstance(cfi, EhFrame):
+            return None
+        rel = pc - self.bias
+        fde = cfi.fde_for(rel)
+        if fde is None:
+            return None
+        try:
+            rows = fde.rows()
+        except FormatError:
+            return None
+        found = None
+        for row in rows:
+            if row.loc > rel:
+                break
+            found = row
+        if found is None:
+            return None
+        return found
+
+    def lookup(self, pc: int) -> tuple[str, int] | None:
+        if self.symbols is None:
+            return None
+        hit = self.symbols.lookup(pc - self.symbol_bias)
+        if hit is None:
+            return None
+        return hit[0].name, hit[1]
+
+
+class ObjectResolver:
+    """Maps a path named by the core to a file on this machine (binary override, sysroot, search dirs)."""
+
+    def __init__(
+        self, binary: str | None = None, sysroot: str | None = None, search: tuple[str, ...] = ()
+    ) -> None:
+        self.binary = binary
+        self.sysroot = sysroot
+        self.search = search
+        self.main_path: str | None = None
+
+    def __call__(self, path: str) -> str | None:
+        if self.binary and (
+            path == self.main_path or os.path.basename(path) == os.path.basename(self.binary)
+        ):
+            return self.binary
+        candidates = []
+        if self.sysroot:
+            candidates.append(os.path.join(self.sysroot, path.lstrip("/")))
+        candidates += [os.path.join(d, os.path.basename(path)) for d in self.search]
+        if not self.sysroot:
+            candidates.append(path)
+        for c in candidates:
+            if os.path.isfile(c):
+                return c
+        return None
+
+
+class ObjectMap:
+    """All loaded objects of a core, looked up by address."""
+
+    def __init__(self, objects: list[LoadedObject]) -> None:
+        self.objects = sorted(objects, key=lambda o: o.start)
+        self._starts = [o.start for o in self.objects]
+
+    def at(self, addr: int) -> LoadedObject | None:
+        i = bisect_right(self._starts, addr) - 1
+        if i >= 0 and addr < self.objects[i].end:
+            return self.objects[i]
+        return None
+
+    @property
+    def main(self) -> LoadedObject | None:
+        return next((o for o in self.objects if o.is_main), None)
+
+    def close(self) -> None:
+        for o in self.objects:
+            if o.elf is not None:
+                o.elf.close()
+
+
+def linux_objects(image: CoreImage, resolver: ObjectResolver) -> ObjectMap:
+    """One object per distinct ``NT_FILE`` path; the executable holds ``AT_ENTRY`` (or ``AT_PHDR``)."""
+    ranges: dict[str, list[int]] = {}
+    zero: dict[str, int] = {}
+    for b in image.files:
+        r = ranges.setdefault(b.path, [b.start, b.end])
+        r[0], r[1] = min(r[0], b.start), max(r[1], b.end)
+        if b.file_offset == 0 and b.path not in zero:
+            zero[b.path] = b.start
+    entry = image.auxv.get(9) or image.auxv.get(3)  # AT_ENTRY, AT_PHDR
+    main_path = next((p for p, (s, e) in ranges.items() if entry is not None and s <= entry < e), None)
+    if main_path is None and image.files:
+        main_path = image.files[0].path
+    resolver.main_path = main_path
+    image.memory.resolve = resolver
+    objects = []
+    for path, (start, end) in ranges.items():
+        obj = LoadedObject(path, start, end, is_main=path == main_path)
+        _open(obj, image, resolver, zero.get(path, start))
+        objects.append(obj)
+    return ObjectMap(objects)
+
+
+def _open(obj: LoadedObject, image: CoreImage, resolver: ObjectResolver, base: int) -> None:
+    disk = resolver(obj.path)
+    if disk is None:
+        obj.problems.append(f"{obj.path}: not found on this machine (use BINARY, --sysroot or --search)")
+        return
+    try:
+        elf = ElfFile(disk)
+        elf.segments  # noqa: B018 - parse now so a broken file is reported here
+    except FormatError as exc:
+        obj.problems.append(f"{disk}: unusable ({exc.what})")
+        return
+    obj.disk_path, obj.elf = disk, elf
+    loads = elf.segments_of_type(C.PT_LOAD)
+    if elf.header.e_type == C.ET_DYN and loads:
+        first = min(loads, key=lambda p: p.p_offset)
+        obj.bias = base - ((first.p_vaddr - first.p_offset) & ~0xFFF)
+    obj.symbol_bias = obj.bias
+    try:
+        obj.symbols = elf.symbol_index
+    except FormatError as exc:
+        obj.problems.append(f"{disk}: symbols unreadable ({exc.what})")
+    _check_build_id(obj, image, base, elf)
+
+
+def _check_build_id(obj: LoadedObject, image: CoreImage, base: int, elf: ElfFile) -> None:
+    try:
+        on_disk = elf.build_id
+    except FormatError:
+        on_disk = None
+    in_core = core_build_id(image, base)
+    if in_core is not None and on_disk is not None and in_core != on_disk:
+        obj.problems.append(
+            f"{obj.disk_path}: build-id {on_disk} differs from the one in the core ({in_core}): "
+            "this is not the file the process ran, its symbols and frames may be wrong"
+        )
+    elif in_core is None and on_disk is not None:
+        obj.problems.append(f"{obj.disk_path}: the core holds no copy of its ELF header to compare build-ids")
+
+
+def core_build_id(image: CoreImage, base: int) -> str | None:
+    """The GNU build-id of the ELF image whose header the core holds at ``base`` (core bytes only)."""
+    mem = image.memory
+    head = mem.read(base, _EHDR64.size, files=False)
+    if head is None or head[:4] != b"\x7fELF" or head[4] != 2:
+        return None
+    fields = _EHDR64.unpack(head)
+    e_type, phoff, phentsize, phnum = fields[1], fields[5], fields[9], fields[10]
+    if phentsize != _PHDR64.size or phnum > 64:
+        return None
+    raw = mem.read(base + phoff, phnum * phentsize, files=False)
+    if raw is None:
+        return None
+    phdrs = [_PHDR64.unpack_from(raw, i * phentsize) for i in range(phnum)]
+    loads = [p for p in phdrs if p[0] == C.PT_LOAD]
+    bias = base - (min(p[3] for p in loads) & ~0xFFF) if loads and e_type == C.ET_DYN else 0
+    for p in phdrs:
+        if p[0] != C.PT_NOTE or p[5] > 4096:
+            continue
+        notes = mem.read(bias + p[3], p[5], files=False)
+        pos = 0
+        while notes is not None and pos + 12 <= len(notes):
+            namesz, descsz, ntype = struct.unpack_from("<3I", notes, pos)
+            name_end = pos + 12 + ((namesz + 3) & ~3)
+            if notes[pos + 12 : pos + 12 + namesz].rstrip(b"\0") == b"GNU" and ntype == C.NT_GNU_BUILD_ID:
+                return notes[name_end : name_end + descsz].hex()
+            pos = name_end + ((descsz + 3) & ~3)
+    return None

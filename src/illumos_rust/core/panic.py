@@ -1,0 +1,164 @@
+"""Recovering a Rust panic's message, thread name and location from a core (notes §5.3).
+
+With ``panic=abort`` (and before an unwinding panic aborts) std's default hook formats the whole report into
+a 512-byte stack buffer and writes it once (``library/std/src/panicking.rs`` ``default_hook``), so the text
+stays in the crashing thread's stack pages:
+
+* current std (≥ 1.73): ``thread '{name}' panicked at {file}:{line}:{col}:\\n{msg}\\n``; 1.90+ adds the
+  thread id: ``thread 'main' (4611) panicked at …``;
+* older std: ``thread '{name}' panicked at '{msg}', {file}:{line}:{col}``.
+
+Independently, the ``&'static core::panic::Location`` (``{file: &str, line: u32, col: u32}``, 24 bytes,
+``library/core/src/panic/location.rs``) is pointed to from the stack; its file string is in the binary's
+``.rodata`` (read from the file on Linux, where the core lacks it). The message is also looked for in the
+heap (the lazily formatted payload ``String``), which confirms it and is the only copy when the stack buffer
+was overwritten.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+
+from ..elf.core_memory import CoreMemory
+from ..elf.core_model import CoreImage
+from .model import Fact, PanicReport
+from .objects import ObjectMap
+
+CURRENT = re.compile(
+    rb"thread '([^'\n\x00]{0,256})'(?: \((\d{1,10})\))? panicked at "
+    rb"([^\n\x00]{1,1024}?):(\d{1,9}):(\d{1,9}):\n"
+    rb"([^\x00]{0,4096}?)\n"
+)
+OLD = re.compile(
+    rb"thread '([^'\n\x00]{0,256})' panicked at '([^\x00]{0,4096}?)', "
+    rb"([^\n\x00:]{1,1024}):(\d{1,9}):(\d{1,9})"
+)
+OVERFLOW = re.compile(rb"thread '([^'\n\x00]{0,256})' has overflowed its stack")
+MAX_STACK_SCAN = 16 << 20
+MAX_HEAP_SCAN = 64 << 20
+
+
+def stack_bytes(image: CoreImage, sp: int) -> tuple[int, bytes] | None:
+    """The in-core bytes of the stack segment holding ``sp`` (the whole segment: the hook's buffer lies
+    in frames that have already returned, below the current ``sp``)."""
+    seg = image.memory.segment_at(sp)
+    if seg is None or seg.filesz == 0:
+        return None
+    view = image.memory.core_view(seg)
+    size = min(len(view), MAX_STACK_SCAN)
+    start = max(0, min(sp - seg.vaddr, len(view)) - size // 2) if len(view) > size else 0
+    return seg.vaddr + start, bytes(view[start : start + size])
+
+
+def recover_panic(image: CoreImage, objects: ObjectMap, sp: int) -> PanicReport | None:
+    found = stack_bytes(image, sp)
+    report = PanicReport()
+    if found is not None:
+        base, data = found
+        _from_buffer(report, base, data)
+        _location(report, image.memory, objects, base, data, sp)
+        if report.thread is None:
+            m = OVERFLOW.search(data)
+            if m:
+                report.thread = Fact(
+                    m.group(1).decode("utf-8", "replace"), f"stack overflow report @0x{base + m.start():x}"
+                )
+                report.format = "stack overflow"
+    if report.message is not None:
+        _heap_copy(report, image)
+    if report.message is None and report.location is None and report.thread is None:
+        return None
+    return report
+
+
+def _from_buffer(report: PanicReport, base: int, data: bytes) -> None:
+    m = CURRENT.search(data)
+    if m is not None:
+        name, _tid, file, line, col, msg = m.groups()
+        where = f"stack buffer @0x{base + m.start():x}"
+        report.thread = Fact(name.decode("utf-8", "replace"), where)
+        report.location = Fact(f"{file.decode('utf-8', 'replace')}:{int(line)}:{int(col)}", where)
+        report.message = Fact(msg.decode("utf-8", "replace"), where)
+        report.format = "std >= 1.73 (thread id)" if _tid else "std >= 1.73"
+        return
+    m = OLD.search(data)
+    if m is not None:
+        name, msg, file, line, col = m.groups()
+        where = f"stack buffer @0x{base + m.start():x}"
+        report.thread = Fact(name.decode("utf-8", "replace"), where)
+        report.message = Fact(msg.decode("utf-8", "replace"), where)
+        report.location = Fact(f"{file.decode('utf-8', 'replace')}:{int(line)}:{int(col)}", where)
+        report.format = "std < 1.73"
+
+
+def _location(
+    report: PanicReport, mem: CoreMemory, objects: ObjectMap, base: int, data: bytes, sp: int
+) -> None:
+    """First stack word at or above ``sp`` pointing at a plausible ``Location`` in the executable."""
+    main = objects.main
+    if main is None:
+        return
+    start = max(0, (sp - base) & ~7)
+    words = struct.unpack_from(f"<{(len(data) - start) // 8}Q", data, start)
+    for i, w in enumerate(words):
+        if not (main.start <= w < main.end) or w & 3:
+            continue
+        loc = _read_location(mem, w)
+        if loc is None:
+            continue
+        text = f"{loc[0]}:{loc[1]}:{loc[2]}"
+        source = f"&'static Location 0x{w:x} (pointed to from the stack @0x{base + start + 8 * i:x})"
+        if report.location is None:
+            report.location = Fact(text, source)
+        elif report.location.value == text:
+            report.location = Fact(text, f"{report.location.source}; {source}")
+        else:
+            continue
+        return
+
+
+def _read_location(mem: CoreMemory, addr: int) -> tuple[str, int, int] | None:
+    raw = mem.read(addr, 24)
+    if raw is None:
+        return None
+    ptr, length, line, col = struct.unpack("<QQII", raw)
+    if not (0 < length <= 1024 and 0 < line < 10_000_000 and 0 < col < 100_000):
+        return None
+    name = mem.read(ptr, length)
+    if name is None or not name.endswith(b".rs") or not name.isascii() or not name.decode().isprintable():
+        return None
+    return name.decode(), line, col
+
+
+def _heap_copy(report: PanicReport, image: CoreImage) -> None:
+    """Look for the message in writable anonymous memory other than the stack buffer's page."""
+    assert report.message is not None
+    needle = report.message.value.encode()
+    if len(needle) < 8:
+        return
+    scanned = 0
+    for m in image.mappings:
+        if m.path is not None or not m.flags & 2 or m.in_core == 0:
+            continue
+        seg = image.memory.segment_at(m.start)
+        if seg is None:
+            continue
+        view = image.memory.core_view(seg)
+        scanned += len(view)
+        if scanned > MAX_HEAP_SCAN:
+            return
+        pos = bytes(view).find(needle) if len(view) < (8 << 20) else -1
+        addr = m.start + pos
+        if (
+            pos >= 0
+            and f"@0x{addr:x}" not in report.message.source
+            and not _near(report.message.source, addr)
+        ):
+            report.message = Fact(report.message.value, f"{report.message.source}; heap copy @0x{addr:x}")
+            return
+
+
+def _near(source: str, addr: int) -> bool:
+    m = re.search(r"stack buffer @0x([0-9a-f]+)", source)
+    return m is not None and abs(int(m.group(1), 16) - addr) < 4096

@@ -1,0 +1,125 @@
+"""The Linux core fixtures (shared/fixtures/cores) decode to expected.json, and their Rust frames are gdb's.
+
+Oracles: ``expected.json`` and ``gdb-bt.*.txt`` were written by gdb 13.1 / eu-readelf on the same files
+(fixtures README); nothing here is derived from our own output.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import shared_path
+from core_helpers import base_name, fixture, physical_frames
+from illumos_rust.core import analyze, read_core
+
+
+def _expected() -> dict:  # type: ignore[type-arg]
+    return json.loads(shared_path("fixtures", "cores", "expected.json").read_text())  # type: ignore[no-any-return]
+
+
+def _gdb_crashing_names(kind: str) -> list[str]:
+    """Names of the physical frames of gdb's crashing thread (Thread 1 = LWP of the dump)."""
+    text = shared_path("fixtures", "cores", f"gdb-bt.{kind}.txt").read_text()
+    block = text.split("Thread 1 ", 1)[1]
+    names: list[str] = []
+    for line in block.splitlines()[1:]:
+        physical_frames(line, names)
+    return names
+
+
+@pytest.mark.parametrize("kind", ["panic", "segv"])
+def test_status_matches_expected(kind: str) -> None:
+    exp = _expected()[f"core.rust-crash.{kind}"]
+    report = analyze(str(fixture(f"core.rust-crash.{kind}")), str(fixture("rust-crash")))
+    assert report.pid == exp["pid"]
+    assert report.signal == exp["NT_SIGINFO"]["si_signo"] == exp["NT_PRSTATUS.pr_cursig"]
+    assert report.si_code == exp["NT_SIGINFO"]["si_code"]
+    assert len(report.threads) == exp["threads"]
+    assert report.threads[0].crashing and report.threads[0].tid == exp["crashing_tid"]
+    if "si_addr" in exp["NT_SIGINFO"]:
+        assert report.fault_address == int(exp["NT_SIGINFO"]["si_addr"], 16)
+        assert report.fault_mapping is not None and report.fault_mapping.startswith("null page")
+        assert report.crash_kind == "segfault"
+    # The names from the first Rust frame down (libc frames need the same libc, README).
+    ours = [base_name(f.symbol or "") for f in report.threads[0].frames]
+    want = exp["stack_top_to_user_code"]
+    first_rust = next(i for i, n in enumerate(want) if "::" in n)
+    start = ours.index(base_name(want[first_rust]))
+    assert ours[start : start + len(want) - first_rust] == [base_name(n) for n in want[first_rust:]]
+    # and every frame is certain (fp chain checked by CFI, or CFI): no stack scan on these cores
+    assert {f.method for f in report.threads[0].frames[1:]} <= {"fp", "cfi"}
+
+
+@pytest.mark.parametrize("kind", ["panic", "segv"])
+def test_crashing_thread_equals_gdb_from_first_rust_frame(kind: str) -> None:
+    gdb = _gdb_crashing_names(kind)
+    report = analyze(str(fixture(f"core.rust-crash.{kind}")), str(fixture("rust-crash")))
+    ours = [f.symbol or "" for f in report.threads[0].frames]
+    # gdb (with DWARF) names `std::rt::__rust_abort` what the symbol table calls `__rustc::__rust_abort`;
+    # both share the last segment, which is what is compared, in order, through `main`.
+    g0 = next(i for i, n in enumerate(gdb) if "::" in n)
+    o0 = next(i for i, n in enumerate(ours) if "::" in n)
+    g_end = gdb.index("main")
+    o_end = ours.index("main")
+    assert [base_name(n) for n in ours[o0 : o_end + 1]] == [base_name(n) for n in gdb[g0 : g_end + 1]]
+
+
+def test_panic_message_location_thread() -> None:
+    exp = _expected()["core.rust-crash.panic"]["panic"]
+    report = analyze(str(fixture("core.rust-crash.panic")), str(fixture("rust-crash")))
+    assert report.crash_kind == "panic"
+    p = report.panic
+    assert p is not None and p.message and p.location and p.thread
+    assert p.message.value == exp["message"]
+    assert p.thread.value == exp["thread"]
+    assert p.location.value == f"{exp['file']}:{exp['line']}:{exp['col']}"
+    # each fact says where it came from; the location is confirmed by the &'static Location too
+    assert "stack buffer" in p.message.source and "heap copy" in p.message.source
+    assert "Location" in p.location.source
+    # and it agrees with what the program printed on stderr
+    stderr = shared_path("fixtures", "cores", "rust-crash.panic.stderr.txt").read_text()
+    assert f"panicked at {p.location.value}:\n{p.message.value}" in stderr
+
+
+def test_worker_thread_listed_with_park() -> None:
+    report = analyze(str(fixture("core.rust-crash.panic")), str(fixture("rust-crash")))
+    other = [t for t in report.threads if not t.crashing]
+    assert len(other) == 1
+    names = [f.symbol or "" for f in other[0].frames]
+    assert any(n.endswith("::park") for n in names)
+    assert "rust_crash::main::{{closure}}" in names or "rust_crash::main::{closure#0}" in names
+
+
+def test_notes_decoded() -> None:
+    image = read_core(str(fixture("core.rust-crash.panic")))
+    assert image.note_types.count("NT_PRSTATUS") == 2 and image.note_types.count("NT_X86_XSTATE") == 2
+    assert {"NT_PRPSINFO", "NT_SIGINFO", "NT_AUXV", "NT_FILE"} <= set(image.note_types)
+    assert image.fname == "rust-crash" and image.psargs == "./rust-crash"
+    assert image.auxv[6] == 4096  # AT_PAGESZ
+    assert any(f.path.endswith("rust-crash") for f in image.files)
+    # FXSAVE defaults any fresh x86-64 thread has: FCW 0x37f, MXCSR 0x1f80 (Intel SDM vol. 1 §8.1.5, §10.2.3)
+    assert all(t.fp_state["fcw"] == 0x37F and t.fp_state["mxcsr"] == 0x1F80 for t in image.threads)
+    assert image.problems == []
+
+
+def test_cli_text_and_json() -> None:
+    core, binary = str(fixture("core.rust-crash.panic")), str(fixture("rust-crash"))
+    cmd = [sys.executable, "-m", "illumos_rust.cli.main", "core", core, binary]
+    text = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert text.returncode == 0, text.stderr
+    lines = text.stdout.splitlines()
+    assert lines[0].startswith("debugging core file of ")
+    assert any(line.startswith("status: process terminated by SIGABRT") for line in lines)
+    assert "panic: thread 'main' panicked at rust-crash.rs:7:9" in lines
+    js = subprocess.run([*cmd, "--format", "json"], capture_output=True, text=True, timeout=60)
+    data = json.loads(js.stdout)
+    assert data["panic"]["message"]["value"] == "limit exceeded for widget-pool: 4 > 3"
+    assert data["threads"][0]["crashing"] is True
+    one = subprocess.run(
+        [*cmd, "--thread", "4612", "--format", "json"], capture_output=True, text=True, timeout=60
+    )
+    assert [t["tid"] for t in json.loads(one.stdout)["threads"]] == [4612]
