@@ -53,7 +53,7 @@ def _run(elf: ElfFile, policy: Policy, report: Report) -> None:
     os_name = facts["target"]["os"]
     facts["dependencies"] = dependencies.check(ctx, emit, os_name)
     ctx.release_pages()
-    facts["frame_pointers"] = frame_pointers.check(ctx, emit)
+    facts["frame_pointers"] = frame_pointers.check(ctx, emit, producer.is_rust)
     ctx.release_pages()
     facts["syscalls"] = syscalls.check(ctx, emit, os_name)
     ctx.release_pages()

@@ -31,7 +31,6 @@ _KIND = {
     b"\xcd\x80": "int 0x80",
 }
 _SYSCALL_FUNCS = frozenset({"syscall", "__syscall", "_syscall"})
-MAX_FINDINGS = 200
 SWEEP_LIMIT = 32 << 20  # bytes of symbol-less text swept linearly (about 2 s per 32 MiB)
 WINDOW = 96  # bytes decoded before a hit, at least: the number load sits just before the trap
 
@@ -214,7 +213,8 @@ def check(ctx: Context, emit: Emitter, os_name: str | None = None) -> dict[str, 
                     "loader": loc.loader,
                 }
             )
-    for item in confirmed[:MAX_FINDINGS]:
+    # Every site is a finding (no cap): the text renderer groups them, JSON and SARIF keep each one.
+    for item in confirmed:
         kind, number = item["kind"], item["number"]
         if kind == "int 0xd2":
             meaning, bad = f"illumos fast trap {number if number is not None else '?'}", False
@@ -234,12 +234,12 @@ def check(ctx: Context, emit: Emitter, os_name: str | None = None) -> dict[str, 
             instruction=kind,
         )
     indirect = _indirect(ctx, funcs, starts, bitness, emit, os_name)
-    for fname, addrs in list(unverified.items())[:MAX_FINDINGS]:
+    for fname, addrs in unverified.items():
         shown = display(fname)
         emit.add(
             "syscall-unverified",
             f"{len(addrs)} syscall-like byte sequence(s) in {shown} (no decoder to confirm)",
-            evidence=", ".join(f"0x{a:x}" for a in addrs[:10]),
+            evidence=", ".join(f"0x{a:x}" for a in addrs),
             symbol=shown,
             address=addrs[0],
         )
@@ -306,13 +306,12 @@ def _indirect(
         meaning, _bad = describe(number, os_name)
         name = display(owner.name)
         count += 1
-        if count <= MAX_FINDINGS:
-            emit.add(
-                "syscall-libc-indirect",
-                f"libc syscall() called from {name} with constant {meaning}",
-                evidence=f"0x{site:x}: call syscall" + (f" after `{loc.loader}`" if loc.loader else ""),
-                symbol=name,
-                address=site,
-                number=number,
-            )
+        emit.add(
+            "syscall-libc-indirect",
+            f"libc syscall() called from {name} with constant {meaning}",
+            evidence=f"0x{site:x}: call syscall" + (f" after `{loc.loader}`" if loc.loader else ""),
+            symbol=name,
+            address=site,
+            number=number,
+        )
     return count
