@@ -28,13 +28,14 @@ from ..elf import constants as C
 from ..elf.eh_frame import FRAME_POINTER, Fde, eh_frame
 from ..findings import Severity
 from . import disasm
-from .context import FRAGMENT, Context, Function, display
+from .context import FRAGMENT, Context, Function
 from .model import Emitter
 
 CLASSES = ("FP", "LEAF", "NO_FP", "RBP_CLOBBER", "FRAGMENT", "EXEMPT", "UNKNOWN")
 # CFA offset at function entry: only the return address is on the stack (x86-64), nothing (aarch64).
 ENTRY_CFA = {C.EM_AMD64: 8, C.EM_386: 4, C.EM_AARCH64: 0}
 ENDBR64 = b"\xf3\x0f\x1e\xfa"
+RELEASE_EVERY = 16 << 20  # bytes of function bodies read between releases of the mapped pages
 MAX_OWNERS = 12  # crates/objects in the coverage finding's text evidence (JSON facts keep all)
 # One finding per offending function (the text renderer groups them; JSON and SARIF keep each).
 _RULE_OF = {
@@ -107,8 +108,15 @@ def classify(ctx: Context) -> tuple[list[tuple[Function, str, str]], bool]:
     decode = disasm.AVAILABLE and ctx.machine in (C.EM_AMD64, C.EM_386)
     bitness = 64 if ctx.machine == C.EM_AMD64 else 32
     out: list[tuple[Function, str, str]] = []
+    read = 0
     for fn in ctx.functions:
         name = fn.name
+        read += fn.size
+        if read > RELEASE_EVERY:
+            # Decoding reads most of the text: drop the pages behind us so the resident set stays small
+            # (97 MB of text in librustc_driver); they remain in the page cache.
+            ctx.release_pages()
+            read = 0
         if FRAGMENT.search(name):
             out.append((fn, "FRAGMENT", "split fragment: runs on its parent's frame"))
             continue
@@ -208,11 +216,12 @@ def check(ctx: Context, emit: Emitter, is_rust: bool = False) -> dict[str, Any]:
             # C, C++ and assembly: the fix is in someone else's build flags. In a stripped Rust binary
             # nothing names the owner, and the product is Rust: its missing frame pointers are errors.
             sev = Severity.WARNING
-        shown = display(fn.name)
+        # The symbol as in the table (mangled): demangling 70,000 names would double the audit's time; the
+        # text renderer demangles the sites it shows, JSON/SARIF readers have rustfilt/c++filt.
         emit.add(
             rule,
             f"{kind} {name}: {why}",
-            symbol=shown,
+            symbol=fn.name,
             address=fn.addr,
             severity=sev,
             owner_kind=kind,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -12,10 +11,12 @@ from typing import Any
 
 from ..audit import RULES, Report, audit_paths, expand, load_policy, profile
 from ..audit.cargo import workspace_artifacts
+from ..audit.context import display
+from ..audit.json_output import write_json
 from ..audit.model import HEADINGS, IMPORTANCE
 from ..audit.summary import render_summary
 from ..errors import FormatError, UsageError
-from ..findings import SITES_SHOWN, Severity, render_grouped, render_sarif
+from ..findings import SITES_SHOWN, Severity, render_grouped, write_sarif
 from .common import add_format, use_color
 
 EXAMPLES = """examples:
@@ -141,14 +142,9 @@ def run(args: argparse.Namespace) -> int:
     threshold = None if args.fail_on == "never" else Severity.parse(args.fail_on)
     out = sys.stdout
     if args.format == "sarif":
-        out.write(render_sarif(findings, RULES.values()))
+        write_sarif(out, findings, RULES.values())
     elif args.format == "json":
-        data = {
-            "policy": policy.name,
-            "reports": [r.to_dict() for r in reports],
-            "errors": [{"path": e.path, "offset": e.offset, "what": e.what} for e in errors],
-        }
-        out.write(json.dumps(data, indent=2, default=str) + "\n")
+        write_json(out, policy.name, reports, errors)
     else:
         out.write(
             render_summary(
@@ -170,6 +166,7 @@ def run(args: argparse.Namespace) -> int:
                     paths=shown,
                     sites=None if args.all_sites else SITES_SHOWN,
                     color=use_color(out),
+                    symbol=display,
                 )
             )
     if errors:
