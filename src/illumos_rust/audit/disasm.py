@@ -69,9 +69,10 @@ def has_call(code: bytes, ip: int, bitness: int = 64) -> bool | None:
         return False  # every CALL encoding (e8, ff /2, ff /3, 9a) needs one of these bytes
     dec = _decoder(code, ip, bitness)
     ins = _iced.Instruction()
+    flows, kernel = _CALL_FLOWS, _KERNEL_ENTRIES  # _is_call, inlined: this loop sees ~1M instructions
     while dec.can_decode:
         dec.decode_out(ins)
-        if _is_call(ins):
+        if ins.flow_control in flows and ins.mnemonic not in kernel:
             return True
     return False
 

@@ -16,6 +16,7 @@ from .model import Report
 
 
 def write_json(out: IO[str], policy: str, reports: Sequence[Report], errors: Sequence[FormatError]) -> None:
+    encode = json.JSONEncoder(default=str).encode  # one encoder, not one per finding
     out.write("{\n")
     out.write(f'  "policy": {json.dumps(policy)},\n  "reports": [')
     for i, r in enumerate(reports):
@@ -24,7 +25,7 @@ def write_json(out: IO[str], policy: str, reports: Sequence[Report], errors: Seq
             f'{{"path": {json.dumps(r.path)}, "facts": {json.dumps(r.facts, default=str)}, "findings": ['
         )
         for j, f in enumerate(r.findings):
-            out.write(("\n      " if j == 0 else ",\n      ") + json.dumps(f.to_dict(), default=str))
+            out.write(("\n      " if j == 0 else ",\n      ") + encode(f.to_dict()))
         out.write(("\n    " if r.findings else "") + "]}")
     out.write(("\n  " if reports else "") + "],\n")
     errs = [{"path": e.path, "offset": e.offset, "what": e.what} for e in errors]
