@@ -35,6 +35,7 @@ CLASSES = ("FP", "LEAF", "NO_FP", "RBP_CLOBBER", "FRAGMENT", "EXEMPT", "UNKNOWN"
 # CFA offset at function entry: only the return address is on the stack (x86-64), nothing (aarch64).
 ENTRY_CFA = {C.EM_AMD64: 8, C.EM_386: 4, C.EM_AARCH64: 0}
 ENDBR64 = b"\xf3\x0f\x1e\xfa"
+PADDING = 64  # a gap between functions shorter than this is alignment filler, not unexamined code
 RELEASE_EVERY = 16 << 20  # bytes of function bodies read between releases of the mapped pages
 MAX_OWNERS = 12  # crates/objects in the coverage finding's text evidence (JSON facts keep all)
 # One finding per offending function (the text renderer groups them; JSON and SARIF keep each).
@@ -165,9 +166,12 @@ def classify(ctx: Context) -> tuple[list[tuple[Function, str, str]], bool]:
 
 
 def _text_bytes(ctx: Context, classified: list[tuple[Function, str, str]]) -> tuple[int, int]:
-    """(bytes of executable sections covered by an examined function, executable bytes in total).
+    """(bytes of executable sections examined, executable bytes in total).
 
-    PLT sections are left out of both: the link editor writes those stubs, no compiler flag changes them.
+    Bytes outside every examined function count as not examined, except gaps shorter than
+    ``PADDING``: compilers and linkers align functions to 16 (up to 64) bytes with int3/nop filler, which
+    is no code. PLT sections are left out of both: the link editor writes those stubs, no compiler flag
+    changes them.
     """
     ranges = sorted(
         (s.sh_addr, s.sh_addr + s.sh_size)
@@ -176,16 +180,22 @@ def _text_bytes(ctx: Context, classified: list[tuple[Function, str, str]]) -> tu
     )
     total = sum(e - b for b, e in ranges)
     spans = sorted((fn.addr, fn.addr + fn.size) for fn, _, _ in classified)
-    covered = 0
-    cur_b = cur_e = -1
-    for b, e in spans:
-        if b >= cur_e:
-            covered += max(0, cur_e - cur_b)
-            cur_b, cur_e = b, e
-        elif e > cur_e:
-            cur_e = e
-    covered += max(0, cur_e - cur_b)
-    return min(covered, total), total
+    missed = 0
+    k = 0
+    for lo, hi in ranges:
+        pos = lo  # first byte not yet accounted for in this section
+        while k < len(spans) and spans[k][1] <= lo:
+            k += 1
+        j = k
+        while j < len(spans) and spans[j][0] < hi:
+            b, e = max(spans[j][0], lo), min(spans[j][1], hi)
+            if b - pos >= PADDING:
+                missed += b - pos
+            pos = max(pos, e)
+            j += 1
+        if hi - pos >= PADDING:
+            missed += hi - pos
+    return total - missed, total
 
 
 def _percent(fp: int, judged: int) -> float | None:
