@@ -441,3 +441,43 @@ def test_every_syscall_is_reported(tmp_path: Path) -> None:
     assert "... and 246 more (--all lists every one)" in out
     _, out = run_cli("-q", "--all", str(exe))
     assert len(re.findall(r"^    0x[0-9a-f]+ s\d+: raw syscall", out, re.M)) == 250
+
+
+def test_assembly_after_crtend_is_not_crtstuff(tmp_path: Path) -> None:
+    """lld (rustc's bundled rust-lld) writes no STT_FILE for an assembly object without one: linked after
+    crtendS.o, its local function follows crtend's "crtstuff.c" in .symtab (readelf shows it), yet it is
+    not crtstuff's."""
+    sysroot = subprocess.run(["rustc", "--print", "sysroot"], capture_output=True, text=True).stdout.strip()
+    gcc_ld = next(Path(sysroot, "lib", "rustlib").glob("*/bin/gcc-ld"), None)
+    if gcc_ld is None or not (gcc_ld / "ld.lld").exists():
+        pytest.skip("rust-lld (gcc-ld/ld.lld) not in the rustc sysroot")
+    gcc = require_tool("gcc")
+    libgcc = Path(
+        subprocess.run([gcc, "-print-libgcc-file-name"], capture_output=True, text=True).stdout.strip()
+    )
+    crt = Path(
+        subprocess.run([gcc, "-print-file-name=crti.o"], capture_output=True, text=True).stdout.strip()
+    )
+    exe = _gcc(
+        tmp_path,
+        "late",
+        "-O2",
+        f"-B{gcc_ld}",
+        "-fuse-ld=lld",
+        "-nostartfiles",
+        str(crt.parent / "Scrt1.o"),
+        str(crt),
+        str(libgcc.parent / "crtbeginS.o"),
+        str(DATA / "latemain.c"),
+        str(libgcc.parent / "crtendS.o"),
+        str(crt.parent / "crtn.o"),
+        str(DATA / "late_asm.s"),
+    )
+    table = subprocess.run(["readelf", "-sW", str(exe)], capture_output=True, text=True).stdout
+    order = [ln.split()[-1] for ln in table.splitlines() if " FILE " in ln or "late_local" in ln]
+    assert order.index("late_local") > len(order) - 1 - order[::-1].index("crtstuff.c")
+    with ElfFile(exe) as elf:
+        ctx = Context(elf, profile("platform"))
+        owners = {fn.name: ctx.owners[fn.addr] for fn in ctx.functions}
+    assert owners["frame_dummy"] == ("object", "crtstuff.c")
+    assert owners["late_local"] != ("object", "crtstuff.c")

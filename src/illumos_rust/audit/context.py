@@ -117,6 +117,19 @@ def cxx_namespace(name: str) -> str | None:
     return first or None
 
 
+# gcc's crtbegin/crtend (libgcc/crtstuff.c) define these functions and no others.
+_CRT_FILES = frozenset({"crtstuff.c"})
+_CRT_FUNCTIONS = frozenset(
+    {
+        "deregister_tm_clones",
+        "register_tm_clones",
+        "__do_global_dtors_aux",
+        "frame_dummy",
+        "__do_global_ctors_aux",
+        "__do_init",
+        "__do_fini",
+    }
+)
 _CGU = re.compile(r"^([A-Za-z0-9_]+)\.[0-9a-f]{16}-cgu\.\d+$")
 SCAN_WINDOW = 16 << 20
 NEIGHBOUR_GAP = 64  # alignment padding between functions of one object
@@ -308,18 +321,23 @@ class Context:
                 if shndx not in exec_secs or typ not in (C.STT_FUNC, C.STT_GNU_IFUNC, C.STT_NOTYPE):
                     continue
                 local = (info >> 4) == C.STB_LOCAL
+                file = current_file if local else None
+                if file in _CRT_FILES and names[i] not in _CRT_FUNCTIONS:
+                    # lld writes no STT_FILE for an input that has none (assembly): its locals then follow
+                    # crtend's "crtstuff.c", which defines no function. Not crtstuff's: unattributed.
+                    file = None
                 if not size:
                     name = names[i]
                     # assembly stubs without ``.size`` (musl's syscall wrappers, hand-written entry points)
                     # are still code; mapping symbols ($x, $d) and empty names are not
                     if name and not name.startswith("$"):
-                        unsized.append((value, shndx, name, local, current_file if local else None))
+                        unsized.append((value, shndx, name, local, file))
                     continue
                 if typ == C.STT_NOTYPE:
                     continue
                 old = by_addr.get(value)
                 if old is None or (old.local and not local) or (old.size < size):
-                    by_addr[value] = Function(names[i], value, size, local, current_file if local else None)
+                    by_addr[value] = Function(names[i], value, size, local, file)
             table.__dict__.pop("raws", None)
         self._defined = frozenset(defined)
         self._tls = tls
