@@ -19,6 +19,7 @@ from illumos_rust.audit import audit, frame_pointers, profile
 from illumos_rust.audit.context import Context, crate_of
 from illumos_rust.audit.model import Report
 from illumos_rust.audit.syscall_table import ILLUMOS
+from illumos_rust.elf.eh_frame import eh_frame
 from illumos_rust.elf.reader import ElfFile
 
 DATA = REPO / "tests" / "data" / "audit"
@@ -37,7 +38,8 @@ def fixture(*parts: str) -> Path:
 
 @cache
 def readelf_fp(path: str) -> dict[int, tuple[bool, bool]]:
-    """pc_begin -> (some row has an rbp-based CFA, rbp saved in some row), from readelf's CFA table."""
+    """pc_begin -> (some row is a frame record: CFA rbp+16 with rbp at c-16, rbp saved in some row), from
+    readelf's CFA table (psABI: after push rbp; mov rbp, rsp the CFA is rbp+16 and rbp sits at CFA-16)."""
     out = subprocess.run(
         ["readelf", "--debug-dump=frames-interp", "-W", path], capture_output=True, text=True, check=True
     ).stdout
@@ -58,9 +60,9 @@ def readelf_fp(path: str) -> dict[int, tuple[bool, bool]]:
             continue
         if len(cols) >= 2 and re.fullmatch(r"[0-9a-f]{8,16}", cols[0]):
             fp, saved = result[current]
-            fp = fp or cols[1].startswith("rbp")
-            if rbp_col is not None and rbp_col < len(cols):
-                saved = saved or cols[rbp_col].startswith("c")
+            rbp_rule = cols[rbp_col] if rbp_col is not None and rbp_col < len(cols) else ""
+            fp = fp or (cols[1] == "rbp+16" and rbp_rule == "c-16")
+            saved = saved or rbp_rule.startswith("c")
             result[current] = (fp, saved)
     return result
 
@@ -72,8 +74,8 @@ def classes(path: Path) -> dict[str, str]:
 
 
 def agree_with_readelf(path: Path) -> int:
-    """Every function with an FDE: FP exactly when readelf shows an rbp-based CFA row; RBP_CLOBBER exactly
-    when readelf shows rbp saved but never a CFA on rbp. Returns how many functions were compared."""
+    """Every function with an FDE: FP exactly when readelf shows a frame-record row (CFA rbp+16, rbp at
+    c-16); RBP_CLOBBER only when readelf shows rbp saved without one. Returns how many were compared."""
     require_tool("readelf")
     table = readelf_fp(str(path))
     compared = 0
@@ -359,7 +361,15 @@ def test_without_decoder_cfi_only_and_unverified(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(disasm, "AVAILABLE", False)
     monkeypatch.setattr(disasm, "_iced", None)
     without = classes(fp_build)
-    assert {n for n, c in without.items() if c == "FP"} == {n for n, c in with_decoder.items() if c == "FP"}
+    # Functions without an FDE (crtstuff's __do_global_dtors_aux: its push rbp follows a test) need the
+    # decoder; where CFI exists it decides alone.
+    with ElfFile(fp_build) as elf:
+        eh = eh_frame(elf)
+        assert eh is not None
+        cfi = {fn.name for fn in Context(elf, profile("platform")).functions if eh.fde_for(fn.addr)}
+    assert {n for n, c in without.items() if c == "FP" and n in cfi} == {
+        n for n, c in with_decoder.items() if c == "FP" and n in cfi
+    }
     report = audit(path)
     assert report.facts["frame_pointers"]["method"] == "cfi"
     got = rules(report)

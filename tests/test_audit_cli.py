@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -44,12 +45,40 @@ def test_exit_codes_follow_fail_on() -> None:
 
 
 def test_text_output_names_file_and_rules() -> None:
-    code, out, _ = run(str(shared_path("fixtures", "illumos-rust", "bin", "solaris", "hello")))
+    """Summary first (verdict, target, FP coverage, rule totals, coverage table), then the findings by
+    severity; the 501 fp-missing sites are one heading with a count and the first few sites."""
+    path = str(shared_path("fixtures", "illumos-rust", "bin", "solaris", "hello"))
+    code, out, _ = run(path)
     assert code == 1
-    assert out.startswith(
-        f"== {shared_path('fixtures', 'illumos-rust', 'bin', 'solaris', 'hello')}: AMD64 solaris"
+    lines = out.splitlines()
+    assert lines[0] == "audit summary: 1 ELF file(s)"
+    assert lines[1].startswith(f"  FAIL  {path}: ") and "AMD64 solaris" in lines[2]
+    assert lines.index("rule totals:") < next(
+        i for i, ln in enumerate(lines) if ln.startswith("frame-pointer")
     )
     assert "error[fp-missing]" in out and "warning[stack-probes]" in out and "fix: " in out
+    first = {sev: next(i for i, ln in enumerate(lines) if f": {sev}[" in ln) for sev in ("error", "warning")}
+    assert first["error"] < first["warning"]
+    # grouped: one heading, the count, five sites, then how many more
+    head = next(ln for ln in lines if "error[fp-missing]" in ln)
+    count = int(re.search(r"error\[fp-missing\]: (\d+) functions without a frame pointer", head).group(1))  # type: ignore[union-attr]
+    assert count > 100
+    assert f"... and {count - 5} more (--all lists every one)" in out
+    code_all, out_all, _ = run("--all", path)
+    assert code_all == 1 and "more (--all lists every one)" not in out_all
+    assert len(out_all.splitlines()) > len(lines) + count - 10
+    # JSON keeps every site
+    data = json.loads(run("--format", "json", path)[1])
+    assert sum(f["rule"] == "fp-missing" for f in data["reports"][0]["findings"]) == count
+
+
+def test_text_paths_relative_to_the_directory_given(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "hello").write_bytes(hello().read_bytes())
+    code, out, _ = run("-q", str(tmp_path))
+    assert code in (0, 1)
+    assert out.splitlines()[1].split(": ")[0].split()[-1] == os.path.join("sub", "hello")
+    assert str(tmp_path) not in out
 
 
 def test_sarif_validates_against_the_official_schema() -> None:
@@ -284,8 +313,16 @@ def test_text_summary_for_several_files(tmp_path: Path) -> None:
     code, out, err = run("-q", *paths, str(bad))
     assert code == 2 and err.count("\n") == 1
     # the Solaris build is the one file with errors (frame pointers); the illumos one has none
-    assert out.splitlines()[-1].startswith("audited 2 ELF file(s): 1 with errors; ")
-    assert out.splitlines()[-1].endswith("; 1 unreadable")
+    lines = out.splitlines()
+    assert lines[0] == "audit summary: 2 ELF file(s), 1 unreadable"
+    verdicts = {
+        ln.split()[1].rstrip(":"): ln.split()[0]
+        for ln in lines
+        if ln.startswith("  ") and ": " in ln and ln.split()[0] in ("PASS", "WARN", "FAIL")
+    }
+    assert verdicts[paths[1]] == "FAIL" and verdicts[paths[0]] in ("PASS", "WARN")
+    # -q hides info findings, not the summary or the coverage table
+    assert "frame-pointer coverage: " in out and "info[" not in out
 
 
 def test_illumos_std_program_without_libumem(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import mmap
 import re
+from bisect import bisect_right
 from collections.abc import Iterator
 from functools import cached_property
 from typing import NamedTuple
@@ -19,15 +20,25 @@ from ..elf.dynamic import DynamicSection, dynamic
 from ..elf.reader import ElfFile, Section
 from .policy import Policy
 
-FRAGMENT = re.compile(r"\.(?:cold|warm|part)(?:\.\d+)?$|\.(?:cold|warm)\.\d+$|\.bolt\.")
+# GCC's hot/cold splitting (``-freorder-blocks-and-partition``) names the cold part ``foo.cold`` (``.cold.N``
+# when several): it has no prologue of its own. ``.part.N`` (partial inlining), ``.isra.N``, ``.constprop.N``
+# are complete clones with their own prologue and get verdicts like any function.
+FRAGMENT = re.compile(r"\.cold(?:\.\d+)?$")
 _V0_CRATE = re.compile(r"C(?:s[0-9A-Za-z]*_)?(\d+)(_?)")
 _LEGACY_FIRST = re.compile(r"_ZN(\d+)")
+# rustc's legacy mangling ends every path with ``17h<16 hex>E`` (the crate hash); Itanium C++ names never
+# end that way, which is the only reliable way to tell the two ``_ZN`` manglings apart.
+_LEGACY_HASH = re.compile(r"17h[0-9a-f]{16}E(?:\.[0-9A-Za-z_.$]*)?$")
+_CXX_FIRST = re.compile(r"_ZN(?:[rVKO]|St)*(\d+)")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class Function(NamedTuple):
-    """One sized STT_FUNC symbol in an executable section (aliases at the same address merged).
+    """One STT_FUNC symbol in an executable section (aliases at the same address merged).
 
-    A tuple, not a dataclass: 100k of them live through the whole audit of a big library.
+    A tuple, not a dataclass: 100k of them live through the whole audit of a big library. ``bounded`` marks
+    a symbol whose size was 0 in the table (assembly without ``.size``, musl's stubs): its extent runs to
+    the next symbol or the section's end.
     """
 
     name: str
@@ -35,14 +46,45 @@ class Function(NamedTuple):
     size: int
     local: bool
     file: str | None  # STT_FILE in effect for a local symbol (the C object or Rust codegen unit)
+    bounded: bool = False
+
+
+def is_rust_symbol(name: str) -> bool:
+    """v0 (``_R``) or legacy ``_ZN…17h<hash>E``: the only two shapes rustc emits."""
+    return name.startswith("_R") or (name.startswith("_ZN") and _LEGACY_HASH.search(name) is not None)
+
+
+def _legacy_segment(component: str) -> str | None:
+    """The crate named by a legacy path component: itself, or for ``<Type as Trait>`` / ``<Type>`` the
+    self type's first path segment, else the trait's (a blanket impl ``impl<T> Trait for T`` or an impl
+    for a primitive lives in the trait's crate: the orphan rule allows nowhere else)."""
+    if not (component.startswith("_$LT$") or component.startswith("$LT$")):
+        return component or None
+    inner = component.split("$LT$", 1)[1]
+    self_ty, _, trait = inner.partition("$u20$as$u20$")
+    for part in (self_ty, trait):
+        # strip references, pointers, mut/dyn/const and slices: &mut dyn core::Any -> core::Any
+        while True:
+            for pre in ("$RF$", "$BP$", "mut$u20$", "dyn$u20$", "const$u20$", "$u5b$", "_"):
+                if part.startswith(pre):
+                    part = part[len(pre) :]
+                    break
+            else:
+                break
+        m = _IDENT.match(part)
+        if m and part[m.end() : m.end() + 2] == "..":
+            return m.group()
+    return None
 
 
 def crate_of(name: str) -> str | None:
     """The crate of a Rust-mangled symbol, read from the mangled form (no full demangle: 106k names).
 
-    v0 (``_R``): the first crate root ``C[s<disambiguator>_]<len><ident>``; for impl paths this is the
-    crate of the impl's parent module, which is where the code was written. Legacy (``_ZN``): the first path
-    component, or the self type's first component for ``_$LT$...`` impl blocks.
+    Only Rust shapes count (``is_rust_symbol``): ``_ZN4llvm…`` is C++. v0 (``_R``): the first crate root
+    ``C[s<disambiguator>_]<len><ident>``; for impl paths this is the crate of the impl's parent module,
+    which is where the code was written. Legacy (``_ZN``): the first path component, resolved through
+    ``<Type as Trait>`` (``_legacy_segment``); generic parameters (``T``) and primitives (``str``) never
+    name a crate.
     """
     if name.startswith("_R"):
         m = _V0_CRATE.search(name, 2)
@@ -51,25 +93,43 @@ def crate_of(name: str) -> str | None:
         n = int(m.group(1))
         start = m.end()
         ident = name[start : start + n]
-        if ident.startswith("u"):  # punycode identifiers are rare for crate names
-            return ident
         return ident or None
-    if name.startswith("_ZN"):
+    if name.startswith("_ZN") and _LEGACY_HASH.search(name):
         m = _LEGACY_FIRST.match(name)
         if not m:
             return None
         n = int(m.group(1))
-        first = name[m.end() : m.end() + n]
-        if first.startswith("_$LT$") or first.startswith("$LT$"):
-            inner = first.split("$LT$", 1)[1]
-            while inner.startswith("$RF$"):
-                inner = inner[4:]
-            inner = inner.removeprefix("mut$u20$").removeprefix("dyn$u20$")
-            return inner.split("..", 1)[0].split("$", 1)[0] or None
-        return first or None
+        return _legacy_segment(name[m.end() : m.end() + n])
     return None
 
 
+def cxx_namespace(name: str) -> str | None:
+    """The outermost namespace (or class) of an Itanium C++ nested name, ``std`` for ``_ZNSt…``."""
+    if not name.startswith("_ZN") or is_rust_symbol(name):
+        return None
+    m = _CXX_FIRST.match(name)
+    if m is None:
+        return "std" if name.startswith(("_ZNSt", "_ZNKSt")) else None
+    if "St" in name[3 : m.start(1)]:
+        return "std"
+    n = int(m.group(1))
+    first = name[m.end() : m.end() + n]
+    return first or None
+
+
+# gcc's crtbegin/crtend (libgcc/crtstuff.c) define these functions and no others.
+_CRT_FILES = frozenset({"crtstuff.c"})
+_CRT_FUNCTIONS = frozenset(
+    {
+        "deregister_tm_clones",
+        "register_tm_clones",
+        "__do_global_dtors_aux",
+        "frame_dummy",
+        "__do_global_ctors_aux",
+        "__do_init",
+        "__do_fini",
+    }
+)
 _CGU = re.compile(r"^([A-Za-z0-9_]+)\.[0-9a-f]{16}-cgu\.\d+$")
 SCAN_WINDOW = 16 << 20
 NEIGHBOUR_GAP = 64  # alignment padding between functions of one object
@@ -88,7 +148,7 @@ def _infer_objects(funcs: list[Function]) -> list[Function]:
         return out
 
     def eligible(f: Function) -> bool:
-        return not f.file and not f.name.startswith(("_R", "_ZN"))
+        return not f.file and not f.bounded and not f.name.startswith(("_R", "_ZN"))
 
     # Forward, then backward: a run of exported functions after (or before) an object's local one is
     # attributed link by link, each within NEIGHBOUR_GAP of the previous.
@@ -98,6 +158,7 @@ def _infer_objects(funcs: list[Function]) -> list[Function]:
             eligible(f)
             and prev is not None
             and prev.file
+            and not prev.bounded
             and 0 <= f.addr - (prev.addr + prev.size) <= NEIGHBOUR_GAP
         ):
             f = out[i] = f._replace(file=prev.file)
@@ -109,11 +170,46 @@ def _infer_objects(funcs: list[Function]) -> list[Function]:
             eligible(f)
             and nxt is not None
             and nxt.file
+            and not nxt.bounded
             and 0 <= nxt.addr - (f.addr + f.size) <= NEIGHBOUR_GAP
         ):
             f = out[i] = f._replace(file=nxt.file)
         nxt = f
     return out
+
+
+def _bound_unsized(
+    funcs: list[Function], unsized: list[tuple[int, int, str, bool, str | None]], section_end: dict[int, int]
+) -> list[Function]:
+    """Give each zero-size symbol the extent up to the next symbol (or its section's end) and add it,
+    unless it is a label inside a sized function (which already covers those bytes).
+
+    Where two unsized names share an address, a global one wins (the exported name is the one a person
+    knows), as for sized aliases.
+    """
+    starts = [f.addr for f in funcs]
+    ends = [f.addr + f.size for f in funcs]
+    chosen: dict[int, tuple[int, int, str, bool, str | None]] = {}
+    for item in unsized:
+        addr = item[0]
+        i = bisect_right(starts, addr) - 1
+        if i >= 0 and addr < ends[i]:
+            continue
+        old = chosen.get(addr)
+        if old is None or (old[3] and not item[3]):
+            chosen[addr] = item
+    if not chosen:
+        return funcs
+    boundaries = sorted(set(starts) | set(chosen))
+    added = []
+    for addr, (_, shndx, name, local, file) in chosen.items():
+        j = bisect_right(boundaries, addr)
+        end = section_end.get(shndx, addr)
+        if j < len(boundaries):
+            end = min(end, boundaries[j])
+        if end > addr:
+            added.append(Function(name, addr, end - addr, local, file, True))
+    return sorted(funcs + added, key=lambda f: f.addr)
 
 
 def object_name(file: str) -> tuple[str, str]:
@@ -202,6 +298,7 @@ class Context:
         defined: set[str] = set()
         tls = 0
         is64 = elf.is64
+        unsized: list[tuple[int, int, str, bool, str | None]] = []
         for table in {id(t): t for t in (*tables, elf.symtab, elf.dynsym)}.values():
             names = table.names
             collect = any(table is t for t in tables)
@@ -221,12 +318,26 @@ class Context:
                 if typ == C.STT_FILE:
                     current_file = names[i] or None
                     continue
-                if typ not in (C.STT_FUNC, C.STT_GNU_IFUNC) or not size or shndx not in exec_secs:
+                if shndx not in exec_secs or typ not in (C.STT_FUNC, C.STT_GNU_IFUNC, C.STT_NOTYPE):
                     continue
                 local = (info >> 4) == C.STB_LOCAL
+                file = current_file if local else None
+                if file in _CRT_FILES and names[i] not in _CRT_FUNCTIONS:
+                    # lld writes no STT_FILE for an input that has none (assembly): its locals then follow
+                    # crtend's "crtstuff.c", which defines no function. Not crtstuff's: unattributed.
+                    file = None
+                if not size:
+                    name = names[i]
+                    # assembly stubs without ``.size`` (musl's syscall wrappers, hand-written entry points)
+                    # are still code; mapping symbols ($x, $d) and empty names are not
+                    if name and not name.startswith("$"):
+                        unsized.append((value, shndx, name, local, file))
+                    continue
+                if typ == C.STT_NOTYPE:
+                    continue
                 old = by_addr.get(value)
                 if old is None or (old.local and not local) or (old.size < size):
-                    by_addr[value] = Function(names[i], value, size, local, current_file if local else None)
+                    by_addr[value] = Function(names[i], value, size, local, file)
             table.__dict__.pop("raws", None)
         self._defined = frozenset(defined)
         self._tls = tls
@@ -243,6 +354,8 @@ class Context:
                         name, fde.pc_begin, fde.pc_end - fde.pc_begin, True, None
                     )
         funcs = sorted(by_addr.values(), key=lambda f: f.addr)
+        if unsized:
+            funcs = _bound_unsized(funcs, unsized, {s.index: s.sh_addr + s.sh_size for s in elf.sections})
         self._functions = _infer_objects(funcs)
 
     def release_pages(self) -> None:
@@ -304,10 +417,15 @@ class Context:
         return {fn.addr: self.owner(fn) for fn in self.functions}
 
     def owner(self, fn: Function) -> tuple[str, str]:
-        """(kind, name): ``("crate", "std")`` for Rust code, ``("object", "foo.c")`` for C, else unknown."""
+        """(kind, name): ``("crate", "std")`` for Rust code, ``("object", "foo.c")`` for a C object named by
+        STT_FILE, ``("c++", "llvm")`` for a C++ namespace (Itanium ``_ZN`` without rustc's hash), else
+        ``("object", "(unattributed)")``."""
         crate = crate_of(fn.name)
         if crate:
             return "crate", crate
         if fn.file:
             return object_name(fn.file)
+        ns = cxx_namespace(fn.name)
+        if ns:
+            return "c++", ns
         return "object", "(unattributed)"

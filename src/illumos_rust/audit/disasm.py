@@ -26,6 +26,11 @@ if _iced is not None:
     _FAMILIES = {r: _R.RAX for r in (_R.EAX, _R.RAX, _R.AX, _R.AL)} | {
         r: _R.RDI for r in (_R.EDI, _R.RDI, _R.DI, _R.DIL)
     }
+_CALL_FLOWS: tuple[int, ...] = ()
+_KERNEL_ENTRIES: tuple[int, ...] = ()
+if _iced is not None:
+    _CALL_FLOWS = (_iced.FlowControl.CALL, _iced.FlowControl.INDIRECT_CALL)
+    _KERNEL_ENTRIES = (_iced.Mnemonic.SYSCALL, _iced.Mnemonic.SYSENTER)
 SCAN = 64  # bytes before a hit in which the number load is looked for
 MAX_DECODE = 1 << 20  # never decode more than 1 MiB of one "function" (hostile sizes)
 
@@ -48,72 +53,120 @@ def instructions(code: bytes, ip: int, bitness: int = 64) -> Iterator[Any]:
     return iter(_decoder(code, ip, bitness))
 
 
+def _is_call(ins: Any) -> bool:
+    """A CALL that pushes a return address: iced-x86 files ``syscall``/``sysenter`` under CALL flow
+    control too, but they enter the kernel and come back without touching the stack (Intel SDM vol. 2B,
+    SYSCALL), so a function whose only "call" is a syscall is still a leaf."""
+    assert _iced is not None
+    return ins.flow_control in _CALL_FLOWS and ins.mnemonic not in _KERNEL_ENTRIES
+
+
 def has_call(code: bytes, ip: int, bitness: int = 64) -> bool | None:
     """Whether the function body contains a CALL (None without a decoder)."""
     if _iced is None:
         return None
     if b"\xe8" not in code and b"\xff" not in code and b"\x9a" not in code:
         return False  # every CALL encoding (e8, ff /2, ff /3, 9a) needs one of these bytes
-    fc = _iced.FlowControl
-    calls = (fc.CALL, fc.INDIRECT_CALL)
     dec = _decoder(code, ip, bitness)
     ins = _iced.Instruction()
+    flows, kernel = _CALL_FLOWS, _KERNEL_ENTRIES  # _is_call, inlined: this loop sees ~1M instructions
     while dec.can_decode:
         dec.decode_out(ins)
-        if ins.flow_control in calls:
+        if ins.flow_control in flows and ins.mnemonic not in kernel:
             return True
     return False
 
 
-def frame_of(code: bytes, ip: int, bitness: int = 64) -> str | None:
-    """Classify a function that has no FDE from its instructions (None without a decoder).
+PENDING_WINDOW = 8  # instructions between saving rbp and pointing it at the save (elf-tooling.md §2)
 
-    FP: ``push rbp`` then ``mov rbp, rsp`` before the first CALL, anywhere (after ``endbr64`` or an
-    early-return fast path: shrink-wrapping); RBP_CLOBBER: rbp written otherwise; LEAF: no CALL;
-    NO_FP: calls without a frame pointer.
+
+def frame_of(code: bytes, ip: int, bitness: int = 64) -> str | None:
+    """Classify a function from its instructions (None without a decoder).
+
+    FP only when rbp becomes the frame base and stays it: the caller's rbp is saved at the slot rbp then
+    points to, with the return address right above, which is what every frame-pointer walker reads
+    (``[rbp]`` = caller's rbp, ``[rbp+8]`` = return address). Two prologues do that: ``push rbp; mov rbp,
+    rsp`` (C, Rust; after ``endbr64`` or an early-return fast path: shrink-wrapping) and Go's ``sub rsp,
+    N; mov [rsp+K], rbp; lea rbp, [rsp+K]`` with K = N - 8 (Go ABI internal, "frame pointer" section),
+    before the first CALL. After that rbp may only be restored (``pop rbp``, ``leave``, ``mov rbp, [rsp+K]``)
+    or set up again; any other write (Go and OpenSSL assembly that saves rbp then uses it as a general
+    register) makes the function RBP_CLOBBER. Without a frame base: RBP_CLOBBER when rbp is written, NO_FP
+    when it calls, else LEAF.
     """
     if _iced is None:
         return None
-    R, M, K, F = _iced.Register, _iced.Mnemonic, _iced.OpKind, _iced.FlowControl
+    R, M, K = _iced.Register, _iced.Mnemonic, _iced.OpKind
+    rbp_family = (R.RBP, R.EBP, R.BP, R.BPL)
+    sp = (R.RSP, R.ESP)
+    word = bitness // 8
     dec = _decoder(code, ip, bitness)
     ins = _iced.Instruction()
     pushed = -1  # instructions since ``push rbp`` with no rsp change since; -1: none pending
-    called = clobbered = False
+    stored = -1  # Go: instructions since ``mov [rsp+K], rbp``; -1: none pending
+    stored_at = 0
+    spills: set[int] = set()  # [rsp+K] slots rbp was stored to: loading one back restores rbp
+    sub_by: int | None = None  # the last ``sub rsp, imm``: Go's K must be that minus one word
+    called = based = clobbered = False
     while dec.can_decode:
         dec.decode_out(ins)
-        fc = ins.flow_control
-        if fc in (F.CALL, F.INDIRECT_CALL):
+        if _is_call(ins):
             called = True
         mn = ins.mnemonic
-        if mn == M.PUSH and ins.op0_kind == K.REGISTER and ins.op0_register in (R.RBP, R.EBP):
+        op0_reg = ins.op0_register if ins.op_count >= 1 and ins.op0_kind == K.REGISTER else None
+        if mn == M.PUSH and op0_reg in (R.RBP, R.EBP):
             pushed = 0
             continue
+        if (
+            mn == M.MOV
+            and ins.op_count == 2
+            and ins.op0_kind == K.MEMORY
+            and ins.memory_base in sp
+            and ins.op1_kind == K.REGISTER
+            and ins.op1_register in (R.RBP, R.EBP)
+        ):
+            stored, stored_at = 0, ins.memory_displacement
+            spills.add(stored_at)
+            continue
+        moves_rsp = mn in (M.PUSH, M.POP) or op0_reg in sp
         if pushed >= 0:
             pushed += 1
-            # elf-tooling.md §2: the mov must follow within 8 instructions with rsp unchanged in between
-            # (GCC interleaves unrelated moves; a push or sub in between means rbp is a plain register).
-            moves_rsp = mn in (M.PUSH, M.POP) or (
-                ins.op_count >= 1 and ins.op0_kind == K.REGISTER and ins.op0_register in (R.RSP, R.ESP)
-            )
-            if moves_rsp or pushed > 8:
+            if moves_rsp or pushed > PENDING_WINDOW:
                 pushed = -1
+        if stored >= 0:
+            stored += 1
+            if moves_rsp or stored > PENDING_WINDOW:
+                stored = -1
+        if mn == M.SUB and op0_reg in sp and ins.op_count == 2 and ins.op1_kind != K.REGISTER:
+            sub_by = ins.immediate(1) & 0xFFFFFFFF
+        if op0_reg not in rbp_family:
+            continue
+        if pushed >= 0 and mn == M.MOV and ins.op1_kind == K.REGISTER and ins.op1_register in sp:
+            based = based or not called  # push rbp; mov rbp, rsp
+            continue
         if (
-            ins.op_count >= 1
-            and ins.op0_kind == K.REGISTER
-            and ins.op0_register in (R.RBP, R.EBP, R.BP, R.BPL)
+            stored >= 0
+            and mn == M.LEA
+            and ins.memory_base in sp
+            and ins.memory_index == R.NONE
+            and ins.memory_displacement == stored_at
         ):
-            if (
-                mn == M.MOV
-                and pushed >= 0
-                and ins.op1_kind == K.REGISTER
-                and ins.op1_register in (R.RSP, R.ESP)
-                and not called
-            ):
-                return "FP"
-            if mn != M.POP:
-                clobbered = True
+            # Go: mov [rsp+K], rbp; lea rbp, [rsp+K]. As the prologue (K = frame size - 8, before any
+            # call) it makes rbp the frame base; later, around duffzero/duffcopy calls, it pushes a
+            # temporary frame record that ``mov rbp, [rbp]`` pops: a valid chain either way.
+            if not called and (sub_by is None or sub_by == stored_at + word):
+                based = True
+            continue
+        if mn == M.POP:
+            continue  # the epilogue's restore
+        if mn == M.MOV and ins.op1_kind == K.MEMORY and ins.memory_index == R.NONE:
+            base, disp = ins.memory_base, ins.memory_displacement
+            if (base in sp and disp in spills) or (base in (R.RBP, R.EBP) and disp == 0):
+                continue  # a restore: Go's epilogue mov rbp, [rsp+K], or mov rbp, [rbp] after duffzero
+        clobbered = True
     if clobbered:
         return "RBP_CLOBBER"
+    if based:
+        return "FP"
     return "NO_FP" if called else "LEAF"
 
 

@@ -4,13 +4,17 @@ RFD 0161: Rust without frame pointers triggers OS-7515 in the system unwinder, a
 should ship without them. The classification follows ``shared/notes/elf-tooling.md`` §2, where the CFI rule
 agreed 100 % with an instruction decoder on 106k functions:
 
-* FP: some CFA row is based on the frame-pointer register (rbp / x29): covers ``endbr64``, shrink-wrapped
-  prologues after an early return and GCC-interleaved prologues, because CFI describes the real frame.
-* RBP_CLOBBER: rbp is saved (an offset rule) but the CFA is never rbp-based: rbp is a general register.
-* LEAF: the CFA never moves (no stack adjustment, hence no call), or the decoder finds no CALL.
-* NO_FP: the frame moves but no frame pointer is set up.
-* FRAGMENT: ``.cold``/``.warm``/``.part.N`` and BOLT pieces run on their parent's frame.
-* UNKNOWN: no FDE and the prologue bytes decide nothing (no decoder, or the decoder was inconclusive).
+* FP: rbp is the frame base a walker follows: some CFA row is rbp+16 with rbp saved at CFA-16 (covers
+  ``endbr64``, shrink-wrapped and GCC-interleaved prologues, because CFI describes the real frame); without
+  an FDE, the decoder sees ``push rbp; mov rbp, rsp`` (or Go's ``mov [rsp+K], rbp; lea rbp, [rsp+K]``)
+  before the first call and no later write to rbp but restores.
+* RBP_CLOBBER: rbp is saved but never becomes that frame base (CFA rbp-based at another offset, as in
+  OpenSSL's perlasm), or is overwritten after (Go assembly): rbp is a general register.
+* LEAF: the decoder finds no CALL (``syscall`` is not one); without a decoder, the CFA never moves.
+* NO_FP: calls (or a moving frame, CFI only) without a frame pointer.
+* FRAGMENT: GCC's ``.cold`` parts run on their parent's frame; ``.part.N``/``.isra.N`` clones are whole
+  functions and get verdicts.
+* UNKNOWN: no FDE, no decoder, and the prologue bytes decide nothing.
 """
 
 from __future__ import annotations
@@ -21,20 +25,26 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from ..elf import constants as C
-from ..elf.eh_frame import FRAME_POINTER, eh_frame
+from ..elf.eh_frame import FRAME_POINTER, Fde, eh_frame
 from ..findings import Severity
 from . import disasm
-from .context import FRAGMENT, Context, Function, display
+from .context import FRAGMENT, Context, Function
 from .model import Emitter
 
 CLASSES = ("FP", "LEAF", "NO_FP", "RBP_CLOBBER", "FRAGMENT", "EXEMPT", "UNKNOWN")
 # CFA offset at function entry: only the return address is on the stack (x86-64), nothing (aarch64).
 ENTRY_CFA = {C.EM_AMD64: 8, C.EM_386: 4, C.EM_AARCH64: 0}
 ENDBR64 = b"\xf3\x0f\x1e\xfa"
-LEAF_DECODE_LIMIT = 16384  # bytes: larger bodies keep the CFI verdict (bounded cost on 100k functions)
-MAX_LISTED = 8  # offenders spelled out in a finding's evidence; properties keep up to MAX_PROPERTY
-MAX_PROPERTY = 25  # names in a finding's properties (demangling them all costs seconds on big files)
-MAX_OWNERS = 12  # crates/objects in the coverage finding's text evidence
+PADDING = 64  # a gap between functions shorter than this is alignment filler, not unexamined code
+RELEASE_EVERY = 16 << 20  # bytes of function bodies read between releases of the mapped pages
+MAX_OWNERS = 12  # crates/objects in the coverage finding's text evidence (JSON facts keep all)
+# One finding per offending function (the text renderer groups them; JSON and SARIF keep each).
+_RULE_OF = {
+    "NO_FP": "fp-missing",
+    "RBP_CLOBBER": "fp-rbp-clobber",
+    "UNKNOWN": "fp-unknown",
+    "LEAF": "fp-missing",
+}
 
 
 def _prologue_class(ctx: Context, fn: Function) -> str | None:
@@ -62,8 +72,34 @@ def _prologue_class(ctx: Context, fn: Function) -> str | None:
     return None
 
 
+def _keeps_frame_base(fde: Fde, fp_reg: int, machine: int) -> bool:
+    """Whether some CFA row has the frame pointer as the frame base a walker can follow.
+
+    x86-64 (SysV psABI §3.2.2, ``push rbp; mov rbp, rsp``): CFA = rbp+16 with rbp saved at CFA-16, so
+    ``[rbp]`` is the caller's rbp and ``[rbp+8]`` the return address; i386 the same with 4-byte slots.
+    aarch64 (AAPCS64 §6.2.3, the frame record): x29 points at the saved (x29, x30) pair, so CFA = x29+N
+    with x29 saved at CFA-N. OpenSSL's perlasm often moves the CFA to rbp after pushing other registers
+    (CFA = rbp+64, rbp saved at CFA-32): rbp is then a base register, not a frame pointer.
+    """
+    want = {C.EM_AMD64: 16, C.EM_386: 8}.get(machine)
+    for row in fde.rows():
+        if row.cfa_reg != fp_reg:
+            continue
+        off = want if want is not None else row.cfa_offset
+        if row.cfa_offset == off and row.regs.get(fp_reg) == f"c-{off}":
+            return True
+    return False
+
+
 def classify(ctx: Context) -> tuple[list[tuple[Function, str, str]], bool]:
-    """(function, class, evidence) for every function, and whether a decoder refined the verdicts."""
+    """(function, class, evidence) for every function, and whether a decoder refined the verdicts.
+
+    With an FDE the CFI decides FP (it describes the real frame, wherever the prologue sits); the decoder
+    then separates LEAF from NO_FP, because a CFA that never moves does not mean "no call" (OpenSSL's
+    ``vpaes_encrypt`` calls its core without adjusting the stack). Without an FDE the decoder reads the
+    whole body (``disasm.frame_of``), whatever its size; the byte prologue check is the fallback when no
+    decoder is installed.
+    """
     fp_reg = FRAME_POINTER.get(ctx.machine)
     entry = ENTRY_CFA.get(ctx.machine, 8)
     eh = eh_frame(ctx.elf)
@@ -73,8 +109,15 @@ def classify(ctx: Context) -> tuple[list[tuple[Function, str, str]], bool]:
     decode = disasm.AVAILABLE and ctx.machine in (C.EM_AMD64, C.EM_386)
     bitness = 64 if ctx.machine == C.EM_AMD64 else 32
     out: list[tuple[Function, str, str]] = []
+    read = 0
     for fn in ctx.functions:
         name = fn.name
+        read += fn.size
+        if read > RELEASE_EVERY:
+            # Decoding reads most of the text: drop the pages behind us so the resident set stays small
+            # (97 MB of text in librustc_driver); they remain in the page cache.
+            ctx.release_pages()
+            read = 0
         if FRAGMENT.search(name):
             out.append((fn, "FRAGMENT", "split fragment: runs on its parent's frame"))
             continue
@@ -84,39 +127,82 @@ def classify(ctx: Context) -> tuple[list[tuple[Function, str, str]], bool]:
         fde = eh.fde_for(fn.addr) if eh is not None else None
         if fde is not None and fp_reg is not None:
             s = fde.summary()
+            if fp_reg in s.cfa_regs and _keeps_frame_base(fde, fp_reg, ctx.machine):
+                out.append((fn, "FP", f"CFA = r{fp_reg}-based frame record (FDE 0x{fde.offset:x})"))
+                continue
             if fp_reg in s.cfa_regs:
-                out.append((fn, "FP", f"CFA based on r{fp_reg} (FDE 0x{fde.offset:x})"))
-            elif fp_reg in s.saved_regs:
+                out.append((fn, "RBP_CLOBBER", f"CFA r{fp_reg}-based but r{fp_reg} is not the frame record"))
+                continue
+            if fp_reg in s.saved_regs:
                 out.append((fn, "RBP_CLOBBER", f"r{fp_reg} saved but CFA never r{fp_reg}-based"))
+                continue
+            calls = disasm.has_call(ctx.bytes_at(fn.addr, fn.size), fn.addr, bitness) if decode else None
+            if calls is True:
+                why = f"calls without a frame pointer (CFA max offset {s.max_cfa_offset})"
+                out.append((fn, "NO_FP", why))
+            elif calls is False:
+                out.append((fn, "LEAF", "no CALL (decoded); no frame pointer needed"))
             elif s.max_cfa_offset <= entry and not s.has_expression:
-                out.append((fn, "LEAF", "CFA never moves: no stack frame"))
-            elif decode and fn.size <= LEAF_DECODE_LIMIT:
-                calls = disasm.has_call(ctx.bytes_at(fn.addr, fn.size), fn.addr, bitness)
-                if calls is False:
-                    out.append((fn, "LEAF", "frame without FP but no CALL (decoded)"))
-                else:
-                    out.append((fn, "NO_FP", f"CFA moves to {s.max_cfa_offset}, never FP-based; has CALL"))
+                out.append((fn, "LEAF", "CFA never moves (CFI only: calls not checked)"))
             else:
                 out.append((fn, "NO_FP", f"CFA moves (max offset {s.max_cfa_offset}), never FP-based"))
+            continue
+        if decode:
+            frame = disasm.frame_of(ctx.bytes_at(fn.addr, fn.size), fn.addr, bitness) or "UNKNOWN"
+            why = {
+                "FP": "no FDE; rbp set up as the frame base before the first call, then kept (decoded)",
+                "LEAF": "no FDE; no CALL (decoded)",
+                "NO_FP": "no FDE; calls without setting up rbp (decoded)",
+                "RBP_CLOBBER": "no FDE; rbp written other than as the frame base (decoded)",
+            }.get(frame, "no FDE; undecodable")
+            out.append((fn, frame, why))
             continue
         pro = _prologue_class(ctx, fn)
         if pro:
             out.append((fn, pro, "no FDE; FP prologue bytes"))
-        elif decode and fn.size <= LEAF_DECODE_LIMIT:
-            frame = disasm.frame_of(ctx.bytes_at(fn.addr, fn.size), fn.addr, bitness) or "UNKNOWN"
-            why = {
-                "FP": "no FDE; push rbp; mov rbp,rsp before the first call (decoded)",
-                "LEAF": "no FDE; no CALL (decoded)",
-                "NO_FP": "no FDE; calls without setting up rbp (decoded)",
-                "RBP_CLOBBER": "no FDE; writes rbp without a frame-pointer prologue (decoded)",
-            }.get(frame, "no FDE; undecodable")
-            out.append((fn, frame, why))
         else:
             out.append((fn, "UNKNOWN", "no FDE and no FP prologue (no decoder to tell a leaf)"))
     return out, decode
 
 
-def check(ctx: Context, emit: Emitter) -> dict[str, Any]:
+def _text_bytes(ctx: Context, classified: list[tuple[Function, str, str]]) -> tuple[int, int]:
+    """(bytes of executable sections examined, executable bytes in total).
+
+    Bytes outside every examined function count as not examined, except gaps shorter than
+    ``PADDING``: compilers and linkers align functions to 16 (up to 64) bytes with int3/nop filler, which
+    is no code. PLT sections are left out of both: the link editor writes those stubs, no compiler flag
+    changes them.
+    """
+    ranges = sorted(
+        (s.sh_addr, s.sh_addr + s.sh_size)
+        for s in ctx.elf.sections
+        if s.is_exec and s.sh_type != C.SHT_NOBITS and s.sh_size and not s.name.startswith(".plt")
+    )
+    total = sum(e - b for b, e in ranges)
+    spans = sorted((fn.addr, fn.addr + fn.size) for fn, _, _ in classified)
+    missed = 0
+    k = 0
+    for lo, hi in ranges:
+        pos = lo  # first byte not yet accounted for in this section
+        while k < len(spans) and spans[k][1] <= lo:
+            k += 1
+        j = k
+        while j < len(spans) and spans[j][0] < hi:
+            b, e = max(spans[j][0], lo), min(spans[j][1], hi)
+            if b - pos >= PADDING:
+                missed += b - pos
+            pos = max(pos, e)
+            j += 1
+        if hi - pos >= PADDING:
+            missed += hi - pos
+    return total - missed, total
+
+
+def _percent(fp: int, judged: int) -> float | None:
+    return round(100.0 * fp / judged, 1) if judged else None
+
+
+def check(ctx: Context, emit: Emitter, is_rust: bool = False) -> dict[str, Any]:
     if ctx.machine not in FRAME_POINTER:
         return {"skipped": f"machine {ctx.elf.machine_name} not classified"}
     if ctx.elf.header.e_type == C.ET_REL:
@@ -124,88 +210,89 @@ def check(ctx: Context, emit: Emitter) -> dict[str, Any]:
         return {"skipped": "relocatable object: audit the linked file"}
     classified, decoded = classify(ctx)
     owners = ctx.owners
+    stripped = not len(ctx.elf.symtab)
     totals: Counter[str] = Counter()
     per_owner: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-    offenders: dict[tuple[str, str], list[tuple[Function, str, str]]] = defaultdict(list)
+    leaves_count = ctx.policy.fp_require_in_leaves
     for fn, cls, why in classified:
         totals[cls] += 1
-        owner = owners[fn.addr]
-        per_owner[owner][cls] += 1
-        if cls in ("NO_FP", "RBP_CLOBBER", "UNKNOWN") or (cls == "LEAF" and ctx.policy.fp_require_in_leaves):
-            offenders[owner].append((fn, cls, why))
+        kind, name = owners[fn.addr]
+        per_owner[kind, name][cls] += 1
+        rule = _RULE_OF.get(cls)
+        if rule is None or (cls == "LEAF" and not leaves_count):
+            continue
+        sev = None
+        if rule != "fp-unknown" and kind != "crate" and not (stripped and is_rust):
+            # C, C++ and assembly: the fix is in someone else's build flags. In a stripped Rust binary
+            # nothing names the owner, and the product is Rust: its missing frame pointers are errors.
+            sev = Severity.WARNING
+        # The symbol as in the table (mangled): demangling 70,000 names would double the audit's time; the
+        # text renderer demangles the sites it shows, JSON/SARIF readers have rustfilt/c++filt.
+        emit.add(
+            rule,
+            f"{kind} {name}: {why}",
+            symbol=fn.name,
+            address=fn.addr,
+            severity=sev,
+            owner_kind=kind,
+            owner=name,
+            verdict=cls,
+            size=fn.size,
+        )
+    judged_classes = ("FP", "NO_FP", "RBP_CLOBBER") + (("LEAF",) if leaves_count else ())
     coverage = []
     for (kind, name), counts in sorted(per_owner.items(), key=lambda kv: (-sum(kv[1].values()), kv[0])):
-        judged = counts["FP"] + counts["NO_FP"] + counts["RBP_CLOBBER"]
-        if ctx.policy.fp_require_in_leaves:
-            judged += counts["LEAF"]
+        judged = sum(counts[c] for c in judged_classes)
         coverage.append(
             {
                 "kind": kind,
                 "name": name,
                 **{c: counts[c] for c in CLASSES if counts[c]},
-                "coverage": round(100.0 * counts["FP"] / judged, 1) if judged else 100.0,
+                "coverage": _percent(counts["FP"], judged),
             }
         )
-    judged_all = totals["FP"] + totals["NO_FP"] + totals["RBP_CLOBBER"]
-    pct = round(100.0 * totals["FP"] / judged_all, 1) if judged_all else 100.0
+    judged_all = sum(totals[c] for c in judged_classes)
+    pct = _percent(totals["FP"], judged_all)
+    covered, text_total = _text_bytes(ctx, classified)
+    text_pct = round(100.0 * covered / text_total, 1) if text_total else None
+    if not classified:
+        headline = "no functions examined (no function symbols and no .eh_frame FDEs)"
+    elif not judged_all:
+        headline = f"no non-leaf functions among {len(classified)} examined"
+    else:
+        headline = f"frame pointers in {totals['FP']} of {judged_all} non-leaf functions ({pct}%)"
+    counts_text = ", ".join(f"{c} {totals[c]}" for c in CLASSES if totals[c])
+    if counts_text:
+        headline += "; " + counts_text
+    if text_pct is not None and covered < text_total:
+        headline += f"; examined {text_pct}% of executable bytes ({covered} of {text_total})"
     emit.add(
         "fp-coverage",
-        f"frame pointers in {totals['FP']} of {judged_all} non-leaf functions ({pct}%); "
-        + ", ".join(f"{c} {totals[c]}" for c in CLASSES if totals[c]),
+        headline,
         evidence="\n".join(
-            ["method: .eh_frame CFA rows" + (" + iced-x86 leaf decoding" if decoded else " (CFI only)")]
+            ["method: .eh_frame CFA rows" + (" + iced-x86 decoding" if decoded else " (CFI only)")]
             + [
-                f"{row['kind']} {row['name']}: {row['coverage']}% ("
+                f"{row['kind']} {row['name']}: "
+                + ("no non-leaf functions" if row["coverage"] is None else f"{row['coverage']}%")
+                + " ("
                 + ", ".join(f"{c} {row[c]}" for c in CLASSES if row.get(c))
                 + ")"
                 for row in coverage[:MAX_OWNERS]
             ]
             + (
-                [f"... and {len(coverage) - MAX_OWNERS} more (see --format json)"]
+                [f"... and {len(coverage) - MAX_OWNERS} more owners (every one in --format json)"]
                 if len(coverage) > MAX_OWNERS
                 else []
             )
         ),
     )
-    for (kind, name), items in sorted(offenders.items(), key=lambda kv: -len(kv[1])):
-        by_cls = Counter(cls for _, cls, _ in items)
-        for cls, rule in (
-            ("NO_FP", "fp-missing"),
-            ("RBP_CLOBBER", "fp-rbp-clobber"),
-            ("UNKNOWN", "fp-unknown"),
-            ("LEAF", "fp-missing"),
-        ):
-            chosen = [it for it in items if it[1] == cls]
-            if not chosen:
-                continue
-            sev = None
-            if rule in ("fp-missing", "fp-rbp-clobber") and kind == "object":
-                sev = Severity.WARNING  # C objects: the fix is in someone else's build flags
-            listed = [f"{display(fn.name)} @ 0x{fn.addr:x}: {why}" for fn, _, why in chosen[:MAX_LISTED]]
-            if len(chosen) > MAX_LISTED:
-                listed.append(f"... and {len(chosen) - MAX_LISTED} more")
-            what = {
-                "NO_FP": "without a frame pointer",
-                "RBP_CLOBBER": "using rbp as a general register",
-                "UNKNOWN": "not classifiable",
-                "LEAF": "leaf functions without a frame pointer",
-            }[cls]
-            first = chosen[0][0]
-            emit.add(
-                rule,
-                f"{kind} {name}: {by_cls[cls]} function(s) {what}",
-                evidence="\n".join(listed),
-                symbol=display(first.name),
-                address=first.addr,
-                severity=sev,
-                owner_kind=kind,
-                owner=name,
-                count=by_cls[cls],
-                functions=[display(fn.name) for fn, _, _ in chosen[:MAX_PROPERTY]],
-            )
     return {
         "method": "cfi+decoder" if decoded else "cfi",
+        "functions": len(classified),
         "totals": {c: totals[c] for c in CLASSES if totals[c]},
         "coverage_percent": pct,
+        "examined_bytes": covered,
+        "executable_bytes": text_total,
+        "examined_percent": text_pct,
         "by_owner": coverage,
     }

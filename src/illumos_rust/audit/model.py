@@ -210,3 +210,44 @@ RULES: dict[str, Rule] = dict(
         ),
     ]
 )
+
+# What to fix first, within one severity: what kills the process on illumos, then what makes the binary
+# the wrong one, then what breaks observability, then hygiene. Rules not listed sort after these.
+IMPORTANCE: dict[str, int] = {
+    rule: rank
+    for rank, rule in enumerate(
+        [
+            "syscall-solaris-number",
+            "target-not-illumos",
+            "syscall-raw",
+            "syscall-libc-indirect",
+            "rust-abi-dylib",
+            "dep-forbidden-path",
+            "dep-relative-path",
+            "dep-rpath-runpath-mismatch",
+            "dep-needed-order",
+            "fp-missing",
+            "fp-rbp-clobber",
+            "stack-probes",
+            "dep-libc-not-last",
+            "dep-no-libumem",
+            "rust-abi-exports",
+            "syscall-unverified",
+            "debug-stripped",
+            "fp-unknown",
+        ]
+    )
+}
+
+# The phrase after the count when one rule fires more than once in a file ("2126 functions without ...").
+HEADINGS: dict[str, str] = {
+    "fp-missing": "functions without a frame pointer",
+    "fp-rbp-clobber": "functions using rbp as a general register (no frame pointer)",
+    "fp-unknown": "functions whose frame could not be classified",
+    "syscall-raw": "raw system calls outside libc",
+    "syscall-solaris-number": "raw system calls with a Solaris-only number",
+    "syscall-libc-indirect": "libc syscall() calls with a constant number",
+    "syscall-unverified": "functions with syscall-like bytes not confirmed by a decoder",
+    "dep-forbidden-path": "RUNPATH/RPATH entries outside the policy",
+    "dep-relative-path": "relative RUNPATH/RPATH entries",
+}

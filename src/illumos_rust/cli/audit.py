@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -11,8 +11,12 @@ from typing import Any
 
 from ..audit import RULES, Report, audit_paths, expand, load_policy, profile
 from ..audit.cargo import workspace_artifacts
+from ..audit.context import display
+from ..audit.json_output import write_json
+from ..audit.model import HEADINGS, IMPORTANCE
+from ..audit.summary import render_summary
 from ..errors import FormatError, UsageError
-from ..findings import Severity, render_sarif, render_text
+from ..findings import SITES_SHOWN, Severity, render_grouped, write_sarif
 from .common import add_format, use_color
 
 EXAMPLES = """examples:
@@ -52,7 +56,18 @@ def add_parser(sub: Any) -> None:
         default="error",
         help="lowest severity that makes the exit code 1 (default: error)",
     )
-    p.add_argument("--quiet", "-q", action="store_true", help="text: hide info findings")
+    p.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="text: hide info findings (the summary and coverage table stay)",
+    )
+    p.add_argument(
+        "--all",
+        action="store_true",
+        dest="all_sites",
+        help="text: list every site of a repeated finding and every owner in the coverage table",
+    )
     p.add_argument("--cargo", action="store_true", help="audit the current Cargo workspace's built artefacts")
     p.set_defaults(func=run)
 
@@ -104,8 +119,14 @@ def run(args: argparse.Namespace) -> int:
             )
     if not paths:
         raise UsageError("audit: no PATH given")
+    files: list[Path] = []
+    shown: dict[str, str] = {}
     skipped: list[str] = []
-    files = expand(paths, skipped)
+    for arg in paths:
+        for f in expand([arg], skipped):
+            files.append(f)
+            # Paths as the person typed them: a file as given, a tree's files relative to the tree.
+            shown[str(f)] = os.path.relpath(f, arg) if arg.is_dir() else str(arg)
     for line in skipped:
         print(f"illumos-rust: skipped {line}: not a regular file", file=sys.stderr)
     step, stop = _progress(files)
@@ -121,48 +142,39 @@ def run(args: argparse.Namespace) -> int:
     finally:
         stop()
     findings = [f for r in reports for f in r.findings]
+    threshold = None if args.fail_on == "never" else Severity.parse(args.fail_on)
     out = sys.stdout
     if args.format == "sarif":
-        out.write(render_sarif(findings, RULES.values()))
+        write_sarif(out, findings, RULES.values())
     elif args.format == "json":
-        data = {
-            "policy": policy.name,
-            "reports": [r.to_dict() for r in reports],
-            "errors": [{"path": e.path, "offset": e.offset, "what": e.what} for e in errors],
-            "skipped": skipped,
-        }
-        out.write(json.dumps(data, indent=2, default=str) + "\n")
+        write_json(out, policy.name, reports, errors, skipped)
     else:
-        color = use_color(out)
-        for r in reports:
-            shown = [f for f in r.findings if not (args.quiet and f.severity == Severity.INFO)]
-            out.write(_headline(r) + "\n")
-            out.write(render_text(shown, color=color))
-        if len(reports) + len(errors) > 1 or skipped:
-            errs = sum(1 for f in findings if f.severity == Severity.ERROR)
-            warns = sum(1 for f in findings if f.severity == Severity.WARNING)
-            failed = sum(1 for r in reports if r.worst == Severity.ERROR)
-            summary = f"audited {len(reports)} ELF file(s): {failed} with errors; "
-            summary += f"{errs} error(s), {warns} warning(s)"
-            summary += f"; {len(errors)} unreadable" if errors else ""
-            summary += f"; {len(skipped)} skipped (not regular files)" if skipped else ""
-            out.write(summary + "\n")
+        out.write(
+            render_summary(
+                reports,
+                paths=shown,
+                threshold=threshold,
+                every_owner=args.all_sites,
+                unreadable=len(errors),
+                skipped=len(skipped),
+            )
+        )
+        listed = [f for f in findings if not (args.quiet and f.severity == Severity.INFO)]
+        if listed:
+            out.write("\n")
+            out.write(
+                render_grouped(
+                    listed,
+                    headings=HEADINGS,
+                    importance=IMPORTANCE,
+                    paths=shown,
+                    sites=None if args.all_sites else SITES_SHOWN,
+                    color=use_color(out),
+                    symbol=display,
+                )
+            )
     if errors:
         return 2
-    if args.fail_on == "never":
+    if threshold is None:
         return 0
-    threshold = Severity.parse(args.fail_on)
     return 1 if any(f.severity >= threshold for f in findings) else 0
-
-
-def _headline(r: Report) -> str:
-    t = r.facts.get("target", {})
-    fp = r.facts.get("frame_pointers", {})
-    counts = {s: sum(1 for f in r.findings if f.severity == s) for s in Severity}
-    parts = [f"{t.get('machine', '?')} {t.get('os', '?')}"]
-    if t.get("rustc"):
-        parts.append(f"rustc {t['rustc']}")
-    if "coverage_percent" in fp:
-        parts.append(f"FP {fp['coverage_percent']}%")
-    parts.append(f"{counts[Severity.ERROR]} error(s), {counts[Severity.WARNING]} warning(s)")
-    return f"== {r.path}: " + ", ".join(parts)

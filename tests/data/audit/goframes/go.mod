@@ -1,0 +1,3 @@
+module goframes
+
+go 1.19
