@@ -534,6 +534,7 @@ def test_fuzz_sigterm_during_big_edit(tmp_path: Path) -> None:
             assert now == sha(twin), i
             digest = now
         outcomes.append(rc)
+    print(f"SIGTERM rounds: exit codes {outcomes}")  # shown with -s; the report quotes it
     assert any(rc != 0 for rc in outcomes), f"no round was interrupted: {outcomes}"
 
 
