@@ -484,6 +484,35 @@ def test_second_editor_gives_up_after_wait(tmp_path: Path, elf: Path) -> None:
     assert leftovers(elf.parent) == []
 
 
+@pytest.mark.parametrize(("sig", "word"), [(signal.SIGINT, "interrupted"), (signal.SIGTERM, "terminated")])
+def test_signal_mid_edit_cleans_up(tmp_path: Path, elf: Path, sig: signal.Signals, word: str) -> None:
+    """Ctrl-C (130, the table's "interrupted") or SIGTERM (128 + 15) while the edited copy exists: the copy
+    is removed, the original untouched, one line on stderr."""
+    marker = tmp_path / "paused"
+    before = sha(elf)
+    env = {**os.environ, "ILLUMOS_RUST_EDIT_TEST_PAUSE": str(marker)}
+    proc = subprocess.Popen(
+        [*CLI, "edit", str(elf), "--set-runpath", "/never", "--write"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert marker.exists() and len(leftovers(elf.parent)) == 1  # the copy is there, paused
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    expected = code("interrupted") if sig == signal.SIGINT else 128 + sig
+    assert proc.returncode == expected
+    one_line(err.decode(), word)
+    assert sha(elf) == before and leftovers(elf.parent) == []
+
+
 # -- SIGTERM at random points of a 150 MB edit ------------------------------------------------------------
 
 
@@ -534,6 +563,7 @@ def test_fuzz_sigterm_during_big_edit(tmp_path: Path) -> None:
             assert now == sha(twin), i
             digest = now
         outcomes.append(rc)
+    print(f"SIGTERM rounds: exit codes {outcomes}")  # shown with -s; the report quotes it
     assert any(rc != 0 for rc in outcomes), f"no round was interrupted: {outcomes}"
 
 

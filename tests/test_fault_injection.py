@@ -126,6 +126,7 @@ def sweep(
         if faults.hit is None:  # the run made fewer than n calls: every position has been tried
             assert rc == done_rc and digests(files) == edited
             assert n > 5, f"only {n - 1} calls intercepted: is the injection armed?"
+            print(f"fault sweep: {n - 1} calls failed in turn: {hits}")  # shown with -s
             return hits
         hits[faults.hit] = hits.get(faults.hit, 0) + 1
         where = f"fault at call {n} ({faults.hit}): rc {rc}, stderr {err!r}"

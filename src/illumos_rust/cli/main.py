@@ -152,7 +152,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "illumos-rust") -> int:
 
 
 def _run(argv: list[str], prog: str, only: str | None) -> int:
-    code = EXIT_ERROR
+    failure = EXIT_ERROR
     try:
         try:
             parser = build_parser(prog, only)
@@ -175,11 +175,12 @@ def _run(argv: list[str], prog: str, only: str | None) -> int:
     except OSError as exc:
         error(_os_message(exc))
     except Interrupted as exc:
-        error("terminated" if exc.signum == signal.SIGTERM else f"interrupted by signal {exc.signum}")
-        code = 128 + exc.signum
+        name = signal.Signals(exc.signum).name
+        error("terminated (SIGTERM)" if exc.signum == signal.SIGTERM else f"interrupted ({name})")
+        failure = 128 + exc.signum
     except KeyboardInterrupt:
         error("interrupted")
-        code = EXIT_INTERRUPTED
+        failure = EXIT_INTERRUPTED
     except MemoryError:
         error("out of memory (the input is too large for the memory available)")
     except RecursionError:
@@ -192,7 +193,7 @@ def _run(argv: list[str], prog: str, only: str | None) -> int:
         sys.stdout.flush()
     except (OSError, ValueError):
         _silence_stdout()
-    return code if code >= EXIT_INTERRUPTED else EXIT_ERROR
+    return failure
 
 
 if __name__ == "__main__":

@@ -126,8 +126,9 @@ def is_spec_path(target: str) -> bool:
 def check_target(target: str, *, toolchain: Toolchain | None = None) -> None:
     """Refuse an unknown target name with one line that names it and suggests the closest real ones."""
     if is_spec_path(target):
-        if not Path(target).is_file():
-            raise UsageError(f"{target}: no such target spec file")
+        if not Path(target).is_file():  # a FIFO would block rustc reading it
+            what = "not a regular file" if Path(target).exists() else "no such target spec file"
+            raise UsageError(f"{target}: {what}")
         return
     known = target_list(toolchain=toolchain)
     if target not in known:
