@@ -371,6 +371,19 @@ def decide(
                 continue
             if index is None:
                 index = resolver.for_crate(res.crate)
+            if index is None and "#oslist:" in cand.group:
+                # a Linux/BSD list gains illumos only on libc's word (memfd_create is in the table, but
+                # no libc 0.2 release declares it for illumos)
+                decisions.append(
+                    (
+                        cand,
+                        [],
+                        "refused",
+                        "no automatic patch: no libc source found to check the code's libc items against "
+                        "(give one with --libc-dir)",
+                    )
+                )
+                continue
             if index is None:
                 decisions.append(
                     (
