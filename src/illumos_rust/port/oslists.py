@@ -362,7 +362,7 @@ def _guard(
 
 
 def _apis_used(text: str, site: Site) -> list[str]:
-    from .analysis import _gate_range, libc_names
+    from .analysis import _gate_range, extern_fns, libc_names
 
     if not _mentions_api(text):
         return []
@@ -372,6 +372,7 @@ def _apis_used(text: str, site: Site) -> list[str]:
     table = shared_apis.by_name()
     names = set(libc_names(text, text[rng[0] : rng[1]])[0])
     names.update(n for _o, n in shared_apis.wrapper_uses(text, rng[0], rng[1]))
+    names.update(extern_fns(text, rng[0], rng[1]))  # `extern "C" { fn accept4(..); }` of the crate's own
     return sorted(n for n in names if n in table and table[n].strong)
 
 
