@@ -164,7 +164,10 @@ def test_module_boundary_gates_are_followed_and_refused(tmp_path: Path) -> None:
     # the one safe gate is patched, and the report says what was checked behind it, per patch
     f = run.at("port/solaris-only", "src/lib.rs", 11)
     assert f["properties"]["patch"] == "proposed" and f["properties"]["class"] == "gap"
-    assert "checked behind the gate: no raw syscall, module files followed: src/safe.rs" in f["fix"]
+    assert (
+        "checked behind the gate: no raw syscall, no Solaris-only libc item (libc 0.2.139), "
+        "module files followed: src/safe.rs" in f["fix"]
+    )
     assert run.changed_lines() == [
         '-#[cfg(any(target_os = "linux", target_os = "solaris"))]',
         '+#[cfg(any(target_os = "linux", target_os = "solaris", target_os = "illumos"))]',
@@ -447,7 +450,7 @@ def test_illumos_joins_the_linux_bsd_branch_of_a_shared_api(tmp_path: Path) -> N
     assert f["properties"]["apis"] == ["SOCK_CLOEXEC", "accept4"]
     assert "accept4 (illumos: by 2020-03; libc 0.2.69; Solaris: 11.4)" in f["message"]
     assert f["properties"]["patch"] == "proposed" and f["properties"]["same_list_sites"] == [8, 13]
-    assert "(libc 0.2.139 checked); checked behind the gate: no raw syscall" in f["fix"]
+    assert "checked behind the gate: no raw syscall, no Solaris-only libc item (libc 0.2.139)" in f["fix"]
     m = run.at("port/shared-api", "src/memfd.rs", 1)
     assert m["properties"]["patch"] == "refused" and m["properties"]["class"] == "refusal"
     assert "memfd_create, which libc 0.2.139 does not declare for illumos" in m["fix"]
