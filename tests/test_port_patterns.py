@@ -585,3 +585,32 @@ def test_fuzz_module_following_and_lists_never_raise(lib: str, module: str) -> N
         engine.decide([res], _CTX[0], engine.LibcResolver(_CTX[0], []), lambda p: p)
     for f in res.findings:
         assert f.location.path.startswith(("src/", "Cargo.toml"))
+
+
+def test_shared_api_declared_by_the_crate_itself(tmp_path: Path) -> None:
+    """A crate that declares pipe2 in its own extern block (no libc path at all) is using the shared API
+    just the same; libc 0.2.139 declares pipe2 for illumos (solarish/mod.rs), so the branch gains it."""
+    _libc()
+    crate = _crate(
+        tmp_path,
+        "ownextern",
+        {
+            "src/lib.rs": """
+                #[cfg(target_os = "android")]
+                pub fn pipe_cloexec(fds: &mut [i32; 2]) -> i32 {
+                    extern "C" {
+                        fn pipe2(fds: *mut i32, flags: i32) -> i32;
+                    }
+                    unsafe { pipe2(fds.as_mut_ptr(), 0o2000000) }
+                }
+                """,
+        },
+    )
+    run = _port(crate, tmp_path)
+    f = run.at("port/shared-api", "src/lib.rs", 1)
+    assert f["properties"]["apis"] == ["pipe2"] and f["properties"]["patch"] == "proposed"
+    assert run.changed_lines() == [
+        '-#[cfg(target_os = "android")]',
+        '+#[cfg(any(target_os = "android", target_os = "illumos"))]',
+    ]
+    _applies(crate, run)
