@@ -164,7 +164,10 @@ def test_module_boundary_gates_are_followed_and_refused(tmp_path: Path) -> None:
     # the one safe gate is patched, and the report says what was checked behind it, per patch
     f = run.at("port/solaris-only", "src/lib.rs", 11)
     assert f["properties"]["patch"] == "proposed" and f["properties"]["class"] == "gap"
-    assert "checked behind the gate: no raw syscall, module files followed: src/safe.rs" in f["fix"]
+    assert (
+        "checked behind the gate: no raw syscall, no Solaris-only libc item (libc 0.2.139), "
+        "module files followed: src/safe.rs" in f["fix"]
+    )
     assert run.changed_lines() == [
         '-#[cfg(any(target_os = "linux", target_os = "solaris"))]',
         '+#[cfg(any(target_os = "linux", target_os = "solaris", target_os = "illumos"))]',
@@ -447,7 +450,7 @@ def test_illumos_joins_the_linux_bsd_branch_of_a_shared_api(tmp_path: Path) -> N
     assert f["properties"]["apis"] == ["SOCK_CLOEXEC", "accept4"]
     assert "accept4 (illumos: by 2020-03; libc 0.2.69; Solaris: 11.4)" in f["message"]
     assert f["properties"]["patch"] == "proposed" and f["properties"]["same_list_sites"] == [8, 13]
-    assert "(libc 0.2.139 checked); checked behind the gate: no raw syscall" in f["fix"]
+    assert "checked behind the gate: no raw syscall, no Solaris-only libc item (libc 0.2.139)" in f["fix"]
     m = run.at("port/shared-api", "src/memfd.rs", 1)
     assert m["properties"]["patch"] == "refused" and m["properties"]["class"] == "refusal"
     assert "memfd_create, which libc 0.2.139 does not declare for illumos" in m["fix"]
@@ -582,3 +585,32 @@ def test_fuzz_module_following_and_lists_never_raise(lib: str, module: str) -> N
         engine.decide([res], _CTX[0], engine.LibcResolver(_CTX[0], []), lambda p: p)
     for f in res.findings:
         assert f.location.path.startswith(("src/", "Cargo.toml"))
+
+
+def test_shared_api_declared_by_the_crate_itself(tmp_path: Path) -> None:
+    """A crate that declares pipe2 in its own extern block (no libc path at all) is using the shared API
+    just the same; libc 0.2.139 declares pipe2 for illumos (solarish/mod.rs), so the branch gains it."""
+    _libc()
+    crate = _crate(
+        tmp_path,
+        "ownextern",
+        {
+            "src/lib.rs": """
+                #[cfg(target_os = "android")]
+                pub fn pipe_cloexec(fds: &mut [i32; 2]) -> i32 {
+                    extern "C" {
+                        fn pipe2(fds: *mut i32, flags: i32) -> i32;
+                    }
+                    unsafe { pipe2(fds.as_mut_ptr(), 0o2000000) }
+                }
+                """,
+        },
+    )
+    run = _port(crate, tmp_path)
+    f = run.at("port/shared-api", "src/lib.rs", 1)
+    assert f["properties"]["apis"] == ["pipe2"] and f["properties"]["patch"] == "proposed"
+    assert run.changed_lines() == [
+        '-#[cfg(target_os = "android")]',
+        '+#[cfg(any(target_os = "android", target_os = "illumos"))]',
+    ]
+    _applies(crate, run)

@@ -1039,6 +1039,8 @@ def _candidate(
         checked = (
             f"the edit narrows the gate: {ctx.port_os} stops compiling this code, nothing new is behind it"
         )
+    elif site.kind == "cargo-target":
+        checked = f"a Cargo.toml target table: {ctx.port_os} gets the same dependencies, no code behind it"
     if site.chain is not None:
         group = f"{site.path}#chain{site.chain}#{site.branch}"
     elif site.kind in ("cfg", "cfg_attr") and site.attr_end:
@@ -1442,7 +1444,10 @@ def _build_test(
     )
     idx = len(res.findings) - 1
     if edit is not None and not knows:
-        what = f"also accept {ctx.port_os}: `{edit.new.strip()}` (see --patch)"
+        what = (
+            f"also accept {ctx.port_os}: `{edit.new.strip()}` (see --patch); a build-script string test: "
+            "it gates build steps (link flags), no Rust code sits behind it"
+        )
         res.candidates.append(Candidate(idx, f"{test.path}:{test.line}", [edit], describe=what))
 
 

@@ -378,6 +378,19 @@ def decide(
                 continue
             if index is None:
                 index = resolver.for_crate(res.crate)
+            if index is None and "#oslist:" in cand.group:
+                # a Linux/BSD list gains illumos only on libc's word (memfd_create is in the table, but
+                # no libc 0.2 release declares it for illumos)
+                decisions.append(
+                    (
+                        cand,
+                        [],
+                        "refused",
+                        "no automatic patch: no libc source found to check the code's libc items against "
+                        "(give one with --libc-dir)",
+                    )
+                )
+                continue
             if index is None:
                 decisions.append(
                     (
@@ -475,8 +488,17 @@ def decide(
                     f"no automatic patch: the other cfg alternatives of the same item cannot be patched "
                     f"({group_refusal[cand.group]})"
                 )
-            if status != "refused" and cand.checked:
-                text += f"; {cand.checked}"
+            if status not in ("refused", "not proposed") and cand.checked:
+                checked = cand.checked
+                if "no raw syscall" in checked:
+                    if not cand.needs:
+                        lib = "no libc item used"
+                    elif index is not None:
+                        lib = f"no Solaris-only libc item (libc {index.version})"
+                    else:
+                        lib = "libc items unchecked (no libc source found)"
+                    checked = checked.replace("no raw syscall", f"no raw syscall, {lib}", 1)
+                text += f"; {checked}"
             fixes[cand.finding] = (status, text)
             for e in edits:
                 accepted.setdefault(e.path, []).append(e)

@@ -112,9 +112,7 @@ def scan(
             if not oses & (UNIX_OSES - {"macos", "ios"}):
                 continue
             for site in group:
-                if _enclosed_off(files, path, text, site, ev_b):
-                    continue  # inside code illumos never compiles (net2's Socket::new): nothing to add
-                if _guard(res, crate, ctx, ev_b, site, text, oses, group):
+                if _guard(res, crate, ctx, ev_b, site, text, oses, group, files):
                     done.add((path, site.offset))
                     continue
                 if (
@@ -137,6 +135,8 @@ def scan(
                     continue
                 if res.knows_port and _port_sibling(ctx, site, files, text) is not None:
                     continue
+                if _enclosed_off(files, path, text, site, ev_b):
+                    continue  # inside code illumos never compiles (net2's Socket::new): nothing to add
                 anchor = _anchor(site, ctx)
                 if anchor is None:
                     continue
@@ -293,15 +293,13 @@ def _enclosed_off(files: _Files, path: str, text: str, site: Site, ev_b: Evaluat
     for s in entry[0].sites:
         if s.offset >= site.offset or s.decisive is None:
             continue
-        if s.kind not in ("cfg", "inner-cfg", "cfg_if", "cfg_if-else") or os_set(s) == os_set(site):
-            continue
-        if ev_b.eval(s.decisive) is not False:
+        if s.kind not in ("cfg", "inner-cfg", "cfg_if", "cfg_if-else") or ev_b.eval(s.decisive) is not False:
             continue
         rng = files.bodies.get((path, s.offset))
         if rng is None:
             rng = _body(s, text) or (0, 0)
             files.bodies[(path, s.offset)] = rng
-        if rng[0] <= site.offset < rng[1]:
+        if rng[0] <= site.offset < rng[1] and os_set(s) != os_set(site):
             return True
     return False
 
@@ -315,6 +313,7 @@ def _guard(
     text: str,
     oses: frozenset[str],
     group: list[Site],
+    files: _Files,
 ) -> bool:
     """``#[cfg(not(any(linux, android, freebsd, ..)))] compile_error!(..)``: the crate refuses every
     platform outside its list, illumos included. A probable gap of medium confidence when the file has
@@ -327,6 +326,8 @@ def _guard(
     if site.decisive is None or ev_b.eval(site.decisive) is not True or len(oses & UNIX_OSES) < 3:
         return False
     if any(t is not site and ev_b.eval(t.decisive) is False for t in group if t.decisive is not None):
+        return False
+    if _enclosed_off(files, site.path, text, site, ev_b):
         return False
     loc, props = _predicate_location(
         crate,
@@ -361,7 +362,7 @@ def _guard(
 
 
 def _apis_used(text: str, site: Site) -> list[str]:
-    from .analysis import _gate_range, libc_names
+    from .analysis import _gate_range, extern_fns, libc_names
 
     if not _mentions_api(text):
         return []
@@ -371,6 +372,7 @@ def _apis_used(text: str, site: Site) -> list[str]:
     table = shared_apis.by_name()
     names = set(libc_names(text, text[rng[0] : rng[1]])[0])
     names.update(n for _o, n in shared_apis.wrapper_uses(text, rng[0], rng[1]))
+    names.update(extern_fns(text, rng[0], rng[1]))  # `extern "C" { fn accept4(..); }` of the crate's own
     return sorted(n for n in names if n in table and table[n].strong)
 
 
