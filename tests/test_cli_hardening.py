@@ -342,7 +342,7 @@ def test_audit_unreadable_file_in_a_tree_is_an_error(readonly_dir: Path) -> None
 @pytest.mark.parametrize(
     ("args", "needles"),
     [
-        (("core",), ("invalid choice", "'inspect'")),
+        (("cores",), ("invalid choice", "'inspect'", "'core'")),
         (("inspect", "--format", "core", "x"), ("choose from 'text', 'json'",)),
         (("edit", "PROG", "--set-flags-1=-1"), ("out of range",)),
         (("edit", "PROG", "--runpath", "/x", "--write", "--backup", "a/b"), ("--backup", "'/'")),
