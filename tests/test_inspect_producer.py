@@ -226,3 +226,19 @@ def test_fuzz_mutated_go_buildinfo_never_raises(data: bytes) -> None:
         info = go_buildinfo(elf)
         identify(elf)
     assert info is None or isinstance(info.version, str)
+
+
+def test_bolt_optimised_driver_gets_the_whole_commit() -> None:
+    """librustc_driver's .comment abbreviates the commit; its std paths, in BOLT's ``.bolt.org.rodata``,
+    carry it whole, and it must be the sysroot rustc's ``commit-hash``."""
+    import glob
+
+    sysroot = subprocess.run(["rustc", "--print", "sysroot"], capture_output=True, text=True, check=True)
+    found = sorted(glob.glob(f"{sysroot.stdout.strip()}/lib/librustc_driver-*.so"))
+    if not found:
+        pytest.skip("no librustc_driver in the sysroot")
+    _release, commit = _rustc_vv()
+    with ElfFile(found[0]) as elf:
+        p = identify(elf)
+    assert p.rustc_commit == commit
+    assert commit in cli("inspect", found[0]).stdout

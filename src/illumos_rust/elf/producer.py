@@ -193,7 +193,7 @@ def _rust_evidence(
     if debug_rustc is not None:
         why.append(f".debug_str producer: rustc {debug_rustc[0]}")
     if std.example:
-        why.append(f"Rust standard library paths in .rodata ({std.example})")
+        why.append(f"Rust standard library paths in read-only data ({std.example})")
     gdb = elf.section(".debug_gdb_scripts")
     if gdb is not None and gdb.file_size and _find(elf, _GDB_RUST, gdb) >= 0:
         why.append(".debug_gdb_scripts loads gdb_load_rust_pretty_printers.py")
@@ -256,7 +256,7 @@ def _std_paths(elf: ElfFile) -> _StdPaths:
                 commit = commit or (m.group(1).decode() if m.group(1) else None)
                 version = version or (m.group(2).decode() if m.group(2) else None)
                 toolchain = toolchain or (m.group(3).decode() if m.group(3) else None)
-                example = example or m.group(0).decode("utf-8", "replace")
+                example = example or f"{sec.name}: {m.group(0).decode('utf-8', 'replace')}"
                 if commit or version or toolchain:
                     break
             pos = hit + 1
@@ -274,10 +274,15 @@ def _find(elf: ElfFile, needle: bytes, sec: Section) -> int:
 
 
 def _rodata(elf: ElfFile) -> list[Section]:
+    """Read-only data sections: allocated, neither writable nor executable, with file bytes. Not only
+    ``.rodata``: BOLT-optimised binaries (librustc_driver) keep their strings in ``.bolt.org.rodata``."""
     return [
         s
         for s in elf.sections
-        if (s.name == ".rodata" or s.name.startswith(".rodata."))
+        if s.sh_type == C.SHT_PROGBITS
+        and s.is_alloc
+        and not s.is_exec
+        and not s.sh_flags & C.SHF_WRITE
         and s.file_size
         and s.sh_offset + s.sh_size <= elf.size
     ]
