@@ -60,6 +60,8 @@ def main() -> int:
     print(table([raw_anchor, raw, dem_anchor, dem, pure], raw_anchor))
     r1, r2 = raw.wall / raw_anchor.wall, dem.wall / dem_anchor.wall
     ok = r1 <= 1.0 and r2 <= 1.0
+    c1, c2 = raw.cpu / raw_anchor.cpu, dem.cpu / dem_anchor.cpu
+    print(f"CPU ratios (what the neighbours on a shared machine disturb least): {c1:.2f}x and {c2:.2f}x")
     print(
         f"--no-demangle: {r1:.2f}x readelf -Ws (bar 1.0x), {raw.rss_mib:.0f} MiB; "
         f"demangled: {r2:.2f}x readelf -Ws -C (bar 1.0x, native demangler {'on' if native else 'absent'}), "

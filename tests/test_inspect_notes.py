@@ -9,17 +9,23 @@ section". readelf is the oracle for every note (section, owner, descriptor size)
 
 from __future__ import annotations
 
+import os
 import re
 import struct
 import subprocess
+from functools import cache
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import elf_oracle as ro
 from conftest import build_rust, require_tool
 from illumos_rust.elf import ElfFile
-from illumos_rust.inspect import inspect_path
+from illumos_rust.elf import constants as C
+from illumos_rust.errors import FormatError
+from illumos_rust.inspect import inspect_elf, inspect_path
 from test_cli_inspect import cli
 
 GNU_PROPERTY_X86_ISA_1_NEEDED = 0xC0008002  # x86-64 psABI, "Program Properties"
@@ -89,3 +95,48 @@ def test_four_aligned_notes_unchanged_on_lld_rust_binary() -> None:
     with ElfFile(exe) as elf:
         got = [(n.section, n.name, len(n.desc)) for n in elf.notes()]
     assert got == [(s, o, z) for s, o, z, _ in want] and got
+
+
+FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "500"))
+
+
+@cache
+def _note_corpus() -> tuple[bytes, list[tuple[int, int]]]:
+    path = Path("/bin/ls")
+    if not path.exists():
+        return b"", []
+    with ElfFile(path) as elf:
+        regions = [(s.sh_offset, s.sh_size) for s in elf.sections if s.sh_type == C.SHT_NOTE and s.sh_size]
+    return path.read_bytes(), regions
+
+
+@st.composite
+def _mutated_notes(draw: st.DrawFn) -> bytes:
+    data, regions = _note_corpus()
+    if not data:
+        return b""
+    buf = bytearray(data)
+    for _ in range(draw(st.integers(1, 4))):
+        start, size = draw(st.sampled_from(regions))
+        off = start + draw(st.integers(0, size - 1))
+        patch = draw(st.sampled_from([b"\xff\xff\xff\xff", b"\x00\x00\x00\x00", b"\x09\x00\x00\x00"]))
+        if draw(st.booleans()):
+            patch = draw(st.binary(min_size=1, max_size=8))
+        buf[off : off + len(patch)] = patch
+    return bytes(buf)
+
+
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(data=_mutated_notes())
+def test_fuzz_mutated_notes_raise_only_format_error(data: bytes) -> None:
+    """Hostile namesz/descsz in /bin/ls's 8- and 4-aligned note sections: FormatError or notes, no hang."""
+    if not data:
+        pytest.skip("/bin/ls not present")
+    try:
+        with ElfFile("mutated-ls", data=data) as elf:
+            notes = list(elf.notes())
+            inspect_elf(elf)
+    except FormatError as exc:
+        assert str(exc).startswith("mutated-ls: ")
+        return
+    assert len(notes) <= len(data) // 12

@@ -44,17 +44,30 @@ def test_stripped_debian_ripgrep_is_rust() -> None:
     """Debian's rg: no .symtab, no .comment, yet std's panic paths and the gdb pretty-printer loader."""
     if not RG.exists():
         pytest.skip("ripgrep not installed (make sysdeps installs it)")
-    data = RG.read_bytes()
-    m = re.search(rb"/usr/src/rustc-(\d+\.\d+\.\d+)/library/", data)
-    assert m, "this rg was not built by Debian's rustc; the oracle below does not apply"
+    _check_debian_rust(RG)
     with ElfFile(RG) as elf:
         assert len(elf.symtab) == 0 and not elf.comment  # why the old rules missed it
-        p = identify(elf)
-    assert p.is_rust
-    assert p.rustc == m[1].decode()
-    assert "gdb_load_rust_pretty_printers.py" in p.rust_evidence
+        assert "gdb_load_rust_pretty_printers.py" in identify(elf).rust_evidence
     out = cli("inspect", str(RG))
     assert out.returncode == 0 and "rust:         yes" in out.stdout
+
+
+@pytest.mark.parametrize("pattern", ["librsvg-2.so.2*", "librav1e.so.0*"])
+def test_debian_rust_libraries_are_rust(pattern: str) -> None:
+    """C-ABI libraries Debian builds from Rust (librsvg, rav1e), when installed."""
+    found = sorted(p for p in Path("/usr/lib/x86_64-linux-gnu").glob(pattern) if not p.is_symlink())
+    if not found:
+        pytest.skip(f"no {pattern} installed")
+    _check_debian_rust(found[0])
+
+
+def _check_debian_rust(path: Path) -> None:
+    m = re.search(rb"/usr/src/rustc-(\d+\.\d+\.\d+)/library/", path.read_bytes())
+    assert m, f"{path} was not built by Debian's rustc; the oracle here does not apply"
+    with ElfFile(path) as elf:
+        p = identify(elf)
+    assert p.is_rust, path
+    assert p.rustc == m[1].decode()
 
 
 def test_stripped_rust_cdylib_is_rust_with_the_whole_commit() -> None:
@@ -213,3 +226,19 @@ def test_fuzz_mutated_go_buildinfo_never_raises(data: bytes) -> None:
         info = go_buildinfo(elf)
         identify(elf)
     assert info is None or isinstance(info.version, str)
+
+
+def test_bolt_optimised_driver_gets_the_whole_commit() -> None:
+    """librustc_driver's .comment abbreviates the commit; its std paths, in BOLT's ``.bolt.org.rodata``,
+    carry it whole, and it must be the sysroot rustc's ``commit-hash``."""
+    import glob
+
+    sysroot = subprocess.run(["rustc", "--print", "sysroot"], capture_output=True, text=True, check=True)
+    found = sorted(glob.glob(f"{sysroot.stdout.strip()}/lib/librustc_driver-*.so"))
+    if not found:
+        pytest.skip("no librustc_driver in the sysroot")
+    _release, commit = _rustc_vv()
+    with ElfFile(found[0]) as elf:
+        p = identify(elf)
+    assert p.rustc_commit == commit
+    assert commit in cli("inspect", found[0]).stdout

@@ -35,7 +35,8 @@ _RUSTC_PATH = re.compile(rb"/rustc/([0-9a-f]{40})/")
 _LEGACY = re.compile(r"^_ZN.*17h[0-9a-f]{16}E(\.[0-9A-Za-z_.$]*)?$")
 # A v0 symbol is ``_R``, an optional decimal (the encoding version), then a path, whose first tag is one of
 # C M X Y N I B (RFC 2603, "Syntax of mangled names"): ``_Rb_tree…`` or ``_Rfoo`` are not Rust.
-_V0_STARTS = tuple("_R" + c for c in "CMXYNIB" + string.digits)
+_V0_TAGS = frozenset("CMXYNIB" + string.digits)
+_THIRD = slice(2, 3)
 # Panic locations of the Rust standard library, compiled into every binary that can panic. Group 1: the
 # rustc commit (rustup's remapped prefix), 2: the version (distribution builds from a source tarball),
 # 3: a rustup toolchain directory (sources not remapped, e.g. builds against a local toolchain).
@@ -86,7 +87,7 @@ class Producer:
 
 
 def mangling_counts(names: list[str]) -> dict[str, int]:
-    """Symbols per mangling scheme: ``v0`` (``_R`` + an uppercase tag or digit), Rust ``legacy`` (``_ZN`` with
+    """Symbols per mangling scheme: ``v0`` (``_R`` + a path tag or digit), Rust ``legacy`` (``_ZN`` with
     the ``17h<16 hex>E`` hash rustc appends, optionally a ``.suffix``), and Itanium ``c++`` (every other
     ``_Z``): a ``_ZN`` name without that hash is C++, as LLVM's are inside librustc_driver.
 
@@ -96,7 +97,7 @@ def mangling_counts(names: list[str]) -> dict[str, int]:
     starts = str.startswith
     with paused_gc():
         rs = list(compress(names, map(starts, names, repeat("_R"))))
-        v0 = sum(map(starts, rs, repeat(_V0_STARTS)))
+        v0 = sum(map(_V0_TAGS.__contains__, map(str.__getitem__, rs, repeat(_THIRD))))
         zs = list(compress(names, map(starts, names, repeat("_Z"))))
         legacy = sum(1 for n in compress(zs, map(starts, zs, repeat("_ZN"))) if _LEGACY.match(n))
     counts = {"v0": v0, "legacy": legacy, "c++": len(zs) - legacy}
@@ -192,7 +193,7 @@ def _rust_evidence(
     if debug_rustc is not None:
         why.append(f".debug_str producer: rustc {debug_rustc[0]}")
     if std.example:
-        why.append(f"Rust standard library paths in .rodata ({std.example})")
+        why.append(f"Rust standard library paths in read-only data ({std.example})")
     gdb = elf.section(".debug_gdb_scripts")
     if gdb is not None and gdb.file_size and _find(elf, _GDB_RUST, gdb) >= 0:
         why.append(".debug_gdb_scripts loads gdb_load_rust_pretty_printers.py")
@@ -255,7 +256,7 @@ def _std_paths(elf: ElfFile) -> _StdPaths:
                 commit = commit or (m.group(1).decode() if m.group(1) else None)
                 version = version or (m.group(2).decode() if m.group(2) else None)
                 toolchain = toolchain or (m.group(3).decode() if m.group(3) else None)
-                example = example or m.group(0).decode("utf-8", "replace")
+                example = example or f"{sec.name}: {m.group(0).decode('utf-8', 'replace')}"
                 if commit or version or toolchain:
                     break
             pos = hit + 1
@@ -273,10 +274,15 @@ def _find(elf: ElfFile, needle: bytes, sec: Section) -> int:
 
 
 def _rodata(elf: ElfFile) -> list[Section]:
+    """Read-only data sections: allocated, neither writable nor executable, with file bytes. Not only
+    ``.rodata``: BOLT-optimised binaries (librustc_driver) keep their strings in ``.bolt.org.rodata``."""
     return [
         s
         for s in elf.sections
-        if (s.name == ".rodata" or s.name.startswith(".rodata."))
+        if s.sh_type == C.SHT_PROGBITS
+        and s.is_alloc
+        and not s.is_exec
+        and not s.sh_flags & C.SHF_WRITE
         and s.file_size
         and s.sh_offset + s.sh_size <= elf.size
     ]
