@@ -202,6 +202,16 @@ class GraphBuilder:
         self.queue.append((idx, die))
         return idx
 
+    def separate_chars(self) -> None:
+        """Rust ``char`` (32-bit, ``DW_ATE_UTF``) and C ``char`` (8-bit, CHAR flag) would share the name
+        ``char``, and libctf's name lookup keeps the first integer of a name: when both are present the Rust
+        one is called ``rust char`` (notes §3.3). A pure Rust binary keeps ``char``."""
+        chars = [n for n in self.graph.nodes if n.kind == CTF_K_INTEGER and n.name == "char" and n.root]
+        if any(n.encoding and n.encoding[0] & CTF_INT_CHAR for n in chars):
+            for n in chars:
+                if n.encoding and not n.encoding[0] & CTF_INT_CHAR and n.size == 4:
+                    n.name = "rust char"
+
     def drain(self) -> None:
         while self.queue:
             idx, die = self.queue.pop()
