@@ -6,7 +6,8 @@ STAMP    := $(VENV)/.installed
 # Debian packages the tests use as independent oracles (rustfilt; gcc, clang, gdb, llvm-dwarfdump-14 from
 # llvm-14 for DWARF) or benchmarks use as anchors (ripgrep),
 # and the crate sources `port`'s tests check the known Solaris-only gaps in (issue 6).
-DEB_PKGS := rustfilt ripgrep binutils gdb xz-utils patch clang gcc llvm llvm-14 \
+DEB_PKGS := rustfilt ripgrep binutils gdb xz-utils patch clang golang-go nasm systemtap-sdt-dev libssl-dev \
+            gcc llvm llvm-14 \
             librust-users-dev librust-fs2-dev librust-stacker-dev librust-term-size-dev \
             librust-shared-library-dev librust-libc-dev
 SHARED   ?= $(or $(ILLUMOS_RUST_SHARED),$(abspath ../shared))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import BUILD_CACHE, SHARED
+from conftest import BUILD_CACHE, SHARED, require_tool
 from dwarf_exercise import exercise
 from dwarf_inputs import build_c, rust_dwarf5
 from illumos_rust.dwarf import DwarfInfo
@@ -165,3 +166,15 @@ def test_errors_name_the_section_and_offset() -> None:
     with ElfFile(name, data=bytes(buf)) as elf, pytest.raises(FormatError) as err:
         list(DwarfInfo(elf).iter_dies())
     assert f"{name}: .debug_abbrev+0x" in str(err.value)
+
+
+def test_a_file_without_dwarf_reads_as_empty(tmp_path: Path) -> None:
+    name, data, _ = CORPUS[0]
+    src = tmp_path / name
+    src.write_bytes(data)
+    stripped = tmp_path / "stripped"
+    subprocess.run([require_tool("objcopy"), "--strip-debug", str(src), str(stripped)], check=True)
+    with DwarfInfo.open(stripped) as dwarf:
+        assert not dwarf.has_dwarf
+        assert dwarf.units == [] and list(dwarf.iter_dies()) == [] and list(dwarf.types.types()) == []
+        assert dwarf.inlines.frames(0) == []
