@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from _harness import Timing, python, run, table
+from _harness import python, run, table
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / ".cache" / "bench-dwarf"
@@ -83,32 +83,47 @@ def build() -> Path:
     return out
 
 
-def rate(label: str, argv: list[str], repeat: int) -> tuple[Timing, int, float]:
-    """Run ``argv`` (prints ``count cpu-seconds``) ``repeat`` times; the median rate, and one timed run."""
-    runs: list[tuple[float, int]] = []
-    for _ in range(repeat):
-        proc = subprocess.run(argv, capture_output=True, text=True, check=True)
-        count_text, seconds_text = proc.stdout.split()
-        runs.append((float(seconds_text), int(count_text)))
-    runs.sort()
-    seconds, count = runs[len(runs) // 2]
-    timing = run(label, argv, repeat=1)  # wall and peak RSS of the whole process
-    return timing, count, count / seconds
+def once(argv: list[str]) -> tuple[int, float]:
+    """One run of a script that prints ``count cpu-seconds``."""
+    proc = subprocess.run(argv, capture_output=True, text=True, check=True)
+    count_text, seconds_text = proc.stdout.split()
+    return int(count_text), float(seconds_text)
+
+
+def rates(jobs: dict[str, list[str]], rounds: int) -> dict[str, tuple[int, float]]:
+    """Median DIEs/s of each job, the jobs interleaved round by round so load drift hits them alike."""
+    seen: dict[str, list[tuple[float, int]]] = {label: [] for label in jobs}
+    for _ in range(rounds):
+        for label, argv in jobs.items():
+            count, seconds = once(argv)
+            seen[label].append((count / seconds, count))
+    out = {}
+    for label, values in seen.items():
+        values.sort()
+        rate_, count = values[len(values) // 2]
+        out[label] = (count, rate_)
+    return out
 
 
 def main() -> int:
     binary = build()
     size = binary.stat().st_size
     print(f"input: {binary} ({size / 1e6:.1f} MB)")
-    walk, n_walk, walk_rate = rate(
-        "illumos-rust dwarf: DIE tree walk (no attribute values)", python(OURS, str(binary), "walk"), 3
+    jobs = {
+        "walk": python(OURS, str(binary), "walk"),
+        "full": python(OURS, str(binary), "full"),
+        "pyelftools": python(PYELFTOOLS, str(binary)),
+    }
+    got = rates(jobs, rounds=3)
+    (n_walk, walk_rate), (n_full, full_rate), (n_pyel, pyel_rate) = (
+        got["walk"],
+        got["full"],
+        got["pyelftools"],
     )
-    full, n_full, full_rate = rate(
-        "illumos-rust dwarf: DIEs + every attribute decoded", python(OURS, str(binary), "full"), 3
-    )
-    pyel, n_pyel, pyel_rate = rate(
-        "pyelftools 0.33: iter_DIEs (decodes every attribute)", python(PYELFTOOLS, str(binary)), 1
-    )
+    # Wall time and peak RSS of each whole process, one more run each.
+    walk = run("illumos-rust dwarf: DIE tree walk (no attribute values)", jobs["walk"], repeat=1)
+    full = run("illumos-rust dwarf: DIEs + every attribute decoded", jobs["full"], repeat=1)
+    pyel = run("pyelftools 0.33: iter_DIEs (decodes every attribute)", jobs["pyelftools"], repeat=1)
     anchors = []
     if shutil.which("llvm-dwarfdump-14"):
         anchors.append(

@@ -21,6 +21,9 @@ def exercise(elf: ElfFile) -> int:
         a = die.attribute(DW.DW_AT_location)
         if a is not None and not isinstance(a.value, bytes | str | bool) and a.form != DW.DW_FORM_exprloc:
             location_list(die.unit, a.value, a.form == DW.DW_FORM_loclistx)
+    for unit in dwarf.type_units:
+        unit.type_die()
+        count += unit.die_count
     graph = dwarf.types
     for t in graph.types():
         count += len(t.members) + len(t.enumerators)

@@ -32,6 +32,7 @@ RUST_WITH_C = r"""
 extern "C" { fn c_sum(p: *const CPoint, n: i32) -> i64; }
 pub enum Op { Add(i64), Neg, Load { addr: usize, width: u8 } }
 #[no_mangle] pub static mut LAST: Option<Op> = None;
+#[no_mangle] pub static mut LETTER: char = 'x';
 #[inline(never)] #[no_mangle] pub extern "C" fn run(op: &Op, acc: i64) -> i64 {
     match op {
         Op::Add(v) => acc + v,
@@ -44,8 +45,9 @@ fn main() {
     let ops = [Op::Add(4), Op::Neg, Op::Load { addr: 1, width: 2 }];
     let mut acc = unsafe { c_sum(&p, 7) };
     for op in &ops { acc = run(op, acc); }
-    unsafe { LAST = Some(Op::Neg); }
-    println!("{acc}");
+    unsafe { LAST = Some(Op::Neg); LETTER = 'y'; }
+    let letter = unsafe { LETTER };
+    println!("{acc} {letter}");
 }
 """
 
@@ -60,6 +62,7 @@ struct flags g_flags;
 enum mode g_mode;
 union either g_either;
 int grid[3][4];
+const char *c_name = "c";
 int64_t c_sum(const cpoint_t *p, int n) { return (int64_t)p->x + p->y + n + g_flags.b + g_mode + grid[1][2]; }
 """
 
@@ -223,6 +226,11 @@ def test_rust_with_c_object(tmp_path: Path) -> None:
     assert link == symtab
     names = {type_name(ctf.container, i): i for i in ctf.container.ids()}
     assert "struct flags" in names and "enum mode" in names and "cpoint_t" in names
+    # C char and Rust char both present: the Rust one is renamed so name lookups of "char" find C's.
+    chars = {t.name: t for t in ctf.container.types if t.name in ("char", "rust char")}
+    assert chars["char"].size == 1 and chars["rust char"].size == 4
+    objects = {name: tid for _, name, tid in ctf.objects}
+    assert type_name(ctf.container, objects["LETTER"]) == "rust char"
 
 
 def _gnu_ctf_facts(obj: Path, tmp: Path) -> dict[str, tuple[int, list[tuple[str, int]] | dict[str, int]]]:

@@ -7,6 +7,7 @@ themselves for values a human can read off them (enumerators, array bounds).
 
 from __future__ import annotations
 
+import itertools
 import re
 import subprocess
 from pathlib import Path
@@ -316,14 +317,15 @@ def test_inlined_frames_match_addr2line(version: str) -> None:
     tool, *extra = SYMBOLIZERS[version]
     tool = require_tool(tool)
     with DwarfInfo.open(path) as dwarf:
-        addresses = sorted(
-            {
-                r.address
-                for u in dwarf.compile_units
-                for r in (dwarf.line_table(u) or pytest.fail("no line table")).rows
-                if not r.end_sequence
-            }
-        )
+        addresses_set: set[int] = set()
+        for u in dwarf.compile_units:
+            table = dwarf.line_table(u) or pytest.fail("no line table")
+            for seq in table.sequences:
+                for row, nxt in itertools.pairwise(seq):
+                    addresses_set.add(row.address)
+                    if nxt.address > row.address + 1:
+                        addresses_set.add(row.address + 1)  # between rows: the lookup must bisect
+        addresses = sorted(addresses_set)
         frames = {a: dwarf.inlines.frames(a) for a in addresses}
     out = subprocess.run(
         [tool, *extra, "-a", "-f", "-i", "-s", "-e", str(path), *[hex(a) for a in addresses]],

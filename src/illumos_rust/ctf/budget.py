@@ -145,6 +145,9 @@ def _emit(n: Node, classes: list[int], id_of: dict[int, int], sel: Selection) ->
         return CtfType(kind, n.name, n.root, n.size, encoding=Encoding(*enc))
     if kind in (CTF_K_STRUCT, CTF_K_UNION):
         members = [Member(name, tid(r), off) for (name, off), r in zip(n.detail, n.refs, strict=True)]
+        if any(not 0 <= m.offset < 1 << 64 for m in members):
+            sel.truncated.append(f"{n.name}: members with offsets outside 0..2^64 bits dropped")
+            members = [m for m in members if 0 <= m.offset < 1 << 64]
         if n.size < CTF_LSTRUCT_THRESH:
             kept = [m for m in members if m.offset <= 0xFFFF]
             if len(kept) != len(members):

@@ -209,6 +209,7 @@ def build(
         for die in idx.type_dies:
             builder.node_for(die)
         builder.drain()
+        builder.separate_chars()
         symtab_index = symtab.index if symtab is not None else 0
     graph = builder.graph
     report.nodes = len(graph.nodes)

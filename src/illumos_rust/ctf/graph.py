@@ -202,6 +202,16 @@ class GraphBuilder:
         self.queue.append((idx, die))
         return idx
 
+    def separate_chars(self) -> None:
+        """Rust ``char`` (32-bit, ``DW_ATE_UTF``) and C ``char`` (8-bit, CHAR flag) would share the name
+        ``char``, and libctf's name lookup keeps the first integer of a name: when both are present the Rust
+        one is called ``rust char`` (notes §3.3). A pure Rust binary keeps ``char``."""
+        chars = [n for n in self.graph.nodes if n.kind == CTF_K_INTEGER and n.name == "char" and n.root]
+        if any(n.encoding and n.encoding[0] & CTF_INT_CHAR for n in chars):
+            for n in chars:
+                if n.encoding and not n.encoding[0] & CTF_INT_CHAR and n.size == 4:
+                    n.name = "rust char"
+
     def drain(self) -> None:
         while self.queue:
             idx, die = self.queue.pop()
@@ -243,7 +253,7 @@ class GraphBuilder:
                 self.graph.notes.append(f"DIE 0x{die.offset:x}: tag 0x{tag:x} converted as void")
 
     def _base(self, node: Node, die: DIE) -> None:
-        size = die.get_int(DW.DW_AT_byte_size) or 0
+        size = _size(die.get_int(DW.DW_AT_byte_size), 0)
         enc = die.get_int(DW.DW_AT_encoding) or 0
         node.name = clean_name(die.name or "")
         node.size = size
@@ -330,7 +340,7 @@ class GraphBuilder:
             node.kind, node.detail = CTF_K_FORWARD, (kind,)
             return
         node.kind = kind
-        node.size = die.get_int(DW.DW_AT_byte_size) or 0
+        node.size = _size(die.get_int(DW.DW_AT_byte_size), 0)
         members: list[tuple[str, int]] = []
         refs: list[int] = []
         variant_part = None
@@ -404,7 +414,7 @@ class GraphBuilder:
         if die.flag(DW.DW_AT_declaration):
             node.kind, node.detail = CTF_K_FORWARD, (CTF_K_ENUM,)
             return
-        size = die.get_int(DW.DW_AT_byte_size) or 4
+        size = _size(die.get_int(DW.DW_AT_byte_size), 4)
         base = die.ref(DW.DW_AT_type)
         signed = base is not None and base.get_int(DW.DW_AT_encoding) in (
             DW.DW_ATE_signed,
@@ -464,6 +474,13 @@ class GraphBuilder:
             elif child.tag == DW.DW_TAG_unspecified_parameters:
                 varargs = True
         return ret, args, varargs
+
+
+def _size(value: int | None, default: int) -> int:
+    """A DWARF byte size as CTF can hold it: absent -> ``default``; negative or over 64 bits -> 0."""
+    if value is None:
+        return default
+    return value if 0 <= value < 1 << 64 else 0
 
 
 def _fit_int32(values: list[tuple[str, int]], size: int) -> list[tuple[str, int]] | None:

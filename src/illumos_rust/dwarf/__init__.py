@@ -41,6 +41,8 @@ from __future__ import annotations
 
 from . import constants
 from .info import DwarfInfo
+from .inline import Frame, InlineIndex
+from .lines import FileEntry, LineRow, LineTable
 from .types import (
     Enumerator,
     Member,
@@ -64,6 +66,11 @@ __all__ = [
     "Attribute",
     "DwarfInfo",
     "Enumerator",
+    "FileEntry",
+    "Frame",
+    "InlineIndex",
+    "LineRow",
+    "LineTable",
     "Member",
     "Parameter",
     "Subprogram",

@@ -15,7 +15,6 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from ..elf.reader import ElfFile
-from ..errors import FormatError
 from .abbrev import Abbrev, RawAbbrev, Shape, parse_table, plan_for
 from .sections import DwarfSection, empty_section, load_sections
 from .unit import DIE, Unit
@@ -198,11 +197,3 @@ class DwarfInfo:
         from .inline import InlineIndex
 
         return InlineIndex(self)
-
-
-def open_dwarf(path: str | os.PathLike[str]) -> DwarfInfo:
-    """Convenience: ``DwarfInfo.open(path)``; raises ``FormatError`` for a file that is not ELF."""
-    try:
-        return DwarfInfo.open(path)
-    except RecursionError:  # pragma: no cover - nothing here recurses; kept as a last line of defence
-        raise FormatError(os.fspath(path), None, "structure nests too deeply") from None

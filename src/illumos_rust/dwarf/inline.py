@@ -42,6 +42,8 @@ class InlineIndex:
     def __init__(self, dwarf: DwarfInfo) -> None:
         self.dwarf = dwarf
         self._index: tuple[list[int], list[tuple[int, int, DIE]]] | None = None
+        self._scopes: dict[tuple[int, int], list[tuple[DIE, list[tuple[int, int]]]]] = {}
+        self._names: dict[int, tuple[str | None, str | None]] = {}
 
     def _build(self) -> tuple[list[int], list[tuple[int, int, DIE]]]:
         spans: list[tuple[int, int, DIE]] = []
@@ -67,6 +69,22 @@ class InlineIndex:
                 return die
         return None
 
+    def _child_containing(self, scope: DIE, address: int) -> DIE | None:
+        """The lexical block or inlined subroutine directly under ``scope`` that covers ``address``."""
+        key = (id(scope.unit), scope.index)
+        children = self._scopes.get(key)
+        if children is None:  # decoded once per scope: stack printers ask about the same functions again
+            children = self._scopes[key] = [
+                (child, die_ranges(child))
+                for child in scope.children()
+                if child.tag in (DW.DW_TAG_inlined_subroutine, DW.DW_TAG_lexical_block)
+            ]
+        for child, ranges in children:
+            for lo, hi in ranges:
+                if lo <= address < hi:
+                    return child
+        return None
+
     def frames(self, address: int) -> list[Frame]:
         """Frames at ``address``, innermost (deepest inlined) first, the concrete function last."""
         func = self.function_at(address)
@@ -75,7 +93,7 @@ class InlineIndex:
         chain = [func]
         scope = func
         for _ in range(MAX_SCOPE_DEPTH):
-            inner = _child_containing(scope, address)
+            inner = self._child_containing(scope, address)
             if inner is None:
                 break
             if inner.tag == DW.DW_TAG_inlined_subroutine:
@@ -89,9 +107,13 @@ class InlineIndex:
         column = row.column if row is not None else None
         frames: list[Frame] = []
         for die in reversed(chain):  # innermost first
-            name, linkage = _names(die)
+            key = key_of(die)
+            got = self._names.get(key)
+            if got is None:
+                got = self._names[key] = _names(die)
+            name, linkage = got
             frames.append(
-                Frame(name, linkage, file, line, column, die.tag == DW.DW_TAG_inlined_subroutine, key_of(die))
+                Frame(name, linkage, file, line, column, die.tag == DW.DW_TAG_inlined_subroutine, key)
             )
             if die.tag == DW.DW_TAG_inlined_subroutine:
                 # The caller's position is where this body was inlined.
@@ -100,16 +122,6 @@ class InlineIndex:
                 line = die.get_int(DW.DW_AT_call_line)
                 column = die.get_int(DW.DW_AT_call_column)
         return frames
-
-
-def _child_containing(scope: DIE, address: int) -> DIE | None:
-    """The lexical block or inlined subroutine directly under ``scope`` that covers ``address``."""
-    for child in scope.children():
-        if child.tag in (DW.DW_TAG_inlined_subroutine, DW.DW_TAG_lexical_block):
-            for lo, hi in die_ranges(child):
-                if lo <= address < hi:
-                    return child
-    return None
 
 
 def _names(die: DIE) -> tuple[str | None, str | None]:

@@ -44,6 +44,9 @@ class FileEntry:
     dir_index: int
 
 
+_SequenceIndex = tuple[list[int], list[list["LineRow"]], list[list[int]]]
+
+
 @dataclass
 class LineTable:
     """A decoded line program: the header fields users need, the file table, and the rows by sequence."""
@@ -75,24 +78,23 @@ class LineTable:
         return posixpath.join(f.directory, f.name) if f.directory else f.name
 
     @property
-    def _index(self) -> tuple[list[int], list[list[LineRow]]]:
-        cached: tuple[list[int], list[list[LineRow]]] | None = self.__dict__.get("_index_cache")
+    def _index(self) -> _SequenceIndex:
+        """Sequences sorted by start, with their row addresses: built once, for the binary searches."""
+        cached: _SequenceIndex | None = self.__dict__.get("_index_cache")
         if cached is None:
             seqs = sorted((s for s in self.sequences if s), key=lambda s: s[0].address)
-            cached = ([s[0].address for s in seqs], seqs)
+            cached = ([s[0].address for s in seqs], seqs, [[r.address for r in s] for s in seqs])
             self.__dict__["_index_cache"] = cached
         return cached
 
     def lookup(self, address: int) -> LineRow | None:
         """The row covering ``address``: the last row at or before it in the sequence that contains it."""
-        starts, seqs = self._index
+        starts, seqs, addresses = self._index
         i = bisect_right(starts, address) - 1
         while i >= 0:
             seq = seqs[i]
-            if address < seq[-1].address:
-                addrs = [r.address for r in seq]
-                j = bisect_right(addrs, address) - 1
-                return seq[j]
+            if address < seq[-1].address:  # the end_sequence row's address is one past the sequence
+                return seq[bisect_right(addresses[i], address) - 1]
             i -= 1
             if i >= 0 and seqs[i][-1].address <= address:
                 return None
