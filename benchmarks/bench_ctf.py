@@ -52,7 +52,7 @@ def die_count(path: Path) -> int:
         return sum(u.die_count for u in d.units)
 
 
-CONVERT = "import sys; from illumos_rust.ctf.convert import convert; convert(sys.argv[1], sys.argv[2])"
+CONVERT = "import sys; from illumos_rust.ctfconvert.convert import convert; convert(sys.argv[1], sys.argv[2])"
 
 
 def bench(path: Path, repeat: int) -> tuple[Timing, Timing]:

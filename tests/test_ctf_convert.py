@@ -22,10 +22,10 @@ from conftest import BUILD_CACHE, build_rust, require_tool, shared_path
 from ctf_dwarf_oracle import Facts, read_facts, unpack_xz
 from illumos_rust.cli.main import main
 from illumos_rust.ctf.constants import CTF_K_ENUM, CTF_K_STRUCT, CTF_K_UNION
-from illumos_rust.ctf.convert import ConvertReport, convert
 from illumos_rust.ctf.load import CtfFile, load_ctf
 from illumos_rust.ctf.names import resolve, type_name, type_size
 from illumos_rust.ctf.reader import read_container
+from illumos_rust.ctfconvert.convert import ConvertReport, convert
 
 RUST_WITH_C = r"""
 #[repr(C)] pub struct CPoint { pub x: i32, pub y: i32 }

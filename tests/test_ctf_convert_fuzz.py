@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import SHARED
-from illumos_rust.ctf.convert import build
+from illumos_rust.ctfconvert.convert import build
 from illumos_rust.errors import FormatError
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))

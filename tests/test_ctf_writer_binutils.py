@@ -21,9 +21,9 @@ import pytest
 
 from conftest import require_tool, shared_path
 from illumos_rust.ctf.constants import CTF_K_FUNCTION, CTF_K_INTEGER, CTF_K_STRUCT, CTF_K_UNION
-from illumos_rust.ctf.convert import build
 from illumos_rust.ctf.model import Container, CtfType, Encoding
 from illumos_rust.ctf.writer import write_container
+from illumos_rust.ctfconvert.convert import build
 
 
 def _objdump(c: Container, tmp: Path) -> str:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..ctf.load import load_ctf_elf
 from ..elf import constants as C
+from ..errors import FormatError
 from .context import Context
 from .model import Emitter
 
@@ -23,7 +25,9 @@ def check(ctx: Context, emit: Emitter) -> dict[str, Any]:
     ctf = C.SHT_SUNW_CTF_NAME in names
     eh = ".eh_frame" in names
     hdr = bool(elf.segments_of_type(C.PT_SUNW_UNWIND) or elf.segments_of_type(C.PT_GNU_EH_FRAME))
+    coverage = _ctf_coverage(ctx) if ctf else None
     facts = {
+        "ctf_coverage": coverage,
         "symtab": symtab,
         "ldynsym": ldynsym,
         "dwarf": dwarf,
@@ -59,12 +63,43 @@ def check(ctx: Context, emit: Emitter) -> dict[str, Any]:
             for k, v in (
                 ("symtab", symtab),
                 ("DWARF", dwarf),
-                ("CTF", ctf),
+                ("CTF", ctf and coverage is not None and "error" not in coverage),
                 ("eh_frame", eh),
                 ("unwind header", hdr),
             )
         ),
-        evidence=("mdb/DTrace will lack: " + "; ".join(lacks)) if lacks else "nothing missing",
+        evidence="; ".join(
+            ([_ctf_text(coverage)] if coverage else [])
+            + [("mdb/DTrace will lack: " + "; ".join(lacks)) if lacks else "nothing missing"]
+        ),
         fix="keep .symtab; generate CTF (ctfconvert on DWARF) for mdb ::print" if lacks else "",
     )
     return facts
+
+
+def _ctf_coverage(ctx: Context) -> dict[str, Any]:
+    """What ``.SUNW_ctf`` gives mdb ``::print`` and ``::stack`` argument display, read with the CTF reader
+    ``ctf dump`` uses: types, and how many function symbols have a signature (a function entry may also be
+    "no information"). A container that does not read is a fact too (mdb would refuse it)."""
+    try:
+        ctf = load_ctf_elf(ctx.elf)
+    except FormatError as exc:
+        return {"error": exc.what}
+    functions = len(ctf.functions)
+    typed = sum(1 for _addr, _name, info in ctf.functions if info is not None)
+    return {
+        "types": len(ctf.container.types),
+        "data_objects": sum(1 for _idx, _name, type_id in ctf.objects if type_id),  # 0: no type known
+        "functions": functions,
+        "functions_with_signature": typed,
+        "symbol_table": ctf.symtab_name,
+    }
+
+
+def _ctf_text(coverage: dict[str, Any]) -> str:
+    if "error" in coverage:
+        return f"CTF unreadable: {coverage['error']}"
+    return (
+        f"CTF: {coverage['types']} types, {coverage['functions_with_signature']} of "
+        f"{coverage['functions']} function symbols with signatures, {coverage['data_objects']} data objects"
+    )

@@ -114,7 +114,7 @@ def run_dump(args: argparse.Namespace) -> int:
 
 
 def run_convert(args: argparse.Namespace) -> int:
-    from ..ctf.convert import convert  # the DWARF reader is only loaded for conversions
+    from ..ctfconvert.convert import convert  # the DWARF reader is only loaded for conversions
 
     if not 1 <= args.max_types <= 0x7FFF:
         raise UsageError("--max-types must be between 1 and 32767 (the CTF v2 limit)")

@@ -1,7 +1,7 @@
-"""illumos CTF (version 2): model, reader, writer, ctfdump-style dump, and the DWARF -> CTF converter.
+"""illumos CTF (version 2), the format: model, reader, writer, symbol association and a ctfdump-style dump.
 
-The converter (``ctf.convert``) is not imported here so that reading and dumping CTF does not load the DWARF
-reader.
+A foundation (like ``elf/`` and ``dwarf/``): ``audit`` reads CTF coverage with it and the DWARF -> CTF
+converter (the ``ctfconvert`` capability) writes with it. Nothing here loads the DWARF reader.
 """
 
 from __future__ import annotations

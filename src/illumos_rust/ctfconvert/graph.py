@@ -25,10 +25,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..dwarf import constants as DW
-from ..dwarf.expr import constant_offset
-from ..dwarf.unit import DIE
-from .constants import (
+from ..ctf.constants import (
     CTF_FP_CPLX,
     CTF_FP_DCPLX,
     CTF_FP_DOUBLE,
@@ -54,6 +51,9 @@ from .constants import (
     INT32_MAX,
     INT32_MIN,
 )
+from ..dwarf import constants as DW
+from ..dwarf.expr import constant_offset
+from ..dwarf.unit import DIE
 
 MAX_NAME = 1024  # longer names (closure/iterator types) are cut with a stable hash suffix
 _AGGREGATES = {

@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .constants import (
+from ..ctf.constants import (
     CTF_K_ARRAY,
     CTF_K_ENUM,
     CTF_K_FLOAT,
@@ -29,8 +29,8 @@ from .constants import (
     CTF_MAX_PTYPE,
     CTF_MAX_VLEN,
 )
+from ..ctf.model import ArrayInfo, CtfType, Encoding, Enumerator, Member
 from .graph import Node
-from .model import ArrayInfo, CtfType, Encoding, Enumerator, Member
 
 MAX_WALK = 512
 

@@ -17,6 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..ctf.constants import CTF_MAX_PTYPE
+from ..ctf.load import CTF_SECTION, load_ctf
+from ..ctf.model import Container, FunctionInfo, trim_functions, trim_objects
+from ..ctf.symbols import ctf_symbols
+from ..ctf.writer import write_container
 from ..dwarf import constants as DW
 from ..dwarf.expr import static_address
 from ..dwarf.info import DwarfInfo
@@ -26,13 +31,8 @@ from ..elf.constants import ET_REL, SHT_DYNSYM, SHT_SYMTAB
 from ..elf.reader import ElfFile
 from ..errors import FormatError, UnsafeEditError
 from .budget import select
-from .constants import CTF_MAX_PTYPE
 from .dedup import partition
 from .graph import TYPE_TAGS, GraphBuilder
-from .load import CTF_SECTION, load_ctf
-from .model import Container, FunctionInfo, trim_functions, trim_objects
-from .symbols import ctf_symbols
-from .writer import write_container
 
 _WALK_INTO = {DW.DW_TAG_namespace, DW.DW_TAG_module}
 
