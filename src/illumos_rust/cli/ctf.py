@@ -76,8 +76,15 @@ def add_parser(subparsers: Any) -> None:
         epilog=CONVERT_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    conv.add_argument("file", metavar="FILE", help="ELF executable, shared object or relocatable object")
+    conv.add_argument(
+        "files", nargs="*", metavar="FILE", help="ELF executable, shared object or relocatable object"
+    )
     conv.add_argument("-o", dest="output", metavar="OUT", help="write the result to OUT instead of FILE")
+    conv.add_argument(
+        "--cargo",
+        action="store_true",
+        help="convert the current Cargo workspace's built executables and shared objects (cargo illumos ctf)",
+    )
     conv.add_argument(
         "--max-types", type=int, default=0x7FFF, metavar="N", help="type budget (default and maximum 32767)"
     )
@@ -114,19 +121,63 @@ def run_dump(args: argparse.Namespace) -> int:
 
 
 def run_convert(args: argparse.Namespace) -> int:
-    from ..ctfconvert.convert import convert  # the DWARF reader is only loaded for conversions
-
     if not 1 <= args.max_types <= 0x7FFF:
         raise UsageError("--max-types must be between 1 and 32767 (the CTF v2 limit)")
+    files = list(args.files)
+    if args.cargo and not files:
+        from ..audit.cargo import workspace_artifacts
+
+        files = [str(p) for p in workspace_artifacts()]
+        if not files:
+            raise UsageError(
+                "ctf: no built executables or shared objects in this workspace (run cargo build)"
+            )
+    if not files:
+        raise UsageError("ctf convert: no FILE given")
+    if args.output and len(files) > 1:
+        raise UsageError("ctf convert: -o OUT takes one FILE")
+    if len(files) == 1:
+        return _convert_one(args, files[0])
+    # A workspace: every artefact is tried and reported; one that cannot be converted (no DWARF, say) does not
+    # stop the others, and makes the exit status 2 at the end.
+    reports: list[Any] = []
+    failed = 0
+    for name in files:
+        try:
+            reports.append(_convert_report(args, name))
+        except FormatError as exc:
+            failed += 1
+            sys.stdout.flush()
+            print(f"illumos-rust: {exc}", file=sys.stderr)
+    if args.format == "json":
+        print_json([r.as_dict() for r in reports])
+    else:
+        for report in reports:
+            _write_report(report)
+    return 2 if failed else 0
+
+
+def _convert_report(args: argparse.Namespace, name: str) -> Any:
+    from ..ctfconvert.convert import convert  # the DWARF reader is only loaded for conversions
+
     progress = _progress() if args.format == "text" and sys.stderr.isatty() else None
     try:
-        report = convert(args.file, args.output, limit=args.max_types, progress=progress)
+        return convert(name, args.output, limit=args.max_types, progress=progress)
     finally:
         if progress is not None:
             progress("done", 1, 1)
+
+
+def _convert_one(args: argparse.Namespace, name: str) -> int:
+    report = _convert_report(args, name)
     if args.format == "json":
         print_json(report.as_dict())
         return 0
+    _write_report(report)
+    return 0
+
+
+def _write_report(report: Any) -> None:
     out = sys.stdout
     out.write(
         f"{report.output}: .SUNW_ctf with {report.types} types ({report.section_bytes} bytes, "
@@ -158,7 +209,6 @@ def run_convert(args: argparse.Namespace) -> int:
     for what in report.truncated:
         out.write(f"  truncated: {what}\n")
     out.write(f"  {report.seconds:.2f} s\n")
-    return 0
 
 
 def _progress() -> Any:
