@@ -236,3 +236,4 @@ def test_every_corpus_file_compiles_on_both_backends(tmp_path: Path) -> None:
         with ElfFile(out) as elf:
             listed = list_probes(elf)
         assert len({(p.provider, p.name) for p in listed}) == len(calls)
+        assert all(p.function.startswith("_ZN6corpus4main17h") for p in listed)  # relocations applied
