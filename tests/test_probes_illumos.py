@@ -17,7 +17,7 @@ import pytest
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
 
-from conftest import REPO, require_tool
+from conftest import REPO, require_tool, shared_path
 from illumos_rust.elf import ElfFile
 from illumos_rust.probes.listing import usdt_sites
 from probes_helpers import program_source
@@ -161,3 +161,12 @@ def test_objdump_sees_the_sites(obj: Path) -> None:
         pytest.skip("objdump not installed")
     dis = subprocess.run(["objdump", "-d", str(obj)], capture_output=True, text=True, check=True).stdout
     assert len(re.findall(r"48 31 c0\s+xor\s+%rax,%rax", dis)) >= 4
+
+
+def test_fixture_binaries_without_probes() -> None:
+    """The real illumos/Solaris fixtures carry no probes: listed as 0, exit 0 (JSON too)."""
+    names = ["illumos/hello", "illumos/threads", "illumos/libcexport.so", "solaris/hello"]
+    paths = [str(shared_path("fixtures", "illumos-rust", "bin", *n.split("/"))) for n in names]
+    proc = subprocess.run([CLI, "probes", "list", "--format", "json", *paths], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert [(r["file"], r["probes"]) for r in json.loads(proc.stdout)] == [(p, []) for p in paths]

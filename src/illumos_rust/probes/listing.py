@@ -200,10 +200,26 @@ def stapsdt_probes(elf: ElfFile, functions: FunctionLookup | None = None) -> lis
     if not notes:
         return []
     base_sec = elf.section(".stapsdt.base")
-    functions = functions or FunctionLookup(elf)
+    is_object = elf.header.e_type == C.ET_REL
+    functions = functions or FunctionLookup(elf, by_section=is_object)
     words = struct.Struct(elf.endian + ("QQQ" if elf.is64 else "III"))
     out: dict[tuple[str, str, str], ListedProbe] = {}
-    for note in (n for sec in notes for n in section_notes(elf, sec)):
+    for sec in notes:
+        relocs = _record_relocations(elf, sec) if is_object else {}  # an object's pc is a relocation
+        _stapsdt_in(elf, sec, relocs, base_sec, functions, words, out)
+    return list(out.values())
+
+
+def _stapsdt_in(
+    elf: ElfFile,
+    sec: Section,
+    relocs: dict[int, tuple[int, int | None]],
+    base_sec: Section | None,
+    functions: FunctionLookup,
+    words: struct.Struct,
+    out: dict[tuple[str, str, str], ListedProbe],
+) -> None:
+    for note in section_notes(elf, sec):
         if note.name != "stapsdt" or note.type != 3:
             continue
         desc = note.desc
@@ -218,7 +234,10 @@ def stapsdt_probes(elf: ElfFile, functions: FunctionLookup | None = None) -> lis
             delta = base_sec.sh_addr - base  # prelink moved the file (sys/sdt.h, notes §3)
             pc += delta
             sema = sema + delta if sema else 0
-        func, start = functions.lookup(pc) or ("", pc)
+        shndx = None
+        if relocs:  # desc starts after the 12-byte header and the 4-aligned "stapsdt\0" name
+            pc, shndx = relocs.get(note.offset + 12 + 8 - sec.sh_offset, (pc, None))
+        func, start = functions.lookup(pc, shndx) or ("", pc)
         key = (provider, name, func)
         p = out.get(key)
         if p is None:
@@ -227,7 +246,6 @@ def stapsdt_probes(elf: ElfFile, functions: FunctionLookup | None = None) -> lis
             )
             p.semaphore = sema or None
         p.sites.append(pc)
-    return list(out.values())
 
 
 # -- DOF sections ----------------------------------------------------------------------------------------
