@@ -21,9 +21,9 @@ from conftest import build_rust, require_tool
 from illumos_rust.cli.main import main
 from illumos_rust.elf import ElfFile
 from illumos_rust.errors import FormatError
-from illumos_rust.probes import dof as D
 from illumos_rust.probes.dparse import ProviderSyntaxError, parse_provider_text
-from illumos_rust.probes.listing import list_probes
+from illumos_rust.sdt import dof as D
+from illumos_rust.sdt.listing import list_probes
 from probes_helpers import DOF_DUMP, program_source
 
 EXAMPLES = max(40, int(os.environ.get("FUZZ_EXAMPLES", "2000")) // 25)

@@ -19,7 +19,7 @@ from elftools.elf.sections import SymbolTableSection
 
 from conftest import REPO, require_tool, shared_path
 from illumos_rust.elf import ElfFile
-from illumos_rust.probes.listing import usdt_sites
+from illumos_rust.sdt.listing import usdt_sites
 from probes_helpers import program_source
 
 SYSROOT = Path(os.environ.get("ILLUMOS_RUST_STD_SYSROOT", REPO / ".cache" / "illumos-std" / "sysroot"))

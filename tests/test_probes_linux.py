@@ -16,7 +16,7 @@ from conftest import REPO, build_rust, require_tool
 from illumos_rust.elf import ElfFile
 from illumos_rust.probes.dparse import CType, parse_provider_file
 from illumos_rust.probes.gen import generate
-from illumos_rust.probes.listing import list_probes
+from illumos_rust.sdt.listing import list_probes
 from probes_helpers import program_source, readelf_notes
 
 pytestmark = pytest.mark.skipif(

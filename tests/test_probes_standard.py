@@ -15,8 +15,8 @@ from elftools.elf.elffile import ELFFile
 
 from conftest import build_rust, require_tool
 from illumos_rust.elf import ElfFile
-from illumos_rust.probes import dof as D
-from illumos_rust.probes.listing import (
+from illumos_rust.sdt import dof as D
+from illumos_rust.sdt.listing import (
     list_probes,
     registers_probes,
     to_dof_providers,

@@ -200,6 +200,20 @@ RULES: dict[str, Rule] = dict(
             Severity.WARNING,
         ),
         _r("debug-info", "PostMortemInfo", "post-mortem information present or missing", "", Severity.INFO),
+        _r(
+            "probes-present",
+            "StaticProbes",
+            "static probes the binary carries (DOF, usdt, stapsdt)",
+            "",
+            Severity.INFO,
+        ),
+        _r(
+            "probes-unregistered",
+            "ProbesUnregistered",
+            "usdt probe records that nothing registers",
+            "Call the generated register_probes() (or usdt::register_probes()) early in main.",
+            Severity.WARNING,
+        ),
         _r("target", "Target", "which target and rustc built the file", "", Severity.INFO),
         _r(
             "target-not-illumos",

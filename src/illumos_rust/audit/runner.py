@@ -19,6 +19,7 @@ from . import (
     dependencies,
     frame_pointers,
     panic,
+    probes,
     rust_abi,
     stack_probes,
     syscalls,
@@ -71,6 +72,8 @@ def _run(elf: ElfFile, policy: Policy, report: Report) -> None:
     facts["stack_probes"] = stack_probes.check(ctx, emit)
     ctx.release_pages()
     facts["post_mortem"] = debug_info.check(ctx, emit)
+    ctx.release_pages()
+    facts["probes"] = probes.check(ctx, emit)
     ctx.release_pages()
 
 

@@ -15,10 +15,10 @@ from typing import Any
 from ..demangle import try_demangle
 from ..elf import ElfFile
 from ..errors import FormatError
-from ..probes import dof as D
 from ..probes.dparse import ProviderSyntaxError, parse_provider_file
 from ..probes.gen import generate
-from ..probes.listing import dof_sections, list_probes, to_dof_providers, usdt_probes
+from ..sdt import dof as D
+from ..sdt.listing import dof_sections, list_probes, to_dof_providers, usdt_probes
 from .common import add_format, print_json
 
 EPILOG = """\

@@ -1,5 +1,6 @@
 """Static probes for Rust: D provider files, generated probe modules, and listing the probes in an ELF file.
 
-``dparse`` reads provider files, ``gen`` writes the Rust module, ``dof`` encodes and decodes DOF, and
-``listing`` finds usdt records, DOF sections and SystemTap notes in a binary (shared/notes/observability.md).
+``dparse`` reads provider files and ``gen`` writes the Rust module; the binary formats (DOF encoder and
+decoder, the lister of usdt records, DOF sections and SystemTap notes) are the ``sdt`` foundation, which
+``audit`` shares (shared/notes/observability.md).
 """

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 
-from .dof import ATTR_ENTITIES, encode_attr
+from ..sdt.dof import ATTR_ENTITIES, encode_attr
 from .dparse import CType, Probe, Provider, ProviderFile
 
 # The cfg cases. ``illumos_rust_probes_standard`` forces the illumos backend on Linux, so the record
