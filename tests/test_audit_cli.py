@@ -340,3 +340,18 @@ def test_illumos_std_program_without_libumem(tmp_path: Path) -> None:
     assert "dep-no-libumem" in rules
     _, out, _ = run("--format", "json", "--profile", "pkgsrc", str(renamed))
     assert "dep-no-libumem" not in [f["rule"] for f in json.loads(out)["reports"][0]["findings"]]
+
+
+def test_streamed_json_is_the_reports_as_dictionaries() -> None:
+    """``--format json`` spells findings directly for speed; it must parse to exactly what
+    ``json.dumps`` of ``Report.to_dict()`` gives (every field, every finding, non-ASCII names too)."""
+    from illumos_rust.audit import audit
+    from illumos_rust.audit.json_output import write_json
+
+    paths = [shared_path("fixtures", "illumos-rust", "bin", d, "hello") for d in ("illumos", "solaris")]
+    reports = [audit(p) for p in paths]
+    out = io.StringIO()
+    write_json(out, "platform", reports, [])
+    want = {"policy": "platform", "reports": [r.to_dict() for r in reports], "errors": []}
+    assert json.loads(out.getvalue()) == json.loads(json.dumps(want, default=str))
+    assert sum(len(r["findings"]) for r in json.loads(out.getvalue())["reports"]) > 500

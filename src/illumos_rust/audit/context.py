@@ -10,9 +10,10 @@ from __future__ import annotations
 import contextlib
 import mmap
 import re
-from bisect import bisect_right
+from bisect import bisect_right, insort
 from collections.abc import Iterator
 from functools import cached_property
+from operator import attrgetter
 from typing import NamedTuple
 
 from ..elf import constants as C
@@ -49,9 +50,19 @@ class Function(NamedTuple):
     bounded: bool = False
 
 
+def _has_legacy_hash(name: str) -> bool:
+    """``…17h<16 hex>E`` at the end, or before a ``.llvm.N``-style suffix (string ops, not a regex search:
+    this runs for every one of 100k names)."""
+    i = name.rfind("17h")
+    if i < 0 or len(name) < i + 20 or name[i + 19] != "E":
+        return False
+    rest = name[i + 20 :]
+    return (not rest or rest[0] == ".") and _LEGACY_HASH.fullmatch(name, i) is not None
+
+
 def is_rust_symbol(name: str) -> bool:
     """v0 (``_R``) or legacy ``_ZN…17h<hash>E``: the only two shapes rustc emits."""
-    return name.startswith("_R") or (name.startswith("_ZN") and _LEGACY_HASH.search(name) is not None)
+    return name.startswith("_R") or (name.startswith("_ZN") and _has_legacy_hash(name))
 
 
 def _legacy_segment(component: str) -> str | None:
@@ -94,7 +105,7 @@ def crate_of(name: str) -> str | None:
         start = m.end()
         ident = name[start : start + n]
         return ident or None
-    if name.startswith("_ZN") and _LEGACY_HASH.search(name):
+    if name.startswith("_ZN") and _has_legacy_hash(name):
         m = _LEGACY_FIRST.match(name)
         if not m:
             return None
@@ -155,11 +166,11 @@ def _infer_objects(funcs: list[Function]) -> list[Function]:
     prev: Function | None = None
     for i, f in enumerate(out):
         if (
-            eligible(f)
-            and prev is not None
+            prev is not None
             and prev.file
             and not prev.bounded
             and 0 <= f.addr - (prev.addr + prev.size) <= NEIGHBOUR_GAP
+            and eligible(f)
         ):
             f = out[i] = f._replace(file=prev.file)
         prev = f
@@ -167,11 +178,11 @@ def _infer_objects(funcs: list[Function]) -> list[Function]:
     for i in range(len(out) - 1, -1, -1):
         f = out[i]
         if (
-            eligible(f)
-            and nxt is not None
+            nxt is not None
             and nxt.file
             and not nxt.bounded
             and 0 <= nxt.addr - (f.addr + f.size) <= NEIGHBOUR_GAP
+            and eligible(f)
         ):
             f = out[i] = f._replace(file=nxt.file)
         nxt = f
@@ -188,28 +199,33 @@ def _bound_unsized(
     knows), as for sized aliases.
     """
     starts = [f.addr for f in funcs]
-    ends = [f.addr + f.size for f in funcs]
     chosen: dict[int, tuple[int, int, str, bool, str | None]] = {}
     for item in unsized:
         addr = item[0]
         i = bisect_right(starts, addr) - 1
-        if i >= 0 and addr < ends[i]:
+        if i >= 0 and addr < funcs[i].addr + funcs[i].size:
             continue
         old = chosen.get(addr)
         if old is None or (old[3] and not item[3]):
             chosen[addr] = item
     if not chosen:
         return funcs
-    boundaries = sorted(set(starts) | set(chosen))
+    others = sorted(chosen)
     added = []
     for addr, (_, shndx, name, local, file) in chosen.items():
-        j = bisect_right(boundaries, addr)
         end = section_end.get(shndx, addr)
-        if j < len(boundaries):
-            end = min(end, boundaries[j])
+        j = bisect_right(starts, addr)  # the next sized function
+        if j < len(starts):
+            end = min(end, starts[j])
+        k = bisect_right(others, addr)  # the next unsized one
+        if k < len(others):
+            end = min(end, others[k])
         if end > addr:
             added.append(Function(name, addr, end - addr, local, file, True))
-    return sorted(funcs + added, key=lambda f: f.addr)
+    out = list(funcs)
+    for fn in added:  # a handful in practice: insert in place instead of sorting 100k functions again
+        insort(out, fn, key=attrgetter("addr"))
+    return out
 
 
 def object_name(file: str) -> tuple[str, str]:
