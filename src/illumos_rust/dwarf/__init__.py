@@ -10,6 +10,7 @@ API overview (stable; everything else is internal)::
         unit.version, unit.address_size, unit.offset_size, unit.unit_type, unit.language, unit.top,
         unit.dies(), unit.die_count, unit.die_at(offset), unit.type_die()
         dwarf.iter_dies()                             # every DIE, pre-order
+        dwarf.attach_skeleton(skeleton_dwarf)         # a split .dwo: addresses from its skeleton
         dwarf.die_at(offset)                          # lazy access by .debug_info offset
         die.tag, die.offset, die.name, die.attributes # {DW_AT_x: Attribute(name, form, value, raw)}
         die.get(DW.DW_AT_byte_size), die.get_int(..), die.get_str(..), die.flag(..), die.signed(..)
