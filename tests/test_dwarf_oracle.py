@@ -15,7 +15,8 @@ import pytest
 from elftools.dwarf.enums import ENUM_DW_AT, ENUM_DW_FORM, ENUM_DW_TAG
 from elftools.elf.elffile import ELFFile
 
-from dwarf_inputs import build_c, fixture, rust_dwarf4, rust_dwarf5
+from conftest import build_rust
+from dwarf_inputs import RUST_SOURCE, build_c, fixture, rust_dwarf4, rust_dwarf5
 from illumos_rust.dwarf import DwarfInfo
 
 UNIT_REF_FORMS = {"DW_FORM_ref1", "DW_FORM_ref2", "DW_FORM_ref4", "DW_FORM_ref8", "DW_FORM_ref_udata"}
@@ -97,3 +98,20 @@ def test_every_die_and_attribute_matches_pyelftools(label: str, make: Any) -> No
                 assert attr.value == value, (hex(offset), hex(at), attr, value)
                 compared += 1
         assert compared > 100
+
+
+def test_die_access_by_offset_parses_only_the_unit_it_needs() -> None:
+    """A statically linked -g build carries std's units too; reading one DIE must not walk the others."""
+    path = build_rust(RUST_SOURCE, "dwarf4static", "-g")
+    with DwarfInfo.open(path) as dwarf:
+        units = dwarf.units
+        assert len(units) > 5
+        target = units[len(units) // 2]
+        with path.open("rb") as fh:  # pyelftools decodes only that unit's DIEs
+            (cu,) = [c for c in ELFFile(fh).get_dwarf_info().iter_CUs() if c.cu_offset == target.offset]
+            theirs = [(d.offset, str(d.tag)) for d in cu.iter_DIEs() if not d.is_null()]
+        wanted, tag = theirs[5]
+        die = dwarf.die_at(wanted)
+        assert die is not None and die.tag == ENUM_DW_TAG[tag] and die.unit is target
+        assert [u for u in units if u._offsets is not None] == [target]
+        assert dwarf.die_at(wanted + 1) is None  # no DIE starts one byte in

@@ -20,6 +20,7 @@ from dwarf_inputs import C_SOURCE, build_c, fixture, rust_dwarf4, rust_dwarf5
 from illumos_rust.dwarf import DwarfInfo, Type
 from illumos_rust.dwarf import constants as DW
 from illumos_rust.dwarf.ranges import die_ranges, location_list
+from illumos_rust.errors import FormatError
 
 GDB_ROW = re.compile(r"^/\*\s+(\d+)(?::\s*(\d+))?\s+\|\s+(\d+) \*/")
 GDB_UNION_ROW = re.compile(r"^/\*\s+(\d+) \*/")  # union members: size only, offset 0
@@ -431,3 +432,35 @@ def test_thread_local_offsets_are_relocated() -> None:
         loc = locations[name]
         assert isinstance(loc, bytes) and loc[0] == DW.DW_OP_const8u and loc[9] == DW.DW_OP_form_tls_address
         assert int.from_bytes(loc[1:9], "little") == syms[name]
+
+
+@pytest.mark.parametrize("version", ["-gdwarf-4", "-gdwarf-5"])
+def test_split_dwarf_objects_match_llvm_dwarfdump(version: str) -> None:
+    """gcc -gsplit-dwarf: the skeleton in the .o and the full unit in the .dwo (sections .debug_*.dwo)."""
+    obj = build_c("split" + version, "gcc", "-g", version, "-gsplit-dwarf")
+    dwo = obj.with_suffix(".dwo")
+    assert dwo.exists()
+    tool = require_tool("llvm-dwarfdump-14")
+    out = subprocess.run([tool, "--debug-info", str(dwo)], capture_output=True, text=True, check=True).stdout
+    expected = [(int(o, 16), tag, name) for o, tag, name in LLVM_NAMED_DIE.findall(out)]
+    assert len(expected) > 20
+    with DwarfInfo.open(obj) as skeleton, DwarfInfo.open(dwo) as full:
+        ours = {d.offset: d for d in full.iter_dies()}
+        got = [(o, DW.tag_name(ours[o].tag), ours[o].name) for o, _, _ in expected]
+        assert got == expected
+        point = [t for t in full.types.types() if t.qualified_name == "point" and not t.declaration]
+        assert point and [m.name for m in point[0].members] == ["x", "y", "flags", "mode", "big"]
+        (sk,) = skeleton.units
+        (unit,) = full.units
+        if version == "-gdwarf-5":  # the DWO id ties the two: a header field in DWARF 5 ...
+            assert (sk.unit_type, unit.unit_type) == (DW.DW_UT_skeleton, DW.DW_UT_split_compile)
+            assert sk.dwo_id == unit.dwo_id is not None
+        else:  # ... and DW_AT_GNU_dwo_id (0x2131) on both unit DIEs in the GNU extension to DWARF 4
+            assert sk.top.get(0x2131) == unit.top.get(0x2131) is not None
+        # Addresses of a .dwo live in the skeleton's .debug_addr: without it only that value is unreadable.
+        (fn,) = [d for d in full.iter_dies() if d.tag == DW.DW_TAG_subprogram and d.name == "sum"]
+        with pytest.raises(FormatError, match="debug_addr"):
+            fn.get(DW.DW_AT_low_pc)
+        full.attach_skeleton(skeleton)
+        fresh = full.die_at(fn.offset)
+        assert fresh is not None and fresh.get(DW.DW_AT_low_pc) == symbols(obj)["sum"]

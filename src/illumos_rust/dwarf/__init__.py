@@ -7,8 +7,10 @@ API overview (stable; everything else is internal)::
     with DwarfInfo.open(path) as dwarf:             # or DwarfInfo(elf) over an open ElfFile
         dwarf.units                                   # .debug_info units (headers read, trees lazy)
         dwarf.compile_units, dwarf.type_units         # type units: .debug_types (v4) and DW_UT_type (v5)
-        unit.version, unit.address_size, unit.offset_size, unit.unit_type, unit.top, unit.dies()
+        unit.version, unit.address_size, unit.offset_size, unit.unit_type, unit.language, unit.top,
+        unit.dies(), unit.die_count, unit.die_at(offset), unit.type_die()
         dwarf.iter_dies()                             # every DIE, pre-order
+        dwarf.attach_skeleton(skeleton_dwarf)         # a split .dwo: addresses from its skeleton
         dwarf.die_at(offset)                          # lazy access by .debug_info offset
         die.tag, die.offset, die.name, die.attributes # {DW_AT_x: Attribute(name, form, value, raw)}
         die.get(DW.DW_AT_byte_size), die.get_int(..), die.get_str(..), die.flag(..), die.signed(..)
@@ -29,6 +31,9 @@ API overview (stable; everything else is internal)::
         table.lookup(address)                         #  is_stmt, end_sequence), file names
         dwarf.inlines.frames(address)                 # [Frame]: innermost inlined call first, with
                                                       #  call_file/call_line, then the real function
+        dwarf.inlines.function_at(address)            # the concrete DW_TAG_subprogram DIE
+        ranges.die_ranges(die), ranges.location_list(unit, offset_or_index, is_index)
+        expr.constant_offset(block), expr.static_address(block, address_size, little)
 
 Attribute values are decoded: strings (``strp``/``line_strp``/``strx*``/``string``) resolved, unit-relative
 references made section-absolute, ``addrx*`` looked up in ``.debug_addr``, flags as ``bool``; ``raw`` keeps

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .types import TypeGraph
 
 MAX_UNITS = 1 << 22
+DW_AT_GNU_dwo_id = 0x2131  # GNU split DWARF for version 4 (gcc -gdwarf-4 -gsplit-dwarf)
 
 
 class DwarfInfo:
@@ -42,6 +43,7 @@ class DwarfInfo:
         self._u64 = struct.Struct(self.endian + "Q")
         self._line_tables: dict[tuple[int, int], LineTable] = {}
         self._strings: dict[int, str] = {}
+        self._skeleton: DwarfInfo | None = None
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> DwarfInfo:
@@ -167,8 +169,29 @@ class DwarfInfo:
         off = self._offset_entry(self.section("str_offsets"), where, osz, f"string offset {index}")
         return self.string(off)
 
+    def attach_skeleton(self, skeleton: DwarfInfo) -> None:
+        """For a split-DWARF ``.dwo``: take addresses from the skeleton object that names it (DWARF 5 §3.1.3:
+        a split unit's ``DW_FORM_addrx`` values index the skeleton's ``.debug_addr``, at its ``addr_base``).
+        """
+        self._skeleton = skeleton
+
+    def _skeleton_unit(self, unit: Unit) -> Unit | None:
+        if self._skeleton is None:
+            return None
+        dwo_id = unit.dwo_id if unit.dwo_id is not None else unit.top.get_int(DW_AT_GNU_dwo_id)
+        for sk in self._skeleton.units:
+            sk_id = sk.dwo_id if sk.dwo_id is not None else sk.top.get_int(DW_AT_GNU_dwo_id)
+            if sk_id is not None and sk_id == dwo_id:
+                return sk
+        return None
+
     def indexed_address(self, unit: Unit, index: int) -> int:
         """Address number ``index`` of the unit's ``.debug_addr`` contribution (``DW_FORM_addrx*``)."""
+        if "addr" not in self.sections and self._skeleton is not None:
+            sk = self._skeleton_unit(unit)
+            if sk is None:
+                raise self.section("addr").error(0, f"no skeleton unit has the DWO id of {unit!r}")
+            return self._skeleton.indexed_address(sk, index)
         sec = self.section("addr")
         asz = unit.address_size
         where = unit.bases[1] + index * asz

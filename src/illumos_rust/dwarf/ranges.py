@@ -29,7 +29,7 @@ def die_ranges(die: DIE) -> list[tuple[int, int]]:
     r = die.attribute(DW.DW_AT_ranges)
     if r is None or not isinstance(r.value, int):
         return []
-    return range_list(die.unit, r.value, r.form == DW.DW_FORM_rnglistx, die.tag == DW.DW_TAG_compile_unit)
+    return range_list(die.unit, r.value, r.form == DW.DW_FORM_rnglistx)
 
 
 _ADDRESS_FORMS = frozenset(
@@ -62,10 +62,11 @@ def _list_offset(unit: Unit, sec: DwarfSection, value: int, is_index: bool, base
     return int(table + rel)
 
 
-def range_list(unit: Unit, value: int, is_index: bool, of_unit_die: bool = False) -> list[tuple[int, int]]:
+def range_list(unit: Unit, value: int, is_index: bool) -> list[tuple[int, int]]:
     """Decode the range list ``value`` names (offset, or index when ``is_index``)."""
     dwarf = unit.dwarf
-    base = 0 if of_unit_die else unit_base_address(unit)
+    # The default base is the unit's DW_AT_low_pc, for the unit DIE's own list too (DWARF 5 §2.17.3).
+    base = unit_base_address(unit)
     if unit.version >= 5:
         sec = dwarf.section("rnglists")
         off = _list_offset(unit, sec, value, is_index, unit.bases[2])

@@ -112,12 +112,18 @@ def load_sections(elf: ElfFile) -> dict[str, DwarfSection]:
     are concatenated in section order, with relocations against those sections shifted to match.
     """
     found: dict[str, list[Section]] = {}
+    dwo: dict[str, list[Section]] = {}
     for sec in elf.sections:
         for prefix in (".debug_", ".zdebug_"):
             if sec.name.startswith(prefix) and sec.sh_type != EC.SHT_NOBITS:
                 short = sec.name[len(prefix) :]
                 if short in DEBUG_SECTIONS:
                     found.setdefault(short, []).append(sec)
+                elif short.endswith(".dwo") and short[:-4] in DEBUG_SECTIONS:
+                    dwo.setdefault(short[:-4], []).append(sec)
+    # A split-DWARF object (.dwo, DWARF 5 §7.3.2) names its sections .debug_*.dwo: read them as plain ones.
+    for short, secs in dwo.items():
+        found.setdefault(short, secs)
     is_rel = elf.header.e_type == EC.ET_REL
     if not is_rel:
         found = {k: v[:1] for k, v in found.items()}  # a linked file has one of each

@@ -14,6 +14,7 @@ from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from ..errors import FormatError
 from . import constants as DW
 from .abbrev import (
     SKIP_BLOCK1,
@@ -572,7 +573,16 @@ class DIE:
             return None
         attrs = self._attrs
         if attrs is None:
-            attrs = self._attrs = self.unit.decode(self.index)
+            try:
+                attrs = self._attrs = self.unit.decode(self.index)
+            except FormatError:
+                # Another attribute cannot be decoded (e.g. an addrx of a .dwo opened without its
+                # skeleton): decode just this one, so only a question about the bad value fails.
+                got = self.unit.raw_value(self.index, attr)
+                if got is None:
+                    return None
+                form, raw = got
+                return Attribute(attr, form, self.unit.translate(form, raw), raw)
         return attrs.get(attr)
 
     def get(self, attr: int, default: AttrValue | None = None) -> AttrValue | None:
