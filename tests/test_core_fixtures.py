@@ -7,13 +7,14 @@ Oracles: ``expected.json`` and ``gdb-bt.*.txt`` were written by gdb 13.1 / eu-re
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
 import pytest
 
 from conftest import shared_path
-from core_helpers import base_name, fixture, physical_frames
+from core_helpers import GdbFrame, base_name, fixture, group_starts, parse_gdb_frame
 from illumos_rust.core import analyze, read_core
 
 
@@ -21,14 +22,11 @@ def _expected() -> dict:  # type: ignore[type-arg]
     return json.loads(shared_path("fixtures", "cores", "expected.json").read_text())  # type: ignore[no-any-return]
 
 
-def _gdb_crashing_names(kind: str) -> list[str]:
-    """Names of the physical frames of gdb's crashing thread (Thread 1 = LWP of the dump)."""
+def _gdb_crashing_frames(kind: str) -> list[GdbFrame]:
+    """gdb's frames of the crashing thread (Thread 1 = the dumping LWP), inlined frames included."""
     text = shared_path("fixtures", "cores", f"gdb-bt.{kind}.txt").read_text()
     block = text.split("Thread 1 ", 1)[1]
-    names: list[str] = []
-    for line in block.splitlines()[1:]:
-        physical_frames(line, names)
-    return names
+    return [f for f in map(parse_gdb_frame, block.splitlines()[1:]) if f is not None]
 
 
 @pytest.mark.parametrize("kind", ["panic", "segv"])
@@ -45,27 +43,36 @@ def test_status_matches_expected(kind: str) -> None:
         assert report.fault_mapping is not None and report.fault_mapping.startswith("null page")
         assert report.crash_kind == "segfault"
     # The names from the first Rust frame down (libc frames need the same libc, README).
-    ours = [base_name(f.symbol or "") for f in report.threads[0].frames]
+    ours = [base_name(f.symbol or "") for f in report.threads[0].frames if f.method != "inline"]
     want = exp["stack_top_to_user_code"]
     first_rust = next(i for i, n in enumerate(want) if "::" in n)
     start = ours.index(base_name(want[first_rust]))
     assert ours[start : start + len(want) - first_rust] == [base_name(n) for n in want[first_rust:]]
     # and every frame is certain (fp chain checked by CFI, or CFI): no stack scan on these cores
-    assert {f.method for f in report.threads[0].frames[1:]} <= {"fp", "cfi"}
+    assert {f.method for f in report.threads[0].frames[1:]} <= {"fp", "cfi", "inline"}
 
 
 @pytest.mark.parametrize("kind", ["panic", "segv"])
 def test_crashing_thread_equals_gdb_from_first_rust_frame(kind: str) -> None:
-    gdb = _gdb_crashing_names(kind)
+    gdb = _gdb_crashing_frames(kind)
     report = analyze(str(fixture(f"core.rust-crash.{kind}")), str(fixture("rust-crash")))
-    ours = [f.symbol or "" for f in report.threads[0].frames]
-    # gdb (with DWARF) names `std::rt::__rust_abort` what the symbol table calls `__rustc::__rust_abort`;
-    # both share the last segment, which is what is compared, in order, through `main`.
-    g0 = next(i for i, n in enumerate(gdb) if "::" in n)
-    o0 = next(i for i, n in enumerate(ours) if "::" in n)
-    g_end = gdb.index("main")
-    o_end = ours.index("main")
-    assert [base_name(n) for n in ours[o0 : o_end + 1]] == [base_name(n) for n in gdb[g0 : g_end + 1]]
+    ours = report.threads[0].frames
+    # Every frame, inlined ones included (from DWARF), from the first Rust frame through `main`, in order.
+    # gdb (DWARF) names `std::rt::__rust_abort` what the symbol table calls `__rustc::__rust_abort`; both
+    # share the last path segment, which is what is compared.
+    g0 = next(i for i, f in enumerate(gdb) if "::" in f.name)
+    o0 = next(i for i, f in enumerate(ours) if "::" in (f.symbol or ""))
+    g_end = next(i for i, f in enumerate(gdb) if f.name == "main")
+    o_end = next(i for i, f in enumerate(ours) if f.symbol == "main")
+    assert [base_name(f.symbol or "") for f in ours[o0 : o_end + 1]] == [
+        base_name(f.name) for f in gdb[g0 : g_end + 1]
+    ]
+    assert group_starts(ours[o0 : o_end + 1]) == [not f.inlined for f in gdb[g0 : g_end + 1]]
+    # and file:line wherever gdb printed one
+    for f, g in zip(ours[o0 : o_end + 1], gdb[g0 : g_end + 1], strict=True):
+        if g.file is not None:
+            assert f.file is not None and os.path.basename(f.file) == os.path.basename(g.file), (f, g)
+            assert f.line == g.line, (f, g)
 
 
 def test_panic_message_location_thread() -> None:
@@ -115,11 +122,15 @@ def test_cli_text_and_json() -> None:
     assert lines[0].startswith("debugging core file of ")
     assert any(line.startswith("status: process terminated by SIGABRT") for line in lines)
     assert "panic: thread 'main' panicked at rust-crash.rs:7:9" in lines
-    js = subprocess.run([*cmd, "--format", "json"], capture_output=True, text=True, timeout=60)
+    assert any("rust_crash::check+0xe3 at ./rust-crash.rs:7:9" in line for line in lines)
+    js = subprocess.run([*cmd, "--format", "json", "--no-source"], capture_output=True, text=True, timeout=60)
     data = json.loads(js.stdout)
     assert data["panic"]["message"]["value"] == "limit exceeded for widget-pool: 4 > 3"
     assert data["threads"][0]["crashing"] is True
     one = subprocess.run(
-        [*cmd, "--thread", "4612", "--format", "json"], capture_output=True, text=True, timeout=60
+        [*cmd, "--thread", "4612", "--format", "json", "--no-source"],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert [t["tid"] for t in json.loads(one.stdout)["threads"]] == [4612]

@@ -46,13 +46,21 @@ def add_parser(subparsers: Any) -> None:
         "--all", action="store_true", help="all threads (default: the crashing one in full, others too)"
     )
     parser.add_argument("--max-frames", type=int, default=4096, help="frames per thread (default 4096)")
+    parser.add_argument(
+        "--no-source", action="store_true", help="skip DWARF: no file:line, no inlined frames (faster)"
+    )
     add_format(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     report = analyze(
-        args.core, args.binary, sysroot=args.sysroot, search=tuple(args.search), max_frames=args.max_frames
+        args.core,
+        args.binary,
+        sysroot=args.sysroot,
+        search=tuple(args.search),
+        max_frames=args.max_frames,
+        source_lines=not args.no_source,
     )
     if args.thread is not None:
         report.threads = [t for t in report.threads if t.tid == args.thread]
@@ -110,7 +118,8 @@ def _thread(t: ThreadReport) -> list[str]:
     lines = [label + ":"]
     for f in t.frames:
         crate = f" [{f.crate}]" if f.crate else ""
-        lines.append(f"  #{f.index:<3} {f.sp:016x} {f.location()}  ({f.method}){crate}")
+        src = f" at {f.source()}" if f.source() else ""
+        lines.append(f"  #{f.index:<3} {f.sp:016x} {f.location()}{src}  ({f.method}){crate}")
     if t.stop:
         lines.append(f"  (unwind stopped: {t.stop})")
     return lines

@@ -20,7 +20,11 @@ from .signals import code_meaning, signal_name
 from .symbolize import Symbolizer
 from .unwind import MAX_FRAMES, Unwinder
 
-_PANIC_FRAME = re.compile(r"rust_panic|panicking|panic_fmt|__rust_start_panic|begin_panic")
+# std's panic path across releases (notes §5.2: match patterns, not exact names); not `catch_unwind`,
+# which every thread's start-up frames contain.
+_PANIC_FRAME = re.compile(
+    r"rust_panic|panicking::panic|panic_fmt|__rust_start_panic|begin_panic|panic_with_hook"
+)
 _OVERFLOW_FRAME = re.compile(r"stack_overflow::.*signal_handler")
 
 
@@ -47,6 +51,7 @@ def analyze(
     sysroot: str | None = None,
     search: tuple[str, ...] = (),
     max_frames: int = MAX_FRAMES,
+    source_lines: bool = True,
 ) -> CoreReport:
     if binary is not None and not os.path.isfile(binary):
         raise FormatError(binary, None, "binary not found")
@@ -57,7 +62,7 @@ def analyze(
     else:
         objects = linux_objects(image, resolver)
     try:
-        return _report(image, objects, max_frames)
+        return _report(image, objects, max_frames, source_lines)
     finally:
         objects.close()
         image.memory.close()
@@ -65,10 +70,11 @@ def analyze(
             image.elf.close()
 
 
-def _report(image: CoreImage, objects: ObjectMap, max_frames: int) -> CoreReport:
+def _report(image: CoreImage, objects: ObjectMap, max_frames: int, source_lines: bool) -> CoreReport:
     symbolize = Symbolizer(objects)
     machine = "aarch64" if image.machine == C.EM_AARCH64 else "amd64"
     unwinder = Unwinder(image.memory, objects, symbolize, machine)
+    unwinder.source_lines = source_lines
     threads: list[ThreadReport] = []
     overflow_ctx = None
     for t in image.threads:
@@ -106,6 +112,11 @@ def _report(image: CoreImage, objects: ObjectMap, max_frames: int) -> CoreReport
     for o in objects.objects:
         objs.append({"path": o.path, "file": o.disk_path, "start": f"0x{o.start:x}", "bias": f"0x{o.bias:x}"})
         problems.extend(o.problems)
+    if unwinder.source_truncated:
+        problems.append(
+            f"file:line and inlined frames stop after {unwinder.source_budget:.0f} s of DWARF decoding; "
+            "later frames show symbols only (--no-source skips DWARF)"
+        )
     missing = sorted(image.memory.missing_files)
     if missing:
         problems.append(

@@ -14,6 +14,8 @@ import struct
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
+from ..dwarf.info import DwarfInfo
+from ..dwarf.inline import Frame as SourceFrame
 from ..elf import constants as C
 from ..elf.core_model import CoreImage
 from ..elf.eh_frame import CfaRow, EhFrame, eh_frame
@@ -39,6 +41,7 @@ class LoadedObject:
     problems: list[str] = field(default_factory=list)
     is_main: bool = False
     _cfi: EhFrame | bool | None = False
+    _dwarf: DwarfInfo | bool | None = False
 
     @property
     def name(self) -> str:
@@ -72,6 +75,25 @@ class LoadedObject:
         if found is None:
             return None
         return found
+
+    def source_frames(self, pc: int) -> list[SourceFrame]:
+        """Source frames at process address ``pc`` from DWARF (inlined calls first), [] without DWARF."""
+        if self._dwarf is False:
+            self._dwarf = None
+            if self.elf is not None and self.elf.section(".debug_info") is not None:
+                try:
+                    self._dwarf = DwarfInfo(self.elf)
+                except FormatError as exc:
+                    self.problems.append(f"unusable DWARF: {exc}")
+        dwarf = self._dwarf
+        if not isinstance(dwarf, DwarfInfo):
+            return []
+        try:
+            return dwarf.inlines.frames(pc - self.bias)
+        except (FormatError, RecursionError) as exc:
+            self.problems.append(f"unusable DWARF, no file:line from it: {exc}")
+            self._dwarf = None
+            return []
 
     def lookup(self, pc: int) -> tuple[str, int] | None:
         if self.symbols is None:
