@@ -9,8 +9,11 @@ in the program's own code (glibc frames are named by gdb from debug info we do n
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+
+import pytest
 
 from conftest import REPO, build_rust
 from core_helpers import base_name, gdb_threads, group_starts, make_core
@@ -182,3 +185,37 @@ def test_wrong_binary_is_reported() -> None:
     other = build_rust(LEAF_SEGV, "core_leaf_segv", "-g", "-O", "-C", "force-frame-pointers=no")
     r = analyze(str(core), str(other))
     assert any("build-id" in p and "differs" in p for p in r.problems)
+
+
+def test_cargo_illumos_core_finds_the_binary(tmp_path: Path) -> None:
+    """``cargo illumos core CORE`` in a workspace: the executable comes from its target directory."""
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("cargo") is None:
+        pytest.skip("cargo not installed")
+    bindir = Path(sys.executable).parent
+    if not (bindir / "cargo-illumos").exists():
+        pytest.skip("cargo-illumos is not installed next to this Python (make venv installs it)")
+    proj = tmp_path / "crashy"
+    (proj / "src").mkdir(parents=True)
+    (proj / "Cargo.toml").write_text(
+        '[package]\nname = "crashy"\nversion = "0.1.0"\nedition = "2021"\n\n[profile.dev]\npanic = "abort"\n'
+    )
+    (proj / "src" / "main.rs").write_text(NAMED_THREAD_PANIC)
+    env = {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}", "CARGO_TARGET_DIR": str(proj / "target")}
+    subprocess.run(["cargo", "build", "-q", "--offline"], cwd=proj, env=env, check=True, timeout=300)
+    core = make_core(proj / "target" / "debug" / "crashy", tmp_path / "run")
+    r = subprocess.run(
+        ["cargo", "illumos", "core", str(core), "--no-source", "--format", "json"],
+        cwd=proj,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["panic"]["message"]["value"] == "bad value 3 in worker"
+    assert any(f["symbol"] == "crashy::validate" for f in data["threads"][0]["frames"])

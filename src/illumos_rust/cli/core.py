@@ -7,17 +7,20 @@ others after it, frames as ``module`symbol+off`` (module omitted for the executa
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
 from ..core import CoreReport, analyze
 from ..core.model import ThreadReport
+from ..errors import UsageError
 from .common import add_format, print_json
 
 EPILOG = """\
 examples:
   illumos-rust core core.12345 target/release/myprog
   illumos-rust core core --sysroot /mnt/illumos-root --search ./libs --all
+  cargo illumos core core.4242           (the binary is found in the workspace's target directory)
   illumos-rust core core ./myprog --format json | jq .panic
 exit status: 0 analysed, 2 unreadable core or binary.
 """
@@ -49,11 +52,37 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--no-source", action="store_true", help="skip DWARF: no file:line, no inlined frames (faster)"
     )
+    parser.add_argument(
+        "--cargo",
+        action="store_true",
+        help="find BINARY among the current Cargo workspace's built executables",
+    )
     add_format(parser)
     parser.set_defaults(func=run)
 
 
+def _cargo_binary(core: str) -> str:
+    """The workspace executable the core was dumped from: same name, and the same build-id when the core
+    holds one (Linux dumps each ELF header page); the newest of several candidates otherwise."""
+    from ..audit.cargo import workspace_artifacts
+    from ..core.analyze import executable_identity
+    from ..elf.reader import ElfFile
+
+    path, build_id = executable_identity(core)
+    name = os.path.basename(path or "")
+    candidates = [p for p in workspace_artifacts() if p.name == name or (name and p.name.startswith(name))]
+    if not candidates:
+        raise UsageError(f"no executable named {name or '?'} in this Cargo workspace's target directory")
+    for c in candidates:
+        with ElfFile(c) as elf:
+            if build_id is not None and elf.build_id == build_id:
+                return str(c)
+    return str(max(candidates, key=lambda c: c.stat().st_mtime))
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.cargo and args.binary is None:
+        args.binary = _cargo_binary(args.core)
     report = analyze(
         args.core,
         args.binary,

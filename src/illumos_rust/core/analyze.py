@@ -14,7 +14,7 @@ from ..elf.reader import ElfFile
 from ..errors import FormatError
 from .illumos_objects import illumos_objects
 from .model import CoreReport, Frame, PanicReport, ThreadReport
-from .objects import ObjectMap, ObjectResolver, linux_objects
+from .objects import ObjectMap, ObjectResolver, core_build_id, linux_objects
 from .panic import recover_panic
 from .signals import code_meaning, signal_name
 from .symbolize import Symbolizer
@@ -65,6 +65,23 @@ def analyze(
         return _report(image, objects, max_frames, source_lines)
     finally:
         objects.close()
+        image.memory.close()
+        if image.elf is not None:
+            image.elf.close()
+
+
+def executable_identity(core: str) -> tuple[str | None, str | None]:
+    """(path of the executable as the core names it, its build-id from the core's memory), to find the
+    matching binary in a Cargo target directory (``cargo illumos core``)."""
+    image = read_core(core)
+    try:
+        entry = image.auxv.get(9) or image.auxv.get(3)  # AT_ENTRY, AT_PHDR
+        for b in image.files:
+            if entry is not None and b.start <= entry < b.end:
+                base = min(f.start for f in image.files if f.path == b.path)
+                return b.path, core_build_id(image, base)
+        return image.fname, None
+    finally:
         image.memory.close()
         if image.elf is not None:
             image.elf.close()
