@@ -46,7 +46,9 @@ def add_parser(subparsers: Any) -> None:
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--thread", metavar="N", type=int, help="only thread (LWP) N")
     which.add_argument(
-        "--all", action="store_true", help="all threads (default: the crashing one in full, others too)"
+        "--all",
+        action="store_true",
+        help="every thread's full stack (default: the crashing thread in full, one line per other thread)",
     )
     parser.add_argument("--max-frames", type=int, default=4096, help="frames per thread (default 4096)")
     parser.add_argument(
@@ -99,11 +101,11 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         print_json(report.to_json())
     else:
-        sys.stdout.write(render(report))
+        sys.stdout.write(render(report, full=args.all or args.thread is not None))
     return 0
 
 
-def render(r: CoreReport) -> str:
+def render(r: CoreReport, full: bool = True) -> str:
     out = []
     model = "64-bit"
     out.append(
@@ -137,9 +139,28 @@ def render(r: CoreReport) -> str:
     for prob in r.problems:
         out.append(f"warning: {prob}")
     for t in r.threads:
+        if full or t.crashing:
+            out.append("")
+            out.extend(_thread(t))
+    others = [t for t in r.threads if not t.crashing]
+    if others and not full:
         out.append("")
-        out.extend(_thread(t))
+        out.append(f"other threads ({len(others)}; --all for their stacks):")
+        out.extend(f"  {_summary(t)}" for t in others)
     return "\n".join(out) + "\n"
+
+
+def _summary(t: ThreadReport) -> str:
+    """One line per thread: where it is in the program's own code (the first frame with a crate that is
+    not std), else its innermost frame."""
+    own = next((f for f in t.frames if f.crate not in (None, "std")), None)
+    top = t.frames[0] if t.frames else None
+    where = own or top
+    name = f" '{t.name}'" if t.name else ""
+    text = where.location() if where is not None else "(no frames)"
+    if own is not None and top is not None and own is not top:
+        text += f"  (in {top.location()})"
+    return f"thread {t.tid}{name}: {text}"
 
 
 def _thread(t: ThreadReport) -> list[str]:
