@@ -61,7 +61,14 @@ def _binary() -> Path:
     return shared_path("fixtures", "illumos-rust", "bin", "illumos", "panicky-abort")
 
 
-def _make(tmp: Path, *, panic_text: bytes = PANIC_TEXT, link_map: bool = True, lwpname: bool = True) -> Path:
+def _make(
+    tmp: Path,
+    *,
+    panic_text: bytes = PANIC_TEXT,
+    link_map: bool = True,
+    lwpname: bool = True,
+    **extra: object,
+) -> Path:
     binary = _binary()
     syms = _cxxfilt_symbols(binary)
     raw = binary.read_bytes()
@@ -119,6 +126,8 @@ def _make(tmp: Path, *, panic_text: bytes = PANIC_TEXT, link_map: bool = True, l
         fds=[(0, "/dev/null"), (2, "/var/log/app.err")],
         with_lwpname=lwpname,
     )
+    for key, setting in extra.items():
+        setattr(core, key, setting)
     exe_symtab = elf.section(".symtab")
     exe_strtab = elf.section(".strtab")
     assert exe_symtab is not None and exe_strtab is not None
@@ -202,3 +211,24 @@ def test_cli_on_synthetic_core(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "status: process terminated by SIGABRT (Abort), pid=4242 uid=0 code=-1" in out.stdout
     assert "libc.so.1`_lwp_kill+0xa" in out.stdout
+
+
+def test_extended_numbering_failed_segment_and_upanic(tmp_path: Path) -> None:
+    """PN_XNUM program headers, a PF_SUNW_FAILURE segment (its pages lost) and an NT_UPANIC message."""
+    path = _make(tmp_path, xnum=True, upanic=b"assertion failed: ring buffer full", upanic_flags=1 | 2)
+    data = bytearray(path.read_bytes())
+    # mark the link-map segment failed (PF_SUNW_FAILURE 0x00100000, illumos elf.c): its bytes are gone
+    image = read_core(str(path))
+    assert image.elf is not None
+    seg = next(p for p in image.elf.segments if p.p_type == 1 and p.p_vaddr == LINKMAP)
+    struct.pack_into("<I", data, seg.header_offset + 4, 6 | 0x00100000)
+    path.write_bytes(bytes(data))
+    report = analyze(str(path))
+    assert report.crash_kind == "upanic"
+    assert any("not written by the kernel" in p for p in report.problems)
+    image = read_core(str(path))
+    assert image.upanic == b"assertion failed: ring buffer full" and image.upanic_flags == 3
+    assert image.failed_segments == [(LINKMAP, 0x1000, "write failed")]
+    assert image.memory.read(LINKMAP, 8) is None  # lost pages read as unavailable, never as zeros
+    # without the link map the objects are still found from the section headers
+    assert [f.symbol for f in report.threads[0].frames][:3] == ["_lwp_kill", "raise", "abort"]
