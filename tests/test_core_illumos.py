@@ -225,6 +225,9 @@ def test_extended_numbering_failed_segment_and_upanic(tmp_path: Path) -> None:
     path.write_bytes(bytes(data))
     report = analyze(str(path))
     assert report.crash_kind == "upanic"
+    assert report.panic is not None and report.panic.message is not None
+    assert report.panic.message.value == "assertion failed: ring buffer full"
+    assert report.panic.message.source.startswith("NT_UPANIC")
     assert any("not written by the kernel" in p for p in report.problems)
     image = read_core(str(path))
     assert image.upanic == b"assertion failed: ring buffer full" and image.upanic_flags == 3

@@ -13,7 +13,7 @@ from ..elf.core_notes import walk_notes
 from ..elf.reader import ElfFile
 from ..errors import FormatError
 from .illumos_objects import illumos_objects
-from .model import CoreReport, Frame, PanicReport, ThreadReport
+from .model import CoreReport, Fact, Frame, PanicReport, ThreadReport
 from .objects import ObjectMap, ObjectResolver, core_build_id, linux_objects
 from .panic import recover_panic
 from .signals import code_meaning, signal_name
@@ -111,6 +111,18 @@ def _report(image: CoreImage, objects: ObjectMap, max_frames: int, source_lines:
         # A SIGABRT without panic frames is a plain abort(); a stale Location alone does not make a panic.
         if found is not None and (panicking or found.message is not None):
             panic = found
+    if image.upanic is not None:
+        # upanic(2) put the message in the core itself (illumos NT_UPANIC): what the process chose to say as
+        # it died outranks any text left in its memory
+        flags = image.upanic_flags or 0
+        note = (
+            "NT_UPANIC note"
+            + (" (truncated)" if flags & 8 else "")
+            + (" (message invalid)" if flags & 4 else "")
+        )
+        panic = panic or PanicReport()
+        panic.message = Fact(image.upanic.decode("utf-8", "replace"), note)
+        panic.format = panic.format or "upanic"
     if crash is not None and panic is not None and panic.thread is not None and crash.name is None:
         crash.name = panic.thread.value
     fault = image.si_addr
