@@ -11,7 +11,8 @@ class Frame:
     """One stack frame. ``method`` says how it was found, so a doubtful frame never looks certain:
     ``regs`` (the thread's registers), ``fp`` (frame-pointer chain; CFI agreed where CFI exists),
     ``cfi`` (``.eh_frame`` rules, no frame pointer), ``sigframe`` (the context a signal handler saved),
-    ``scan`` (a return address found by scanning the stack: may be stale), ``inline`` (a function inlined
+    ``scan`` (a return address found by scanning the stack: may be stale), ``lr`` (aarch64: the link
+    register of the innermost frame, unchecked), ``inline`` (a function inlined
     into the physical frame that follows it, from DWARF: same pc and sp)."""
 
     index: int
