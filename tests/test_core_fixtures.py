@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -134,3 +136,29 @@ def test_cli_text_and_json() -> None:
         timeout=60,
     )
     assert [t["tid"] for t in json.loads(one.stdout)["threads"]] == [4612]
+
+
+def test_objects_found_by_search_and_sysroot(tmp_path: Path) -> None:
+    """The core names /src/fx/rust-crash (absent here): --search finds it by name, --sysroot re-roots the
+    libraries' paths; an object found nowhere is said, not guessed."""
+    search = tmp_path / "bin"
+    search.mkdir()
+    shutil.copy(fixture("rust-crash"), search / "rust-crash")
+    core = str(fixture("core.rust-crash.panic"))
+    report = analyze(core, search=(str(search),), source_lines=False)
+    main = next(o for o in report.objects if o["path"] == "/src/fx/rust-crash")
+    assert main["file"] == str(search / "rust-crash")
+    assert "rust_crash::check" in [f.symbol for f in report.threads[0].frames]
+    # an empty sysroot: nothing resolves under it, and each missing object is reported by its core path
+    root = tmp_path / "root"
+    libc = root / "usr/lib/x86_64-linux-gnu"
+    libc.mkdir(parents=True)
+    real_libc = Path("/usr/lib/x86_64-linux-gnu/libc.so.6")
+    if real_libc.exists():
+        shutil.copy(real_libc, libc / "libc.so.6")
+    report = analyze(core, str(fixture("rust-crash")), sysroot=str(root), source_lines=False)
+    files = {o["path"]: o["file"] for o in report.objects}
+    if real_libc.exists():
+        assert files["/usr/lib/x86_64-linux-gnu/libc.so.6"] == str(libc / "libc.so.6")
+    assert files["/usr/lib/x86_64-linux-gnu/libgcc_s.so.1"] is None
+    assert any("libgcc_s.so.1: not found on this machine" in p for p in report.problems)

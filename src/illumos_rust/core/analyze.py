@@ -32,7 +32,9 @@ def read_core(path: str) -> CoreImage:
     """Open ``path`` and decode it with the reader for the system that wrote it."""
     elf = ElfFile(path)
     if elf.header.e_type != C.ET_CORE:
-        raise FormatError(path, 0x10, f"not a core file (e_type {elf.type_name})")
+        kind = elf.type_name
+        elf.close()
+        raise FormatError(path, 0x10, f"not a core file (e_type {kind})")
     if _is_illumos(elf):
         return read_illumos_core(elf)
     return read_linux_core(elf)

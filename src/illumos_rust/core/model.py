@@ -36,8 +36,8 @@ class Frame:
 
     def location(self) -> str:
         """``module`symbol+0xoff`` as mdb's ``$C`` writes it (``module`` omitted for the executable)."""
-        if self.symbol is None:
-            return f"{self.module}`0x{self.pc:x}" if self.module else f"0x{self.pc:x}"
+        if self.symbol is None:  # no symbol: the offset into the module, what addr2line -e MODULE takes
+            return f"{self.module}`+0x{self.offset:x}" if self.module else f"0x{self.pc:x}"
         where = f"{self.symbol}+0x{self.offset:x}" if self.offset else self.symbol
         return f"{self.module}`{where}" if self.module else where
 
