@@ -116,7 +116,8 @@ class Unwinder:
             if how == "sigframe" and nxt is not None:
                 top = frames[-1]
                 top.note = "signal trampoline (rt_sigreturn)"
-                top.symbol = top.symbol or "<signal handler called>"
+                if top.symbol is None:
+                    top.symbol, top.offset = "<signal handler called>", 0
             if nxt is None:
                 stop = why
                 break
