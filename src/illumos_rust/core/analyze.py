@@ -143,6 +143,11 @@ def _report(image: CoreImage, objects: ObjectMap, max_frames: int, source_lines:
     for o in objects.objects:
         objs.append({"path": o.path, "file": o.disk_path, "start": f"0x{o.start:x}", "bias": f"0x{o.bias:x}"})
         problems.extend(o.problems)
+    if panic is not None and panic.message is None and kind == "panic":
+        problems.append(
+            "the panic message was not found in the crashing thread's stack: std writes messages over its "
+            "512-byte buffer (and custom hooks write theirs) straight to stderr"
+        )
     if unwinder.source_truncated:
         problems.append(
             f"file:line and inlined frames stop after {unwinder.source_budget:.0f} s of DWARF decoding; "
