@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -162,3 +163,26 @@ def test_objects_found_by_search_and_sysroot(tmp_path: Path) -> None:
         assert files["/usr/lib/x86_64-linux-gnu/libc.so.6"] == str(libc / "libc.so.6")
     assert files["/usr/lib/x86_64-linux-gnu/libgcc_s.so.1"] is None
     assert any("libgcc_s.so.1: not found on this machine" in p for p in report.problems)
+
+
+def test_linux_core_without_nt_file_uses_the_link_map(tmp_path: Path) -> None:
+    """With NT_FILE gone (renamed to an unknown type), objects come from ld.so's r_debug list and the
+    pages the core lacks from those files: the same frames and panic as with NT_FILE."""
+    data = bytearray(fixture("core.rust-crash.panic").read_bytes())
+    pos = 0x890  # the fixture's PT_NOTE (readelf -l); walk its notes to NT_FILE
+    while pos < 0x890 + 0x21C0:
+        namesz, descsz, ntype = struct.unpack_from("<3I", data, pos)
+        if ntype == 0x46494C45:
+            struct.pack_into("<I", data, pos + 8, 0x46494C46)
+            break
+        pos += 12 + ((namesz + 3) & ~3) + ((descsz + 3) & ~3)
+    assert struct.unpack_from("<I", data, pos + 8)[0] == 0x46494C46
+    core = tmp_path / "core.nofile"
+    core.write_bytes(bytes(data))
+    with_file = analyze(str(fixture("core.rust-crash.panic")), str(fixture("rust-crash")), source_lines=False)
+    without = analyze(str(core), str(fixture("rust-crash")), source_lines=False)
+    assert any("r_debug" in p for p in without.problems)
+    assert [f.symbol for f in without.threads[0].frames] == [f.symbol for f in with_file.threads[0].frames]
+    assert without.panic is not None and without.panic.location is not None
+    assert "Location" in without.panic.location.source  # its file name came from the binary's .rodata
+    assert any(o["path"].endswith("libc.so.6") and o["file"] for o in without.objects)

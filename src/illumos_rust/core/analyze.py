@@ -12,7 +12,7 @@ from ..elf.core_model import CoreImage, Mapping
 from ..elf.core_notes import walk_notes
 from ..elf.reader import ElfFile
 from ..errors import FormatError
-from .illumos_objects import illumos_objects
+from .linkmap import link_map_objects
 from .model import CoreReport, Fact, Frame, PanicReport, ThreadReport
 from .objects import ObjectMap, ObjectResolver, core_build_id, linux_objects
 from .panic import recover_panic
@@ -59,8 +59,10 @@ def analyze(
         raise FormatError(binary, None, "binary not found")
     image = read_core(core)
     resolver = ObjectResolver(binary, sysroot, search)
-    if image.system == "illumos":
-        objects = illumos_objects(image, resolver)
+    if image.system == "illumos" or not image.files:
+        objects = link_map_objects(image, resolver)
+        if image.system == "linux":
+            image.problems.append("no NT_FILE note: objects found from the runtime linker's r_debug list")
     else:
         objects = linux_objects(image, resolver)
     try:
