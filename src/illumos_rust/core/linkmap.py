@@ -1,10 +1,11 @@
 """Objects named by the runtime linker's list: every illumos core, and Linux cores without ``NT_FILE``.
 
 An illumos core has no ``NT_FILE`` (nor does a Linux core from a kernel older than 3.7). Object names
-come from the runtime linker's ``r_debug``/``Link_map`` chain in core memory, found from auxv ``AT_PHDR`` (3) → the executable's ``PT_DYNAMIC`` → ``DT_DEBUG``
-(``sys/link.h``: ``r_debug {int r_version; Link_map *r_map; …}``, ``Link_map {l_addr, l_name, l_ld,
-l_next, l_prev}``, all 8-byte words on amd64). Symbols come from the per-object ``.symtab`` sections the
-core carries (``sh_addr`` = load address) and, when a file is given or found, from that file.
+come from the runtime linker's ``r_debug``/``Link_map`` chain in core memory, found from auxv
+``AT_PHDR`` (3) → the executable's ``PT_DYNAMIC`` → ``DT_DEBUG`` (``sys/link.h``: ``r_debug {int
+r_version; Link_map *r_map; …}``, ``Link_map {l_addr, l_name, l_ld, l_next, l_prev}``, all 8-byte words
+on amd64). Symbols come from the per-object ``.symtab`` sections the core carries (``sh_addr`` = load
+address) and, when a file is given or found, from that file.
 """
 
 from __future__ import annotations
