@@ -186,3 +186,11 @@ def test_linux_core_without_nt_file_uses_the_link_map(tmp_path: Path) -> None:
     assert without.panic is not None and without.panic.location is not None
     assert "Location" in without.panic.location.source  # its file name came from the binary's .rodata
     assert any(o["path"].endswith("libc.so.6") and o["file"] for o in without.objects)
+
+
+def test_dwarf_limit_is_said() -> None:
+    """An object with more .debug_info than the limit keeps its symbols, loses file:line, and says why."""
+    report = analyze(str(fixture("core.rust-crash.panic")), str(fixture("rust-crash")), dwarf_limit=1 << 20)
+    assert any("DWARF not used" in p for p in report.problems)  # rust-crash has 1.1 MiB (readelf -S)
+    assert all(f.file is None for f in report.threads[0].frames)
+    assert "rust_crash::check" in [f.symbol for f in report.threads[0].frames]

@@ -55,6 +55,13 @@ def add_parser(subparsers: Any) -> None:
         "--no-source", action="store_true", help="skip DWARF: no file:line, no inlined frames (faster)"
     )
     parser.add_argument(
+        "--dwarf-limit",
+        metavar="MIB",
+        type=int,
+        default=16,
+        help="skip the DWARF of objects with more .debug_info than this (default 16; 0: no limit)",
+    )
+    parser.add_argument(
         "--cargo",
         action="store_true",
         help="find BINARY among the current Cargo workspace's built executables",
@@ -92,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
         search=tuple(args.search),
         max_frames=args.max_frames,
         source_lines=not args.no_source,
+        dwarf_limit=max(0, args.dwarf_limit) << 20,
     )
     if args.thread is not None:
         report.threads = [t for t in report.threads if t.tid == args.thread]

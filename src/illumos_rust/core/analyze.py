@@ -14,7 +14,7 @@ from ..elf.reader import ElfFile
 from ..errors import FormatError
 from .linkmap import link_map_objects
 from .model import CoreReport, Fact, Frame, PanicReport, ThreadReport
-from .objects import ObjectMap, ObjectResolver, core_build_id, linux_objects
+from .objects import DWARF_LIMIT, ObjectMap, ObjectResolver, core_build_id, linux_objects
 from .panic import recover_panic
 from .signals import code_meaning, signal_name
 from .symbolize import Symbolizer
@@ -54,6 +54,7 @@ def analyze(
     search: tuple[str, ...] = (),
     max_frames: int = MAX_FRAMES,
     source_lines: bool = True,
+    dwarf_limit: int = DWARF_LIMIT,
 ) -> CoreReport:
     if binary is not None and not os.path.isfile(binary):
         raise FormatError(binary, None, "binary not found")
@@ -65,6 +66,8 @@ def analyze(
             image.problems.append("no NT_FILE note: objects found from the runtime linker's r_debug list")
     else:
         objects = linux_objects(image, resolver)
+    for obj in objects.objects:
+        obj.dwarf_limit = dwarf_limit
     try:
         return _report(image, objects, max_frames, source_lines)
     finally:

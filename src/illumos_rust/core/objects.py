@@ -22,6 +22,7 @@ from ..elf.eh_frame import CfaRow, EhFrame, eh_frame
 from ..elf.reader import ElfFile, SymbolIndex
 from ..errors import FormatError
 
+DWARF_LIMIT = 16 << 20
 _EHDR64 = struct.Struct("<16sHHIQQQIHHHHHH")
 _PHDR64 = struct.Struct("<IIQQQQQQ")
 
@@ -42,6 +43,7 @@ class LoadedObject:
     is_main: bool = False
     _cfi: EhFrame | bool | None = False
     _dwarf: DwarfInfo | bool | None = False
+    dwarf_limit: int = DWARF_LIMIT  # bytes of .debug_info beyond which DWARF is not decoded (0: no limit)
 
     @property
     def name(self) -> str:
@@ -80,7 +82,15 @@ class LoadedObject:
         """Source frames at process address ``pc`` from DWARF (inlined calls first), [] without DWARF."""
         if self._dwarf is False:
             self._dwarf = None
-            if self.elf is not None and self.elf.section(".debug_info") is not None:
+            info = self.elf.section(".debug_info") if self.elf is not None else None
+            if info is not None and self.dwarf_limit and info.sh_size > self.dwarf_limit:
+                # indexing functions and inlined calls runs at ~6 MB/s of .debug_info here: past the limit
+                # one object would blow the whole analysis' time, so say so instead
+                self.problems.append(
+                    f"{self.name}: DWARF not used for file:line ({info.sh_size >> 20} MiB of .debug_info, "
+                    f"over the {self.dwarf_limit >> 20} MiB limit; --dwarf-limit 0 lifts it)"
+                )
+            elif info is not None and self.elf is not None:
                 try:
                     self._dwarf = DwarfInfo(self.elf)
                 except FormatError as exc:
