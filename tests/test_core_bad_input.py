@@ -97,3 +97,19 @@ def test_fuzz_mutated_notes(tmp_path_factory: pytest.TempPathFactory, edits: lis
         # dwarf tests); its decoding time is capped by the analysis' DWARF budget, checked above.
         analyze(str(core), str(fixture("rust-crash")), max_frames=512, source_lines=False)
     assert time.process_time() - start < 2
+
+
+@settings(max_examples=max(10, EXAMPLES // 2), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 0x260000))
+def test_fuzz_truncation_points(tmp_path_factory: pytest.TempPathFactory, keep: int) -> None:
+    """A core cut anywhere (a full disk): a partial report naming the loss, or one FormatError."""
+    core = tmp_path_factory.mktemp("cut") / "core"
+    core.write_bytes(fixture("core.rust-crash.panic").read_bytes()[:keep])
+    start = time.process_time()
+    try:
+        report = analyze(str(core), str(fixture("rust-crash")), max_frames=512, source_lines=False)
+    except FormatError:
+        pass
+    else:
+        assert report.problems  # something is always missing from a cut core, and it is said
+    assert time.process_time() - start < 2
