@@ -8,11 +8,13 @@ import re
 import resource
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from conftest import REPO, shared_path
+from illumos_rust.core import Frame
 
 CACHE = REPO / ".cache" / "core-fixtures"
 
@@ -63,57 +65,74 @@ def make_core(binary: Path, workdir: Path, *args: str, env: dict[str, str] | Non
     return found[0]
 
 
-def gdb_threads(binary: Path, core: Path, frames: int = 80) -> dict[int, list[str]]:
-    """gdb's ``thread apply all bt`` as {LWP: [function names of physical frames, innermost first]}.
-
-    Inlined frames (gdb prints them without an address, except at #0) are dropped: without DWARF inline
-    records our unwinder sees only physical frames, so those are what is compared.
-    """
+def gdb_threads(binary: Path, core: Path, frames: int = 80) -> dict[int, list[GdbFrame]]:
+    """gdb's ``thread apply all bt`` as {LWP: frames, innermost first, inlined frames included}."""
     gdb = shutil.which("gdb")
     if gdb is None:
         pytest.skip("gdb not installed (make sysdeps installs it)")
-    out = subprocess.run(
-        [
-            gdb,
-            "-nx",
-            "-batch",
-            "-ex",
-            "set pagination off",
-            "-ex",
-            f"thread apply all bt {frames}",
-            str(binary),
-            str(core),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    ).stdout
-    threads: dict[int, list[str]] = {}
-    current: list[str] | None = None
+    cmd = [gdb, "-nx", "-batch", "-ex", "set pagination off", "-ex", f"thread apply all bt {frames}"]
+    out = subprocess.run([*cmd, str(binary), str(core)], capture_output=True, text=True, timeout=120).stdout
+    threads: dict[int, list[GdbFrame]] = {}
+    current: list[GdbFrame] | None = None
     for line in out.splitlines():
         m = re.match(r"Thread \d+ \(.*?LWP (\d+)\)", line)
         if m:
             current = threads.setdefault(int(m.group(1)), [])
             continue
-        if current is not None:
-            physical_frames(line, current)
+        frame = parse_gdb_frame(line)
+        if current is not None and frame is not None:
+            current.append(frame)
     return threads
 
 
-def physical_frames(line: str, names: list[str]) -> None:
-    """Fold one gdb ``bt`` line into ``names``: a line with an address (or #0) starts a physical frame,
-    the address-less lines after it are inlined callers, and the *last* of them is the function the
-    symbol table knows at that address."""
-    if re.match(r"#\d+\s+<signal handler called>", line):
-        names.append("<signal handler called>")
-        return
-    m = re.match(r"#(\d+)\s+(0x[0-9a-f]+ in )?(\S.*?) \(", line)
+@dataclass
+class GdbFrame:
+    name: str
+    inlined: bool  # gdb prints no address for a frame inlined into the next one (except at #0)
+    file: str | None
+    line: int | None
+
+
+def parse_gdb_frame(line: str) -> GdbFrame | None:
+    """One ``bt`` line: ``#N  [0x… in ]NAME (ARGS)[ at FILE:LINE]`` (NAME may hold ``(`` in generics)."""
+    m = re.match(r"#(\d+)\s+(0x[0-9a-f]+ in )?(.*)$", line)
     if m is None:
+        return None
+    rest = m.group(3)
+    if rest.startswith("<signal handler called>"):
+        return GdbFrame("<signal handler called>", False, None, None)
+    depth, end = 0, -1
+    for i, ch in enumerate(rest):
+        if ch == "<":
+            depth += 1
+        elif ch == ">" and depth:
+            depth -= 1
+        elif ch == "(" and depth == 0 and i > 0 and rest[i - 1] == " ":
+            end = i - 1
+            break
+    if end < 0:
+        return None
+    at = re.search(r" at (\S+):(\d+)$", rest)
+    inlined = m.group(2) is None and m.group(1) != "0"
+    return GdbFrame(rest[:end], inlined, at.group(1) if at else None, int(at.group(2)) if at else None)
+
+
+def group_starts(frames: list[Frame]) -> list[bool]:
+    """Which of our frames begin a pc (gdb prints an address there): the first of a run of ``inline``
+    frames and the physical frame that ends it share one pc, gdb prints the address on the first."""
+    return [i == 0 or frames[i - 1].method != "inline" for i in range(len(frames))]
+
+
+def physical_frames(line: str, names: list[str]) -> None:
+    """Fold one gdb ``bt`` line into ``names`` of physical frames: the last inlined caller at an address
+    is the function the symbol table knows there."""
+    frame = parse_gdb_frame(line)
+    if frame is None:
         return
-    if m.group(2) or m.group(1) == "0" or not names:
-        names.append(m.group(3))
+    if frame.inlined and names:
+        names[-1] = frame.name
     else:
-        names[-1] = m.group(3)
+        names.append(frame.name)
 
 
 # ``#[panic_handler]`` gives std's handler the linkage name ``rust_begin_unwind``; gdb names the frame

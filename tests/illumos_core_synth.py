@@ -62,6 +62,9 @@ class IllumosCore:
     platform: str = "i86pc"
     fds: list[tuple[int, str]] = field(default_factory=list)
     with_lwpname: bool = True
+    upanic: bytes | None = None  # NT_UPANIC (26, UNVERIFIED number/layout): {u32 version; u32 flags; data}
+    upanic_flags: int = 0
+    xnum: bool = False  # extended program-header numbering: e_phnum = PN_XNUM, count in shdr[0].sh_info
 
 
 def _note(ntype: int, desc: bytes, name: bytes = b"CORE\0") -> bytes:
@@ -121,6 +124,8 @@ def build(core: IllumosCore) -> bytes:
         if core.with_lwpname and lwp.name:
             new.append(_note(25, struct.pack("<Q", lwp.lwpid) + lwp.name.encode().ljust(32, b"\0")))
     new.append(_note(24, struct.pack("<II", 1, 0) + b"\0" * 32))
+    if core.upanic is not None:
+        new.append(_note(26, struct.pack("<II", 1, core.upanic_flags) + core.upanic.ljust(1024, b"\0")))
     old = [_note(3, b"\0" * 200), _note(1, b"\0" * 300)]
     notes = [b"".join(old), b"".join(new)]
 
@@ -139,7 +144,7 @@ def build(core: IllumosCore) -> bytes:
         seg_offs.append(offset)
         offset += (len(s.data) + 4095) & ~4095
     sect_data = []
-    sections = [(0, 0, 0, 0, 0, 0, 0, 0, 0, 0)]
+    sections = [(0, 0, 0, 0, 0, 0, 0, n_ph if core.xnum else 0, 0, 0)]
     for sym in core.symbols:
         symtab_index = len(sections)
         sect_data.append((offset, sym.symtab))
@@ -169,7 +174,7 @@ def build(core: IllumosCore) -> bytes:
         0,
         ehsize,
         phsize,
-        n_ph,
+        0xFFFF if core.xnum else n_ph,  # PN_XNUM: the real count is in section 0 sh_info
         64,
         len(sections),
         len(sections) - 1,

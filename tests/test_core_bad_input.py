@@ -1,7 +1,8 @@
 """Damaged cores and wrong binaries: a partial answer saying what is missing, or one line and exit 2.
 
 Truncation is what a full disk does to a core; mutations hit the notes (the part every fact comes from).
-Each input must finish in under 2 s. ``FUZZ_EXAMPLES`` raises the hypothesis example count (``make fuzz``).
+Each input must cost under 2 s of CPU (CPU, not wall: the machine is shared, wall time measures the
+neighbours). ``FUZZ_EXAMPLES`` raises the hypothesis example count (``make fuzz``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from core_helpers import fixture
 from illumos_rust.core import analyze
 from illumos_rust.errors import FormatError
 
-EXAMPLES = min(int(os.environ.get("FUZZ_EXAMPLES", "40")), 5000)
+EXAMPLES = min(int(os.environ.get("FUZZ_EXAMPLES", "40")), 5000)  # make fuzz: 5000
 NOTE_START, NOTE_SIZE = 0x890, 0x21C0  # the fixture's PT_NOTE (readelf -l)
 
 
@@ -39,17 +40,18 @@ def test_truncated_core(tmp_path: Path, keep: int) -> None:
     data = fixture("core.rust-crash.panic").read_bytes()[:keep]
     core = tmp_path / "core.cut"
     core.write_bytes(data)
-    start = time.perf_counter()
+    start = time.process_time()
     try:
         report = analyze(str(core), str(fixture("rust-crash")))
     except FormatError as exc:
+        assert time.process_time() - start < 2
         assert str(core) in str(exc)
         proc = _cli(str(core), str(fixture("rust-crash")))
         assert proc.returncode == 2 and proc.stdout == ""
         assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
     else:
+        assert time.process_time() - start < 2
         assert any("truncated" in p or "cut short" in p or "lost" in p for p in report.problems)
-    assert time.perf_counter() - start < 2
 
 
 def test_truncated_in_stack_still_names_signal(tmp_path: Path) -> None:
@@ -89,7 +91,25 @@ def test_fuzz_mutated_notes(tmp_path_factory: pytest.TempPathFactory, edits: lis
         data[NOTE_START + off] = value
     core = tmp_path_factory.mktemp("fz") / "core"
     core.write_bytes(bytes(data))
-    start = time.perf_counter()
+    start = time.process_time()
     with contextlib.suppress(FormatError):  # a one-line error is a valid answer; anything else fails
-        analyze(str(core), str(fixture("rust-crash")), max_frames=512)
-    assert time.perf_counter() - start < 2
+        # DWARF is off: the mutations are in the notes, the binary's DWARF is unchanged (and fuzzed by the
+        # dwarf tests); its decoding time is capped by the analysis' DWARF budget, checked above.
+        analyze(str(core), str(fixture("rust-crash")), max_frames=512, source_lines=False)
+    assert time.process_time() - start < 2
+
+
+@settings(max_examples=max(10, EXAMPLES // 2), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 0x260000))
+def test_fuzz_truncation_points(tmp_path_factory: pytest.TempPathFactory, keep: int) -> None:
+    """A core cut anywhere (a full disk): a partial report naming the loss, or one FormatError."""
+    core = tmp_path_factory.mktemp("cut") / "core"
+    core.write_bytes(fixture("core.rust-crash.panic").read_bytes()[:keep])
+    start = time.process_time()
+    try:
+        report = analyze(str(core), str(fixture("rust-crash")), max_frames=512, source_lines=False)
+    except FormatError:
+        pass
+    else:
+        assert report.problems  # something is always missing from a cut core, and it is said
+    assert time.process_time() - start < 2

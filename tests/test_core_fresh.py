@@ -9,10 +9,14 @@ in the program's own code (glibc frames are named by gdb from debug info we do n
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
+import pytest
+
 from conftest import REPO, build_rust
-from core_helpers import base_name, gdb_threads, make_core
+from core_helpers import base_name, gdb_threads, group_starts, make_core
 from illumos_rust.core import CoreReport, analyze
 
 WORK = REPO / ".cache" / "core-runs"
@@ -92,22 +96,31 @@ def _run(source: str, name: str, *flags: str) -> tuple[Path, Path, CoreReport]:
 
 
 def _compare_with_gdb(binary: Path, core: Path, report: CoreReport, frames: int = 60) -> int:
-    """Every thread: our names equal gdb's physical frames from the first frame in the program's own
-    code (a ``::`` name, or a name of ours that gdb shows too) through ``main``/the thread start."""
+    """Every thread: our frames (inlined ones included) equal gdb's from the first frame in Rust code
+    (a ``::`` name) through ``main``/``thread_start``, by name and by source line where gdb has one."""
     gdb = gdb_threads(binary, core, frames)
     assert set(gdb) == {t.tid for t in report.threads}
     compared = 0
     for t in report.threads:
-        ours = [base_name(f.symbol or "?") for f in t.frames]
-        theirs = [base_name(n) for n in gdb[t.tid]]
-        start_g = next((i for i, n in enumerate(gdb[t.tid]) if "::" in n), None)
+        theirs = gdb[t.tid]
+        start_g = next((i for i, g in enumerate(theirs) if "::" in g.name), None)
         if start_g is None:
             continue
-        start_o = ours.index(theirs[start_g])
-        stop_g = next((i for i in range(start_g, len(theirs)) if theirs[i] in ("main", "thread_start")), None)
-        stop_g = len(theirs) - 1 if stop_g is None else stop_g
+        ours = t.frames
+        names = [base_name(f.symbol or "?") for f in ours]
+        start_o = names.index(base_name(theirs[start_g].name))
+        stop_g = next(
+            (i for i in range(start_g, len(theirs)) if base_name(theirs[i].name) in ("main", "thread_start")),
+            len(theirs) - 1,
+        )
         n = min(stop_g - start_g + 1, len(ours) - start_o)
-        assert ours[start_o : start_o + n] == theirs[start_g : start_g + n], f"thread {t.tid}"
+        pairs = list(zip(ours[start_o : start_o + n], theirs[start_g : start_g + n], strict=True))
+        assert [base_name(f.symbol or "?") for f, _ in pairs] == [base_name(g.name) for _, g in pairs], t.tid
+        assert group_starts([f for f, _ in pairs]) == [not g.inlined for _, g in pairs], t.tid
+        for f, g in pairs:
+            if g.file is not None and g.line is not None:
+                assert f.file is not None and os.path.basename(f.file) == os.path.basename(g.file), (f, g)
+                assert f.line == g.line, (t.tid, f, g)
         compared += n
     return compared
 
@@ -130,7 +143,7 @@ def test_segv_in_leaf_without_frame_pointers() -> None:
     binary, core, r = _run(LEAF_SEGV, "core_leaf_segv", "-g", "-O", "-C", "force-frame-pointers=no")
     assert r.signal == 11 and r.si_code == 1 and r.fault_address == 0x28
     assert r.crash_kind == "segfault" and r.fault_mapping and r.fault_mapping.startswith("null page")
-    frames = r.threads[0].frames
+    frames = [f for f in r.threads[0].frames if f.method != "inline"]  # read_volatile is inlined
     assert frames[0].symbol == "leaf_read"
     assert frames[1].method == "cfi"  # no frame pointer: only .eh_frame gets out of the leaf
     assert _compare_with_gdb(binary, core, r) >= 3
@@ -172,3 +185,55 @@ def test_wrong_binary_is_reported() -> None:
     other = build_rust(LEAF_SEGV, "core_leaf_segv", "-g", "-O", "-C", "force-frame-pointers=no")
     r = analyze(str(core), str(other))
     assert any("build-id" in p and "differs" in p for p in r.problems)
+
+
+def test_cargo_illumos_core_finds_the_binary(tmp_path: Path) -> None:
+    """``cargo illumos core CORE`` in a workspace: the executable comes from its target directory."""
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("cargo") is None:
+        pytest.skip("cargo not installed")
+    bindir = Path(sys.executable).parent
+    if not (bindir / "cargo-illumos").exists():
+        pytest.skip("cargo-illumos is not installed next to this Python (make venv installs it)")
+    proj = tmp_path / "crashy"
+    (proj / "src").mkdir(parents=True)
+    (proj / "Cargo.toml").write_text(
+        '[package]\nname = "crashy"\nversion = "0.1.0"\nedition = "2021"\n\n[profile.dev]\npanic = "abort"\n'
+    )
+    (proj / "src" / "main.rs").write_text(NAMED_THREAD_PANIC)
+    env = {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}", "CARGO_TARGET_DIR": str(proj / "target")}
+    subprocess.run(["cargo", "build", "-q", "--offline"], cwd=proj, env=env, check=True, timeout=300)
+    core = make_core(proj / "target" / "debug" / "crashy", tmp_path / "run")
+    r = subprocess.run(
+        ["cargo", "illumos", "core", str(core), "--no-source", "--format", "json"],
+        cwd=proj,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["panic"]["message"]["value"] == "bad value 3 in worker"
+    assert any(f["symbol"] == "crashy::validate" for f in data["threads"][0]["frames"])
+
+
+LONG_PANIC = r"""
+#[inline(never)]
+fn explain(n: usize) { if n > 1 { panic!("{}", "why ".repeat(200)); } }
+fn main() { for i in 0..3 { explain(std::hint::black_box(i)); } }
+"""
+
+
+def test_long_panic_message_location_still_found() -> None:
+    """A message over std's 512-byte buffer is written straight to stderr: the location still comes from
+    the ``&'static Location`` on the stack, and the report says the message is missing."""
+    _binary, _core, r = _run(LONG_PANIC, "core_long_panic", *FLAGS)
+    assert r.crash_kind == "panic" and r.panic is not None and r.panic.location is not None
+    assert r.panic.location.value.endswith("core_long_panic.rs:3:35")  # line 1 of the source is empty
+    assert "Location" in r.panic.location.source
+    assert r.panic.message is None  # 800 bytes: never formatted into the stack buffer
+    assert any("panic message was not found" in p for p in r.problems)

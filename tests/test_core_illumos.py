@@ -7,18 +7,24 @@ what the test wrote, laid out per notes/observability.md §4.3.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import shutil
 import struct
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import require_tool, shared_path
 from illumos_core_synth import IllumosCore, Lwp, Segment, SymSection, build, symtab
 from illumos_rust.core import analyze, read_core
 from illumos_rust.elf import ElfFile
+from illumos_rust.errors import FormatError
 
 LIBC = 0xFEE00000
 LIBC_SYMS = [("_lwp_kill", 0x100, 0x20), ("raise", 0x200, 0x40), ("abort", 0x300, 0x80)]
@@ -36,6 +42,8 @@ CHAIN = [
     "core::panicking::panic_fmt",
     "panicky::main",
 ]
+FUZZ = min(int(os.environ.get("FUZZ_EXAMPLES", "40")), 5000)
+_SYNTH: bytes | None = None  # the synthetic core, built once for the fuzz run
 PANIC_TEXT = b"\nthread 'main' panicked at src/main.rs:24:22:\nfixture panic: explicit uncaught panic\n"
 
 
@@ -61,7 +69,14 @@ def _binary() -> Path:
     return shared_path("fixtures", "illumos-rust", "bin", "illumos", "panicky-abort")
 
 
-def _make(tmp: Path, *, panic_text: bytes = PANIC_TEXT, link_map: bool = True, lwpname: bool = True) -> Path:
+def _make(
+    tmp: Path,
+    *,
+    panic_text: bytes = PANIC_TEXT,
+    link_map: bool = True,
+    lwpname: bool = True,
+    **extra: object,
+) -> Path:
     binary = _binary()
     syms = _cxxfilt_symbols(binary)
     raw = binary.read_bytes()
@@ -119,6 +134,8 @@ def _make(tmp: Path, *, panic_text: bytes = PANIC_TEXT, link_map: bool = True, l
         fds=[(0, "/dev/null"), (2, "/var/log/app.err")],
         with_lwpname=lwpname,
     )
+    for key, setting in extra.items():
+        setattr(core, key, setting)
     exe_symtab = elf.section(".symtab")
     exe_strtab = elf.section(".strtab")
     assert exe_symtab is not None and exe_strtab is not None
@@ -202,3 +219,51 @@ def test_cli_on_synthetic_core(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "status: process terminated by SIGABRT (Abort), pid=4242 uid=0 code=-1" in out.stdout
     assert "libc.so.1`_lwp_kill+0xa" in out.stdout
+
+
+def test_extended_numbering_failed_segment_and_upanic(tmp_path: Path) -> None:
+    """PN_XNUM program headers, a PF_SUNW_FAILURE segment (its pages lost) and an NT_UPANIC message."""
+    path = _make(tmp_path, xnum=True, upanic=b"assertion failed: ring buffer full", upanic_flags=1 | 2)
+    data = bytearray(path.read_bytes())
+    # mark the link-map segment failed (PF_SUNW_FAILURE 0x00100000, illumos elf.c): its bytes are gone
+    image = read_core(str(path))
+    assert image.elf is not None
+    seg = next(p for p in image.elf.segments if p.p_type == 1 and p.p_vaddr == LINKMAP)
+    struct.pack_into("<I", data, seg.header_offset + 4, 6 | 0x00100000)
+    path.write_bytes(bytes(data))
+    report = analyze(str(path))
+    assert report.crash_kind == "upanic"
+    assert report.panic is not None and report.panic.message is not None
+    assert report.panic.message.value == "assertion failed: ring buffer full"
+    assert report.panic.message.source.startswith("NT_UPANIC")
+    assert any("not written by the kernel" in p for p in report.problems)
+    image = read_core(str(path))
+    assert image.upanic == b"assertion failed: ring buffer full" and image.upanic_flags == 3
+    assert image.failed_segments == [(LINKMAP, 0x1000, "write failed")]
+    assert image.memory.read(LINKMAP, 8) is None  # lost pages read as unavailable, never as zeros
+    # without the link map the objects are still found from the section headers
+    assert [f.symbol for f in report.threads[0].frames][:3] == ["_lwp_kill", "raise", "abort"]
+
+
+@settings(
+    max_examples=FUZZ,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 255)), min_size=1, max_size=32))
+def test_fuzz_mutated_illumos_notes(tmp_path: Path, edits: list[tuple[float, int]]) -> None:
+    """Mutated notes of the synthetic illumos core: a report or one FormatError, bounded CPU."""
+    global _SYNTH
+    if _SYNTH is None:
+        _SYNTH = _make(tmp_path).read_bytes()
+    data = bytearray(_SYNTH)
+    notes = [struct.unpack_from("<IIQQQQQQ", data, 64 + 56 * i) for i in range(2)]
+    start, size = notes[1][2], notes[1][5]  # the second PT_NOTE: the new-style notes
+    for where, value in edits:
+        data[start + int(where * size)] = value
+    core = tmp_path / "core.fuzz"
+    core.write_bytes(bytes(data))
+    began = time.process_time()
+    with contextlib.suppress(FormatError):
+        analyze(str(core), max_frames=256, source_lines=False)
+    assert time.process_time() - began < 2

@@ -13,7 +13,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args and args[0] == "illumos":
         args = args[1:]
     # Subcommands that have a workspace mode read this flag; the others ignore it.
-    if args and args[0] in ("audit", "port") and "--cargo" not in args:
+    if args and args[0] in ("audit", "port", "core") and "--cargo" not in args:
         args.insert(1, "--cargo")
     # `cargo illumos ctf [OPTIONS]` converts the workspace's artefacts; `ctf dump`/`ctf convert` pass through.
     if args and args[0] == "ctf" and (len(args) == 1 or args[1] not in ("dump", "convert", "-h", "--help")):

@@ -7,17 +7,20 @@ others after it, frames as ``module`symbol+off`` (module omitted for the executa
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
 from ..core import CoreReport, analyze
 from ..core.model import ThreadReport
+from ..errors import UsageError
 from .common import add_format, print_json
 
 EPILOG = """\
 examples:
   illumos-rust core core.12345 target/release/myprog
   illumos-rust core core --sysroot /mnt/illumos-root --search ./libs --all
+  cargo illumos core core.4242           (the binary is found in the workspace's target directory)
   illumos-rust core core ./myprog --format json | jq .panic
 exit status: 0 analysed, 2 unreadable core or binary.
 """
@@ -43,16 +46,60 @@ def add_parser(subparsers: Any) -> None:
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--thread", metavar="N", type=int, help="only thread (LWP) N")
     which.add_argument(
-        "--all", action="store_true", help="all threads (default: the crashing one in full, others too)"
+        "--all",
+        action="store_true",
+        help="every thread's full stack (default: the crashing thread in full, one line per other thread)",
     )
     parser.add_argument("--max-frames", type=int, default=4096, help="frames per thread (default 4096)")
+    parser.add_argument(
+        "--no-source", action="store_true", help="skip DWARF: no file:line, no inlined frames (faster)"
+    )
+    parser.add_argument(
+        "--dwarf-limit",
+        metavar="MIB",
+        type=int,
+        default=16,
+        help="skip the DWARF of objects with more .debug_info than this (default 16; 0: no limit)",
+    )
+    parser.add_argument(
+        "--cargo",
+        action="store_true",
+        help="find BINARY among the current Cargo workspace's built executables",
+    )
     add_format(parser)
     parser.set_defaults(func=run)
 
 
+def _cargo_binary(core: str) -> str:
+    """The workspace executable the core was dumped from: same name, and the same build-id when the core
+    holds one (Linux dumps each ELF header page); the newest of several candidates otherwise."""
+    from ..audit.cargo import workspace_artifacts
+    from ..core.analyze import executable_identity
+    from ..elf.reader import ElfFile
+
+    path, build_id = executable_identity(core)
+    name = os.path.basename(path or "")
+    candidates = [p for p in workspace_artifacts() if p.name == name or (name and p.name.startswith(name))]
+    if not candidates:
+        raise UsageError(f"no executable named {name or '?'} in this Cargo workspace's target directory")
+    for c in candidates:
+        with ElfFile(c) as elf:
+            if build_id is not None and elf.build_id == build_id:
+                return str(c)
+    return str(max(candidates, key=lambda c: c.stat().st_mtime))
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.cargo and args.binary is None:
+        args.binary = _cargo_binary(args.core)
     report = analyze(
-        args.core, args.binary, sysroot=args.sysroot, search=tuple(args.search), max_frames=args.max_frames
+        args.core,
+        args.binary,
+        sysroot=args.sysroot,
+        search=tuple(args.search),
+        max_frames=args.max_frames,
+        source_lines=not args.no_source,
+        dwarf_limit=max(0, args.dwarf_limit) << 20,
     )
     if args.thread is not None:
         report.threads = [t for t in report.threads if t.tid == args.thread]
@@ -62,11 +109,11 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         print_json(report.to_json())
     else:
-        sys.stdout.write(render(report))
+        sys.stdout.write(render(report, full=args.all or args.thread is not None))
     return 0
 
 
-def render(r: CoreReport) -> str:
+def render(r: CoreReport, full: bool = True) -> str:
     out = []
     model = "64-bit"
     out.append(
@@ -100,9 +147,28 @@ def render(r: CoreReport) -> str:
     for prob in r.problems:
         out.append(f"warning: {prob}")
     for t in r.threads:
+        if full or t.crashing:
+            out.append("")
+            out.extend(_thread(t))
+    others = [t for t in r.threads if not t.crashing]
+    if others and not full:
         out.append("")
-        out.extend(_thread(t))
+        out.append(f"other threads ({len(others)}; --all for their stacks):")
+        out.extend(f"  {_summary(t)}" for t in others)
     return "\n".join(out) + "\n"
+
+
+def _summary(t: ThreadReport) -> str:
+    """One line per thread: where it is in the program's own code (the first frame with a crate that is
+    not std), else its innermost frame."""
+    own = next((f for f in t.frames if f.crate not in (None, "std")), None)
+    top = t.frames[0] if t.frames else None
+    where = own or top
+    name = f" '{t.name}'" if t.name else ""
+    text = where.location() if where is not None else "(no frames)"
+    if own is not None and top is not None and own is not top:
+        text += f"  (in {top.location()})"
+    return f"thread {t.tid}{name}: {text}"
 
 
 def _thread(t: ThreadReport) -> list[str]:
@@ -110,7 +176,8 @@ def _thread(t: ThreadReport) -> list[str]:
     lines = [label + ":"]
     for f in t.frames:
         crate = f" [{f.crate}]" if f.crate else ""
-        lines.append(f"  #{f.index:<3} {f.sp:016x} {f.location()}  ({f.method}){crate}")
+        src = f" at {f.source()}" if f.source() else ""
+        lines.append(f"  #{f.index:<3} {f.sp:016x} {f.location()}{src}  ({f.method}){crate}")
     if t.stop:
         lines.append(f"  (unwind stopped: {t.stop})")
     return lines

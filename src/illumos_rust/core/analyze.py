@@ -12,15 +12,19 @@ from ..elf.core_model import CoreImage, Mapping
 from ..elf.core_notes import walk_notes
 from ..elf.reader import ElfFile
 from ..errors import FormatError
-from .illumos_objects import illumos_objects
-from .model import CoreReport, Frame, PanicReport, ThreadReport
-from .objects import ObjectMap, ObjectResolver, linux_objects
+from .linkmap import link_map_objects
+from .model import CoreReport, Fact, Frame, PanicReport, ThreadReport
+from .objects import DWARF_LIMIT, ObjectMap, ObjectResolver, core_build_id, linux_objects
 from .panic import recover_panic
 from .signals import code_meaning, signal_name
 from .symbolize import Symbolizer
 from .unwind import MAX_FRAMES, Unwinder
 
-_PANIC_FRAME = re.compile(r"rust_panic|panicking|panic_fmt|__rust_start_panic|begin_panic")
+# std's panic path across releases (notes §5.2: match patterns, not exact names); not `catch_unwind`,
+# which every thread's start-up frames contain.
+_PANIC_FRAME = re.compile(
+    r"rust_panic|panicking::panic|panic_fmt|__rust_start_panic|begin_panic|panic_with_hook"
+)
 _OVERFLOW_FRAME = re.compile(r"stack_overflow::.*signal_handler")
 
 
@@ -28,7 +32,9 @@ def read_core(path: str) -> CoreImage:
     """Open ``path`` and decode it with the reader for the system that wrote it."""
     elf = ElfFile(path)
     if elf.header.e_type != C.ET_CORE:
-        raise FormatError(path, 0x10, f"not a core file (e_type {elf.type_name})")
+        kind = elf.type_name
+        elf.close()
+        raise FormatError(path, 0x10, f"not a core file (e_type {kind})")
     if _is_illumos(elf):
         return read_illumos_core(elf)
     return read_linux_core(elf)
@@ -47,17 +53,23 @@ def analyze(
     sysroot: str | None = None,
     search: tuple[str, ...] = (),
     max_frames: int = MAX_FRAMES,
+    source_lines: bool = True,
+    dwarf_limit: int = DWARF_LIMIT,
 ) -> CoreReport:
     if binary is not None and not os.path.isfile(binary):
         raise FormatError(binary, None, "binary not found")
     image = read_core(core)
     resolver = ObjectResolver(binary, sysroot, search)
-    if image.system == "illumos":
-        objects = illumos_objects(image, resolver)
+    if image.system == "illumos" or not image.files:
+        objects = link_map_objects(image, resolver)
+        if image.system == "linux":
+            image.problems.append("no NT_FILE note: objects found from the runtime linker's r_debug list")
     else:
         objects = linux_objects(image, resolver)
+    for obj in objects.objects:
+        obj.dwarf_limit = dwarf_limit
     try:
-        return _report(image, objects, max_frames)
+        return _report(image, objects, max_frames, source_lines)
     finally:
         objects.close()
         image.memory.close()
@@ -65,10 +77,28 @@ def analyze(
             image.elf.close()
 
 
-def _report(image: CoreImage, objects: ObjectMap, max_frames: int) -> CoreReport:
+def executable_identity(core: str) -> tuple[str | None, str | None]:
+    """(path of the executable as the core names it, its build-id from the core's memory), to find the
+    matching binary in a Cargo target directory (``cargo illumos core``)."""
+    image = read_core(core)
+    try:
+        entry = image.auxv.get(9) or image.auxv.get(3)  # AT_ENTRY, AT_PHDR
+        for b in image.files:
+            if entry is not None and b.start <= entry < b.end:
+                base = min(f.start for f in image.files if f.path == b.path)
+                return b.path, core_build_id(image, base)
+        return image.fname, None
+    finally:
+        image.memory.close()
+        if image.elf is not None:
+            image.elf.close()
+
+
+def _report(image: CoreImage, objects: ObjectMap, max_frames: int, source_lines: bool) -> CoreReport:
     symbolize = Symbolizer(objects)
     machine = "aarch64" if image.machine == C.EM_AARCH64 else "amd64"
     unwinder = Unwinder(image.memory, objects, symbolize, machine)
+    unwinder.source_lines = source_lines
     threads: list[ThreadReport] = []
     overflow_ctx = None
     for t in image.threads:
@@ -88,6 +118,18 @@ def _report(image: CoreImage, objects: ObjectMap, max_frames: int) -> CoreReport
         # A SIGABRT without panic frames is a plain abort(); a stale Location alone does not make a panic.
         if found is not None and (panicking or found.message is not None):
             panic = found
+    if image.upanic is not None:
+        # upanic(2) put the message in the core itself (illumos NT_UPANIC): what the process chose to say as
+        # it died outranks any text left in its memory
+        flags = image.upanic_flags or 0
+        note = (
+            "NT_UPANIC note"
+            + (" (truncated)" if flags & 8 else "")
+            + (" (message invalid)" if flags & 4 else "")
+        )
+        panic = panic or PanicReport()
+        panic.message = Fact(image.upanic.decode("utf-8", "replace"), note)
+        panic.format = panic.format or "upanic"
     if crash is not None and panic is not None and panic.thread is not None and crash.name is None:
         crash.name = panic.thread.value
     fault = image.si_addr
@@ -106,6 +148,16 @@ def _report(image: CoreImage, objects: ObjectMap, max_frames: int) -> CoreReport
     for o in objects.objects:
         objs.append({"path": o.path, "file": o.disk_path, "start": f"0x{o.start:x}", "bias": f"0x{o.bias:x}"})
         problems.extend(o.problems)
+    if panic is not None and panic.message is None and kind == "panic":
+        problems.append(
+            "the panic message was not found in the crashing thread's stack: std writes messages over its "
+            "512-byte buffer (and custom hooks write theirs) straight to stderr"
+        )
+    if unwinder.source_truncated:
+        problems.append(
+            f"file:line and inlined frames stop after {unwinder.source_budget:.0f} s of DWARF decoding; "
+            "later frames show symbols only (--no-source skips DWARF)"
+        )
     missing = sorted(image.memory.missing_files)
     if missing:
         problems.append(

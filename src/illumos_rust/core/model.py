@@ -11,7 +11,9 @@ class Frame:
     """One stack frame. ``method`` says how it was found, so a doubtful frame never looks certain:
     ``regs`` (the thread's registers), ``fp`` (frame-pointer chain; CFI agreed where CFI exists),
     ``cfi`` (``.eh_frame`` rules, no frame pointer), ``sigframe`` (the context a signal handler saved),
-    ``scan`` (a return address found by scanning the stack: may be stale)."""
+    ``scan`` (a return address found by scanning the stack: may be stale), ``lr`` (aarch64: the link
+    register of the innermost frame, unchecked), ``inline`` (a function inlined
+    into the physical frame that follows it, from DWARF: same pc and sp)."""
 
     index: int
     pc: int
@@ -23,11 +25,19 @@ class Frame:
     offset: int = 0
     crate: str | None = None
     note: str | None = None
+    file: str | None = None  # from the DWARF line table, when the object has one
+    line: int | None = None
+    column: int | None = None
+
+    def source(self) -> str | None:
+        if self.file is None or self.line is None:
+            return None
+        return f"{self.file}:{self.line}" + (f":{self.column}" if self.column else "")
 
     def location(self) -> str:
         """``module`symbol+0xoff`` as mdb's ``$C`` writes it (``module`` omitted for the executable)."""
-        if self.symbol is None:
-            return f"{self.module}`0x{self.pc:x}" if self.module else f"0x{self.pc:x}"
+        if self.symbol is None:  # no symbol: the offset into the module, what addr2line -e MODULE takes
+            return f"{self.module}`+0x{self.offset:x}" if self.module else f"0x{self.pc:x}"
         where = f"{self.symbol}+0x{self.offset:x}" if self.offset else self.symbol
         return f"{self.module}`{where}" if self.module else where
 

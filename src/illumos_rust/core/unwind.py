@@ -16,12 +16,14 @@ holds r8–r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip … cr2 (glibc ``REG
 from __future__ import annotations
 
 import struct
+import time
 from dataclasses import dataclass
 
+from ..dwarf.inline import Frame as SourceFrame
 from ..elf.core_memory import CoreMemory
 from .model import Frame
 from .objects import ObjectMap
-from .symbolize import Symbolizer
+from .symbolize import Symbolizer, crate_of, demangle_name
 
 DWARF_AMD64 = (
     "rax",
@@ -60,7 +62,9 @@ _SIGCONTEXT_REGS = [
 UCONTEXT_MCONTEXT = 40
 UCONTEXT_SIZE = 304  # uc_flags, uc_link, uc_stack (24), sigcontext (256), uc_sigmask (8)
 MAX_FRAMES = 4096
+SOURCE_BUDGET = 1.0  # CPU seconds of DWARF decoding per analysis; frames after that get no file:line
 SCAN_WORDS = 2048
+SCAN_BUDGET = 4 * SCAN_WORDS  # stack words a thread may scan in all (scans are the last resort)
 
 
 @dataclass
@@ -82,12 +86,18 @@ class Unwinder:
         self.symbolize = symbolize
         self.machine = machine
         self.signal_contexts: list[SignalContext] = []
+        self._scan_left = SCAN_BUDGET
+        self.source_lines = True  # file:line and inlined frames from DWARF where the objects have it
+        self.source_budget = SOURCE_BUDGET
+        self.source_truncated = False
+        self._source_start = time.process_time()
 
     def unwind(
         self, registers: dict[str, int], max_frames: int = MAX_FRAMES
     ) -> tuple[list[Frame], str | None]:
         """Frames from the innermost out, and why the walk stopped early (None at the outermost frame)."""
         self.signal_contexts = []
+        self._scan_left = SCAN_BUDGET
         if self.machine == "aarch64":
             return self._unwind_fp_aarch64(registers, max_frames)
         regs = {k: v for k, v in registers.items() if k in DWARF_AMD64}
@@ -98,7 +108,7 @@ class Unwinder:
         stop: str | None = None
         while True:
             pc, sp = regs["rip"], regs["rsp"]
-            frames.append(self._frame(len(frames), pc, sp, method, exact_pc))
+            frames.extend(self._frames(len(frames), pc, sp, method, exact_pc))
             if len(frames) >= max_frames:
                 stop = f"stopped after {max_frames} frames"
                 break
@@ -106,7 +116,8 @@ class Unwinder:
             if how == "sigframe" and nxt is not None:
                 top = frames[-1]
                 top.note = "signal trampoline (rt_sigreturn)"
-                top.symbol = top.symbol or "<signal handler called>"
+                if top.symbol is None:
+                    top.symbol, top.offset = "<signal handler called>", 0
             if nxt is None:
                 stop = why
                 break
@@ -118,6 +129,50 @@ class Unwinder:
             exact_pc = how == "sigframe"
             regs, method = nxt, how
         return frames, stop
+
+    def _frames(self, index: int, pc: int, sp: int, method: str, exact: bool) -> list[Frame]:
+        """The physical frame at ``pc`` preceded by the frames DWARF says were inlined into it there."""
+        frame = self._frame(index, pc, sp, method, exact)
+        source = self._source(pc if exact else pc - 1) if method != "scan" else []
+        if not source:
+            return [frame]
+        out: list[Frame] = []
+        for sf in source[:-1]:
+            name = demangle_name(sf.linkage_name) if sf.linkage_name else sf.function
+            out.append(
+                Frame(
+                    index + len(out),
+                    pc,
+                    sp,
+                    "inline",
+                    frame.module,
+                    name,
+                    sf.linkage_name,
+                    0,
+                    crate_of(sf.linkage_name or "", name or ""),
+                    None,
+                    sf.file,
+                    sf.line,
+                    sf.column,
+                )
+            )
+        last = source[-1]
+        frame.index = index + len(out)
+        frame.file, frame.line, frame.column = last.file, last.line, last.column
+        out.append(frame)
+        return out
+
+    def _source(self, pc: int) -> list[SourceFrame]:
+        """DWARF source frames at ``pc`` within the time budget: decoding a big line program (std's units
+        take ~0.3 s each here) must not turn a 1 s answer into a 20 s one on a hostile or huge core."""
+        if not self.source_lines:
+            return []
+        if time.process_time() - self._source_start > self.source_budget:
+            if not self.source_truncated:
+                self.source_truncated = True
+            return []
+        obj = self.objects.at(pc)
+        return obj.source_frames(pc) if obj is not None else []
 
     def _frame(self, index: int, pc: int, sp: int, method: str, exact: bool = False) -> Frame:
         # A return address may be one past the end of its function (a call to a noreturn function is
@@ -227,10 +282,15 @@ class Unwinder:
 
     def _scan(self, regs: dict[str, int]) -> dict[str, int] | None:
         sp = regs["rsp"]
-        raw = self.mem.read(sp, SCAN_WORDS * 8)
+        budget = min(SCAN_WORDS, self._scan_left)
+        if budget <= 0:
+            return None  # a thread whose every frame needs a scan is garbage: stop rather than crawl
+        raw = self.mem.read(sp, budget * 8)
         words = len(raw) // 8 if raw is not None else 0
         if raw is None:
             for n in (512, 64, 8):  # the stack may end sooner
+                if n > budget:
+                    continue
                 raw = self.mem.read(sp, n * 8)
                 if raw is not None:
                     words = n
@@ -238,6 +298,7 @@ class Unwinder:
         if raw is None:
             return None
         for i, word in enumerate(struct.unpack_from(f"<{words}Q", raw)):
+            self._scan_left -= 1
             if word > 0x1000 and self._plausible_return(word):
                 nxt = {k: regs[k] for k in CALLEE_SAVED if k in regs}
                 nxt.update(rip=word, rsp=sp + 8 * i + 8)

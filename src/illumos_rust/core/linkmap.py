@@ -1,10 +1,11 @@
-"""The objects of an illumos core: symbols from the core's own section headers, names from the link map.
+"""Objects named by the runtime linker's list: every illumos core, and Linux cores without ``NT_FILE``.
 
-An illumos core has no ``NT_FILE``. Object names come from the runtime linker's ``r_debug``/``Link_map``
-chain in core memory, found from auxv ``AT_PHDR`` (3) → the executable's ``PT_DYNAMIC`` → ``DT_DEBUG``
-(``sys/link.h``: ``r_debug {int r_version; Link_map *r_map; …}``, ``Link_map {l_addr, l_name, l_ld,
-l_next, l_prev}``, all 8-byte words on amd64). Symbols come from the per-object ``.symtab`` sections the
-core carries (``sh_addr`` = load address) and, when a file is given or found, from that file.
+An illumos core has no ``NT_FILE`` (nor does a Linux core from a kernel older than 3.7). Object names
+come from the runtime linker's ``r_debug``/``Link_map`` chain in core memory, found from auxv
+``AT_PHDR`` (3) → the executable's ``PT_DYNAMIC`` → ``DT_DEBUG`` (``sys/link.h``: ``r_debug {int
+r_version; Link_map *r_map; …}``, ``Link_map {l_addr, l_name, l_ld, l_next, l_prev}``, all 8-byte words
+on amd64). Symbols come from the per-object ``.symtab`` sections the core carries (``sh_addr`` = load
+address) and, when a file is given or found, from that file.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import struct
 
 from ..elf import constants as C
+from ..elf.core_memory import FileBacking
 from ..elf.core_model import CoreImage
 from ..elf.reader import ElfFile, SymbolIndex
 from ..errors import FormatError
@@ -64,7 +66,7 @@ def link_map(image: CoreImage) -> list[tuple[int, str]]:
     return out
 
 
-def illumos_objects(image: CoreImage, resolver: ObjectResolver) -> ObjectMap:
+def link_map_objects(image: CoreImage, resolver: ObjectResolver) -> ObjectMap:
     core = image.elf if image.elf is not None else ElfFile(image.path)
     bases: dict[int, str] = {}
     for l_addr, name in link_map(image):
@@ -89,7 +91,23 @@ def illumos_objects(image: CoreImage, resolver: ObjectResolver) -> ObjectMap:
                 obj.bias = obj.symbol_bias = 0
         _core_symbols(obj, image, core, base)
         objects.append(obj)
+    image.memory.resolve = resolver
+    _file_backing(image, objects)
     return ObjectMap(objects)
+
+
+def _file_backing(image: CoreImage, objects: list[LoadedObject]) -> None:
+    """Each opened object's ``PT_LOAD`` file bytes back its range, for pages the core lacks (Linux text and
+    rodata; illumos mappings excluded by the content mask or lost with ``PF_SUNW_FAILURE``)."""
+    backings = []
+    for o in objects:
+        if o.elf is None:
+            continue
+        for p in o.elf.segments_of_type(C.PT_LOAD):
+            if p.p_filesz:
+                start = o.bias + p.p_vaddr
+                backings.append(FileBacking(start, start + p.p_filesz, p.p_offset, o.path))
+    image.memory.add_file_backing(backings)
 
 
 def _exe_base(image: CoreImage) -> int | None:
