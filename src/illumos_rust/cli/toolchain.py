@@ -13,6 +13,9 @@ from typing import Any
 
 from .common import add_format, print_json
 
+STD_CRATES = "std,panic_abort,panic_unwind,proc_macro,test"
+"""Equal to ``toolchain.build_std.STD_CRATES`` (spelled out to keep the CLI import light)."""
+
 
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -32,6 +35,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--profile", default="release")
     p.add_argument("--out", type=Path, default=Path("std-out"), help="sysroot to write (default ./std-out)")
     p.add_argument("--work-dir", type=Path, help="keep cargo's target dir here (incremental rebuilds)")
+    p.add_argument("--crates", default=STD_CRATES, help=f"-Zbuild-std crate list (default {STD_CRATES})")
     p.add_argument("--no-audit", action="store_true", help="skip the coverage table")
     add_format(p)
 
@@ -56,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         panic=args.panic,
         profile=args.profile,
         work_dir=args.work_dir,
+        crates=args.crates,
     )
     result = build_std(opts, progress)
     rows = [] if args.no_audit else measure(result.rlibs)

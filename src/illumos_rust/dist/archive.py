@@ -85,9 +85,13 @@ def write_archives(
         tee = _Tee(sinks)
         with tarfile.open(fileobj=tee, mode="w|", format=tarfile.GNU_FORMAT, bufsize=COPY_BUFFER) as tar:  # type: ignore[call-overload]
             setattr(tar, "copybufsize", COPY_BUFFER)  # noqa: B010 - runtime attribute the stubs omit
-            for d in _dirs_of(e.name for e in files):
-                tar.addfile(_info(d, tarfile.DIRTYPE, 0o755, 0, mtime))
-            for e in files:
+            # One global name order (a directory sorts just before its contents, GNU tar lists it as "d/").
+            items: list[tuple[str, Entry | None]] = [(f"{d}/", None) for d in _dirs_of(e.name for e in files)]
+            items += [(e.name, e) for e in files]
+            for name, e in sorted(items, key=lambda item: item[0]):
+                if e is None:
+                    tar.addfile(_info(name.rstrip("/"), tarfile.DIRTYPE, 0o755, 0, mtime))
+                    continue
                 if e.data is not None:
                     info = _info(e.name, tarfile.REGTYPE, _mode(e.executable), len(e.data), mtime)
                     tar.addfile(info, io.BytesIO(e.data))

@@ -39,6 +39,7 @@ class BuildStdOptions:
     jobs: int | None = None
     work_dir: Path | None = None  # cargo's target dir; a temporary one when None
     extra_rustflags: list[str] = field(default_factory=list)
+    crates: str = STD_CRATES  # -Zbuild-std=<crates>; "core,alloc" is a quick partial build
 
 
 @dataclass
@@ -100,7 +101,7 @@ def plan(opts: BuildStdOptions) -> tuple[list[str], dict[str, str], Path, RustcV
     if opts.frame_pointers:
         flags.append("-Cforce-frame-pointers=yes")
     env["RUSTFLAGS"] = " ".join(flags)
-    cmd = [cargo, "build", "--offline", f"-Zbuild-std={STD_CRATES}", "--target", str(spec or name)]
+    cmd = [cargo, "build", "--offline", f"-Zbuild-std={opts.crates}", "--target", str(spec or name)]
     cmd += ["--profile", opts.profile]
     if opts.jobs:
         cmd += ["-j", str(opts.jobs)]

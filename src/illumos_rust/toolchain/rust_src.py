@@ -22,6 +22,7 @@ _VERSION = re.compile(r"(\d+\.\d+\.\d+(?:-[a-z]+(?:\.\d+)?)?)")
 def library_dir(src: Path) -> Path:
     """Accept the source root, its ``library/`` directory, or a rustup sysroot's ``lib/rustlib/src/rust``."""
     for cand in (src / "library", src, src / "lib" / "rustlib" / "src" / "rust" / "library"):
+        cand = cand.resolve()  # one spelling of the path, so --remap-path-prefix and caches agree
         if (cand / "std" / "Cargo.toml").is_file() and (cand / "core" / "Cargo.toml").is_file():
             return cand
     raise UsageError(f"{src}: no library/std and library/core, not a rust-src tree")
