@@ -14,6 +14,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..errors import FileError, UsageError
@@ -88,6 +89,7 @@ def build_tree(
     xz_preset: int = 6,
     mtime: int | None = None,
     progress: Callable[[str], None] | None = None,
+    jobs: int | None = None,
 ) -> Path:
     """Write the whole tree and return ``out``; nothing appears at ``out`` unless every file was written."""
     if not components:
@@ -104,7 +106,13 @@ def build_tree(
         shutil.rmtree(tmp, ignore_errors=True)
         (tmp / "dist" / date).mkdir(parents=True)
         ch = Channel(date=date, host=version.host)
+        seen: set[tuple[str, str]] = set()
         for comp in components:
+            if (comp.pkg, comp.target) in seen:
+                raise UsageError(f"{comp.pkg} for {comp.target} given twice")
+            seen.add((comp.pkg, comp.target))
+
+        def package(comp: Component) -> Artefact:
             stem = tarball_stem(comp.pkg, version.release, comp.target)
             if progress:
                 progress(f"packaging {stem} ({len(comp.files)} files)")
@@ -118,8 +126,14 @@ def build_tree(
                 art.url, art.hash = f"{base}/{paths['gz'].name}", write_sha256(paths["gz"])
             if "xz" in paths:
                 art.xz_url, art.xz_hash = f"{base}/{paths['xz'].name}", write_sha256(paths["xz"])
-            if (comp.pkg, comp.target) in ch.artefacts:
-                raise UsageError(f"{comp.pkg} for {comp.target} given twice")
+            return art
+
+        # zlib, lzma and hashlib release the GIL on large buffers: components compress in parallel threads,
+        # biggest first so the longest one (rustc) starts at once. The output does not depend on the order.
+        order = sorted(components, key=lambda c: -sum(_size(src) for src, _, _ in c.files))
+        with ThreadPoolExecutor(max_workers=max(1, min(jobs or (os.cpu_count() or 1), len(order)))) as pool:
+            arts = list(pool.map(package, order))
+        for comp, art in zip(order, arts, strict=True):
             ch.artefacts[(comp.pkg, comp.target)] = art
             ch.versions[comp.pkg] = version.long
         manifest = tmp / "dist" / f"channel-rust-{channel}.toml"
@@ -131,6 +145,13 @@ def build_tree(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _replace(tmp: Path, out: Path) -> None:
