@@ -144,9 +144,12 @@ def test_cargo_build_for_illumos_with_our_std(rustup_env: dict[str, str], tmp_pa
     tools = shared_path("fixtures", "illumos-rust", "tools")
     env = dict(rustup_env)
     if lld:
-        env["ILLUMOS_LLD"] = lld[0]
+        # illumos-cc finds rustup's rust-lld itself (and runs it with -flavor gnu)
         env["ILLUMOS_STUB_SYSROOT"] = str(tmp_path / "stubs")
         env["CARGO_TARGET_X86_64_UNKNOWN_ILLUMOS_LINKER"] = str(tools / "illumos-cc")
+        # release strips debuginfo by default, and for illumos rustc runs rust-objcopy from the sysroot,
+        # which Debian's rustc-web does not ship (rustup's rustc component does): keep the symbols.
+        env["CARGO_PROFILE_RELEASE_STRIP"] = "false"
         _run(env, "cargo", "build", "--offline", "--release", "--target", ILLUMOS, cwd=project)
         binary = project / "target" / ILLUMOS / "release" / "fresh"
     else:  # no linker for illumos here: compile to an object, which is what cargo proves works
