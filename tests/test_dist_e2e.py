@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import shared_path
+from conftest import SHARED
 from dist_helpers import ILLUMOS, RUSTUP, cached_build_std, cli, require_debian_rust
 from illumos_rust.dist.serve import make_server
 
@@ -96,7 +96,8 @@ def test_build_std_coverage_every_crate_keeps_frame_pointers(
     assert list((sysroot / "lib" / "rustlib" / ILLUMOS / "lib").glob("libstd-*.rlib"))
 
 
-def test_rustup_installs_our_toolchain_and_std(rustup_env: dict[str, str]) -> None:
+def _check_install(rustup_env: dict[str, str]) -> None:
+    """rustup installed 1.96.0 from our server, into the temporary RUSTUP_HOME, with our illumos std."""
     vv = _run(rustup_env, "rustc", "-vV")
     assert "release: 1.96.0" in vv
     sysroot = _run(rustup_env, "rustc", "--print", "sysroot").strip()
@@ -133,7 +134,11 @@ def _objdump_prologues(binary: Path, names: list[str]) -> dict[str, bool]:
 
 def test_cargo_build_for_illumos_with_our_std(rustup_env: dict[str, str], tmp_path: Path) -> None:
     """A fresh project builds for illumos with the std rustup installed from our server; every non-leaf std
-    function linked in keeps its frame pointer (audit, cross-checked with objdump)."""
+    function linked in keeps its frame pointer (audit, cross-checked with objdump).
+
+    One test on purpose: pytest-xdist spreads tests over workers, and each worker would otherwise build its
+    own tree and rustup install."""
+    _check_install(rustup_env)
     _run(rustup_env, "cargo", "new", "--vcs", "none", "fresh", cwd=tmp_path)
     project = tmp_path / "fresh"
     (project / "src" / "main.rs").write_text(
@@ -141,9 +146,9 @@ def test_cargo_build_for_illumos_with_our_std(rustup_env: dict[str, str], tmp_pa
         '    for (i, a) in std::env::args().enumerate() { m.insert(a, i); }\n    println!("{:?}", m);\n}\n'
     )
     lld = sorted(glob.glob(os.path.expanduser("~/.rustup/toolchains/*/lib/rustlib/*/bin/rust-lld")))
-    tools = shared_path("fixtures", "illumos-rust", "tools")
+    tools = SHARED / "fixtures" / "illumos-rust" / "tools"
     env = dict(rustup_env)
-    if lld:
+    if lld and (tools / "illumos-cc").is_file():
         # illumos-cc finds rustup's rust-lld itself (and runs it with -flavor gnu)
         env["ILLUMOS_STUB_SYSROOT"] = str(tmp_path / "stubs")
         env["CARGO_TARGET_X86_64_UNKNOWN_ILLUMOS_LINKER"] = str(tools / "illumos-cc")
@@ -166,7 +171,7 @@ def test_cargo_build_for_illumos_with_our_std(rustup_env: dict[str, str], tmp_pa
             "obj",
             cwd=project,
         )
-        pytest.skip("no rust-lld to link an illumos binary; compiled to an object only")
+        pytest.skip("no rust-lld or no ../shared fixtures to link an illumos binary; compiled an object only")
     head = subprocess.run(["readelf", "-h", str(binary)], capture_output=True, text=True, check=True).stdout
     assert "X86-64" in head and "EXEC" in head
     interp = subprocess.run(["readelf", "-l", str(binary)], capture_output=True, text=True, check=True).stdout
