@@ -14,7 +14,7 @@ from illumos_rust.dist.verify import verify_tree
 from illumos_rust.errors import FormatError
 from illumos_rust.toolchain.ar_archive import MAGIC, members
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
 HEADER = b"%-16s%-12s%-6s%-6s%-8s%-10s`\n"
 
 
