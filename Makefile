@@ -12,6 +12,9 @@ DEB_PKGS := rustfilt ripgrep binutils gdb xz-utils patch clang golang-go nasm sy
             librust-shared-library-dev librust-libc-dev librust-nix-dev
 # inspect's recognition and note tests build C, C++ and Go programs (issue 11).
 DEB_PKGS += gcc g++
+# toolchain build-std / dist (issue 17): Debian's rustc + its matching std source (with library/vendor),
+# repackaged and served to rustup in the end-to-end test.
+DEB_PKGS += rustc-web cargo-web rust-web-src
 SHARED   ?= $(or $(ILLUMOS_RUST_SHARED),$(abspath ../shared))
 export ILLUMOS_RUST_SHARED := $(SHARED)
 

@@ -1,0 +1,98 @@
+"""dist and build-std against the native commands they replace, in the same run.
+
+1. ``dist build --formats gz`` of a full host toolchain (rustc + cargo + rust-std of the rustup stable
+   toolchain, ~580 MB) against ``tar czf`` of exactly the same files (GNU tar piping to gzip -6, the same
+   compression level). Bar: ≤ 2x.
+2. ``toolchain build-std`` (``--no-audit`` and with the per-crate audit) against the bare
+   ``cargo -Zbuild-std`` invocation it wraps (same command, same environment, a fresh target dir each).
+   Bar: ≤ 1.2x.
+
+Usage: ``python bench_dist.py [dist|build-std|all]`` (default all; build-std takes minutes per run).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from _harness import Timing, run, table
+from illumos_rust.dist.sources import from_rustup
+from illumos_rust.toolchain.build_std import BuildStdOptions, plan, write_probe
+
+CLI = [sys.executable, "-m", "illumos_rust.cli.main"]
+STABLE = Path(os.path.expanduser("~/.rustup/toolchains/stable-x86_64-unknown-linux-gnu"))
+DEBIAN_RUSTC = "/usr/bin/rustc"
+TARGET = "x86_64-unknown-illumos"
+
+
+def bench_dist(tmp: Path) -> None:
+    if not STABLE.is_dir():
+        raise SystemExit(f"{STABLE}: no rustup stable toolchain")
+    version, comps = from_rustup(STABLE)
+    files = sorted(rel for c in comps for _, rel, _ in c.files)
+    size = sum((STABLE / rel).stat().st_size for rel in files)
+    listing = tmp / "files.txt"
+    listing.write_text("\n".join(files) + "\n")
+    anchor = run("tar czf (GNU tar | gzip -6) of the same files", ["tar", "-C", str(STABLE), "-czf",
+                 str(tmp / "anchor.tar.gz"), "-T", str(listing)], repeat=1)  # fmt: skip
+    argv = [*CLI, "dist", "build", str(tmp / "tree"), "--from-rustup", str(STABLE), "--formats", "gz"]
+    ours = run("illumos-rust dist build --from-rustup --formats gz", argv, repeat=1)
+    print(f"\n## dist build: rustc {version.long}, {len(files)} files, {size / 2**20:.0f} MiB\n")
+    print(table([ours, anchor], anchor))
+    gz = sum(p.stat().st_size for p in (tmp / "tree").rglob("*.tar.gz"))
+    tgz = (tmp / "anchor.tar.gz").stat().st_size
+    print(f"\nour 3 archives: {gz / 2**20:.1f} MiB; tar czf: {tgz / 2**20:.1f} MiB")
+
+
+def bench_build_std(tmp: Path) -> None:
+    opts = BuildStdOptions(target=TARGET, out=tmp / "std-out", rustc=DEBIAN_RUSTC, frame_pointers=True)
+    cmd, env, lib, _, _, _ = plan(opts)
+    project, home = tmp / "bare-probe", tmp / "bare-home"
+    write_probe(project, lib, "unwind", home)
+    env = {**env, "CARGO_HOME": str(home)}
+
+    def bare() -> Timing:
+        target_dir = tmp / "bare-target"
+        shutil.rmtree(target_dir, ignore_errors=True)
+        # env -i: exactly the environment build-std gives cargo, nothing inherited.
+        argv = ["env", "-i", "-C", str(project), *(f"{k}={v}" for k, v in env.items()), *cmd]
+        return run(
+            "bare cargo -Zbuild-std (same command)", [*argv, "--target-dir", str(target_dir)], repeat=1
+        )
+
+    anchor = bare()
+    common = ["toolchain", "build-std", "--target", TARGET, "--rustc", DEBIAN_RUSTC, "--frame-pointers"]
+    ours = run(
+        "illumos-rust toolchain build-std --no-audit",
+        [*CLI, *common, "--out", str(tmp / "o1"), "--no-audit"],
+        repeat=1,
+    )
+    audited = run(
+        "illumos-rust toolchain build-std (+ per-crate audit)",
+        [*CLI, *common, "--out", str(tmp / "o2")],
+        repeat=1,
+    )
+    load = os.getloadavg()[0]
+    print(f"\n## build-std {TARGET} (std,panic_abort,panic_unwind,proc_macro,test), load {load:.1f}\n")
+    print(table([ours, audited, anchor], anchor))
+
+
+def main() -> None:
+    which = sys.argv[1] if len(sys.argv) > 1 else "all"
+    with tempfile.TemporaryDirectory(prefix="bench-dist-") as t:
+        tmp = Path(t)
+        if which in ("dist", "all"):
+            bench_dist(tmp)
+        if which in ("build-std", "all"):
+            if not Path(DEBIAN_RUSTC).is_file():
+                raise SystemExit("build-std benchmark needs Debian's rustc-web + rust-web-src")
+            bench_build_std(tmp)
+        subprocess.run(["sync"], check=False)
+
+
+if __name__ == "__main__":
+    main()
