@@ -1,0 +1,106 @@
+"""What a survey analyses: crates (registry/vendor directories, one crate, ``.crate`` archives) and binaries
+(trees of ELF files), each with the content hash the store keys it by.
+
+The hash is of the *content*, not of names or mtimes: a Debian registry's ``.cargo-checksum.json`` is the
+same before and after someone edits a file, and a ``touch`` must not cost a re-analysis. A crate directory's
+digest covers every file's relative path and bytes (build output and VCS metadata excluded, as ``port``
+excludes them); a ``.crate`` archive's and a binary's is the sha256 of the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..audit import expand
+from ..errors import UsageError
+from ..port.workspace import SKIP_DIRS
+
+_CHUNK = 1 << 20
+
+
+@dataclass(slots=True)
+class Source:
+    """One item to analyse: ``kind`` 'crate' or 'binary', where it is, and its content digest. ``error`` is
+    set when the item could not even be read or hashed (it is stored as a failed item)."""
+
+    kind: str
+    path: str
+    digest: str
+    error: str = ""
+
+
+def file_digest(path: str) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def tree_digest(root: str) -> str:
+    """sha256 over (relative path, size, bytes) of every file under ``root``, in sorted order."""
+    h = hashlib.sha256()
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
+        for name in sorted(filenames):
+            full = os.path.join(dirpath, name)
+            if not os.path.isfile(full) or os.path.islink(full):
+                continue
+            rel = os.path.relpath(full, root)
+            with open(full, "rb") as fh:
+                data = fh.read()
+            h.update(f"{rel}\0{len(data)}\0".encode("utf-8", "surrogateescape"))
+            h.update(data)
+    return h.hexdigest()
+
+
+def _source(kind: str, path: str, digest_of: str) -> Source:
+    try:
+        digest = tree_digest(path) if digest_of == "tree" else file_digest(path)
+    except OSError as exc:
+        # unreadable: still an item (failed, with the reason), keyed by its path so a rerun retries it
+        return Source(kind, path, "unreadable:" + hashlib.sha256(path.encode()).hexdigest(), str(exc))
+    return Source(kind, path, digest)
+
+
+def crate_sources(paths: list[str]) -> list[Source]:
+    """A path is a crate (has ``Cargo.toml``), a ``.crate`` archive, or a directory of those (a Debian
+    registry, ``cargo vendor`` output, a download cache): its direct children are the items."""
+    out: list[Source] = []
+    for given in paths:
+        p = Path(given)
+        if not p.exists():
+            raise UsageError(f"{given}: no such file or directory")
+        if p.is_file():
+            out.append(_source("crate", str(p.resolve()), "file"))
+        elif (p / "Cargo.toml").is_file():
+            out.append(_source("crate", str(p.resolve()), "tree"))
+        else:
+            for child in sorted(p.iterdir()):
+                if child.is_dir() and (child / "Cargo.toml").is_file():
+                    out.append(_source("crate", str(child.resolve()), "tree"))
+                elif child.is_file() and child.name.endswith(".crate"):
+                    out.append(_source("crate", str(child.resolve()), "file"))
+    return out
+
+
+def binary_sources(paths: list[str]) -> list[Source]:
+    """ELF files named or found in the trees (``audit``'s own walk, so both see the same files)."""
+    for given in paths:
+        if not Path(given).exists():
+            raise UsageError(f"{given}: no such file or directory")
+    return [_source("binary", str(f.resolve()), "file") for f in expand(paths)]
+
+
+def unpack_crate(archive: str, into: str) -> str:
+    """Extract a ``.crate`` (a gzipped tar with one top directory) under ``into``; returns the crate root.
+    Members that would land outside ``into`` (absolute paths, ``..``, links) are refused by tarfile's
+    ``data`` filter; a corrupt archive raises ``tarfile.TarError``/``OSError`` for the caller to record."""
+    os.makedirs(into, exist_ok=True)
+    with tarfile.open(archive, "r:gz") as tar:
+        tar.extractall(into, filter="data")
+    tops = [d for d in os.listdir(into) if os.path.isfile(os.path.join(into, d, "Cargo.toml"))]
+    if len(tops) != 1:
+        raise tarfile.TarError(f"expected one crate directory with a Cargo.toml, found {len(tops)}")
+    return os.path.join(into, tops[0])
