@@ -68,12 +68,13 @@ def _opt_local(items: Iterable[Item]) -> list[dict[str, Any]]:
         if it.kind != "binary" or it.status != "ok":
             continue
         deps = it.result.get("dependencies", {})
-        hits = [
-            f"{key}={value}"
-            for key in ("needed", "runpath", "rpath")
-            for value in (deps.get(key) or [])
-            if isinstance(value, str) and "/opt/local" in value
-        ]
+        hits = []
+        for key in ("needed", "runpath", "rpath"):
+            value = deps.get(key) or []
+            # audit's facts: NEEDED is a list, DT_RUNPATH/DT_RPATH the colon-separated string (or None)
+            for entry in value.split(":") if isinstance(value, str) else value:
+                if isinstance(entry, str) and entry.startswith("/opt/local"):
+                    hits.append(f"{key}={entry}")
         if hits:
             out.append({"binary": it.path, "references": "; ".join(hits)})
     return sorted(out, key=lambda r: r["binary"])
