@@ -34,8 +34,9 @@ from typing import Any, NoReturn
 from .. import __version__
 from ..errors import FileError, FormatError, IllumosRustError, Interrupted, UnsafeEditError, UsageError
 
-COMMANDS = ("inspect", "audit", "edit", "demangle", "target", "port", "ctf", "core", "probes", "dist")
-COMMANDS += ("survey",)
+COMMANDS = (
+    "inspect", "audit", "edit", "demangle", "target", "port", "ctf", "core", "probes", "dist", "survey"
+)  # fmt: skip
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130
