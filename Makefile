@@ -12,6 +12,8 @@ DEB_PKGS := rustfilt ripgrep binutils gdb xz-utils patch clang golang-go nasm sy
             librust-shared-library-dev librust-libc-dev librust-nix-dev
 # inspect's recognition and note tests build C, C++ and Go programs (issue 11).
 DEB_PKGS += gcc g++
+# survey's report is rendered in headless Chromium by its tests (issue 18).
+DEB_PKGS += chromium
 SHARED   ?= $(or $(ILLUMOS_RUST_SHARED),$(abspath ../shared))
 export ILLUMOS_RUST_SHARED := $(SHARED)
 

@@ -177,14 +177,14 @@ def build(store_path: str, out_dir: str, *, top: int = 20) -> dict[str, Any]:
             xlabel="findings",
         ),
         _svg_bar(
-            f"Crates with gaps blocking the most reverse dependencies (top {top})",
+            f"Gaps blocking the most reverse deps (top {top})",
             [c.name for c, _ in blocking[:top]],
             [n for _, n in blocking[:top]],
             horizontal=True,
             xlabel="crates depending on it (transitively)",
         ),
         _svg_bar(
-            f"Frame-pointer coverage by crate across binaries (lowest {top})",
+            f"Frame-pointer coverage by crate (lowest {top})",
             [n for n, _, _ in fp_rows],
             [round(p, 1) for _, p, _ in fp_rows],
             horizontal=True,
