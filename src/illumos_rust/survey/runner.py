@@ -12,17 +12,20 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import UsageError
-from .sources import Source, binary_sources, crate_sources
+from .sources import Source, binary_sources, content_digest, crate_sources, stat_signature
 from .store import Item, Store
-from .tasks import TOOL, audit_binary, port_crate
+from .tasks import TOOL, audit_binary, port_crate, run_chunk
 
 #: Fewer items than this to analyse (and no --scheduler): analyse them in this process. Starting a local
 #: cluster costs seconds, which dwarfs re-analysing the one crate that changed since the last run.
 INLINE_BELOW = 4
+#: Items per Dask task at most (see :func:`chunks`); a failed chunk is retried item by item.
+CHUNK_MAX = 16
 
 
 @dataclass(slots=True)
@@ -79,8 +82,25 @@ def run_survey(
     started = time.perf_counter()
     sources = crate_sources(paths) if kind == "crate" else binary_sources(paths)
     summary = RunSummary(kind, found=len(sources))
-    fn = port_crate if kind == "crate" else audit_binary
-    with Store(store_path) as store:
+    with Store(store_path) as store, ThreadPoolExecutor(1) as background:
+        # 1. stat signatures: an item whose sizes and mtimes are as last time keeps its digest unread
+        remembered = store.fingerprints()
+        to_hash = []
+        for src in sources:
+            stat_signature(src)
+            sig_digest = remembered.get(src.path)
+            if sig_digest and sig_digest[0] == src.signature and not src.error:
+                src.digest = sig_digest[1]
+            else:
+                to_hash.append(src)
+        # 2. a cluster takes seconds to start: start it now, while the changed items are hashed
+        connecting: Future[Any] | None = None
+        if scheduler is not None or len(to_hash) >= INLINE_BELOW:
+            connecting = background.submit(_connect, scheduler, workers)
+        for src in to_hash:
+            content_digest(src)
+        store.remember([(s.path, s.signature, s.digest) for s in to_hash if not s.error])
+        # 3. what the store does not have yet
         known = store.known(kind, TOOL)
         todo: list[Source] = []
         for src in sources:
@@ -95,67 +115,102 @@ def run_survey(
         total = len(todo)
         if progress:
             progress(0, total)
-        if scheduler is None and total < INLINE_BELOW:
+        if connecting is None or (scheduler is None and total < INLINE_BELOW):
+            fn = port_crate if kind == "crate" else audit_binary
             for i, src in enumerate(todo):
                 _record(store, summary, kind, src, fn(src.path))
                 if progress:
                     progress(i + 1, total)
-        elif total:
-            _distributed(store, summary, kind, fn, todo, scheduler, workers, progress, on_dashboard)
+        if connecting is not None:
+            client, cluster = connecting.result()
+            try:
+                if total >= INLINE_BELOW or scheduler is not None:
+                    _distributed(client, store, summary, kind, todo, progress, on_dashboard)
+            finally:
+                client.close()
+                if cluster is not None:
+                    cluster.close()
     summary.seconds = time.perf_counter() - started
     return summary
 
 
+def _connect(scheduler: str | None, workers: int | None) -> tuple[Any, Any]:
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise UsageError("survey needs Dask: pip install 'illumos-rust[survey]'") from None
+    if scheduler is None:
+        n = workers or os.cpu_count() or 1
+        cluster = LocalCluster(  # type: ignore[no-untyped-call]
+            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=40
+        )
+        return Client(cluster), cluster  # type: ignore[no-untyped-call]
+    try:
+        return Client(scheduler, timeout=30), None  # type: ignore[no-untyped-call]
+    except (OSError, TimeoutError) as exc:
+        raise UsageError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
+
+
+def chunks(todo: list[Source], n_workers: int) -> list[list[Source]]:
+    """Largest first, in chunks of about 1/(8 x workers) of the bytes (at most CHUNK_MAX items): big
+    crates run alone and early, small ones share a task, and the tail of the run stays balanced."""
+    order = sorted(todo, key=lambda s: s.size, reverse=True)
+    budget = max(1, sum(s.size for s in order) // (8 * max(1, n_workers)))
+    out: list[list[Source]] = []
+    current: list[Source] = []
+    used = 0
+    for src in order:
+        if current and (used + src.size > budget or len(current) >= CHUNK_MAX):
+            out.append(current)
+            current, used = [], 0
+        current.append(src)
+        used += src.size
+    if current:
+        out.append(current)
+    return out
+
+
 def _distributed(
+    client: Any,
     store: Store,
     summary: RunSummary,
     kind: str,
-    fn: Callable[[str], dict[str, Any]],
     todo: list[Source],
-    scheduler: str | None,
-    workers: int | None,
     progress: Callable[[int, int], None] | None,
     on_dashboard: Callable[[str], None] | None,
 ) -> None:
-    try:
-        from dask.distributed import Client, LocalCluster, as_completed
-    except ImportError:
-        raise UsageError("survey needs Dask: pip install 'illumos-rust[survey]'") from None
-    cluster = None
-    try:
-        if scheduler is None:
-            n = workers or os.cpu_count() or 1
-            cluster = LocalCluster(  # type: ignore[no-untyped-call]
-                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=40
-            )
-            client = Client(cluster)  # type: ignore[no-untyped-call]
-        else:
-            try:
-                client = Client(scheduler, timeout=30)  # type: ignore[no-untyped-call]
-            except (OSError, TimeoutError) as exc:
-                raise UsageError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
-        with client:
-            link = client.dashboard_link if _has_dashboard(client) else ""
-            summary.dashboard = link
-            if link and on_dashboard:
-                on_dashboard(link)
-            by_key = {f"{kind}-{src.digest}": src for src in todo}
-            futures = [
-                client.submit(fn, src.path, key=key, pure=False, retries=2) for key, src in by_key.items()
-            ]
-            for done, fut in enumerate(as_completed(futures), 1):  # type: ignore[no-untyped-call]
-                src = by_key[fut.key]
-                try:
-                    result = fut.result()
-                except Exception as exc:  # KilledWorker after repeated worker deaths, a lost scheduler...
-                    result = {"status": "failed", "reason": f"{type(exc).__name__}: {exc}", "result": {}}
-                _record(store, summary, kind, src, result)
-                fut.release()
-                if progress:
-                    progress(done, len(todo))
-    finally:
-        if cluster is not None:
-            cluster.close()
+    from dask.distributed import as_completed
+
+    link = client.dashboard_link if _has_dashboard(client) else ""
+    summary.dashboard = link
+    if link and on_dashboard:
+        on_dashboard(link)
+    n_workers = max(1, len(client.scheduler_info().get("workers", {})))
+    pending: dict[str, list[Source]] = {}
+
+    def submit(chunk: list[Source]) -> Any:
+        key = f"survey-{kind}-{chunk[0].digest[:16]}-{len(chunk)}"
+        pending[key] = chunk
+        return client.submit(run_chunk, kind, [s.path for s in chunk], key=key, pure=False, retries=2)
+
+    done = 0
+    queue = as_completed([submit(c) for c in chunks(todo, n_workers)])  # type: ignore[no-untyped-call]
+    for fut in queue:
+        chunk = pending.pop(fut.key)
+        try:
+            results = fut.result()
+        except Exception as exc:  # KilledWorker after repeated worker deaths, a lost scheduler...
+            if len(chunk) > 1:  # find which item it was: each one alone
+                for src in chunk:
+                    queue.add(submit([src]))  # type: ignore[no-untyped-call]
+                continue
+            results = [{"status": "failed", "reason": f"{type(exc).__name__}: {exc}", "result": {}}]
+        fut.release()
+        for src, result in zip(chunk, results, strict=True):
+            _record(store, summary, kind, src, result)
+        done += len(chunk)
+        if progress:
+            progress(done, len(todo))
 
 
 def _has_dashboard(client: Any) -> bool:

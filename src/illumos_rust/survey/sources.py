@@ -24,13 +24,42 @@ _CHUNK = 1 << 20
 
 @dataclass(slots=True)
 class Source:
-    """One item to analyse: ``kind`` 'crate' or 'binary', where it is, and its content digest. ``error`` is
-    set when the item could not even be read or hashed (it is stored as a failed item)."""
+    """One item to analyse: ``kind`` 'crate' or 'binary', where it is, how to hash it ('tree' or 'file'),
+    a cheap stat signature (sizes and mtimes: unchanged signature, unchanged digest, no need to read the
+    bytes again), its size in bytes (to balance the work), and the content digest once computed. ``error``
+    is set when the item could not even be read (it is stored as a failed item)."""
 
     kind: str
     path: str
-    digest: str
+    how: str
+    signature: str = ""
+    size: int = 0
+    digest: str = ""
     error: str = ""
+
+
+def _files(root: str) -> list[str]:
+    out: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
+        out.extend(os.path.join(dirpath, name) for name in sorted(filenames))
+    return out
+
+
+def stat_signature(src: Source) -> None:
+    """Fill ``signature`` and ``size`` from ``stat`` alone (no file is read)."""
+    h = hashlib.sha256()
+    size = 0
+    try:
+        for full in _files(src.path) if src.how == "tree" else [src.path]:
+            st = os.lstat(full)
+            h.update(
+                f"{full}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\n".encode("utf-8", "surrogateescape")
+            )
+            size += st.st_size
+    except OSError as exc:
+        src.error = str(exc)
+    src.signature, src.size = h.hexdigest(), size
 
 
 def file_digest(path: str) -> str:
@@ -39,29 +68,28 @@ def file_digest(path: str) -> str:
 
 
 def tree_digest(root: str) -> str:
-    """sha256 over (relative path, size, bytes) of every file under ``root``, in sorted order."""
+    """sha256 over (relative path, size, bytes) of every regular file under ``root``, in sorted order."""
     h = hashlib.sha256()
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
-        for name in sorted(filenames):
-            full = os.path.join(dirpath, name)
-            if not os.path.isfile(full) or os.path.islink(full):
-                continue
-            rel = os.path.relpath(full, root)
-            with open(full, "rb") as fh:
-                data = fh.read()
-            h.update(f"{rel}\0{len(data)}\0".encode("utf-8", "surrogateescape"))
-            h.update(data)
+    for full in _files(root):
+        if not os.path.isfile(full) or os.path.islink(full):
+            continue
+        rel = os.path.relpath(full, root)
+        with open(full, "rb") as fh:
+            data = fh.read()
+        h.update(f"{rel}\0{len(data)}\0".encode("utf-8", "surrogateescape"))
+        h.update(data)
     return h.hexdigest()
 
 
-def _source(kind: str, path: str, digest_of: str) -> Source:
+def content_digest(src: Source) -> None:
+    """Fill ``digest``; an unreadable item gets a digest naming its path (so it is retried next run) and
+    the reason in ``error``."""
     try:
-        digest = tree_digest(path) if digest_of == "tree" else file_digest(path)
+        src.digest = tree_digest(src.path) if src.how == "tree" else file_digest(src.path)
     except OSError as exc:
-        # unreadable: still an item (failed, with the reason), keyed by its path so a rerun retries it
-        return Source(kind, path, "unreadable:" + hashlib.sha256(path.encode()).hexdigest(), str(exc))
-    return Source(kind, path, digest)
+        src.error = str(exc)
+    if src.error:
+        src.digest = "unreadable:" + hashlib.sha256(src.path.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def crate_sources(paths: list[str]) -> list[Source]:
@@ -73,15 +101,15 @@ def crate_sources(paths: list[str]) -> list[Source]:
         if not p.exists():
             raise UsageError(f"{given}: no such file or directory")
         if p.is_file():
-            out.append(_source("crate", str(p.resolve()), "file"))
+            out.append(Source("crate", str(p.resolve()), "file"))
         elif (p / "Cargo.toml").is_file():
-            out.append(_source("crate", str(p.resolve()), "tree"))
+            out.append(Source("crate", str(p.resolve()), "tree"))
         else:
             for child in sorted(p.iterdir()):
                 if child.is_dir() and (child / "Cargo.toml").is_file():
-                    out.append(_source("crate", str(child.resolve()), "tree"))
+                    out.append(Source("crate", str(child.resolve()), "tree"))
                 elif child.is_file() and child.name.endswith(".crate"):
-                    out.append(_source("crate", str(child.resolve()), "file"))
+                    out.append(Source("crate", str(child.resolve()), "file"))
     return out
 
 
@@ -90,7 +118,7 @@ def binary_sources(paths: list[str]) -> list[Source]:
     for given in paths:
         if not Path(given).exists():
             raise UsageError(f"{given}: no such file or directory")
-    return [_source("binary", str(f.resolve()), "file") for f in expand(paths)]
+    return [Source("binary", str(f.resolve()), "file") for f in expand(paths)]
 
 
 def unpack_crate(archive: str, into: str) -> str:

@@ -36,6 +36,12 @@ CREATE TABLE IF NOT EXISTS items (
     PRIMARY KEY (kind, digest, tool)
 );
 CREATE INDEX IF NOT EXISTS items_by_path ON items (kind, path);
+-- stat signature -> content digest: a rerun reads only the files whose sizes/mtimes changed
+CREATE TABLE IF NOT EXISTS fingerprints (
+    path      TEXT PRIMARY KEY,
+    signature TEXT NOT NULL,
+    digest    TEXT NOT NULL
+);
 """
 
 
@@ -80,6 +86,18 @@ class Store:
         """Digests already analysed by this tool version (ok or failed: a failure is a result too)."""
         rows = self.db.execute("SELECT digest FROM items WHERE kind=? AND tool=?", (kind, tool))
         return {r[0] for r in rows}
+
+    def fingerprints(self) -> dict[str, tuple[str, str]]:
+        """path -> (stat signature, digest) from earlier runs."""
+        return {
+            r[0]: (r[1], r[2]) for r in self.db.execute("SELECT path, signature, digest FROM fingerprints")
+        }
+
+    def remember(self, rows: list[tuple[str, str, str]]) -> None:
+        """Store (path, signature, digest) rows in one transaction."""
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.executemany("INSERT OR REPLACE INTO fingerprints VALUES (?,?,?)", rows)
 
     def put(self, item: Item) -> None:
         """Insert or replace one row in its own transaction: an interrupted run keeps every finished item."""

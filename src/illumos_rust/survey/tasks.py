@@ -161,6 +161,13 @@ def audit_binary(path: str) -> dict[str, Any]:
         return _failed(f"{type(exc).__name__}: {exc}", started)
 
 
+def run_chunk(kind: str, paths: list[str]) -> list[dict[str, Any]]:
+    """Several items in one Dask task: per-task overhead (scheduling, transfer, a worker's first-call
+    warm-up) is paid once per chunk rather than per small crate."""
+    fn = port_crate if kind == "crate" else audit_binary
+    return [fn(p) for p in paths]
+
+
 def _where() -> str:
     tb = traceback.extract_tb(sys.exc_info()[2])
     return f" (at {os.path.basename(tb[-1].filename)}:{tb[-1].lineno})" if tb else ""
