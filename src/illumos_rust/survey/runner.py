@@ -9,6 +9,8 @@ resumes where it stopped: a rerun skips every digest already stored for this too
 
 from __future__ import annotations
 
+import hashlib
+import multiprocessing
 import os
 import time
 from collections.abc import Callable
@@ -19,7 +21,7 @@ from typing import Any
 from ..errors import UsageError
 from .sources import Source, binary_sources, content_digest, crate_sources, stat_signature
 from .store import Item, Store
-from .tasks import TOOL, audit_binary, port_crate, run_chunk
+from .tasks import TOOL, prewarm, run_chunk
 
 #: Fewer items than this to analyse (and no --scheduler): analyse them in this process. Starting a local
 #: cluster costs seconds, which dwarfs re-analysing the one crate that changed since the last run.
@@ -83,67 +85,77 @@ def run_survey(
     sources = crate_sources(paths) if kind == "crate" else binary_sources(paths)
     summary = RunSummary(kind, found=len(sources))
     with Store(store_path) as store, ThreadPoolExecutor(1) as background:
+        known = store.known(kind, TOOL)
         # 1. stat signatures: an item whose sizes and mtimes are as last time keeps its digest unread
         remembered = store.fingerprints()
-        to_hash = []
+        stale: list[Source] = []
         for src in sources:
             stat_signature(src)
             sig_digest = remembered.get(src.path)
             if sig_digest and sig_digest[0] == src.signature and not src.error:
                 src.digest = sig_digest[1]
             else:
-                to_hash.append(src)
-        # 2. a cluster takes seconds to start: start it now, while the changed items are hashed
+                stale.append(src)
+        # 2. many changed items: start the cluster (seconds) and let the workers hash them (reading every
+        # byte of a corpus is work worth spreading too); a few: hash them here and maybe skip the cluster
         connecting: Future[Any] | None = None
-        if scheduler is not None or len(to_hash) >= INLINE_BELOW:
-            connecting = background.submit(_connect, scheduler, workers)
-        for src in to_hash:
-            content_digest(src)
-        store.remember([(s.path, s.signature, s.digest) for s in to_hash if not s.error])
-        # 3. what the store does not have yet
-        known = store.known(kind, TOOL)
+        if scheduler is not None or len(stale) >= INLINE_BELOW:
+            connecting = background.submit(_connect, scheduler, workers, kind)
+        else:
+            for src in stale:
+                content_digest(src)
         todo: list[Source] = []
         for src in sources:
             if src.error:
+                content_digest(src)  # the path-derived digest of an unreadable item
                 _record(store, summary, kind, src, {"status": "failed", "reason": src.error, "result": {}})
             elif src.digest in known:
                 summary.reused += 1
                 store.relocate(kind, src.digest, TOOL, src.path)
             else:
                 todo.append(src)
-                known.add(src.digest)  # the same content twice in one run is analysed once
         total = len(todo)
         if progress:
             progress(0, total)
-        if connecting is None or (scheduler is None and total < INLINE_BELOW):
-            fn = port_crate if kind == "crate" else audit_binary
+        if connecting is None:
             for i, src in enumerate(todo):
-                _record(store, summary, kind, src, fn(src.path))
+                _record(
+                    store, summary, kind, src, run_chunk(kind, [(src.path, src.how, src.digest)], known)[0]
+                )
                 if progress:
                     progress(i + 1, total)
-        if connecting is not None:
+        else:
             client, cluster = connecting.result()
             try:
-                if total >= INLINE_BELOW or scheduler is not None:
-                    _distributed(client, store, summary, kind, todo, progress, on_dashboard)
+                if todo:
+                    _distributed(client, store, summary, kind, todo, known, progress, on_dashboard)
             finally:
                 client.close()
                 if cluster is not None:
                     cluster.close()
+        store.remember([(s.path, s.signature, s.digest) for s in sources if s.digest and not s.error])
     summary.seconds = time.perf_counter() - started
     return summary
 
 
-def _connect(scheduler: str | None, workers: int | None) -> tuple[Any, Any]:
+def _connect(scheduler: str | None, workers: int | None, kind: str) -> tuple[Any, Any]:
     try:
+        import dask
         from dask.distributed import Client, LocalCluster
     except ImportError:
         raise UsageError("survey needs Dask: pip install 'illumos-rust[survey]'") from None
     if scheduler is None:
         n = workers or os.cpu_count() or 1
-        cluster = LocalCluster(  # type: ignore[no-untyped-call]
-            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=40
-        )
+        # Worker processes forked from this one start in ~1 s and inherit the imported code and the port
+        # context (cfg sets from rustc, libc index) built here once; spawned ones took ~3.5 s to start plus
+        # ~1.3 s to warm up on the first task, measured on a loaded 2-core machine (where fork exists).
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        if method == "fork" and kind == "crate":
+            prewarm()
+        with dask.config.set({"distributed.worker.multiprocessing-method": method}):
+            cluster = LocalCluster(  # type: ignore[no-untyped-call]
+                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=40
+            )
         return Client(cluster), cluster  # type: ignore[no-untyped-call]
     try:
         return Client(scheduler, timeout=30), None  # type: ignore[no-untyped-call]
@@ -176,6 +188,7 @@ def _distributed(
     summary: RunSummary,
     kind: str,
     todo: list[Source],
+    known: set[str],
     progress: Callable[[int, int], None] | None,
     on_dashboard: Callable[[str], None] | None,
 ) -> None:
@@ -186,12 +199,14 @@ def _distributed(
     if link and on_dashboard:
         on_dashboard(link)
     n_workers = max(1, len(client.scheduler_info().get("workers", {})))
+    known_on_workers = client.scatter(frozenset(known), broadcast=True) if known else frozenset()
     pending: dict[str, list[Source]] = {}
 
     def submit(chunk: list[Source]) -> Any:
-        key = f"survey-{kind}-{chunk[0].digest[:16]}-{len(chunk)}"
+        items = [(s.path, s.how, s.digest) for s in chunk]
+        key = "survey-" + hashlib.sha256(repr(items).encode("utf-8", "surrogateescape")).hexdigest()[:24]
         pending[key] = chunk
-        return client.submit(run_chunk, kind, [s.path for s in chunk], key=key, pure=False, retries=2)
+        return client.submit(run_chunk, kind, items, known_on_workers, key=key, pure=False, retries=2)
 
     done = 0
     queue = as_completed([submit(c) for c in chunks(todo, n_workers)])  # type: ignore[no-untyped-call]
@@ -223,6 +238,14 @@ def _has_dashboard(client: Any) -> bool:
 
 def _record(store: Store, summary: RunSummary, kind: str, src: Source, result: dict[str, Any]) -> None:
     status = str(result.get("status", "failed"))
+    if result.get("digest"):
+        src.digest = str(result["digest"])  # hashed by the worker
+    if not src.digest:  # the task died before hashing (worker killed): key it by path, retried next run
+        src.digest = "unreadable:" + hashlib.sha256(src.path.encode("utf-8", "surrogateescape")).hexdigest()
+    if status == "known":  # the worker found this content already in the store
+        summary.reused += 1
+        store.relocate(kind, src.digest, TOOL, src.path)
+        return
     reason = str(result.get("reason", ""))
     store.put(
         Item(

@@ -23,8 +23,8 @@ from typing import Any
 from .. import __version__
 from ..audit import audit
 from ..port.engine import LibcResolver, decide, default_libc_dirs, make_context, scan
-from ..port.workspace import discover
-from .sources import unpack_crate
+from ..port.workspace import Crate, discover
+from .sources import Source, content_digest, unpack_crate
 
 TOOL = __version__
 KEEP_PER_RULE = 50
@@ -43,6 +43,14 @@ def _port_state(base: str, target: str) -> tuple[Any, LibcResolver]:
         ctx = make_context(base, target)
         _PORT_STATE[key] = (ctx, LibcResolver(ctx, default_libc_dirs()))
     return _PORT_STATE[key]
+
+
+def prewarm(base: str = "x86_64-pc-solaris", target: str = "x86_64-unknown-illumos") -> None:
+    """Build the port context and index the registry's libc sources now (in the process that forks the
+    workers), so that every forked worker starts with them."""
+    _ctx, resolver = _port_state(base, target)
+    # port's own prewarm indexes the libc-X.Y.Z directories among the crates it is given
+    resolver.prewarm([Crate(root, "") for _v, _text, root in resolver.available])
 
 
 def _inject_fault(path: str) -> None:
@@ -161,11 +169,30 @@ def audit_binary(path: str) -> dict[str, Any]:
         return _failed(f"{type(exc).__name__}: {exc}", started)
 
 
-def run_chunk(kind: str, paths: list[str]) -> list[dict[str, Any]]:
-    """Several items in one Dask task: per-task overhead (scheduling, transfer, a worker's first-call
-    warm-up) is paid once per chunk rather than per small crate."""
+def run_chunk(
+    kind: str, items: list[tuple[str, str, str]], known: frozenset[str] | set[str]
+) -> list[dict[str, Any]]:
+    """Several items ``(path, how, digest)`` in one Dask task: per-task overhead (scheduling, transfer) is
+    paid once per chunk rather than per small crate. An item without a digest is hashed here first (the
+    workers share the reading of a whole corpus) and skipped, as ``{"status": "known"}``, when the store
+    already has that content."""
     fn = port_crate if kind == "crate" else audit_binary
-    return [fn(p) for p in paths]
+    out: list[dict[str, Any]] = []
+    for path, how, digest in items:
+        if not digest:
+            src = Source(kind, path, how)
+            content_digest(src)
+            digest = src.digest
+            if src.error:
+                out.append({"status": "failed", "reason": src.error, "digest": digest, "result": {}})
+                continue
+            if digest in known:
+                out.append({"status": "known", "digest": digest})
+                continue
+        result = fn(path)
+        result["digest"] = digest
+        out.append(result)
+    return out
 
 
 def _where() -> str:
