@@ -15,7 +15,6 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..audit import expand
 from ..errors import UsageError
 from ..port.workspace import SKIP_DIRS
 
@@ -115,6 +114,8 @@ def crate_sources(paths: list[str]) -> list[Source]:
 
 def binary_sources(paths: list[str]) -> list[Source]:
     """ELF files named or found in the trees (``audit``'s own walk, so both see the same files)."""
+    from ..audit import expand  # here: `survey crates` need not pay for importing audit
+
     for given in paths:
         if not Path(given).exists():
             raise UsageError(f"{given}: no such file or directory")

@@ -21,7 +21,6 @@ from collections import Counter
 from typing import Any
 
 from .. import __version__
-from ..audit import audit
 from ..port.engine import LibcResolver, decide, default_libc_dirs, make_context, scan
 from ..port.workspace import Crate, discover
 from .sources import Source, content_digest, unpack_crate
@@ -137,6 +136,8 @@ def port_crate(
 
 def audit_binary(path: str) -> dict[str, Any]:
     """``audit`` (platform profile) on one ELF file."""
+    from ..audit import audit  # here: `survey crates` need not pay for importing audit (~0.3 s)
+
     started = time.perf_counter()
     try:
         _inject_fault(path)
