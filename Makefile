@@ -15,6 +15,8 @@ DEB_PKGS += gcc g++
 # toolchain build-std / dist (issue 17): Debian's rustc + its matching std source (with library/vendor),
 # repackaged and served to rustup in the end-to-end test.
 DEB_PKGS += rustc-web cargo-web rust-web-src
+# survey's report is rendered in headless Chromium by its tests (issue 18).
+DEB_PKGS += chromium
 SHARED   ?= $(or $(ILLUMOS_RUST_SHARED),$(abspath ../shared))
 export ILLUMOS_RUST_SHARED := $(SHARED)
 

@@ -35,7 +35,8 @@ from .. import __version__
 from ..errors import FileError, FormatError, IllumosRustError, Interrupted, UnsafeEditError, UsageError
 
 COMMANDS = (
-    "inspect", "audit", "edit", "demangle", "target", "port", "ctf", "core", "probes", "dist", "toolchain"
+    "inspect", "audit", "edit", "demangle", "target", "port", "ctf", "core", "probes", "dist", "toolchain",
+    "survey",
 )  # fmt: skip
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2

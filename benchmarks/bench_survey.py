@@ -1,0 +1,139 @@
+"""Benchmark ``illumos-rust survey crates`` on the Debian crate corpus (``make corpus``) against ``port``.
+
+Every command is timed as a user sees it (process start to exit), the commands round-robin, median of
+BENCH_REPEAT runs (default 3) each, on a warm page cache:
+
+* ``illumos-rust port CORPUS --jobs 1`` (single process) and ``--jobs 2``: the anchor, the same analysis;
+* ``illumos-rust survey crates CORPUS --workers 2`` into a fresh store: a local Dask cluster of 2 worker
+  processes, cluster start-up and content hashing included;
+* the second run after editing one crate (a copy in the corpus view, so the system registry is never
+  written): stat signatures, one re-hash, one analysis in-process.
+
+Then the HTML report of that store: its weight on disk and the time headless Chromium takes to load and
+render the index page (``--dump-dom``), when chromium is installed.
+
+Prints the numbers the issue asks for: survey / single-process port (target <= 1.3) and second run / first
+run (target <= 0.05). Peak RSS is GNU time's %M for the largest process of a run.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CORPUS = Path(os.environ.get("PORT_CORPUS", "/usr/share/cargo/registry"))
+REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
+GNU_TIME = "/usr/bin/time" if os.path.exists("/usr/bin/time") else None
+TOOL = str(Path(sys.executable).with_name("illumos-rust"))
+EDITED = "fs2-0.4.3"
+
+
+def timed(cmd: list[str]) -> tuple[float, float, int]:
+    """Wall seconds, CPU seconds of the process tree, peak RSS in kB (0 without GNU time)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    run, rss_file = cmd, ""
+    if GNU_TIME:
+        fd, rss_file = tempfile.mkstemp(prefix="bench-survey-rss-")
+        os.close(fd)
+        run = [GNU_TIME, "-f", "%M", "-o", rss_file, *cmd]
+    start = time.perf_counter()
+    proc = subprocess.run(run, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode not in (0, 1):
+        sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.strip()[-600:]}")
+    rss = 0
+    if rss_file:
+        lines = Path(rss_file).read_text().split()
+        os.unlink(rss_file)
+        rss = int(lines[-1]) if lines and lines[-1].isdigit() else 0
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return wall, cpu, rss
+
+
+def median(xs: list[tuple[float, float, int]]) -> tuple[float, float, int]:
+    return sorted(xs)[len(xs) // 2]
+
+
+def main() -> int:
+    crates = sorted(d for d in CORPUS.iterdir() if (d / "Cargo.toml").is_file()) if CORPUS.is_dir() else []
+    if not crates:
+        print(f"bench_survey: no crates under {CORPUS}; run `make corpus` first (skipped)")
+        return 0
+    work = Path(tempfile.mkdtemp(prefix="bench-survey-"))
+    try:
+        view = work / "corpus"  # symlinks to the registry, one real copy that the second run edits
+        view.mkdir()
+        for d in crates:
+            if d.name == EDITED:
+                shutil.copytree(d, view / d.name, symlinks=True)
+            else:
+                os.symlink(d, view / d.name)
+        edited = next((view / EDITED / "src").glob("*.rs"), None) if (view / EDITED).is_dir() else None
+        rows: dict[str, list[tuple[float, float, int]]] = {}
+        for i in range(REPEAT):
+            store = work / f"s{i}.db"
+            cmds = {
+                # port does not follow the view's symlinks: it scans the corpus itself
+                "port --jobs 1": [TOOL, "port", str(CORPUS), "--format", "json", "--jobs", "1"],
+                "port --jobs 2": [TOOL, "port", str(CORPUS), "--format", "json", "--jobs", "2"],
+                "survey crates --workers 2 (fresh store)": [
+                    *(TOOL, "survey", "crates", str(view), "--workers", "2", "--store", str(store)),
+                ],
+            }
+            for label, cmd in cmds.items():
+                rows.setdefault(label, []).append(timed(cmd))
+            if edited is not None:
+                with open(edited, "a", encoding="utf-8") as fh:
+                    fh.write(f"\n// bench edit {i}\n")
+            again = [TOOL, "survey", "crates", str(view), "--workers", "2", "--store", str(store)]
+            rows.setdefault("survey again, one crate edited", []).append(timed(again))
+        print(f"corpus: {len(crates)} crates in {CORPUS}, median of {REPEAT}, load {os.getloadavg()[0]:.1f}")
+        print("| command | wall s | CPU s | peak RSS MB |")
+        print("|---|---|---|---|")
+        med = {label: median(r) for label, r in rows.items()}
+        for label, (wall, cpu, rss) in med.items():
+            print(f"| {label} | {wall:.2f} | {cpu:.2f} | {rss / 1024:.0f} |")
+        survey = med["survey crates --workers 2 (fresh store)"][0]
+        print(f"survey / port --jobs 1: {survey / med['port --jobs 1'][0]:.2f}x (target <= 1.3)")
+        print(f"survey / port --jobs 2: {survey / med['port --jobs 2'][0]:.2f}x")
+        print(f"second run / first: {med['survey again, one crate edited'][0] / survey:.3f} (target <= 0.05)")
+        out = work / "report"
+        t = time.perf_counter()
+        subprocess.run([TOOL, "survey", "report", "-o", str(out), "--store", str(work / "s0.db")], check=True)
+        build_s = time.perf_counter() - t
+        size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+        print(
+            f"report: {size / 1e6:.2f} MB in {len(list(out.rglob('*.html')))} pages, built in {build_s:.2f} s"
+        )
+        chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+        if chromium:
+            cmd = [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                f"--user-data-dir={work / 'prof'}",
+            ]
+            cmd += ["--dump-dom", (out / "index.html").as_uri()]
+            walls = [timed(cmd)[0] for _ in range(REPEAT)]
+            blank = work / "blank.html"
+            blank.write_text("<!DOCTYPE html><title>x</title>")
+            base = [timed([*cmd[:-1], blank.as_uri()])[0] for _ in range(REPEAT)]
+            print(
+                f"chromium --dump-dom index.html: {sorted(walls)[len(walls) // 2]:.2f} s "
+                f"(an empty page: {sorted(base)[len(base) // 2]:.2f} s)"
+            )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

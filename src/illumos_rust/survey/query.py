@@ -1,0 +1,145 @@
+"""``survey query``: the common questions over the store, as rows (rendered as text, JSON or CSV).
+
+Each question is a function from the store's items to rows of a fixed set of columns, so the three formats
+print the same thing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from .store import Item, Store
+
+#: ``port`` rules that mean "illumos is left out" (the rest are informational or about parsing).
+GAP_RULES = ("port/solaris-only", "port/probable-gap", "port/shared-api", "port/raw-syscall")
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    name: str
+    help: str
+    columns: tuple[str, ...]
+    rows: Callable[[Iterable[Item]], list[dict[str, Any]]]
+
+
+def _solaris_only(items: Iterable[Item]) -> list[dict[str, Any]]:
+    out = []
+    for it in items:
+        if it.kind != "crate" or it.status != "ok":
+            continue
+        n = int(it.result.get("rules", {}).get("port/solaris-only", 0))
+        if n:
+            out.append({"crate": it.name, "solaris_only": n, "path": it.path})
+    return sorted(out, key=lambda r: (-r["solaris_only"], r["crate"]))
+
+
+def _gaps(items: Iterable[Item]) -> list[dict[str, Any]]:
+    out = []
+    for it in items:
+        if it.kind != "crate" or it.status != "ok":
+            continue
+        rules = it.result.get("rules", {})
+        counts = {r.split("/", 1)[1]: int(rules.get(r, 0)) for r in GAP_RULES}
+        if any(counts.values()):
+            out.append({"crate": it.name, **counts, "path": it.path})
+    return sorted(out, key=lambda r: r["crate"])
+
+
+def _no_frame_pointers(items: Iterable[Item]) -> list[dict[str, Any]]:
+    out = []
+    for it in items:
+        if it.kind != "binary" or it.status != "ok":
+            continue
+        fp = it.result.get("frame_pointers", {})
+        missing = int(fp.get("totals", {}).get("NO_FP", 0))
+        if missing or it.result.get("rules", {}).get("fp-missing"):
+            out.append({"binary": it.path, "coverage_percent": fp.get("coverage_percent"), "no_fp": missing})
+    return sorted(out, key=lambda r: r["binary"])
+
+
+def _opt_local(items: Iterable[Item]) -> list[dict[str, Any]]:
+    out = []
+    for it in items:
+        if it.kind != "binary" or it.status != "ok":
+            continue
+        deps = it.result.get("dependencies", {})
+        hits = []
+        for key in ("needed", "runpath", "rpath"):
+            value = deps.get(key) or []
+            # audit's facts: NEEDED is a list, DT_RUNPATH/DT_RPATH the colon-separated string (or None)
+            for entry in value.split(":") if isinstance(value, str) else value:
+                if isinstance(entry, str) and entry.startswith("/opt/local"):
+                    hits.append(f"{key}={entry}")
+        if hits:
+            out.append({"binary": it.path, "references": "; ".join(hits)})
+    return sorted(out, key=lambda r: r["binary"])
+
+
+def _failed(items: Iterable[Item]) -> list[dict[str, Any]]:
+    return [{"kind": it.kind, "path": it.path, "reason": it.reason} for it in items if it.status != "ok"]
+
+
+QUESTIONS = {
+    q.name: q
+    for q in (
+        Question(
+            "solaris-only",
+            "crates using Solaris-only libc items",
+            ("crate", "solaris_only", "path"),
+            _solaris_only,
+        ),
+        Question(
+            "gaps",
+            "crates with any illumos gap, counted by kind",
+            ("crate", *(r.split("/", 1)[1] for r in GAP_RULES), "path"),
+            _gaps,
+        ),
+        Question(
+            "no-frame-pointers",
+            "binaries with functions lacking frame pointers",
+            ("binary", "coverage_percent", "no_fp"),
+            _no_frame_pointers,
+        ),
+        Question(
+            "opt-local",
+            "binaries whose NEEDED/RUNPATH/RPATH name /opt/local",
+            ("binary", "references"),
+            _opt_local,
+        ),
+        Question(
+            "failed",
+            "items the survey could not analyse, with the reason",
+            ("kind", "path", "reason"),
+            _failed,
+        ),
+    )
+}
+
+
+def ask(store_path: str, name: str) -> tuple[Question, list[dict[str, Any]]]:
+    q = QUESTIONS[name]
+    with Store(store_path) as store:
+        return q, q.rows(list(store.items()))
+
+
+def render(q: Question, rows: list[dict[str, Any]], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps({"question": q.name, "rows": rows}, indent=2) + "\n"
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=list(q.columns), lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+        return buf.getvalue()
+    if not rows:
+        return f"{q.name}: none\n"
+    cells = [[str(r.get(c, "")) for c in q.columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(q.columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(q.columns, widths, strict=True)).rstrip()]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,302 @@
+"""``survey report -o DIR``: a static HTML report that opens from disk (no server, no CDN, no JavaScript).
+
+Plots are matplotlib SVG inlined into the page: a few kB each, drawn by the browser's SVG renderer with no
+script to load or run, so the page works offline and from ``file://``, and the whole report for a
+thousand crates stays far below 5 MB (the benchmark prints the measured weight). An index page carries
+the plots and sortable-by-eye tables; each crate and binary gets its own page with its findings and, for
+crates, the proposed patch.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import os
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from ..errors import FileError
+from .query import GAP_RULES
+from .store import Item, Store
+
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}
+h1,h2{font-weight:600}table{border-collapse:collapse;margin:1em 0;font-size:90%}
+th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:top}
+th{background:#f3f3f3}.failed{color:#b00}.ok{color:#070}pre{background:#f7f7f7;padding:.8em;overflow:auto}
+figure{display:inline-block;margin:0 1em 1em 0}figcaption{font-size:90%;color:#555}
+"""
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head>\n<body>\n{body}\n</body></html>\n"
+    )
+
+
+def _table(headers: Iterable[str], rows: Iterable[Iterable[str]], cls: str = "") -> str:
+    """Cells are trusted HTML (callers escape); headers are escaped here."""
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table class='{cls}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _svg_bar(
+    title: str, labels: list[str], values: list[float], *, horizontal: bool = False, xlabel: str = ""
+) -> str:
+    """One bar chart as inline SVG (text kept as text, not paths: smaller and searchable)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams["svg.fonttype"] = "none"
+    height = max(2.5, 0.28 * len(labels) + 1.0) if horizontal else 3.2
+    fig, ax = plt.subplots(figsize=(6.4, height))
+    try:
+        if not labels:
+            ax.text(0.5, 0.5, "no data", ha="center", va="center")
+            ax.set_axis_off()
+        elif horizontal:
+            ax.barh(labels[::-1], values[::-1], color="#4c78a8")
+            ax.set_xlabel(xlabel)
+        else:
+            ax.bar(labels, values, color="#4c78a8")
+            ax.set_ylabel(xlabel)
+            ax.tick_params(axis="x", labelrotation=30)
+        ax.set_title(title)
+        fig.tight_layout()
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg")
+    finally:
+        plt.close(fig)
+    svg = buf.getvalue()
+    start = svg.find("<svg")
+    return svg[start:] if start >= 0 else svg
+
+
+def _page_name(it: Item) -> str:
+    return f"{it.kind}-{it.digest[:20]}.html"
+
+
+def _gap_count(it: Item) -> int:
+    rules = it.result.get("rules", {})
+    return sum(int(rules.get(r, 0)) for r in GAP_RULES)
+
+
+def reverse_dependents(crates: list[Item]) -> dict[str, set[str]]:
+    """For each crate name, every crate in the corpus that depends on it, directly or transitively
+    (``Cargo.toml`` edges; versions are not told apart: the corpus rarely holds two of one crate)."""
+    direct: dict[str, set[str]] = defaultdict(set)
+    for it in crates:
+        me = it.result.get("crate") or it.name
+        for dep in it.result.get("dependencies", []):
+            direct[dep].add(me)
+    closure: dict[str, set[str]] = {}
+    for name in list(direct):
+        seen: set[str] = set()
+        stack = [name]
+        while stack:  # iterative: a dependency cycle or a deep chain cannot overflow the stack
+            for parent in direct.get(stack.pop(), ()):
+                if parent not in seen:
+                    seen.add(parent)
+                    stack.append(parent)
+        seen.discard(name)
+        closure[name] = seen
+    return closure
+
+
+def build(store_path: str, out_dir: str, *, top: int = 20) -> dict[str, Any]:
+    """Write the report; returns what was written (pages, bytes)."""
+    with Store(store_path) as store:
+        items = list(store.items())
+    crates = [it for it in items if it.kind == "crate"]
+    binaries = [it for it in items if it.kind == "binary"]
+    try:
+        os.makedirs(os.path.join(out_dir, "items"), exist_ok=True)
+    except OSError as exc:
+        raise FileError.from_os(out_dir, "cannot create the report directory", exc) from None
+    written = 0
+
+    def write(rel: str, text: str) -> None:
+        nonlocal written
+        path = os.path.join(out_dir, rel)
+        try:
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        except OSError as exc:
+            raise FileError.from_os(path, "cannot write the report", exc) from None
+        written += len(text.encode())
+
+    ok_crates = [c for c in crates if c.status == "ok"]
+    readiness = Counter(
+        "failed"
+        if c.status != "ok"
+        else "gaps"
+        if _gap_count(c)
+        else "knows illumos"
+        if c.result.get("knows_illumos")
+        else "no OS-specific code"
+        for c in crates
+    )
+    ready_labels = [k for k in ("knows illumos", "no OS-specific code", "gaps", "failed") if readiness[k]]
+    by_rule: Counter[str] = Counter()
+    for c in ok_crates:
+        for rule, n in c.result.get("rules", {}).items():
+            by_rule[rule] += int(n)
+    rdeps = reverse_dependents(ok_crates)
+    blocking = sorted(
+        ((c, len(rdeps.get(c.result.get("crate") or c.name, ()))) for c in ok_crates if _gap_count(c)),
+        key=lambda cn: (-cn[1], cn[0].name),
+    )
+    fp_fp: Counter[str] = Counter()
+    fp_judged: Counter[str] = Counter()
+    for b in binaries:
+        for row in b.result.get("frame_pointers", {}).get("by_owner") or []:
+            if row.get("kind") != "crate":
+                continue
+            judged = sum(int(row.get(k, 0)) for k in ("FP", "NO_FP", "RBP_CLOBBER"))
+            fp_fp[row["name"]] += int(row.get("FP", 0))
+            fp_judged[row["name"]] += judged
+    fp_rows = sorted(
+        ((n, 100.0 * fp_fp[n] / fp_judged[n], fp_judged[n]) for n in fp_judged if fp_judged[n]),
+        key=lambda r: (r[1], -r[2]),
+    )[:top]
+
+    figs = [
+        _svg_bar(
+            "Readiness of the crates", ready_labels, [readiness[k] for k in ready_labels], xlabel="crates"
+        ),
+        _svg_bar(
+            "Findings by kind",
+            [r.split("/", 1)[-1] for r, _ in by_rule.most_common(12)],
+            [n for _, n in by_rule.most_common(12)],
+            horizontal=True,
+            xlabel="findings",
+        ),
+        _svg_bar(
+            f"Gaps blocking the most reverse deps (top {top})",
+            [c.name for c, _ in blocking[:top]],
+            [n for _, n in blocking[:top]],
+            horizontal=True,
+            xlabel="crates depending on it (transitively)",
+        ),
+        _svg_bar(
+            f"Frame-pointer coverage by crate (lowest {top})",
+            [n for n, _, _ in fp_rows],
+            [round(p, 1) for _, p, _ in fp_rows],
+            horizontal=True,
+            xlabel="% of non-leaf functions with a frame pointer",
+        ),
+    ]
+    captions = ["readiness", "gaps by kind", "blocking reverse dependencies", "frame-pointer coverage"]
+    body = [
+        "<h1>illumos readiness survey</h1>",
+        f"<p>{len(crates)} crates ({sum(c.status != 'ok' for c in crates)} failed), {len(binaries)} binaries "
+        f"({sum(b.status != 'ok' for b in binaries)} failed).</p>",
+        "<div id=plots>",
+        *(
+            f"<figure class=plot data-plot='{cap}'>{svg}<figcaption>{cap}</figcaption></figure>"
+            for svg, cap in zip(figs, captions, strict=True)
+        ),
+        "</div>",
+    ]
+    if crates:
+        body.append("<h2>Crates</h2>")
+        body.append(
+            _table(
+                ("crate", "status", "illumos gaps", "findings", "reverse deps", "patch"),
+                (
+                    (
+                        f"<a href='items/{_page_name(c)}'>{html.escape(c.name)}</a>",
+                        _status(c),
+                        str(_gap_count(c)),
+                        str(len(c.result.get("findings", []))),
+                        str(len(rdeps.get(c.result.get("crate") or c.name, ()))),
+                        "yes" if c.result.get("patch") else "",
+                    )
+                    for c in sorted(crates, key=lambda c: c.name)
+                ),
+                "crates",
+            )
+        )
+    if binaries:
+        body.append("<h2>Binaries</h2>")
+        body.append(
+            _table(
+                ("binary", "status", "frame-pointer coverage", "findings"),
+                (
+                    (
+                        f"<a href='items/{_page_name(b)}'>{html.escape(b.path)}</a>",
+                        _status(b),
+                        html.escape(str(b.result.get("frame_pointers", {}).get("coverage_percent", ""))),
+                        str(sum(int(n) for n in b.result.get("rules", {}).values())),
+                    )
+                    for b in binaries
+                ),
+                "binaries",
+            )
+        )
+    write("index.html", _page("illumos readiness survey", "\n".join(body)))
+    for it in items:
+        write(os.path.join("items", _page_name(it)), _item_page(it, rdeps))
+    return {"pages": len(items) + 1, "bytes": written, "index": os.path.join(out_dir, "index.html")}
+
+
+def _item_page(it: Item, rdeps: dict[str, set[str]]) -> str:
+    title = it.name if it.kind == "crate" else os.path.basename(it.path)
+    parts = [
+        "<p><a href='../index.html'>survey</a></p>",
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p>{html.escape(it.kind)} at <code>{html.escape(it.path)}</code>, sha256 <code>{it.digest}</code>, "
+        f"tool {html.escape(it.tool)}, {it.seconds:.2f} s</p>",
+    ]
+    if it.status != "ok":
+        parts.append(f"<p class=failed>analysis failed: {html.escape(it.reason)}</p>")
+    res = it.result
+    if it.kind == "crate" and it.status == "ok":
+        users = sorted(rdeps.get(res.get("crate") or it.name, ()))
+        parts.append(f"<p>{len(users)} crates in the corpus depend on it.</p>")
+    counts = res.get("rules", {})
+    if counts:
+        parts.append(_table(("rule", "count"), ((html.escape(r), str(n)) for r, n in sorted(counts.items()))))
+    findings = res.get("findings", [])
+    if findings:
+        parts.append("<h2>Findings</h2>")
+        parts.append(
+            _table(
+                ("severity", "rule", "where", "message", "fix"),
+                (
+                    (
+                        html.escape(f.get("severity", "")),
+                        html.escape(f.get("rule", "")),
+                        html.escape(_where(f.get("location", {}))),
+                        html.escape(f.get("message", "")),
+                        html.escape(f.get("fix", "")),
+                    )
+                    for f in findings
+                ),
+                "findings",
+            )
+        )
+    if res.get("patch"):
+        parts.append(
+            "<h2>Proposed patch</h2><p>Apply in the crate's directory with <code>patch -p1</code>.</p>"
+        )
+        parts.append(f"<pre class=patch>{html.escape(res['patch'])}</pre>")
+    return _page(title, "\n".join(parts))
+
+
+def _status(it: Item) -> str:
+    return f"<span class={'ok' if it.status == 'ok' else 'failed'}>{html.escape(it.status)}</span>"
+
+
+def _where(loc: dict[str, Any]) -> str:
+    text = str(loc.get("path", ""))
+    if loc.get("line"):
+        text += f":{loc['line']}"
+    if loc.get("symbol"):
+        text += f" {loc['symbol']}"
+    return text

@@ -1,0 +1,157 @@
+"""The survey's result store: one SQLite file, one row per analysed item and tool version.
+
+Why SQLite: it is embedded (no server next to the Dask cluster), a crash mid-run leaves every committed row
+intact, and WAL mode lets ``survey query``/``survey report`` read while a run writes. Only the Dask *client*
+writes (the workers return plain dicts), so there is exactly one writer per run; a second concurrent run
+waits on SQLite's lock (``busy_timeout``) instead of corrupting the file.
+
+Key: ``(kind, digest, tool)`` where ``digest`` is the content hash of the item (a crate's files, a binary's
+bytes) and ``tool`` the illumos-rust version: an unchanged item is never analysed twice by the same tool,
+and a new tool version re-analyses everything.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import FileError
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+    kind     TEXT NOT NULL,          -- 'crate' or 'binary'
+    digest   TEXT NOT NULL,          -- sha256 of the content (see sources.py)
+    tool     TEXT NOT NULL,          -- illumos-rust version that produced the row
+    name     TEXT NOT NULL,          -- crate name-version, or the binary's path
+    path     TEXT NOT NULL,          -- where it was found in this run
+    status   TEXT NOT NULL,          -- 'ok' or 'failed'
+    reason   TEXT NOT NULL DEFAULT '',
+    seconds  REAL NOT NULL DEFAULT 0,
+    result   TEXT NOT NULL DEFAULT '{}',  -- JSON: findings, facts, patch, dependencies
+    updated  REAL NOT NULL,
+    PRIMARY KEY (kind, digest, tool)
+);
+CREATE INDEX IF NOT EXISTS items_by_path ON items (kind, path);
+-- stat signature -> content digest: a rerun reads only the files whose sizes/mtimes changed
+CREATE TABLE IF NOT EXISTS fingerprints (
+    path      TEXT PRIMARY KEY,
+    signature TEXT NOT NULL,
+    digest    TEXT NOT NULL
+);
+"""
+
+
+@dataclass(slots=True)
+class Item:
+    """One stored analysis."""
+
+    kind: str
+    digest: str
+    tool: str
+    name: str
+    path: str
+    status: str
+    reason: str
+    seconds: float
+    result: dict[str, Any]
+
+
+class Store:
+    """A thin typed layer over the ``items`` table."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        try:
+            self.db = sqlite3.connect(path, timeout=60.0, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise FileError(path, f"not a usable survey store ({exc})") from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def known(self, kind: str, tool: str) -> set[str]:
+        """Digests already analysed by this tool version (ok or failed: a failure is a result too)."""
+        rows = self.db.execute("SELECT digest FROM items WHERE kind=? AND tool=?", (kind, tool))
+        return {r[0] for r in rows}
+
+    def fingerprints(self) -> dict[str, tuple[str, str]]:
+        """path -> (stat signature, digest) from earlier runs."""
+        return {
+            r[0]: (r[1], r[2]) for r in self.db.execute("SELECT path, signature, digest FROM fingerprints")
+        }
+
+    def remember(self, rows: list[tuple[str, str, str]]) -> None:
+        """Store (path, signature, digest) rows in one transaction."""
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.executemany("INSERT OR REPLACE INTO fingerprints VALUES (?,?,?)", rows)
+
+    def put(self, item: Item) -> None:
+        """Insert or replace one row in its own transaction: an interrupted run keeps every finished item."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO items VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (
+                item.kind,
+                item.digest,
+                item.tool,
+                item.name,
+                item.path,
+                item.status,
+                item.reason,
+                item.seconds,
+                json.dumps(item.result, separators=(",", ":"), default=str),
+                time.time(),
+            ),
+        )
+
+    def relocate(self, kind: str, digest: str, tool: str, path: str) -> None:
+        """An unchanged item found at a new path: remember where it is now."""
+        self.db.execute(
+            "UPDATE items SET path=? WHERE kind=? AND digest=? AND tool=?", (path, kind, digest, tool)
+        )
+
+    def items(self, kind: str | None = None, tool: str | None = None) -> Iterator[Item]:
+        """Stored items, newest row per path (an older version of a file that changed is history)."""
+        sql = "SELECT kind,digest,tool,name,path,status,reason,seconds,result FROM items"
+        where, args = [], []
+        if kind:
+            where.append("kind=?")
+            args.append(kind)
+        if tool:
+            where.append("tool=?")
+            args.append(tool)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY kind, path, updated DESC"
+        seen: set[tuple[str, str]] = set()
+        for row in self.db.execute(sql, args):
+            if (row[0], row[4]) in seen:
+                continue
+            seen.add((row[0], row[4]))
+            yield Item(
+                str(row[0]),
+                str(row[1]),
+                str(row[2]),
+                str(row[3]),
+                str(row[4]),
+                str(row[5]),
+                str(row[6]),
+                float(row[7]),
+                json.loads(row[8]),
+            )
+
+    def count(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM items").fetchone()[0])

@@ -1,0 +1,201 @@
+"""The work one Dask task does: ``port`` on one crate, ``audit`` on one binary, as a plain JSON-able dict.
+
+Both call the capabilities' library functions (``port.engine.scan``/``decide``, the same steps
+``run_port`` composes; ``audit.audit``), so a survey finds exactly what ``port``/``audit`` find item by
+item. A task never raises for a bad item: whatever goes wrong becomes ``{"status": "failed", "reason": ...}``
+and the survey carries on. What a task returns is small: a binary without frame pointers has tens of
+thousands of ``fp-missing`` findings, so per rule only the first :data:`KEEP_PER_RULE` are kept, with the
+count.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+import tomllib
+import traceback
+from collections import Counter
+from typing import Any
+
+from .. import __version__
+from ..port.engine import LibcResolver, decide, default_libc_dirs, make_context, scan
+from ..port.workspace import Crate, discover
+from .sources import Source, content_digest, unpack_crate
+
+TOOL = __version__
+KEEP_PER_RULE = 50
+#: Fault injection for tests: a task whose path contains this text raises before analysing (the survey
+#: must record it as failed and finish). Unset in normal use.
+FAULT_ENV = "ILLUMOS_RUST_SURVEY_FAULT"
+
+_PORT_STATE: dict[tuple[str, str], tuple[Any, LibcResolver]] = {}
+
+
+def _port_state(base: str, target: str) -> tuple[Any, LibcResolver]:
+    """Context and libc resolver, once per worker process: indexing a libc source costs ~0.3 s, and a
+    registry's crates share a handful of libc versions."""
+    key = (base, target)
+    if key not in _PORT_STATE:
+        ctx = make_context(base, target)
+        _PORT_STATE[key] = (ctx, LibcResolver(ctx, default_libc_dirs()))
+    return _PORT_STATE[key]
+
+
+def prewarm(base: str = "x86_64-pc-solaris", target: str = "x86_64-unknown-illumos") -> None:
+    """Build the port context and index the registry's libc sources now (in the process that forks the
+    workers), so that every forked worker starts with them."""
+    _ctx, resolver = _port_state(base, target)
+    # port's own prewarm indexes the libc-X.Y.Z directories among the crates it is given
+    resolver.prewarm([Crate(root, "") for _v, _text, root in resolver.available])
+
+
+def _inject_fault(path: str) -> None:
+    marker = os.environ.get(FAULT_ENV)
+    if marker and marker in path:
+        raise RuntimeError(f"injected fault ({FAULT_ENV}={marker})")
+
+
+def _failed(reason: str, started: float) -> dict[str, Any]:
+    return {"status": "failed", "reason": reason, "seconds": time.perf_counter() - started, "result": {}}
+
+
+def dependencies(manifest: str) -> list[str]:
+    """Package names this crate depends on (normal, build and target-specific; dev-dependencies are not
+    edges a user of the crate inherits), resolving ``package = "..."`` renames."""
+    try:
+        with open(manifest, "rb") as fh:
+            data = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return []
+    tables: list[object] = [data.get("dependencies"), data.get("build-dependencies")]
+    targets = data.get("target")
+    if isinstance(targets, dict):
+        for t in targets.values():
+            if isinstance(t, dict):
+                tables += [t.get("dependencies"), t.get("build-dependencies")]
+    names: set[str] = set()
+    for table in tables:
+        if isinstance(table, dict):
+            for key, spec in table.items():
+                pkg = spec.get("package", key) if isinstance(spec, dict) else key
+                names.add(str(pkg))
+    return sorted(names)
+
+
+def port_crate(
+    path: str, base: str = "x86_64-pc-solaris", target: str = "x86_64-unknown-illumos"
+) -> dict[str, Any]:
+    """``port`` on one crate directory or ``.crate`` archive."""
+    started = time.perf_counter()
+    tmp = None
+    try:
+        _inject_fault(path)
+        root = path
+        if os.path.isfile(path):
+            tmp = tempfile.mkdtemp(prefix="illumos-rust-survey-")
+            root = unpack_crate(path, tmp)
+        ctx, resolver = _port_state(base, target)
+        top, crates = discover([root])
+        if not crates:
+            return _failed("no Rust sources", started)
+        results = scan(crates, ctx, jobs=1)
+        resolver.add_crates([r.crate for r in results])
+
+        def rel(p: str) -> str:
+            return os.path.relpath(p, top)
+
+        report = decide(results, ctx, resolver, rel)
+        main = next((r.crate for r in results if r.crate.root == os.path.abspath(root)), results[0].crate)
+        manifest = os.path.join(root, "Cargo.toml")
+        rules = Counter(f.rule for f in report.findings)
+        return {
+            "status": "ok",
+            "reason": "",
+            "seconds": time.perf_counter() - started,
+            "result": {
+                "crate": main.name,
+                "version": main.version,
+                "knows_illumos": any(r.knows_port for r in report.crates),
+                "findings": [f.to_dict() for f in report.findings],
+                "rules": dict(rules),
+                "patch": report.diff(),
+                "refused": [list(r) for r in report.refused],
+                "dependencies": dependencies(manifest),
+                "summary": report.summary(),
+            },
+        }
+    except Exception as exc:  # deliberately broad: one bad crate is a failed item, not a failed survey
+        return _failed(f"{type(exc).__name__}: {exc}" + _where(), started)
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def audit_binary(path: str) -> dict[str, Any]:
+    """``audit`` (platform profile) on one ELF file."""
+    from ..audit import audit  # here: `survey crates` need not pay for importing audit (~0.3 s)
+
+    started = time.perf_counter()
+    try:
+        _inject_fault(path)
+        report = audit(path)
+        rules = Counter(f.rule for f in report.findings)
+        kept: list[dict[str, Any]] = []
+        per_rule: Counter[str] = Counter()
+        for f in report.findings:
+            per_rule[f.rule] += 1
+            if per_rule[f.rule] <= KEEP_PER_RULE:
+                kept.append(f.to_dict())
+        facts = report.facts
+        fp = facts.get("frame_pointers", {})
+        deps = facts.get("dependencies", {})
+        return {
+            "status": "ok",
+            "reason": "",
+            "seconds": time.perf_counter() - started,
+            "result": {
+                "findings": kept,
+                "rules": dict(rules),
+                "target": facts.get("target", {}),
+                "frame_pointers": {
+                    k: fp.get(k) for k in ("method", "functions", "totals", "coverage_percent", "by_owner")
+                },
+                "dependencies": deps,
+            },
+        }
+    except Exception as exc:  # FormatError for malformed files; anything else is recorded the same way
+        return _failed(f"{type(exc).__name__}: {exc}", started)
+
+
+def run_chunk(
+    kind: str, items: list[tuple[str, str, str]], known: frozenset[str] | set[str]
+) -> list[dict[str, Any]]:
+    """Several items ``(path, how, digest)`` in one Dask task: per-task overhead (scheduling, transfer) is
+    paid once per chunk rather than per small crate. An item without a digest is hashed here first (the
+    workers share the reading of a whole corpus) and skipped, as ``{"status": "known"}``, when the store
+    already has that content."""
+    fn = port_crate if kind == "crate" else audit_binary
+    out: list[dict[str, Any]] = []
+    for path, how, digest in items:
+        if not digest:
+            src = Source(kind, path, how)
+            content_digest(src)
+            digest = src.digest
+            if src.error:
+                out.append({"status": "failed", "reason": src.error, "digest": digest, "result": {}})
+                continue
+            if digest in known:
+                out.append({"status": "known", "digest": digest})
+                continue
+        result = fn(path)
+        result["digest"] = digest
+        out.append(result)
+    return out
+
+
+def _where() -> str:
+    tb = traceback.extract_tb(sys.exc_info()[2])
+    return f" (at {os.path.basename(tb[-1].filename)}:{tb[-1].lineno})" if tb else ""

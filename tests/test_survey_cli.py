@@ -1,0 +1,92 @@
+"""``illumos-rust survey`` CLI: exit codes, one-line errors, hostile archives, resuming a partial store.
+
+Everything here runs in-process without a cluster (three or fewer items are analysed inline), so it is
+fast; the Dask paths are in test_survey.py and test_survey_scaleout.py."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import sqlite3
+import tarfile
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+import pytest
+
+from illumos_rust.cli.main import main
+
+REGISTRY = Path("/usr/share/cargo/registry")
+ADLER = REGISTRY / "adler-1.0.2"  # no OS-specific code: analysed in milliseconds
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(["survey", *args])
+    return code, out.getvalue(), err.getvalue()
+
+
+def _adler() -> Path:
+    if not (ADLER / "Cargo.toml").is_file():
+        pytest.skip(f"{ADLER} missing (make sysdeps installs the Debian crate sources)")
+    return ADLER
+
+
+def test_clean_run_exit_0_and_json_summary(tmp_path: Path) -> None:
+    code, out, err = run("crates", str(_adler()), "--store", str(tmp_path / "s.db"), "--format", "json")
+    assert (code, err) == (0, "")
+    data = json.loads(out)
+    assert (data["found"], data["analysed"], data["failed"]) == (1, 1, 0)
+
+
+def test_hostile_archives_fail_alone_exit_1(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    # a member escaping the extraction directory: tarfile's "data" filter refuses it
+    evil = src / "evil-0.1.0.crate"
+    with tarfile.open(evil, "w:gz") as tar:
+        payload = b"[package]\nname='evil'\nversion='0.1.0'\n"
+        info = tarfile.TarInfo("../../escaped/Cargo.toml")
+        info.size = len(payload)
+        tar.addfile(info, io.BytesIO(payload))
+    (src / "truncated-0.1.0.crate").write_bytes(b"\x1f\x8b\x08")  # a gzip header and nothing else
+    code, out, err = run("crates", str(src), "--store", str(tmp_path / "s.db"))
+    assert code == 1 and err == ""
+    assert "2 crates: 2 analysed, 0 unchanged, 2 failed" in out
+    assert out.count("failed: ") == 2
+    assert not (tmp_path / "escaped").exists() and not Path("/escaped").exists()
+
+
+def test_missing_source_and_bad_store_exit_2_one_line(tmp_path: Path) -> None:
+    code, out, err = run("crates", str(tmp_path / "nope"), "--store", str(tmp_path / "s.db"))
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and "no such file" in err
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"this is not a database" * 100)
+    code, out, err = run("query", "failed", "--store", str(bad))
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and "bad.db" in err
+
+
+def test_resume_analyses_only_missing_rows(tmp_path: Path) -> None:
+    """An interrupted run leaves the rows it committed; the rerun analyses only the others."""
+    crates = [REGISTRY / n for n in ("adler-1.0.2", "fs2-0.4.3", "term_size-0.3.1")]
+    if not all((c / "Cargo.toml").is_file() for c in crates):
+        pytest.skip("Debian crate sources missing (make sysdeps)")
+    store = tmp_path / "s.db"
+    assert run("crates", *map(str, crates), "--store", str(store))[0] == 0
+    with sqlite3.connect(store) as con:  # as if the run had stopped after the first crate
+        con.execute("DELETE FROM items WHERE path != ?", (str(crates[0]),))
+    code, out, _ = run("crates", *map(str, crates), "--store", str(store), "--format", "json")
+    data = json.loads(out)
+    assert (code, data["analysed"], data["reused"]) == (0, 2, 1)
+
+
+def test_query_csv_and_report(tmp_path: Path) -> None:
+    shutil.copytree(_adler(), tmp_path / "adler-1.0.2")
+    store = str(tmp_path / "s.db")
+    assert run("crates", str(tmp_path / "adler-1.0.2"), "--store", store)[0] == 0
+    code, out, _ = run("query", "solaris-only", "--store", store, "--format", "csv")
+    assert (code, out) == (0, "crate,solaris_only,path\n")
+    code, out, _ = run("report", "-o", str(tmp_path / "rep"), "--store", store)
+    assert code == 0 and (tmp_path / "rep" / "index.html").is_file() and "2 pages" in out

@@ -1,0 +1,97 @@
+"""``survey report``: the static HTML renders in headless Chromium from ``file://`` with no console error,
+and the rendered DOM has the plots and tables (Chromium is the oracle: we parse what it rendered, not
+what we wrote)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import build_rust, require_tool
+from illumos_rust.survey import build_report, run_survey
+
+REGISTRY = Path("/usr/share/cargo/registry")
+CRATES = ("fs2-0.4.3", "users-0.11.0", "adler-1.0.2")
+RUST_MAIN = 'fn main() { println!("{}", std::env::args().count()); }\n'
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return require_tool("chromium")
+
+
+def _render(chromium: str, page: Path, tmp: Path, *extra: str) -> tuple[str, list[str]]:
+    """Run headless Chromium on a file:// page; returns (stdout, console messages it logged)."""
+    cmd = [
+        chromium,
+        "--headless",
+        "--no-sandbox",  # the tests run as root in a container
+        "--disable-gpu",
+        "--enable-logging=stderr",
+        "--v=0",
+        f"--user-data-dir={tmp / 'chromium-profile'}",
+        *extra,
+        page.as_uri(),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp)
+    console = [line for line in proc.stderr.splitlines() if ":CONSOLE" in line]
+    return proc.stdout, console
+
+
+def test_console_capture_sees_errors(tmp_path: Path) -> None:
+    """The harness itself: a page with a script error must show up, or 'no console errors' proves nothing."""
+    chromium = _chromium()
+    page = tmp_path / "bad.html"
+    page.write_text("<!DOCTYPE html><html><body><script>noSuchFunction();</script></body></html>")
+    _, console = _render(chromium, page, tmp_path, "--dump-dom")
+    assert any("noSuchFunction" in line for line in console), console
+
+
+def test_report_renders_with_plots_and_tables(tmp_path: Path) -> None:
+    chromium = _chromium()
+    crates = [REGISTRY / c for c in CRATES if (REGISTRY / c / "Cargo.toml").is_file()]
+    if len(crates) < 3:
+        pytest.skip(f"Debian crate sources missing under {REGISTRY} (make sysdeps installs them)")
+    store = str(tmp_path / "s.db")
+    run_survey("crate", [str(c) for c in crates], store)  # 3 items: analysed in this process
+    bins = tmp_path / "bins"
+    bins.mkdir()
+    shutil.copy(build_rust(RUST_MAIN, "svrep", "-C", "force-frame-pointers=yes"), bins / "withfp")
+    shutil.copy(build_rust(RUST_MAIN, "svrepnofp", "-C", "force-frame-pointers=no", "-O"), bins / "nofp")
+    run_survey("binary", [str(bins)], store)
+    out = tmp_path / "report"
+    info = build_report(store, str(out))
+    total = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+    assert info["bytes"] == total and total < 5_000_000
+    index = out / "index.html"
+
+    shot = tmp_path / "index.png"
+    _, console = _render(chromium, index, tmp_path, f"--screenshot={shot}", "--window-size=1200,2400")
+    assert console == []
+    assert shot.stat().st_size > 20_000  # a blank page compresses to a few hundred bytes
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    dom, console = _render(chromium, index, tmp_path, "--dump-dom")
+    assert console == []
+    plots = re.findall(r"<figure class=\"plot\" data-plot=\"([^\"]+)\"><svg", dom)
+    assert plots == ["readiness", "gaps by kind", "blocking reverse dependencies", "frame-pointer coverage"]
+    for cls in ("crates", "binaries"):
+        table = re.search(rf"<table class=\"{cls}\">.*?</table>", dom, re.S)
+        assert table, cls
+        assert table.group(0).count("<tr>") == (3 if cls == "crates" else 2) + 1  # header + one per item
+    # every linked item page exists; fs2's carries its proposed patch
+    links = re.findall(r'href="(items/[^"]+)"', dom)
+    assert len(links) == 5 and all((out / link).is_file() for link in links)
+    fs2 = next(link for link in links if "fs2" in dom.split(link, 1)[1][:40])
+    page_dom, console = _render(chromium, out / fs2, tmp_path, "--dump-dom")
+    assert console == []
+    assert "Proposed patch" in page_dom and "+++ " in page_dom and "port/solaris-only" in page_dom
+    assert os.path.getsize(out / fs2) < 200_000
