@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from ..bulk import paused_gc
@@ -254,15 +254,18 @@ _TYPE_BIND = [
     f"{C.STT.get(info & 0xF, str(info & 0xF)):<7} {C.STB.get(info >> 4, str(info >> 4)):<6}"
     for info in range(256)
 ]
-_ROW = "  %6d: %016x %6d %s %s %s\n"
+_ROW = "  %6d: %016x %6d %s %s\n"
 _CHUNK = 16384
+_SHNDX_TEXT = {C.SHN_UNDEF: "  UND", C.SHN_ABS: "  ABS", C.SHN_COMMON: "  COM"}
 
 
-class _ShndxText(dict[int, str]):
-    """st_shndx -> its 5-column text, formatted once per distinct value (a file has few)."""
+class _InfoText(dict[int, str]):
+    """An info key (``st_info | st_other << 8 | st_shndx << 16``, see ``SymbolTable.columns``) -> the
+    "TYPE    BIND   NDX" columns, formatted once per distinct key: a file has a few hundred, not 186k."""
 
     def __missing__(self, key: int) -> str:
-        text = self[key] = f"{key:>5}"
+        shndx = key >> 16
+        text = self[key] = f"{_TYPE_BIND[key & 0xFF]} {_SHNDX_TEXT.get(shndx) or f'{shndx:>5}'}"
         return text
 
 
@@ -270,49 +273,39 @@ def write_symbols(out: TextIO, elf: ElfFile, show: Callable[[list[str]], list[st
     """Stream every symbol table as text, a chunk of rows at a time: no row objects, no table in memory.
 
     librustc_driver has 186k symbols; building a dict per row cost ~1 s and ~250 MB (issue 11), while this
-    formats straight from the mapped table and the decoded names. ``show`` maps a name to what is printed
-    (a list at a time; None: the names as stored).
+    formats straight from columns read out of the mapped table and the decoded names. ``show`` maps a name
+    to what is printed (a list at a time; None: the names as stored).
     """
-    shndx_text = _ShndxText({C.SHN_UNDEF: "  UND", C.SHN_ABS: "  ABS", C.SHN_COMMON: "  COM"})
-    with paused_gc():  # ~190k short-lived tuples, none cyclic: the collector's rescans cost ~30 % here
-        _write_tables(out, elf, show, shndx_text)
+    info_text = _InfoText()
+    with paused_gc():  # ~190k short-lived strings, none cyclic: the collector's rescans cost ~30 % here
+        _write_tables(out, elf, show, info_text)
 
 
 def _write_tables(
-    out: TextIO, elf: ElfFile, show: Callable[[list[str]], list[str]] | None, shndx_text: _ShndxText
+    out: TextIO, elf: ElfFile, show: Callable[[list[str]], list[str]] | None, info_text: _InfoText
 ) -> None:
     for title, table in ((".symtab", elf.symtab), (".dynsym", elf.dynsym), (".SUNW_ldynsym", elf.ldynsym)):
         if not len(table):
             continue
         out.write(f"\nSymbol table {title} ({len(table)} entries):\n")
-        index = 0
-        for raws, names in table.raw_chunks(_CHUNK):
-            shown = names if show is None else show(names)
-            out.write(_format_rows(raws, shown, index, table.is64, shndx_text))
-            index += len(names)
+        names = table.names
+        for start in range(0, len(names), _CHUNK):
+            stop = min(start + _CHUNK, len(names))
+            chunk = names[start:stop]
+            shown = chunk if show is None else show(chunk)
+            out.write(_format_rows(table.columns(start, stop), shown, start, info_text))
 
 
 def _format_rows(
-    raws: Iterator[tuple[int, ...]], shown: list[str], first: int, is64: bool, shndx_text: _ShndxText
+    columns: tuple[list[int], list[int], list[int]], shown: list[str], first: int, info_text: _InfoText
 ) -> str:
-    tb, row = _TYPE_BIND, _ROW
-    if is64:  # Elf64_Sym: st_name, st_info, st_other, st_shndx, st_value, st_size
-        return "".join(
-            [
-                row % (i, value, size, tb[info], shndx_text[shndx], name)
-                for i, ((_n, info, _o, shndx, value, size), name) in enumerate(
-                    zip(raws, shown, strict=True), first
-                )
-            ]
-        )
-    return "".join(  # Elf32_Sym: st_name, st_value, st_size, st_info, st_other, st_shndx
-        [
-            row % (i, value, size, tb[info], shndx_text[shndx], name)
-            for i, ((_n, value, size, info, _o, shndx), name) in enumerate(
-                zip(raws, shown, strict=True), first
-            )
-        ]
+    """One chunk of rows. All per-row work is C-level (``map`` of ``str.__mod__`` over ``zip``): a Python
+    loop unpacking each entry cost ~40 % more over librustc_driver."""
+    values, sizes, keys = columns
+    rows = zip(
+        range(first, first + len(shown)), values, sizes, map(info_text.__getitem__, keys), shown, strict=True
     )
+    return "".join(map(_ROW.__mod__, rows))
 
 
 def _shflags(flags: int) -> str:
