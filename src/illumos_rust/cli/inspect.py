@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Iterator
+from itertools import chain
 from json.encoder import encode_basestring_ascii as encode_json_string
 from typing import Any, TextIO
 
@@ -295,18 +297,28 @@ _TYPE_BIND = [
     f"{C.STT.get(info & 0xF, str(info & 0xF)):<7} {C.STB.get(info >> 4, str(info >> 4)):<6}"
     for info in range(256)
 ]
-_ROW = "  %6d: %016x %6d %s %s\n"
 _CHUNK = 16384
 _SHNDX_TEXT = {C.SHN_UNDEF: "  UND", C.SHN_ABS: "  ABS", C.SHN_COMMON: "  COM"}
+#: "123: " for 0..999: the low three digits of a row index, beside its thousands (see ``_index_texts``).
+_LOW_DIGITS = [f"{j:03d}: " for j in range(1000)]
+_LITTLE_HOST = sys.byteorder == "little"
 
 
 class _InfoText(dict[int, str]):
     """An info key (``st_info | st_other << 8 | st_shndx << 16``, see ``SymbolTable.columns``) -> the
-    "TYPE    BIND   NDX" columns, formatted once per distinct key: a file has a few hundred, not 186k."""
+    "TYPE    BIND   NDX " columns, formatted once per distinct key: a file has a few hundred, not 186k."""
 
     def __missing__(self, key: int) -> str:
         shndx = key >> 16
-        text = self[key] = f"{_TYPE_BIND[key & 0xFF]} {_SHNDX_TEXT.get(shndx) or f'{shndx:>5}'}"
+        text = self[key] = f"{_TYPE_BIND[key & 0xFF]} {_SHNDX_TEXT.get(shndx) or f'{shndx:>5}'} "
+        return text
+
+
+class _SizeText(dict[int, str]):
+    """st_size -> its " %6d " column, once per distinct size (most symbols share a few thousand sizes)."""
+
+    def __missing__(self, key: int) -> str:
+        text = self[key] = f" {key:>6} "
         return text
 
 
@@ -336,36 +348,80 @@ def write_symbols(out: TextIO, elf: ElfFile, show: Callable[[list[str]], list[st
     formats straight from columns read out of the mapped table and the decoded names. ``show`` maps a name
     to what is printed (a list at a time; None: the names as stored).
     """
-    info_text = _InfoText()
-    with paused_gc():  # ~190k short-lived strings, none cyclic: the collector's rescans cost ~30 % here
-        _write_tables(out, elf, show, info_text)
+    with paused_gc():  # ~1M short-lived strings, none cyclic: the collector's rescans cost ~30 % here
+        _write_tables(out, elf, show, _InfoText(), _SizeText())
 
 
 def _write_tables(
-    out: TextIO, elf: ElfFile, show: Callable[[list[str]], list[str]] | None, info_text: _InfoText
+    out: TextIO,
+    elf: ElfFile,
+    show: Callable[[list[str]], list[str]] | None,
+    info_text: _InfoText,
+    size_text: _SizeText,
 ) -> None:
     for title, table in ((".symtab", elf.symtab), (".dynsym", elf.dynsym), (".SUNW_ldynsym", elf.ldynsym)):
         if not len(table):
             continue
-        out.write(f"\nSymbol table {title} ({len(table)} entries):\n")
+        # Each row is written as "\n" + row: the header's own newline comes with the first row, and the
+        # last row's after the table.
+        out.write(f"\nSymbol table {title} ({len(table)} entries):")
         names = table.names
         for start in range(0, len(names), _CHUNK):
             stop = min(start + _CHUNK, len(names))
             chunk = names[start:stop]
             shown = chunk if show is None else show(chunk)
-            out.write(_format_rows(table.columns(start, stop), shown, start, info_text))
+            out.write(_format_rows(table.columns(start, stop), shown, start, info_text, size_text))
+        out.write("\n")
 
 
 def _format_rows(
-    columns: tuple[list[int], list[int], list[int]], shown: list[str], first: int, info_text: _InfoText
+    columns: tuple[list[int], list[int], list[int]],
+    shown: list[str],
+    first: int,
+    info_text: _InfoText,
+    size_text: _SizeText,
 ) -> str:
-    """One chunk of rows. All per-row work is C-level (``map`` of ``str.__mod__`` over ``zip``): a Python
-    loop unpacking each entry cost ~40 % more over librustc_driver."""
+    """One chunk of rows, each ``"\n  %6d: %016x %6d TYPE BIND NDX name"``.
+
+    Column by column, each column in C: the index from ``_index_texts``, the value as hex of the whole
+    column at once (``bytes.hex`` with a separator every 8 bytes), size and type/bind/section from caches
+    of their few distinct values, then one ``join`` of the interleaved pieces. Over librustc_driver this
+    is ~2.5x cheaper than one ``%`` per row, which was ~60 % of a ``--no-demangle`` listing.
+    """
     values, sizes, keys = columns
-    rows = zip(
-        range(first, first + len(shown)), values, sizes, map(info_text.__getitem__, keys), shown, strict=True
+    if not len(values) == len(sizes) == len(keys) == len(shown):
+        raise ValueError("symbol columns and names differ in length")  # a bug, never bad input
+    if not shown:
+        return ""
+    wide = array("Q", values)  # %016x: 16 digits, for ELF32 values too
+    if _LITTLE_HOST:
+        wide.byteswap()  # bytes.hex reads most significant first
+    hexes = wide.tobytes().hex(" ", 8).split(" ")
+    pieces = zip(
+        _index_texts(first, first + len(shown)),
+        hexes,
+        map(size_text.__getitem__, sizes),
+        map(info_text.__getitem__, keys),
+        shown,
+        strict=True,
     )
-    return "".join(map(_ROW.__mod__, rows))
+    return "".join(chain.from_iterable(pieces))
+
+
+def _index_texts(first: int, stop: int) -> Iterator[str]:
+    """``"\n  %6d: " % i`` for ``first <= i < stop``, in C: under a million, index ``1000 * k + j`` reads
+    ``f"{k:>3}"`` then ``f"{j:03d}"``, so each thousand rows is one ``map`` of ``str.__add__`` over
+    ``_LOW_DIGITS`` instead of a thousand ``%`` formats."""
+    if stop > 1_000_000:
+        return map("\n  %6d: ".__mod__, range(first, stop))
+    parts: list[Iterator[str]] = []
+    for k in range(first // 1000, (stop - 1) // 1000 + 1):
+        lo, hi = max(first - 1000 * k, 0), min(stop - 1000 * k, 1000)
+        if k == 0:
+            parts.append(map("\n  %6d: ".__mod__, range(lo, hi)))
+        else:
+            parts.append(map(f"\n  {k:>3}".__add__, _LOW_DIGITS[lo:hi]))
+    return chain.from_iterable(parts)
 
 
 def _shflags(flags: int) -> str:
