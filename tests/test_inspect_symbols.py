@@ -71,3 +71,38 @@ def test_demangled_rows_are_the_reference_demangling() -> None:
             assert s[6] == (try_demangle(r[6], hash=False) or r[6])
             rust += s[6] != r[6]
     assert rust > 100
+
+
+@pytest.mark.parametrize(
+    ("first", "stop"),
+    [(0, 1), (0, 2500), (999, 1001), (16384, 32768), (998_990, 1_000_010), (123_456, 123_457)],
+)
+def test_index_column_is_printf_width_6(first: int, stop: int) -> None:
+    """The bulk index column (thousands + low digits) against C printf's ``%6d`` semantics, across the
+    thousand, chunk and million boundaries."""
+    from illumos_rust.cli.inspect import _index_texts
+
+    assert list(_index_texts(first, stop)) == ["\n  %6d: " % i for i in range(first, stop)]  # noqa: UP031
+
+
+def test_json_rows_are_the_text_rows_and_a_bad_file_is_one_error_object(tmp_path: Path) -> None:
+    """The streamed JSON (issue 11) parses, has every row the text listing has, and a malformed file among
+    good ones becomes one ``error`` object in its place (exit 2)."""
+    import json
+
+    good = _cases()[2]
+    bad = tmp_path / "truncated.elf"
+    bad.write_bytes(good.read_bytes()[:100])
+    text = _listing(good, "--no-demangle")
+    res = cli("inspect", "--format", "json", "--symbols", "--no-demangle", str(good), str(bad), str(good))
+    assert res.returncode == 2
+    assert res.stderr.count("illumos-rust:") == 1
+    data = json.loads(res.stdout)
+    assert [("error" in d) for d in data] == [False, True, False]
+    assert data[1]["path"] == str(bad)
+    for table, rows in text.items():
+        got = [
+            (r["index"], r["value"], r["size"], r["type"], r["bind"], r["name"])
+            for r in data[2]["symbols"][table]
+        ]
+        assert got == [(i, v, s, t, b, n) for i, v, s, t, b, _ndx, n in rows]

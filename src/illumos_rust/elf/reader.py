@@ -12,6 +12,7 @@ import contextlib
 import mmap
 import os
 import struct
+import sys
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from functools import cached_property
@@ -434,10 +435,11 @@ class ElfFile:
         name_only = struct.Struct(f"{self.endian}I{entsize - 4}x")
         limit = str_end - str_off
         with paused_gc():
+            offsets = _name_offsets(view, name_only, self.little)
             # A table ending in NUL with every offset inside it cannot yield a bad name: check once, in C.
-            top = max(name_only.iter_unpack(view), default=(0,))[0]
+            top = max(offsets, default=0)
             if count and (top >= limit or not limit or buf[str_end - 1] != 0):
-                for i, (o,) in enumerate(name_only.iter_unpack(view)):
+                for i, o in enumerate(offsets):
                     if o and (o >= limit or buf.find(b"\0", str_off + o, str_end) < 0):
                         raise self.error(
                             base + i * entsize,
@@ -451,11 +453,11 @@ class ElfFile:
                     buf[str_off + o : find(b"\0", str_off + o, str_end)].decode("utf-8", "surrogateescape")
                     if o
                     else ""
-                    for (o,) in name_only.iter_unpack(view)
+                    for o in offsets
                 ]
             else:
                 tfind = text.find
-                names = [text[o : tfind("\0", o)] if o else "" for (o,) in name_only.iter_unpack(view)]
+                names = [text[o : tfind("\0", o)] if o else "" for o in offsets]
                 del text
         return SymbolTable(section, view, names, self.is64, fmt, entsize)
 
@@ -543,6 +545,21 @@ class ElfFile:
         return [c.decode("utf-8", "replace") for c in raw.split(b"\0") if c.strip()]
 
 
+_NATIVE_LITTLE = sys.byteorder == "little"
+
+
+def _name_offsets(view: memoryview, name_only: struct.Struct, little: bool) -> list[int]:
+    """Every entry's ``st_name`` (the first word of both ``Elf32_Sym`` and ``Elf64_Sym``, gABI).
+
+    In the host's byte order the words are read by a strided memoryview in C (``tolist``), ~5x cheaper
+    than 186k one-field ``struct`` tuples; otherwise through ``name_only``.
+    """
+    step = name_only.size // 4
+    if little == _NATIVE_LITTLE and name_only.size % 4 == 0 and len(view) % 4 == 0:
+        return view.cast("B").cast("I")[::step].tolist()
+    return [o for (o,) in name_only.iter_unpack(view)]
+
+
 def _align(value: int, align: int) -> int:
     return (value + align - 1) & ~(align - 1)
 
@@ -600,6 +617,40 @@ class SymbolTable(Sequence[Symbol]):
         for start in range(0, len(names), size):
             stop = min(start + size, len(names))
             yield unpack(view[start * ent : stop * ent]), names[start:stop]
+
+    def columns(self, start: int, stop: int) -> tuple[list[int], list[int], list[int]]:
+        """Entries ``start:stop`` as three columns: ``st_value``, ``st_size``, and an ``info key``
+        (``st_info | st_other << 8 | st_shndx << 16``, the word after ``st_name`` in ``Elf32_Sym`` and at
+        +4 in ``Elf64_Sym``, gABI "Symbol Table").
+
+        For a listing: in the host's byte order the columns are strided memoryview reads done in C, with no
+        per-entry tuple (~10x cheaper than ``raw_chunks`` over librustc_driver's 186k entries).
+        """
+        view, ent = self._view, self._entsize
+        if view is None or start >= stop:
+            return [], [], []
+        part = view[start * ent : stop * ent].cast("B")
+        little = self._fmt.format.startswith("<")
+        if little and _NATIVE_LITTLE and ent == self._fmt.size:
+            words = part.cast("I")
+            if self._is64:  # st_name(4) info other shndx(2) | st_value(8) | st_size(8)
+                quads = part.cast("Q")
+                return quads[1::3].tolist(), quads[2::3].tolist(), words[1::6].tolist()
+            # Elf32_Sym: st_name | st_value | st_size | info other shndx(2), four words
+            return words[1::4].tolist(), words[2::4].tolist(), words[3::4].tolist()
+        values: list[int] = []
+        sizes: list[int] = []
+        keys: list[int] = []
+        for r in self._fmt.iter_unpack(part):
+            if self._is64:  # st_name, st_info, st_other, st_shndx, st_value, st_size
+                values.append(r[4])
+                sizes.append(r[5])
+                keys.append(r[1] | r[2] << 8 | r[3] << 16)
+            else:  # st_name, st_value, st_size, st_info, st_other, st_shndx
+                values.append(r[1])
+                sizes.append(r[2])
+                keys.append(r[3] | r[4] << 8 | r[5] << 16)
+        return values, sizes, keys
 
     def _make(self, i: int) -> Symbol:
         r = self.raws[i]
