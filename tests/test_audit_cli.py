@@ -352,6 +352,6 @@ def test_streamed_json_is_the_reports_as_dictionaries() -> None:
     reports = [audit(p) for p in paths]
     out = io.StringIO()
     write_json(out, "platform", reports, [])
-    want = {"policy": "platform", "reports": [r.to_dict() for r in reports], "errors": []}
+    want = {"policy": "platform", "reports": [r.to_dict() for r in reports], "errors": [], "skipped": []}
     assert json.loads(out.getvalue()) == json.loads(json.dumps(want, default=str))
     assert sum(len(r["findings"]) for r in json.loads(out.getvalue())["reports"]) > 500

@@ -39,6 +39,7 @@ PADDING = 64  # a gap between functions shorter than this is alignment filler, n
 RELEASE_EVERY = 16 << 20  # bytes of function bodies read between releases of the mapped pages
 MAX_OWNERS = 12  # crates/objects in the coverage finding's text evidence (JSON facts keep all)
 # One finding per offending function (the text renderer groups them; JSON and SARIF keep each).
+_UNSET = object()
 _RULE_OF = {
     "NO_FP": "fp-missing",
     "RBP_CLOBBER": "fp-rbp-clobber",
@@ -217,26 +218,35 @@ def check(ctx: Context, emit: Emitter, is_rust: bool = False) -> dict[str, Any]:
     classified, decoded = classify(ctx)
     owners = ctx.owners
     stripped = not len(ctx.elf.symtab)
+    # Counted by C (``Counter`` over one list), not by two dictionary updates per function in Python.
+    by_owner_class = Counter([(owners[fn.addr], cls) for fn, cls, _ in classified])
     totals: Counter[str] = Counter()
     per_owner: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    for (owner, cls), n in by_owner_class.items():
+        totals[cls] += n
+        per_owner[owner][cls] += n
     leaves_count = ctx.policy.fp_require_in_leaves
+    rule_of = dict(_RULE_OF) if leaves_count else {c: r for c, r in _RULE_OF.items() if c != "LEAF"}
+    # One appender per (rule, severity), with the policy's verdict looked up once (None: dropped).
+    sinks: dict[tuple[str, Severity | None], Any] = {}
     for fn, cls, why in classified:
-        totals[cls] += 1
-        kind, name = owners[fn.addr]
-        per_owner[kind, name][cls] += 1
-        rule = _RULE_OF.get(cls)
-        if rule is None or (cls == "LEAF" and not leaves_count):
+        rule = rule_of.get(cls)
+        if rule is None:
             continue
+        kind, name = owners[fn.addr]
         sev = None
         if rule != "fp-unknown" and kind != "crate" and not (stripped and is_rust):
             # C, C++ and assembly: the fix is in someone else's build flags. In a stripped Rust binary
             # nothing names the owner, and the product is Rust: its missing frame pointers are errors.
             sev = Severity.WARNING
+        sink = sinks.get((rule, sev), _UNSET)
+        if sink is _UNSET:
+            sink = sinks[rule, sev] = emit.sink(rule, sev)
+        if sink is None:
+            continue
         # The symbol as in the table (mangled): demangling 70,000 names would double the audit's time; the
         # text renderer demangles the sites it shows, JSON/SARIF readers have rustfilt/c++filt.
-        emit.site(
-            rule,
-            sev,
+        sink(
             f"{kind} {name}: {why}",
             fn.name,
             fn.addr,
