@@ -15,6 +15,16 @@ from .abbrev import Abbrev, Shape, fixed_form_size
 
 # Translation kinds.
 K_RAW, K_REF, K_STRP, K_LINE_STRP, K_STRX, K_ADDRX, K_FLAG, K_CONST, K_U24, K_VAR = range(10)
+# Variable-size forms decoded inline (no per-value method call): DW_FORM_udata, DW_FORM_sdata, and the
+# ULEB128-length blocks DW_FORM_exprloc / DW_FORM_block (DWARF 5 section 7.5.6). Any other variable form keeps
+# the generic K_VAR path.
+K_UDATA, K_SDATA, K_EXPRLOC = 10, 11, 12
+_VAR_KIND = {
+    DW.DW_FORM_udata: K_UDATA,
+    DW.DW_FORM_sdata: K_SDATA,
+    DW.DW_FORM_exprloc: K_EXPRLOC,
+    DW.DW_FORM_block: K_EXPRLOC,
+}
 
 _KIND = {
     DW.DW_FORM_ref1: K_REF,
@@ -69,7 +79,7 @@ def compile_decoder(abbrev: Abbrev, shape: Shape, endian: str) -> tuple[Segment,
         size = fixed_form_size(form, shape)
         if size is None:
             flush()
-            segments.append((None, (Item(name, form, K_VAR, 0),)))
+            segments.append((None, (Item(name, form, _VAR_KIND.get(form, K_VAR), int(first)),)))
             continue
         kind = _KIND.get(form, K_RAW)
         if size == 0:
