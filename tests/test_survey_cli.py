@@ -121,3 +121,21 @@ def test_progress_and_two_concurrent_writers(tmp_path: Path) -> None:
     with Store(store) as st:
         assert {it.path for it in st.items("crate")} == {str(c) for c in crates}
     assert seen == [[(0, 2), (1, 2), (2, 2)], [(0, 2), (1, 2), (2, 2)]]
+
+
+def test_binaries_with_no_functions_examined(tmp_path: Path) -> None:
+    """SPARC executables: audit examines no x86 functions (frame-pointer totals null); the queries and the
+    report must take that in their stride (it used to crash no-frame-pointers)."""
+    from conftest import shared_path
+
+    elf = shared_path("fixtures", "elf")
+    files = [str(elf / n) for n in ("exe_solaris64_cc.sparc.elf", "exe_solaris32_cc.sparc.elf")]
+    store = str(tmp_path / "s.db")
+    code, out, err = run("binaries", *files, "--store", store)
+    assert code == 0, out + err
+    assert "2 binaries: 2 analysed" in out
+    for question in ("no-frame-pointers", "opt-local"):
+        code, out, err = run("query", question, "--store", store, "--format", "json")
+        assert (code, err) == (0, ""), question
+        assert json.loads(out)["rows"] == []
+    assert run("report", "-o", str(tmp_path / "rep"), "--store", store)[0] == 0
