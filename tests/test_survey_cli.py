@@ -90,3 +90,52 @@ def test_query_csv_and_report(tmp_path: Path) -> None:
     assert (code, out) == (0, "crate,solaris_only,path\n")
     code, out, _ = run("report", "-o", str(tmp_path / "rep"), "--store", store)
     assert code == 0 and (tmp_path / "rep" / "index.html").is_file() and "2 pages" in out
+
+
+def test_progress_and_two_concurrent_writers(tmp_path: Path) -> None:
+    """Two runs writing one store at once (WAL, busy timeout) both land; progress counts up to the total."""
+    import threading
+
+    from illumos_rust.survey import Store, run_survey
+
+    crates = [REGISTRY / n for n in ("adler-1.0.2", "fs2-0.4.3", "term_size-0.3.1", "users-0.11.0")]
+    if not all((c / "Cargo.toml").is_file() for c in crates):
+        pytest.skip("Debian crate sources missing (make sysdeps)")
+    store = str(tmp_path / "s.db")
+    seen: list[list[tuple[int, int]]] = [[], []]
+    errors: list[BaseException] = []
+
+    def survey(i: int) -> None:
+        try:
+            mine = [str(c) for c in crates[2 * i : 2 * i + 2]]
+            run_survey("crate", mine, store, progress=lambda d, t: seen[i].append((d, t)))
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=survey, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with Store(store) as st:
+        assert {it.path for it in st.items("crate")} == {str(c) for c in crates}
+    assert seen == [[(0, 2), (1, 2), (2, 2)], [(0, 2), (1, 2), (2, 2)]]
+
+
+def test_binaries_with_no_functions_examined(tmp_path: Path) -> None:
+    """SPARC executables: audit examines no x86 functions (frame-pointer totals null); the queries and the
+    report must take that in their stride (it used to crash no-frame-pointers)."""
+    from conftest import shared_path
+
+    elf = shared_path("fixtures", "elf")
+    files = [str(elf / n) for n in ("exe_solaris64_cc.sparc.elf", "exe_solaris32_cc.sparc.elf")]
+    store = str(tmp_path / "s.db")
+    code, out, err = run("binaries", *files, "--store", store)
+    assert code == 0, out + err
+    assert "2 binaries: 2 analysed" in out
+    for question in ("no-frame-pointers", "opt-local"):
+        code, out, err = run("query", question, "--store", store, "--format", "json")
+        assert (code, err) == (0, ""), question
+        assert json.loads(out)["rows"] == []
+    assert run("report", "-o", str(tmp_path / "rep"), "--store", store)[0] == 0

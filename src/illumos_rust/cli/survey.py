@@ -24,6 +24,7 @@ exit codes: 0 every item analysed, 1 some items failed (recorded with the reason
 """
 
 DEFAULT_STORE = "illumos-survey.db"
+_PLURAL = {"crate": "crates", "binary": "binaries"}
 
 
 def add_parser(subparsers: Any) -> None:
@@ -86,7 +87,7 @@ def _run(args: argparse.Namespace) -> int:
         print_json(summary.to_dict())
     else:
         print(
-            f"{summary.found} {args.kind}s: {summary.analysed} analysed, {summary.reused} unchanged, "
+            f"{summary.found} {_PLURAL[args.kind]}: {summary.analysed} analysed, {summary.reused} unchanged, "
             f"{summary.failed} failed, {summary.seconds:.1f} s (store {args.store})"
         )
         for path, reason in summary.failures:

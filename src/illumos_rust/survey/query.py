@@ -55,8 +55,8 @@ def _no_frame_pointers(items: Iterable[Item]) -> list[dict[str, Any]]:
     for it in items:
         if it.kind != "binary" or it.status != "ok":
             continue
-        fp = it.result.get("frame_pointers", {})
-        missing = int(fp.get("totals", {}).get("NO_FP", 0))
+        fp = it.result.get("frame_pointers") or {}
+        missing = int((fp.get("totals") or {}).get("NO_FP", 0))  # totals is None: no functions examined
         if missing or it.result.get("rules", {}).get("fp-missing"):
             out.append({"binary": it.path, "coverage_percent": fp.get("coverage_percent"), "no_fp": missing})
     return sorted(out, key=lambda r: r["binary"])
@@ -67,7 +67,7 @@ def _opt_local(items: Iterable[Item]) -> list[dict[str, Any]]:
     for it in items:
         if it.kind != "binary" or it.status != "ok":
             continue
-        deps = it.result.get("dependencies", {})
+        deps = it.result.get("dependencies") or {}
         hits = []
         for key in ("needed", "runpath", "rpath"):
             value = deps.get(key) or []

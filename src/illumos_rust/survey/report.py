@@ -154,7 +154,7 @@ def build(store_path: str, out_dir: str, *, top: int = 20) -> dict[str, Any]:
     fp_fp: Counter[str] = Counter()
     fp_judged: Counter[str] = Counter()
     for b in binaries:
-        for row in b.result.get("frame_pointers", {}).get("by_owner") or []:
+        for row in (b.result.get("frame_pointers") or {}).get("by_owner") or []:
             if row.get("kind") != "crate":
                 continue
             judged = sum(int(row.get(k, 0)) for k in ("FP", "NO_FP", "RBP_CLOBBER"))
@@ -231,7 +231,7 @@ def build(store_path: str, out_dir: str, *, top: int = 20) -> dict[str, Any]:
                     (
                         f"<a href='items/{_page_name(b)}'>{html.escape(b.path)}</a>",
                         _status(b),
-                        html.escape(str(b.result.get("frame_pointers", {}).get("coverage_percent", ""))),
+                        html.escape(str((b.result.get("frame_pointers") or {}).get("coverage_percent", ""))),
                         str(sum(int(n) for n in b.result.get("rules", {}).values())),
                     )
                     for b in binaries

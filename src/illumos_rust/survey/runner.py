@@ -41,6 +41,7 @@ class RunSummary:
     failed: int = 0
     seconds: float = 0.0
     dashboard: str = ""
+    phases: dict[str, float] = field(default_factory=dict)  # wall seconds: signatures, cluster wait, analyse
     failures: list[tuple[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -52,6 +53,7 @@ class RunSummary:
             "failed": self.failed,
             "seconds": round(self.seconds, 3),
             "dashboard": self.dashboard,
+            "phases": {k: round(v, 3) for k, v in self.phases.items()},
             "failures": [{"path": p, "reason": r} for p, r in self.failures],
         }
 
@@ -96,6 +98,7 @@ def run_survey(
                 src.digest = sig_digest[1]
             else:
                 stale.append(src)
+        summary.phases["signatures"] = time.perf_counter() - started
         # 2. many changed items: start the cluster (seconds) and let the workers hash them (reading every
         # byte of a corpus is work worth spreading too); a few: hash them here and maybe skip the cluster
         connecting: Future[Any] | None = None
@@ -125,10 +128,14 @@ def run_survey(
                 if progress:
                     progress(i + 1, total)
         else:
+            t_wait = time.perf_counter()
             client, cluster = connecting.result()
+            t_up = time.perf_counter()
+            summary.phases["cluster_wait"] = t_up - t_wait
             try:
                 if todo:
                     _distributed(client, store, summary, kind, todo, known, progress, on_dashboard)
+                summary.phases["analyse"] = time.perf_counter() - t_up
             finally:
                 client.close()
                 if cluster is not None:
