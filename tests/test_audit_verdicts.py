@@ -481,3 +481,30 @@ def test_assembly_after_crtend_is_not_crtstuff(tmp_path: Path) -> None:
         owners = {fn.name: ctx.owners[fn.addr] for fn in ctx.functions}
     assert owners["frame_dummy"] == ("object", "crtstuff.c")
     assert owners["late_local"] != ("object", "crtstuff.c")
+
+
+@pytest.mark.parametrize(
+    ("goos", "want_os", "not_illumos"), [("linux", "linux", True), ("illumos", "illumos", False)]
+)
+def test_go_target_from_buildinfo(tmp_path: Path, goos: str, want_os: str, not_illumos: bool) -> None:
+    """Go links statically without an interpreter: audit's target comes from .go.buildinfo's GOOS (the
+    `GOOS=` we built with is the oracle), and a Linux build is an error for an illumos platform."""
+    go = shutil.which("go")
+    if go is None:
+        pytest.skip("go not installed (Debian golang-go)")
+    src = tmp_path / "hello"
+    src.mkdir()
+    (src / "go.mod").write_text("module hello\n\ngo 1.19\n")
+    (src / "main.go").write_text('package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hi") }\n')
+    env = {
+        **os.environ,
+        "GOCACHE": str(tmp_path / "gocache"),
+        "CGO_ENABLED": "0",
+        "GOOS": goos,
+        "GOARCH": "amd64",
+    }
+    exe = tmp_path / f"hello-{goos}"
+    subprocess.run([go, "build", "-o", str(exe), "."], cwd=src, env=env, check=True, capture_output=True)
+    report = audit(exe)
+    assert report.facts["target"]["os"] == want_os
+    assert any(f.rule == "target-not-illumos" for f in report.findings) == not_illumos

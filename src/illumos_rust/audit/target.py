@@ -37,6 +37,13 @@ def guess_os(ctx: Context, producer: Producer) -> tuple[str, list[str]]:
     elif elf.osabi == 3:
         os_name = "linux"
         ev.append("EI_OSABI GNU/Linux")
+    if os_name == "solarish" and producer.goos in ("illumos", "solaris"):
+        os_name = producer.goos
+        ev.append(f".go.buildinfo GOOS={producer.goos}")
+    elif os_name == "unknown" and producer.goos:
+        # Go links statically with no interpreter; its build info names the target it was built for.
+        os_name = {"solaris": "solaris", "illumos": "illumos"}.get(producer.goos, producer.goos)
+        ev.append(f".go.buildinfo GOOS={producer.goos}")
     if os_name == "solarish" and producer.is_rust:
         names = ctx.symbol_names
         if any("libs_illumos" in n for n in names):
@@ -72,12 +79,14 @@ def check(ctx: Context, emit: Emitter, producer: Producer) -> dict[str, Any]:
         linker=producer.linker,
         rust=producer.is_rust,
     )
-    if os_name == "linux" or os_name == "freebsd":
+    if os_name not in ("unknown", "solarish", "illumos", "solaris"):  # linux, freebsd, a Go GOOS
         emit.add("target-not-illumos", f"built for {os_name}, not illumos", evidence="; ".join(ev))
     elif os_name == "solaris":
         emit.add(
             "target-not-illumos",
-            "built with the Solaris target (x86_64-pc-solaris), not illumos: "
+            "built for GOOS=solaris, not illumos"
+            if producer.goos
+            else "built with the Solaris target (x86_64-pc-solaris), not illumos: "
             "no forced frame pointers, stack probes, Solaris syscall and libc assumptions",
             evidence="; ".join(ev),
             severity=Severity.WARNING,
