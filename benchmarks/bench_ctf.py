@@ -3,7 +3,7 @@
 Input (built once into ``.cache``, ~1-2 min on this machine): a binary crate linking syn 1 (full,
 extra-traits, visit, visit-mut, fold), regex, serde_json, gimli (read+write), clap 3 (derive), toml, object
 and chrono from the Debian registry ``/usr/share/cargo/registry`` with ``cargo build --offline``, profile dev,
-``debug = 2``: ~24 MB, 320 compile units, 1,085,282 DIEs (``readelf --debug-dump=info`` agrees when its
+``debug = 2``: ~42 MB, 320 compile units, 1,085,282 DIEs (``readelf --debug-dump=info`` agrees when its
 null entries are left out; ``--check-count`` redoes that count). ``--ctfdemo`` adds ``ctfdemo-debug`` from
 ``shared/fixtures/illumos-rust`` (illumos std from source, ~495k DIEs) as a second input.
 

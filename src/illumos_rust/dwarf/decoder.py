@@ -8,7 +8,7 @@ then gets the one translation its form needs (``Kind``), chosen when the decoder
 from __future__ import annotations
 
 import struct
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from . import constants as DW
 from .abbrev import Abbrev, Shape, fixed_form_size
@@ -55,8 +55,31 @@ class Item(NamedTuple):
     arg: int | bool  # index into the unpacked tuple, or the constant (implicit_const, flag_present)
 
 
-# A segment is either (Struct, items) for a fixed run, or (None, (item,)) for one variable-size value.
-Segment = tuple[struct.Struct | None, tuple[Item, ...]]
+# A segment is a run of fixed-size values read by one Struct (None when the run occupies no bytes), or one
+# variable-size value (``var``). The fixed run's items are grouped by translation so the decoder runs one
+# tight loop per group instead of testing each value's kind: ``(name, form, index)`` for raw numbers,
+# unit references and .debug_str offsets, ``(name, form, constant)`` for zero-size forms, and the rare other
+# kinds as full Items. Attribute order inside a run therefore follows the groups (callers key by name).
+PlainItems = tuple[tuple[int, int, Any], ...]
+
+
+class Segment(NamedTuple):
+    st: struct.Struct | None
+    var: Item | None
+    raws: PlainItems
+    refs: PlainItems
+    strps: PlainItems
+    consts: PlainItems
+    rest: tuple[Item, ...]
+
+
+def _fixed_segment(st: struct.Struct | None, items: list[Item]) -> Segment:
+    def plain(kind: int) -> PlainItems:
+        return tuple((i.name, i.form, i.arg) for i in items if i.kind == kind)
+
+    groups = (K_RAW, K_REF, K_STRP, K_CONST)
+    rest = tuple(i for i in items if i.kind not in groups)
+    return Segment(st, None, plain(K_RAW), plain(K_REF), plain(K_STRP), plain(K_CONST), rest)
 
 
 def compile_decoder(abbrev: Abbrev, shape: Shape, endian: str) -> tuple[Segment, ...]:
@@ -69,7 +92,7 @@ def compile_decoder(abbrev: Abbrev, shape: Shape, endian: str) -> tuple[Segment,
     def flush() -> None:
         nonlocal fmt, items, count
         if items or fmt:
-            segments.append((struct.Struct(endian + fmt) if fmt else None, tuple(items)))
+            segments.append(_fixed_segment(struct.Struct(endian + fmt) if fmt else None, items))
         fmt, items, count = "", [], 0
 
     seen: set[int] = set()
@@ -79,7 +102,8 @@ def compile_decoder(abbrev: Abbrev, shape: Shape, endian: str) -> tuple[Segment,
         size = fixed_form_size(form, shape)
         if size is None:
             flush()
-            segments.append((None, (Item(name, form, _VAR_KIND.get(form, K_VAR), int(first)),)))
+            item = Item(name, form, _VAR_KIND.get(form, K_VAR), int(first))
+            segments.append(Segment(None, item, (), (), (), (), ()))
             continue
         kind = _KIND.get(form, K_RAW)
         if size == 0:
@@ -93,5 +117,4 @@ def compile_decoder(abbrev: Abbrev, shape: Shape, endian: str) -> tuple[Segment,
             items.append(Item(name, form, kind, count))
         count += 1
     flush()
-    # A run made only of zero-size forms has no struct; mark it so the decoder does not read bytes.
     return tuple(segments)

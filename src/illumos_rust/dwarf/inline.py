@@ -37,30 +37,75 @@ class Frame:
 
 
 class InlineIndex:
-    """Lazily built per unit: subprogram ranges sorted by start, for ``frames(address)``."""
+    """Lazily built: which units cover an address (from their unit DIE's ranges), then per unit its
+    subprogram ranges sorted by start, for ``frames(address)``.
+
+    A stack printer asks about a few hundred PCs falling in a handful of units; decoding every subprogram
+    of every unit up front (the whole of std's DWARF) cost most of a core analysis. Units whose unit DIE
+    gives no ranges are searched for every address, so nothing is missed.
+    """
 
     def __init__(self, dwarf: DwarfInfo) -> None:
         self.dwarf = dwarf
-        self._index: tuple[list[int], list[tuple[int, int, DIE]]] | None = None
+        self._units: tuple[list[int], list[int], list[tuple[int, int, int]], list[int]] | None = None
+        self._per_unit: dict[int, list[tuple[int, int, DIE]]] = {}
+        self._merged: dict[tuple[int, ...], tuple[list[int], list[tuple[int, int, DIE]]]] = {}
         self._scopes: dict[tuple[int, int], list[tuple[DIE, list[tuple[int, int]]]]] = {}
         self._names: dict[int, tuple[str | None, str | None]] = {}
 
-    def _build(self) -> tuple[list[int], list[tuple[int, int, DIE]]]:
-        spans: list[tuple[int, int, DIE]] = []
-        for unit in self.dwarf.compile_units:
-            for die in unit.dies():
-                if die.tag == DW.DW_TAG_subprogram:
-                    for lo, hi in die_ranges(die):
-                        if hi > lo:
-                            spans.append((lo, hi, die))
-        spans.sort(key=lambda s: (s[0], -s[1]))
-        return [s[0] for s in spans], spans
+    def _build_units(self) -> tuple[list[int], list[int], list[tuple[int, int, int]], list[int]]:
+        """Unit ranges sorted by start, the running maximum of their ends, and the units without ranges."""
+        spans: list[tuple[int, int, int]] = []
+        unranged: list[int] = []
+        for i, unit in enumerate(self.dwarf.compile_units):
+            if not unit.die_count:
+                continue
+            ranges = [(lo, hi) for lo, hi in die_ranges(unit.top) if hi > lo]
+            if not ranges:
+                unranged.append(i)
+            spans.extend((lo, hi, i) for lo, hi in ranges)
+        spans.sort()
+        reach: list[int] = []
+        top = -1
+        for _lo, hi, _i in spans:
+            top = max(top, hi)
+            reach.append(top)
+        return [s[0] for s in spans], reach, spans, unranged
+
+    def _units_at(self, address: int) -> list[int]:
+        if self._units is None:
+            self._units = self._build_units()
+        starts, reach, spans, unranged = self._units
+        found = set(unranged)
+        j = bisect_right(starts, address) - 1
+        while j >= 0 and reach[j] > address:  # no earlier range reaches past ``address`` once reach <= it
+            lo, hi, i = spans[j]
+            if lo <= address < hi:
+                found.add(i)
+            j -= 1
+        return sorted(found)
+
+    def _unit_spans(self, i: int) -> list[tuple[int, int, DIE]]:
+        got = self._per_unit.get(i)
+        if got is None:
+            unit = self.dwarf.compile_units[i]
+            got = self._per_unit[i] = [
+                (lo, hi, die)
+                for die in unit.dies_with_tag(DW.DW_TAG_subprogram)
+                for lo, hi in die_ranges(die)
+                if hi > lo
+            ]
+        return got
 
     def function_at(self, address: int) -> DIE | None:
         """The concrete ``DW_TAG_subprogram`` whose ranges contain ``address``."""
-        if self._index is None:
-            self._index = self._build()
-        starts, spans = self._index
+        units = tuple(self._units_at(address))
+        merged = self._merged.get(units)
+        if merged is None:
+            spans = [s for i in units for s in self._unit_spans(i)]
+            spans.sort(key=lambda s: (s[0], -s[1]))
+            merged = self._merged[units] = ([s[0] for s in spans], spans)
+        starts, spans = merged
         i = bisect_right(starts, address) - 1
         # Functions do not nest, but relocatable objects put every function at 0: look at a few neighbours.
         for j in range(i, max(-1, i - 64), -1):

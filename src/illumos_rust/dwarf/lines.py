@@ -351,15 +351,25 @@ def _run(
             address += min_inst * ((op_index + n) // max_ops)
             op_index = (op_index + n) % max_ops
 
+    # Special opcodes (§6.2.5.1) precomputed: per opcode, the address and line advance (VLIW programs, with
+    # max_ops_per_inst > 1, keep the general op_index arithmetic through ``advance``).
+    special = range(opcode_base, 256)
+    addr_step = [0] * opcode_base + [min_inst * ((op - opcode_base) // line_range) for op in special]
+    line_step = [0] * opcode_base + [line_base + (op - opcode_base) % line_range for op in special]
+    simple = max_ops == 1
+    new = tuple.__new__
+    add_row = rows.append
     try:
         while p < end:
             op = buf[p]
             p += 1
             if op >= opcode_base:
-                adj = op - opcode_base
-                advance(adj // line_range)
-                line += line_base + adj % line_range
-                rows.append(LineRow(address, file, line, column, is_stmt, False, disc))
+                if simple:
+                    address += addr_step[op]
+                else:
+                    advance((op - opcode_base) // line_range)
+                line += line_step[op]
+                add_row(new(LineRow, (address, file, line, column, is_stmt, False, disc)))
                 disc = 0
             elif op == 0:
                 n, q = uleb(buf, p, end)
@@ -370,6 +380,7 @@ def _run(
                     rows.append(LineRow(address, file, line, column, is_stmt, True, disc))
                     sequences.append(rows)
                     rows = []
+                    add_row = rows.append
                     address = op_index = 0
                     file, line, column, is_stmt, disc = 1, 1, 0, t.default_is_stmt, 0
                 elif sub == DW.DW_LNE_set_address:
@@ -411,7 +422,11 @@ def _run(
             elif op == DW.DW_LNS_set_file:
                 file, p = uleb(buf, p, end)
             elif op == DW.DW_LNS_set_column:
-                column, p = uleb(buf, p, end)
+                if p < end and buf[p] < 0x80:  # one-byte ULEB128: columns below 128, nearly all of them
+                    column = buf[p]
+                    p += 1
+                else:
+                    column, p = uleb(buf, p, end)
             elif op == DW.DW_LNS_negate_stmt:
                 is_stmt = not is_stmt
             elif op == DW.DW_LNS_const_add_pc:

@@ -31,16 +31,11 @@ from .abbrev import (
     is_known_form,
 )
 from .decoder import (
-    K_CONST,
     K_EXPRLOC,
     K_FLAG,
-    K_RAW,
-    K_REF,
     K_SDATA,
-    K_STRP,
     K_U24,
     K_UDATA,
-    K_VAR,
     compile_decoder,
 )
 from .leb128 import sleb, uleb
@@ -139,6 +134,8 @@ class Unit:
         self._parents: Sequence[int] = ()
         self._bases: tuple[int, int, int, int] | None = None
         self._language: int | None = None
+        # What ``decode`` needs on every call, gathered once (one attribute load instead of seven).
+        self._decode_ctx: tuple[DwarfSection, Any, int, int, DwarfInfo, dict[int, str], int] | None = None
         e_ = dwarf.endian
         self._u16 = struct.Struct(e_ + "H")
         self._u32 = struct.Struct(e_ + "I")
@@ -241,6 +238,14 @@ class Unit:
         offsets = self._offsets if self._offsets is not None else self._parse()
         for i in range(len(offsets)):
             yield DIE(self, i)
+
+    def dies_with_tag(self, tag: int) -> Iterator[DIE]:
+        """The DIEs of one tag, in section order: a filtered walk that makes no handle for the others."""
+        if self._offsets is None:
+            self._parse()
+        for i, a in enumerate(self._abbrevs):
+            if a.tag == tag:
+                yield DIE(self, i)
 
     @property
     def top(self) -> DIE:
@@ -399,21 +404,27 @@ class Unit:
         segments = a.decoder
         if segments is None:
             segments = a.decoder = compile_decoder(a, self.shape, self.dwarf.endian)
-        sec = self.section
-        buf, base = sec.buf, sec.base
-        end = base + self.end
+        ctx = self._decode_ctx
+        if ctx is None:
+            ctx = self._decode_ctx = (
+                self.section,
+                self.section.buf,
+                self.section.base,
+                self.section.base + self.end,
+                self.dwarf,
+                self.dwarf._strings,
+                self.offset,
+            )
+        sec, buf, base, end, dwarf, strings, unit_offset = ctx
         pos = base + self._offsets[index]  # type: ignore[index]
         pos += 1
         if buf[pos - 1] >= 0x80:
             _, pos = uleb(buf, pos - 1, end)
         attrs: dict[int, Attribute] = {}
-        dwarf = self.dwarf
-        strings = dwarf._strings
-        unit_offset = self.offset
         new = tuple.__new__
-        for st, items in segments:
-            if st is None:
-                name, form, kind, _ = items[0]
+        for st, var, raws, refs, strps, consts, rest in segments:
+            if var is not None:
+                name, form, kind, _ = var
                 if kind in (K_UDATA, K_SDATA):
                     if pos >= end:
                         raise sec.error(pos - base, "attribute value runs past the end of the unit")
@@ -428,8 +439,7 @@ class Unit:
                         pos = nxt
                     if name not in attrs:
                         attrs[name] = new(Attribute, (name, form, num, num))
-                    continue
-                if kind == K_EXPRLOC:
+                elif kind == K_EXPRLOC:
                     length, nxt = uleb(buf, pos, end)
                     if nxt < 0:
                         raise sec.error(pos - base, "truncated block length")
@@ -439,42 +449,42 @@ class Unit:
                     if name not in attrs:
                         block = bytes(buf[nxt:pos])
                         attrs[name] = new(Attribute, (name, form, block, block))
-                    continue
-                if kind == K_VAR:
+                else:
                     raw, pos, form = self._read(form, 0, pos, end)  # implicit_const is never variable
                     if name not in attrs:
                         attrs[name] = new(Attribute, (name, form, self.translate(form, raw), raw))
-                    continue
+                continue
+            # Duplicates of earlier attributes were dropped when the decoder was compiled.
+            if st is None:
                 values: tuple[Any, ...] = ()
             else:
                 if pos + st.size > end:
                     raise sec.error(pos - base, "attribute values run past the end of the unit")
                 values = st.unpack_from(buf, pos)
                 pos += st.size
-            for name, form, kind, arg in items:  # duplicates of earlier attributes were dropped at compile
-                if kind == K_RAW:
-                    raw = values[arg]
-                    attrs[name] = new(Attribute, (name, form, raw, raw))
-                elif kind == K_REF:
-                    raw = values[arg]
-                    attrs[name] = new(Attribute, (name, form, unit_offset + raw, raw))
-                elif kind == K_STRP:
-                    raw = values[arg]
-                    text = strings.get(raw)
-                    if text is None:
-                        text = dwarf.string(raw)
-                    attrs[name] = new(Attribute, (name, form, text, raw))
-                elif kind == K_CONST:
-                    attrs[name] = new(Attribute, (name, form, arg, arg))
-                elif kind == K_FLAG:
-                    raw = values[arg]
+            for name, form, arg in raws:
+                raw = values[arg]
+                attrs[name] = new(Attribute, (name, form, raw, raw))
+            for name, form, arg in refs:
+                raw = values[arg]
+                attrs[name] = new(Attribute, (name, form, unit_offset + raw, raw))
+            for name, form, arg in strps:
+                raw = values[arg]
+                text = strings.get(raw)
+                if text is None:
+                    text = dwarf.string(raw)
+                attrs[name] = new(Attribute, (name, form, text, raw))
+            for name, form, arg in consts:
+                attrs[name] = new(Attribute, (name, form, arg, arg))
+            for name, form, kind, arg in rest:
+                raw = values[arg]
+                if kind == K_FLAG:
                     attrs[name] = new(Attribute, (name, form, bool(raw), raw))
-                else:
-                    raw = values[arg]
-                    if isinstance(raw, bytes):  # the 3-byte forms
-                        raw = int.from_bytes(raw, "little" if dwarf.little else "big")
-                    value = raw if kind == K_U24 else self.translate(form, raw)
-                    attrs[name] = new(Attribute, (name, form, value, raw))
+                    continue
+                if isinstance(raw, bytes):  # the 3-byte forms
+                    raw = int.from_bytes(raw, "little" if dwarf.little else "big")
+                value = raw if kind == K_U24 else self.translate(form, raw)
+                attrs[name] = new(Attribute, (name, form, value, raw))
         return attrs
 
     def translate(self, form: int, raw: int | bytes | str) -> AttrValue:
