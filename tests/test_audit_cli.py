@@ -355,3 +355,14 @@ def test_streamed_json_is_the_reports_as_dictionaries() -> None:
     want = {"policy": "platform", "reports": [r.to_dict() for r in reports], "errors": [], "skipped": []}
     assert json.loads(out.getvalue()) == json.loads(json.dumps(want, default=str))
     assert sum(len(r["findings"]) for r in json.loads(out.getvalue())["reports"]) > 500
+
+
+def test_same_relative_name_in_two_trees_is_told_apart(tmp_path: Path) -> None:
+    for d in ("d", "d2"):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "f").write_bytes(hello().read_bytes())
+    code, out, _ = run("-q", str(tmp_path / "d"), str(tmp_path / "d2"))
+    assert code in (0, 1)
+    verdicts = [line for line in out.splitlines() if line.split()[:1] in (["PASS"], ["WARN"], ["FAIL"])]
+    heads = [line.split(": ")[0].split()[-1] for line in verdicts]
+    assert heads == [str(tmp_path / "d" / "f"), str(tmp_path / "d2" / "f")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -128,6 +129,10 @@ def run(args: argparse.Namespace) -> int:
             files.append(f)
             # Paths as the person typed them: a file as given, a tree's files relative to the tree.
             shown[str(f)] = os.path.relpath(f, arg) if arg.is_dir() else str(arg)
+    # Two trees holding the same relative name (`audit d d2` with d/f and d2/f) would print two "f":
+    # those keep the path as typed, which names the tree.
+    seen = Counter(shown.values())
+    shown = {full: (full if seen[rel] > 1 else rel) for full, rel in shown.items()}
     for line in skipped:
         print(f"illumos-rust: skipped {line}: not a regular file", file=sys.stderr)
     step, stop = _progress(files)
