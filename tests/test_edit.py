@@ -663,3 +663,18 @@ def test_drop_runpath_prefix_alone_deletes_or_trims(tmp_path: Path) -> None:
     assert main(["edit", str(f), "--runpath", "/opt/localfoo/lib", "--write"]) == 0
     assert main(["edit", str(f), "--drop-runpath-prefix", "/opt/local", "--write"]) == 0
     assert dict(readelf_dynamic(f))["RUNPATH"] == "Library runpath: [/opt/localfoo/lib]"
+
+
+def test_remove_stale_only_takes_this_files_copies(tmp_path: Path) -> None:
+    """A dead editor's copy of ``a-b`` must not be taken for one of ``a`` (names are
+    ``.illumos-rust-edit-<pid>-<file>-<mkstemp random>.tmp``; the random part has no '-')."""
+    from illumos_rust.edit.transaction import TEMP_PREFIX, remove_stale
+
+    dead = 2**22 + 12345  # above Linux's default pid_max (4,194,304 = 2**22): no such process
+    mine = tmp_path / f"{TEMP_PREFIX}{dead}-a-k3x_9q.tmp"
+    other = tmp_path / f"{TEMP_PREFIX}{dead}-a-b-k3x_9q.tmp"
+    for p in (mine, other):
+        p.write_bytes(b"x")
+    assert remove_stale(str(tmp_path / "a")) == [mine.name]
+    assert other.exists() and not mine.exists()
+    assert remove_stale(str(tmp_path / "a-b")) == [other.name]

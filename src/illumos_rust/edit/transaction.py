@@ -100,7 +100,10 @@ def remove_stale(path: str) -> list[str]:
         if not name.startswith(TEMP_PREFIX):
             continue
         pid, sep, rest = name[len(TEMP_PREFIX) :].partition("-")
-        if not (sep and pid.isdigit() and rest.startswith(base + "-")) or _alive(int(pid)):
+        # mkstemp's suffix is "<random>.tmp" with no "-": the name must be exactly <base>-<random>.tmp, so
+        # a copy of "a-b" ("a-b-x.tmp") is never taken for one of "a".
+        owner, dash, tail = rest.rpartition("-")
+        if not (sep and dash and pid.isdigit() and owner == base and "-" not in tail) or _alive(int(pid)):
             continue
         with contextlib.suppress(OSError):
             os.unlink(os.path.join(directory, name))
