@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import operator
 import sys
 from array import array
 from collections.abc import Callable, Iterator
-from itertools import chain
+from itertools import chain, compress
 from json.encoder import encode_basestring_ascii as encode_json_string
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from ..bulk import paused_gc
 from ..elf import constants as C
@@ -359,6 +360,7 @@ def _write_tables(
     info_text: _InfoText,
     size_text: _SizeText,
 ) -> None:
+    seen: dict[str, str] = {}  # .symtab name -> what was shown for it
     for title, table in ((".symtab", elf.symtab), (".dynsym", elf.dynsym), (".SUNW_ldynsym", elf.ldynsym)):
         if not len(table):
             continue
@@ -369,9 +371,24 @@ def _write_tables(
         for start in range(0, len(names), _CHUNK):
             stop = min(start + _CHUNK, len(names))
             chunk = names[start:stop]
-            shown = chunk if show is None else show(chunk)
+            shown = chunk if show is None else _shown(chunk, show, seen)
             out.write(_format_rows(table.columns(start, stop), shown, start, info_text, size_text))
+            if show is not None and title == ".symtab":
+                seen.update(zip(chunk, shown, strict=True))
         out.write("\n")
+
+
+def _shown(chunk: list[str], show: Callable[[list[str]], list[str]], seen: dict[str, str]) -> list[str]:
+    """``show(chunk)``, reusing what ``.symtab`` already showed: ``.dynsym`` repeats its exported names
+    (librustc_driver: 20k, ~45 ms of native demangling), and a dict lookup is ~40x cheaper."""
+    if not seen:
+        return show(chunk)
+    shown: list[str | None] = list(map(seen.get, chunk))
+    missing = list(compress(range(len(chunk)), map(operator.not_, shown)))  # None, or "" (cheap to redo)
+    if missing:
+        for i, text in zip(missing, show(list(map(chunk.__getitem__, missing))), strict=True):
+            shown[i] = text
+    return cast("list[str]", shown)
 
 
 def _format_rows(
