@@ -360,7 +360,8 @@ def _write_tables(
     info_text: _InfoText,
     size_text: _SizeText,
 ) -> None:
-    seen: dict[str, str] = {}  # .symtab name -> what was shown for it
+    seen: dict[str, str] = {}  # .symtab name -> what was shown for it, for the names .dynsym also has
+    dynamic_names = set(elf.dynsym.names) if show is not None and len(elf.symtab) else set()
     for title, table in ((".symtab", elf.symtab), (".dynsym", elf.dynsym), (".SUNW_ldynsym", elf.ldynsym)):
         if not len(table):
             continue
@@ -373,8 +374,10 @@ def _write_tables(
             chunk = names[start:stop]
             shown = chunk if show is None else _shown(chunk, show, seen)
             out.write(_format_rows(table.columns(start, stop), shown, start, info_text, size_text))
-            if show is not None and title == ".symtab":
-                seen.update(zip(chunk, shown, strict=True))
+            if show is not None and title == ".symtab" and len(elf.dynsym):
+                # only the names .dynsym will ask for: the whole table's would keep ~18 MiB alive
+                again = map(dynamic_names.__contains__, chunk)
+                seen.update(compress(zip(chunk, shown, strict=True), again))
         out.write("\n")
 
 
