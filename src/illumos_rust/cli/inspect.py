@@ -16,7 +16,7 @@ from ..bulk import paused_gc
 from ..elf import constants as C
 from ..elf.dynamic import dynamic
 from ..elf.reader import ElfFile
-from ..errors import FormatError
+from ..errors import FileError, FormatError
 from ..inspect import Inspection, inspect_elf
 from .common import add_format
 
@@ -93,6 +93,16 @@ def run(args: argparse.Namespace) -> int:
                 _write_json(
                     out, {"path": exc.path, "error": exc.what, "offset": exc.offset}, None, args, many
                 )
+        except FileError as exc:
+            if not as_json:
+                raise  # text: one line and exit 2 from main, as for every command
+            # JSON is streamed, so earlier objects are already out: close the document validly instead
+            failed += 1
+            sys.stdout.flush()
+            print(f"illumos-rust: {exc}", file=sys.stderr)
+            if many and n:
+                out.write(",\n")
+            _write_json(out, {"path": exc.path, "error": exc.what, "offset": None}, None, args, many)
     if as_json:
         out.write("\n]\n" if many else "\n")
     return 2 if failed else 0
