@@ -106,3 +106,17 @@ def test_json_rows_are_the_text_rows_and_a_bad_file_is_one_error_object(tmp_path
             for r in data[2]["symbols"][table]
         ]
         assert got == [(i, v, s, t, b, n) for i, v, s, t, b, _ndx, n in rows]
+
+
+def test_json_with_an_unreadable_path_stays_one_valid_document(tmp_path: Path) -> None:
+    """Streamed JSON has written the earlier objects when a later path cannot be opened: the document is
+    closed validly with an ``error`` object for that path, one stderr line, exit 2."""
+    import json
+
+    good = _cases()[1]
+    missing = tmp_path / "missing.elf"
+    res = cli("inspect", "--format", "json", str(good), str(missing))
+    assert res.returncode == 2
+    assert res.stderr.count("illumos-rust:") == 1 and str(missing) in res.stderr
+    data = json.loads(res.stdout)
+    assert "error" not in data[0] and data[1]["path"] == str(missing) and data[1]["error"]

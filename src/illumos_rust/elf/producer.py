@@ -27,7 +27,6 @@ from itertools import compress, repeat
 from ..bulk import paused_gc
 from . import constants as C
 from .dynamic import dynamic
-from .go_buildinfo import go_buildinfo
 from .reader import ElfFile, Section
 
 _RUSTC = re.compile(r"rustc version (\S+)(?: \(([0-9a-f]{7,40})[^)]*\))?")
@@ -135,7 +134,11 @@ def identify(elf: ElfFile) -> Producer:
     names = elf.symtab.names or elf.dynsym.names + elf.ldynsym.names
     mangling = mangling_counts(names)
     why = _rust_evidence(elf, comments, section_names, names, mangling, debug_rustc, std)
-    go = go_buildinfo(elf) if section_names & _GO_SECTIONS else None
+    go = None
+    if section_names & _GO_SECTIONS:
+        from .go_buildinfo import go_buildinfo  # only Go binaries pay for its import (a regex, a dataclass)
+
+        go = go_buildinfo(elf)
     return Producer(
         linker,
         evidence,
