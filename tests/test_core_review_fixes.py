@@ -153,7 +153,11 @@ void c_helper_gives_up(int n) { if (n == 7) abort(); }
 C_CALLER = r"""
 extern "C" { fn c_helper_gives_up(n: i32); }
 #[inline(never)]
-fn decide(n: i32) { unsafe { c_helper_gives_up(n) } }
+fn decide(n: i32) {
+    let s = format!("deciding about {n} now");  // a heap String on the stack: not a panic message
+    std::hint::black_box(&s);
+    unsafe { c_helper_gives_up(n) }
+}
 fn main() { for i in 0..10 { decide(std::hint::black_box(i)); } }
 """
 

@@ -114,7 +114,7 @@ def _report(image: CoreImage, objects: ObjectMap, max_frames: int, source_lines:
     sp = dumper.registers.get("rsp", dumper.registers.get("sp")) if dumper is not None else None
     panicking = crash is not None and any(_PANIC_FRAME.search(f.symbol or "") for f in crash.frames)
     if crash is not None and sp is not None and (panicking or image.signal == 6):
-        found = recover_panic(image, objects, sp)
+        found = recover_panic(image, objects, sp, payload=panicking)
         # A SIGABRT without panic frames is a plain abort(); a stale Location alone does not make a panic.
         if found is not None and (panicking or found.message is not None):
             panic = found

@@ -53,7 +53,9 @@ def stack_bytes(image: CoreImage, sp: int) -> tuple[int, bytes] | None:
     return seg.vaddr + start, bytes(view[start : start + size])
 
 
-def recover_panic(image: CoreImage, objects: ObjectMap, sp: int) -> PanicReport | None:
+def recover_panic(image: CoreImage, objects: ObjectMap, sp: int, payload: bool = True) -> PanicReport | None:
+    """Message, thread and location; ``payload``: also take a heap ``String`` pointed to from the stack
+    as the message (only when std's panic frames are on the stack: in a plain abort any String could be)."""
     found = stack_bytes(image, sp)
     report = PanicReport()
     if found is not None:
@@ -67,7 +69,7 @@ def recover_panic(image: CoreImage, objects: ObjectMap, sp: int) -> PanicReport 
                     m.group(1).decode("utf-8", "replace"), f"stack overflow report @0x{base + m.start():x}"
                 )
                 report.format = "stack overflow"
-        if report.message is None:
+        if report.message is None and payload:
             _payload_string(report, image, base, data, sp)
     if report.message is not None:
         _heap_copy(report, image)
