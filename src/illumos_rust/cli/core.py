@@ -131,6 +131,8 @@ def render(r: CoreReport, full: bool = True) -> str:
         f"status: process terminated by {r.signal_name} ({r.signal_text}), "
         f"pid={r.pid} uid={r.uid}{code}{meaning}"
     )
+    if r.sender_pid is not None:
+        out.append(f"sent by: pid={r.sender_pid} uid={r.sender_uid} (si_code {r.si_code}: not a fault)")
     if r.fault_address is not None:
         out.append(f"fault address: 0x{r.fault_address:x} in {r.fault_mapping}")
     out.append(f"crash: {r.crash_kind}")

@@ -114,7 +114,7 @@ def _report(image: CoreImage, objects: ObjectMap, max_frames: int, source_lines:
     sp = dumper.registers.get("rsp", dumper.registers.get("sp")) if dumper is not None else None
     panicking = crash is not None and any(_PANIC_FRAME.search(f.symbol or "") for f in crash.frames)
     if crash is not None and sp is not None and (panicking or image.signal == 6):
-        found = recover_panic(image, objects, sp)
+        found = recover_panic(image, objects, sp, payload=panicking)
         # A SIGABRT without panic frames is a plain abort(); a stale Location alone does not make a panic.
         if found is not None and (panicking or found.message is not None):
             panic = found
@@ -186,6 +186,8 @@ def _report(image: CoreImage, objects: ObjectMap, max_frames: int, source_lines:
         problems=problems,
         platform=image.platform,
         zonename=image.zonename,
+        sender_pid=image.si_pid,
+        sender_uid=image.si_uid,
     )
 
 
@@ -196,6 +198,9 @@ def _crash_kind(image: CoreImage, crash: ThreadReport | None, panic: PanicReport
     if any(_PANIC_FRAME.search(f.symbol or "") for f in frames) or (panic and panic.message):
         return "panic"
     name = signal_name(image.system, image.signal)[0]
+    fault_signal = name in ("SIGSEGV", "SIGBUS", "SIGILL", "SIGFPE")
+    if fault_signal and image.si_code is not None and image.si_code <= 0:
+        return f"{name} sent by a process"  # kill(2), tgkill, sigqueue: nothing faulted
     return {
         "SIGABRT": "abort",
         "SIGSEGV": "segfault",

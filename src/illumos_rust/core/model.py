@@ -90,6 +90,8 @@ class CoreReport:
     problems: list[str] = field(default_factory=list)
     platform: str | None = None
     zonename: str | None = None
+    sender_pid: int | None = None  # si_code <= 0: the signal was sent by this process (kill, tgkill, …)
+    sender_uid: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -181,17 +181,27 @@ def linux_objects(image: CoreImage, resolver: ObjectResolver) -> ObjectMap:
     resolver.main_path = main_path
     image.memory.resolve = resolver
     objects = []
+    # mappings with PF_X (flags bit 0): a missing file only matters when code ran from it
+    code = {m.path for m in image.mappings if m.path is not None and m.flags & 1}
     for path, (start, end) in ranges.items():
         obj = LoadedObject(path, start, end, is_main=path == main_path)
-        _open(obj, image, resolver, zero.get(path, start))
+        _open(obj, image, resolver, zero.get(path, start), path in code or path == main_path)
         objects.append(obj)
     return ObjectMap(objects)
 
 
-def _open(obj: LoadedObject, image: CoreImage, resolver: ObjectResolver, base: int) -> None:
+def _open(
+    obj: LoadedObject, image: CoreImage, resolver: ObjectResolver, base: int, code: bool = True
+) -> None:
+    """Load ``obj``'s ELF file. Data mappings (locale archives, /dev/zero, fonts …) are normal in
+    ``NT_FILE``: only a missing file with code mapped executable, or an ELF file that cannot be read, is a
+    problem worth a warning."""
     disk = resolver(obj.path)
     if disk is None:
-        obj.problems.append(f"{obj.path}: not found on this machine (use BINARY, --sysroot or --search)")
+        if code:
+            obj.problems.append(f"{obj.path}: not found on this machine (use BINARY, --sysroot or --search)")
+        return
+    if not _looks_like_elf(disk):
         return
     try:
         elf = ElfFile(disk)
@@ -210,6 +220,16 @@ def _open(obj: LoadedObject, image: CoreImage, resolver: ObjectResolver, base: i
     except FormatError as exc:
         obj.problems.append(f"{disk}: symbols unreadable ({exc.what})")
     _check_build_id(obj, image, base, elf)
+
+
+def _looks_like_elf(path: str) -> bool:
+    """Whether ``path`` starts with ``\\x7fELF`` (ELF ``e_ident[EI_MAG0..3]``); unreadable → True, so
+    the ELF reader reports why."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == b"\x7fELF"
+    except OSError:
+        return True
 
 
 def _check_build_id(obj: LoadedObject, image: CoreImage, base: int, elf: ElfFile) -> None:

@@ -37,6 +37,8 @@ OLD = re.compile(
 OVERFLOW = re.compile(rb"thread '([^'\n\x00]{0,256})' has overflowed its stack")
 MAX_STACK_SCAN = 16 << 20
 MAX_HEAP_SCAN = 64 << 20
+PAYLOAD_SCAN = 4096  # bytes above sp: the panic machinery's frames (panic_fmt … panic_with_hook)
+MAX_PAYLOAD = 64 << 10
 
 
 def stack_bytes(image: CoreImage, sp: int) -> tuple[int, bytes] | None:
@@ -51,7 +53,9 @@ def stack_bytes(image: CoreImage, sp: int) -> tuple[int, bytes] | None:
     return seg.vaddr + start, bytes(view[start : start + size])
 
 
-def recover_panic(image: CoreImage, objects: ObjectMap, sp: int) -> PanicReport | None:
+def recover_panic(image: CoreImage, objects: ObjectMap, sp: int, payload: bool = True) -> PanicReport | None:
+    """Message, thread and location; ``payload``: also take a heap ``String`` pointed to from the stack
+    as the message (only when std's panic frames are on the stack: in a plain abort any String could be)."""
     found = stack_bytes(image, sp)
     report = PanicReport()
     if found is not None:
@@ -65,6 +69,8 @@ def recover_panic(image: CoreImage, objects: ObjectMap, sp: int) -> PanicReport 
                     m.group(1).decode("utf-8", "replace"), f"stack overflow report @0x{base + m.start():x}"
                 )
                 report.format = "stack overflow"
+        if report.message is None and payload:
+            _payload_string(report, image, base, data, sp)
     if report.message is not None:
         _heap_copy(report, image)
     if report.message is None and report.location is None and report.thread is None:
@@ -90,6 +96,45 @@ def _from_buffer(report: PanicReport, base: int, data: bytes) -> None:
         report.message = Fact(msg.decode("utf-8", "replace"), where)
         report.location = Fact(f"{file.decode('utf-8', 'replace')}:{int(line)}:{int(col)}", where)
         report.format = "std < 1.73"
+
+
+def _payload_string(report: PanicReport, image: CoreImage, base: int, data: bytes, sp: int) -> None:
+    """The message as the lazily formatted payload ``String`` in the heap, when the stack buffer lacks it.
+
+    With ``RUST_BACKTRACE`` set, or a message over 512 bytes, std's ``default_hook`` writes straight to
+    stderr, but it first asks the payload for its text: ``FormatStringPayload`` (``library/std/src/
+    panicking.rs``) formats the ``fmt::Arguments`` into an ``Option<String>`` that lives in
+    ``panic_with_hook``'s frame, a few hundred bytes above ``sp``. A ``String`` is ``{cap, ptr, len}``
+    (three words, rustc's field order for ``RawVec``/``Vec``); the first triple whose ``ptr`` is in writable
+    anonymous memory (the heap, not a stack) and whose bytes are printable UTF-8 is taken.
+    """
+    start = max(0, (sp - base) & ~7)
+    end = min(len(data), start + PAYLOAD_SCAN)
+    if end - start < 24:
+        return
+    words = struct.unpack_from(f"<{(end - start) // 8}Q", data, start)
+    stack = image.mapping_at(sp)
+    for i in range(len(words) - 2):
+        cap, ptr, length = words[i], words[i + 1], words[i + 2]
+        if not (0 < length <= cap <= MAX_PAYLOAD):
+            continue
+        m = image.mapping_at(ptr)
+        if m is None or m is stack or m.path is not None or m.flags & 6 != 6:
+            continue
+        raw = image.memory.read(ptr, length)
+        if raw is None or b"\x00" in raw:
+            continue
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        if not text.replace("\n", " ").replace("\t", " ").isprintable():
+            continue
+        where = base + start + 8 * i
+        report.message = Fact(
+            text, f"panic payload String @0x{ptr:x} in the heap ({{cap, ptr, len}} on the stack @0x{where:x})"
+        )
+        return
 
 
 def _location(

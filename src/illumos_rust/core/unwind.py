@@ -109,7 +109,8 @@ class Unwinder:
         while True:
             pc, sp = regs["rip"], regs["rsp"]
             frames.extend(self._frames(len(frames), pc, sp, method, exact_pc))
-            if len(frames) >= max_frames:
+            if len(frames) >= max_frames:  # inlined frames count: --max-frames N prints N lines
+                del frames[max_frames:]
                 stop = f"stopped after {max_frames} frames"
                 break
             nxt, how, why = self._step(regs, exact_pc, len(frames) - 1)
@@ -336,4 +337,5 @@ class Unwinder:
             if prev <= fp:
                 break
             fp = prev
+        del frames[max(max_frames, 0) :]
         return frames, None

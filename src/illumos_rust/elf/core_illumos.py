@@ -168,7 +168,11 @@ def _apply(image: CoreImage, note: CoreNote, threads: dict[int, CoreThread]) -> 
         if signo or cursig:
             image.signal = signo or cursig
             image.si_code, image.si_errno = code, errno
-            if image.signal in (4, 5, 8, 10, 11):  # SIGILL SIGTRAP SIGFPE SIGBUS SIGSEGV carry si_addr
+            if code <= 0:
+                # SI_USER 0, SI_LWP -1, SI_QUEUE -2 (``sys/siginfo.h`` SI_FROMUSER): sent by a process; the
+                # union is ``_proc {pid_t _pid; uid_t _uid …}`` at 16, not a fault address
+                image.si_pid, image.si_uid = addr & 0xFFFFFFFF, addr >> 32
+            elif image.signal in (4, 5, 8, 10, 11):  # SIGILL SIGTRAP SIGFPE SIGBUS SIGSEGV carry si_addr
                 image.si_addr = addr
         return lwpid
     elif t == 16:  # NT_LWPSTATUS

@@ -134,10 +134,12 @@ def _apply(
     elif note.name == "CORE" and t == NT_SIGINFO:
         signo, errno, code, addr = _SIGINFO.unpack_from(desc, 0)
         image.signal, image.si_errno, image.si_code = signo, errno, code
-        if signo in (4, 5, 7, 8, 11):  # SIGILL SIGTRAP SIGBUS SIGFPE SIGSEGV: the union holds si_addr
+        if code <= 0:
+            # SI_USER 0, SI_QUEUE -1, SI_TKILL -6 (<= 0: sent by a process, even a SIGSEGV from `kill`): the
+            # union is ``_kill {pid_t si_pid; uid_t si_uid}`` at 16 (``asm-generic/siginfo.h``), no address
+            image.si_pid, image.si_uid = addr & 0xFFFFFFFF, addr >> 32
+        elif signo in (4, 5, 7, 8, 11):  # SIGILL SIGTRAP SIGBUS SIGFPE SIGSEGV: the union holds si_addr
             image.si_addr = addr
-        else:
-            image.si_pid = addr & 0xFFFFFFFF
     elif note.name == "CORE" and t == NT_AUXV:
         words = struct.unpack_from(f"<{len(desc) // 8}Q", desc, 0)
         for i in range(0, len(words) - 1, 2):

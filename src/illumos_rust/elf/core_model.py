@@ -71,7 +71,8 @@ class CoreImage:
     si_code: int | None = None
     si_errno: int | None = None
     si_addr: int | None = None
-    si_pid: int | None = None
+    si_pid: int | None = None  # the sender's, when si_code says a process sent the signal (<= 0)
+    si_uid: int | None = None
     crashing_tid: int | None = None
     auxv: dict[int, int] = field(default_factory=dict)
     platform: str | None = None
