@@ -17,7 +17,7 @@ from illumos_rust.elf import ElfFile
 from illumos_rust.probes.dparse import CType, parse_provider_file
 from illumos_rust.probes.gen import generate
 from illumos_rust.sdt.listing import list_probes
-from probes_helpers import program_source, readelf_notes
+from probes_helpers import module_source, program_source, readelf_notes
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="SystemTap notes are the Linux backend"
@@ -202,6 +202,50 @@ def test_module_is_warning_free_in_edition_2024(cfg: tuple[str, ...], tmp_path: 
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+EDITION_MAIN = """
+fn main() {
+    let _ = probes::register_probes();
+    let n = std::hint::black_box(3i32);
+    probes::foo::bar!(|| (n, "x"));
+    probes::foo::neg!(|| (-1i64, -2i16, -1i8));
+    probes::foo::big!(|| (1u64, 2i32, 3u32));
+    probes::foo::tick__tock!();
+}
+"""
+
+
+def _compile_edition(edition: str, cfg: tuple[str, ...], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    src = tmp_path / "m.rs"
+    src.write_text("mod probes {\n" + module_source() + "\n}\n" + EDITION_MAIN)
+    cmd = ["rustc", f"--edition={edition}", "-D", "warnings", "--emit", "obj", "-o", str(tmp_path / "m.o")]
+    return subprocess.run([*cmd, *cfg, str(src)], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize(
+    ("edition", "cfg"),
+    [
+        ("2018", ()),
+        ("2018", ("--cfg", "illumos_rust_probes_standard")),
+        ("2021", ()),
+        ("2024", ("--cfg", "illumos_rust_probes_standard")),
+    ],
+)
+def test_module_compiles_in_editions_2018_to_2024(edition: str, cfg: tuple[str, ...], tmp_path: Path) -> None:
+    """A plain `rustc --edition=E main.rs` with the module inline, as a user without Cargo would build it."""
+    require_tool("rustc")
+    proc = _compile_edition(edition, cfg, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_edition_2015_is_refused_with_a_reason(tmp_path: Path) -> None:
+    """2015 cannot re-export a macro_rules by path: rustc's E0432 shows our comment naming the fix."""
+    require_tool("rustc")
+    proc = _compile_edition("2015", (), tmp_path)
+    assert proc.returncode != 0
+    assert "E0432" in proc.stderr
+    assert "needs Rust edition 2018 or later" in proc.stderr, proc.stderr
 
 
 def _value(ctype: CType) -> str:
