@@ -4,6 +4,7 @@ their closure, and a C program's ``sys/sdt.h`` notes are listed too."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -23,6 +24,7 @@ pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="SystemTap notes are the Linux backend"
 )
 
+CLI = str(Path(sys.executable).parent / "illumos-rust")
 VARIANTS = {
     "debug": ("-C", "opt-level=0", "-g"),
     "release": ("-O",),
@@ -316,3 +318,37 @@ def test_aarch64_linux_backend(tmp_path: Path) -> None:
     }
     ours = {(s["name"], s["location"], s["args"]) for s in our_sites(out)}
     assert ours == {(n["name"], n["location"], n["args"]) for n in theirs}
+
+
+def test_list_shows_functions_without_the_legacy_hash(tmp_path: Path) -> None:
+    """A probe in a mangled Rust function (`main`): text and JSON show it as rustfilt does by default (no
+    `::h<hash>`); JSON keeps the exact mangled symbol beside it."""
+    require_tool("rustc")
+    require_tool("rustfilt")
+    src = "mod probes {\n" + module_source() + "\n}\nfn main() {\n    probes::foo::tick__tock!();\n}\n"
+    exe = build_rust(src, "probes_list_hash", "-C", "opt-level=0")
+    cmd = [CLI, "probes", "list", "--format", "json", str(exe)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    found = [p for p in json.loads(proc.stdout)[0]["probes"] if p["probe"] == "tick-tock"]
+    assert len(found) == 1, proc.stdout
+    mangled = found[0]["function_mangled"]
+    assert mangled.startswith(("_ZN", "_R")), mangled
+    plain = subprocess.run(["rustfilt", mangled], capture_output=True, text=True, check=True).stdout.strip()
+    hashed = subprocess.run(["rustfilt", "-h", mangled], capture_output=True, text=True, check=True).stdout
+    assert plain.endswith("main") and plain != hashed.strip()  # the oracle itself strips a hash
+    assert found[0]["function"] == plain
+    text = subprocess.run([*cmd[:3], str(exe)], capture_output=True, text=True, check=True).stdout
+    assert f"foo:tick-tock  in {plain}\n" in text, text
+    assert "::h" not in text
+
+
+def test_dof_decode_of_neither_format_names_both(tmp_path: Path) -> None:
+    """Bytes that are neither DOF nor ELF: one line naming the file and both expected magics, exit 2."""
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(bytes(range(0x41, 0x41 + 64)))
+    proc = subprocess.run([CLI, "probes", "dof", "decode", str(junk)], capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert str(junk) in lines[0] and "neither DOF nor ELF (bad magic 41 42 43 44" in lines[0], lines[0]
