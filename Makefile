@@ -20,7 +20,7 @@ DEB_PKGS += chromium
 SHARED   ?= $(or $(ILLUMOS_RUST_SHARED),$(abspath ../shared))
 export ILLUMOS_RUST_SHARED := $(SHARED)
 
-.PHONY: venv sysdeps demo test lint typecheck unit bench fuzz corpus clean readme
+.PHONY: venv sysdeps demo test lint typecheck unit bench fuzz corpus clean readme illumos-std e2e
 
 venv: $(STAMP)
 
@@ -65,6 +65,25 @@ bench: venv sysdeps
 
 fuzz: venv
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-50000} $(VENV)/bin/pytest -q -p no:randomly tests -k fuzz
+
+# illumos std for tests/test_probes_illumos.py, built once by scripts/probes-illumos-std.sh (~10 min on 2 shared
+# cores). Cached under .cache/illumos-std: the stamp holds a key (hash of the script + the Debian rustc and
+# rust-web-src versions), so a rerun with the same inputs is a no-op and a changed script or toolchain rebuilds.
+STD_DIR  := .cache/illumos-std
+STD_KEY   = { cat scripts/probes-illumos-std.sh; /usr/bin/rustc --version 2>/dev/null; \
+	    dpkg-query -W rust-web-src 2>/dev/null; } | sha256sum | cut -c1-16
+illumos-std:
+	@mkdir -p $(STD_DIR); flock $(STD_DIR).lock sh -c '\
+	  key=$$($(STD_KEY)); \
+	  if [ "$$(cat $(STD_DIR)/stamp 2>/dev/null)" = "$$key" ] && \
+	     [ -d $(STD_DIR)/sysroot/lib/rustlib/x86_64-unknown-illumos/lib ]; then \
+	    echo "illumos std up to date ($(STD_DIR)/sysroot, key $$key)"; \
+	  else rm -f $(STD_DIR)/stamp; env -u ILLUMOS_RUST_STD_SYSROOT bash scripts/probes-illumos-std.sh && \
+	    $(STD_KEY) >$(STD_DIR)/stamp; fi'
+
+# End-to-end tests that need the illumos std: a missing std is a failure here, not a skip.
+e2e: venv sysdeps illumos-std
+	env -u ILLUMOS_RUST_STD_SYSROOT ILLUMOS_RUST_REQUIRE_STD=1 $(VENV)/bin/pytest -q tests/test_probes_illumos.py
 
 corpus:
 	bash scripts/corpus.sh

@@ -35,10 +35,12 @@ TYPES = {
 
 @pytest.fixture(scope="module")
 def obj(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # `make e2e` sets ILLUMOS_RUST_REQUIRE_STD=1 after `make illumos-std`: there a missing std is a failure.
+    missing = pytest.fail if os.environ.get("ILLUMOS_RUST_REQUIRE_STD") == "1" else pytest.skip
     if not (SYSROOT / "lib" / "rustlib" / "x86_64-unknown-illumos" / "lib").is_dir():
-        pytest.skip(f"no illumos std at {SYSROOT}: run scripts/probes-illumos-std.sh (builds it, ~5-10 min)")
+        missing(f"no illumos std at {SYSROOT}: run `make illumos-std` (builds it once, ~9 min)")
     if not os.path.exists(DEBIAN_RUSTC):
-        pytest.skip("Debian rustc-web not installed (scripts/probes-illumos-std.sh installs it)")
+        missing("Debian rustc-web not installed (`make illumos-std` installs it)")
     require_tool("readelf")
     out = tmp_path_factory.mktemp("illumos") / "probes_illumos.o"
     src = out.with_suffix(".rs")

@@ -4,6 +4,7 @@ their closure, and a C program's ``sys/sdt.h`` notes are listed too."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -17,12 +18,13 @@ from illumos_rust.elf import ElfFile
 from illumos_rust.probes.dparse import CType, parse_provider_file
 from illumos_rust.probes.gen import generate
 from illumos_rust.sdt.listing import list_probes
-from probes_helpers import program_source, readelf_notes
+from probes_helpers import module_source, program_source, readelf_notes
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="SystemTap notes are the Linux backend"
 )
 
+CLI = str(Path(sys.executable).parent / "illumos-rust")
 VARIANTS = {
     "debug": ("-C", "opt-level=0", "-g"),
     "release": ("-O",),
@@ -204,6 +206,50 @@ def test_module_is_warning_free_in_edition_2024(cfg: tuple[str, ...], tmp_path: 
     assert proc.returncode == 0, proc.stderr
 
 
+EDITION_MAIN = """
+fn main() {
+    let _ = probes::register_probes();
+    let n = std::hint::black_box(3i32);
+    probes::foo::bar!(|| (n, "x"));
+    probes::foo::neg!(|| (-1i64, -2i16, -1i8));
+    probes::foo::big!(|| (1u64, 2i32, 3u32));
+    probes::foo::tick__tock!();
+}
+"""
+
+
+def _compile_edition(edition: str, cfg: tuple[str, ...], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    src = tmp_path / "m.rs"
+    src.write_text("mod probes {\n" + module_source() + "\n}\n" + EDITION_MAIN)
+    cmd = ["rustc", f"--edition={edition}", "-D", "warnings", "--emit", "obj", "-o", str(tmp_path / "m.o")]
+    return subprocess.run([*cmd, *cfg, str(src)], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize(
+    ("edition", "cfg"),
+    [
+        ("2018", ()),
+        ("2018", ("--cfg", "illumos_rust_probes_standard")),
+        ("2021", ()),
+        ("2024", ("--cfg", "illumos_rust_probes_standard")),
+    ],
+)
+def test_module_compiles_in_editions_2018_to_2024(edition: str, cfg: tuple[str, ...], tmp_path: Path) -> None:
+    """A plain `rustc --edition=E main.rs` with the module inline, as a user without Cargo would build it."""
+    require_tool("rustc")
+    proc = _compile_edition(edition, cfg, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_edition_2015_is_refused_with_a_reason(tmp_path: Path) -> None:
+    """2015 cannot re-export a macro_rules by path: rustc's E0432 shows our comment naming the fix."""
+    require_tool("rustc")
+    proc = _compile_edition("2015", (), tmp_path)
+    assert proc.returncode != 0
+    assert "E0432" in proc.stderr
+    assert "needs Rust edition 2018 or later" in proc.stderr, proc.stderr
+
+
 def _value(ctype: CType) -> str:
     return {"string": '"s"', "ptr": "::core::ptr::null()"}.get(ctype.kind, "1")
 
@@ -272,3 +318,37 @@ def test_aarch64_linux_backend(tmp_path: Path) -> None:
     }
     ours = {(s["name"], s["location"], s["args"]) for s in our_sites(out)}
     assert ours == {(n["name"], n["location"], n["args"]) for n in theirs}
+
+
+def test_list_shows_functions_without_the_legacy_hash(tmp_path: Path) -> None:
+    """A probe in a mangled Rust function (`main`): text and JSON show it as rustfilt does by default (no
+    `::h<hash>`); JSON keeps the exact mangled symbol beside it."""
+    require_tool("rustc")
+    require_tool("rustfilt")
+    src = "mod probes {\n" + module_source() + "\n}\nfn main() {\n    probes::foo::tick__tock!();\n}\n"
+    exe = build_rust(src, "probes_list_hash", "-C", "opt-level=0")
+    cmd = [CLI, "probes", "list", "--format", "json", str(exe)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    found = [p for p in json.loads(proc.stdout)[0]["probes"] if p["probe"] == "tick-tock"]
+    assert len(found) == 1, proc.stdout
+    mangled = found[0]["function_mangled"]
+    assert mangled.startswith(("_ZN", "_R")), mangled
+    plain = subprocess.run(["rustfilt", mangled], capture_output=True, text=True, check=True).stdout.strip()
+    hashed = subprocess.run(["rustfilt", "-h", mangled], capture_output=True, text=True, check=True).stdout
+    assert plain.endswith("main") and plain != hashed.strip()  # the oracle itself strips a hash
+    assert found[0]["function"] == plain
+    text = subprocess.run([*cmd[:3], str(exe)], capture_output=True, text=True, check=True).stdout
+    assert f"foo:tick-tock  in {plain}\n" in text, text
+    assert "::h" not in text
+
+
+def test_dof_decode_of_neither_format_names_both(tmp_path: Path) -> None:
+    """Bytes that are neither DOF nor ELF: one line naming the file and both expected magics, exit 2."""
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(bytes(range(0x41, 0x41 + 64)))
+    proc = subprocess.run([CLI, "probes", "dof", "decode", str(junk)], capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert str(junk) in lines[0] and "neither DOF nor ELF (bad magic 41 42 43 44" in lines[0], lines[0]

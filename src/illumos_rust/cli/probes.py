@@ -21,6 +21,8 @@ from ..sdt import dof as D
 from ..sdt.listing import dof_sections, list_probes, to_dof_providers, usdt_probes
 from .common import add_format, print_json
 
+ELF_MAG = b"\x7fELF"  # e_ident[EI_MAG0..3], System V gABI
+
 EPILOG = """\
 examples:
   illumos-rust probes gen src/myapp.d -o src/probes.rs   # then: mod probes; probes::myapp::open!(|| 42);
@@ -165,6 +167,10 @@ def _images(path: str) -> list[tuple[str, D.DofImage]]:
     if magic == D.DOF_MAG:
         with open(path, "rb") as fh:
             return [("", D.decode(fh.read(), path))]
+    if magic != ELF_MAG:
+        # Either format is accepted here, so name both rather than ElfFile's "not an ELF file".
+        got = f"bad magic {magic.hex(' ')}" if magic else "empty file"
+        raise FormatError(path, 0, f"neither DOF nor ELF ({got}; expected 7f 'D' 'O' 'F' or 7f 'E' 'L' 'F')")
     with ElfFile(path) as elf:
         found = [(sec.name, image) for sec, image in dof_sections(elf)]
     if not found:
@@ -188,7 +194,7 @@ def _image_json(section: str, image: D.DofImage) -> dict[str, Any]:
                     {
                         "name": p.name,
                         "function": p.function,
-                        "function_demangled": try_demangle(p.function) or p.function,
+                        "function_demangled": try_demangle(p.function, hash=False) or p.function,
                         "address": p.address,
                         "arguments": p.arg_types,
                         "translated_arguments": p.xarg_types,
@@ -222,7 +228,7 @@ def run_decode(args: argparse.Namespace) -> int:
             attrs = "  " + " ".join(f"{k}={v}" for k, v in prov.attributes.items()) if prov.attributes else ""
             out.write(f"provider {prov.name}: {len(prov.probes)} probes{attrs}\n")
             for p in prov.probes:
-                demangled = try_demangle(p.function)
+                demangled = try_demangle(p.function, hash=False)
                 func = f"{p.function} [{demangled}]" if demangled else p.function
                 out.write(f"  probe {p.name}  function {func}  address 0x{p.address:x}\n")
                 out.write(f"    args ({', '.join(p.arg_types)})")

@@ -233,6 +233,11 @@ def _probe_body(provider: Provider, probe: Probe) -> list[str]:
     return out
 
 
+# Shown by rustc next to the E0432 an edition-2015 crate gets (the module cannot work there: macros are
+# re-exported by path and `::core` is named, both edition 2018 features).
+EDITION_NOTE = "// needs Rust edition 2018 or later (set `edition` in Cargo.toml; 2015 is not supported)"
+
+
 def _probe_macro(provider: Provider, probe: Probe) -> list[str]:
     sig = ", ".join(
         f"{name + ': ' if name else ''}{t.declared}"
@@ -259,7 +264,9 @@ def _probe_macro(provider: Provider, probe: Probe) -> list[str]:
         *body,
         "        };",
         "    }",
-        f"    pub(crate) use {probe.name};",
+        # Re-exporting a macro_rules by path needs edition 2018's uniform paths; in 2015 this line fails
+        # (E0432), and rustc prints it with this comment, which says why.
+        f"    pub(crate) use {probe.name}; {EDITION_NOTE}",
         "",
     ]
     return lines
@@ -691,6 +698,8 @@ def generate(pf: ProviderFile, source_name: str) -> str:
         "//     probes::<provider>::<probe>!(|| (a, b));    // the closure runs only while enabled",
         "// Backends by cfg: illumos/Solaris/FreeBSD x86-64: usdt-compatible records in set_dtrace_probes",
         "// registered as DOF; Linux x86-64/aarch64: SystemTap v3 .note.stapsdt; elsewhere: no-op.",
+        "// Needs rustc >= 1.82, edition 2018/2021/2024: edition 2015 cannot re-export macros by path,",
+        "// so there each `pub(crate) use <probe>;` below fails with E0432.",
     ]
     for pragma in pf.pragmas:
         head.append(f"// {pragma}")

@@ -68,7 +68,9 @@ class ListedProbe:
 
     @property
     def function_demangled(self) -> str:
-        return (try_demangle(self.function) if self.function else None) or self.function
+        """The function as the other commands show it: demangled without the legacy hash (rustc-demangle's
+        alternate form); ``to_json`` keeps the mangled name beside it for tools that need the exact symbol."""
+        return (try_demangle(self.function, hash=False) if self.function else None) or self.function
 
     def to_json(self) -> dict[str, Any]:
         return {
