@@ -7,7 +7,8 @@
    ``cargo -Zbuild-std`` invocation it wraps (same command, same environment, a fresh target dir each).
    Bar: ≤ 1.2x.
 
-Usage: ``python bench_dist.py [dist|build-std|all]`` (default all; build-std takes minutes per run).
+Usage: ``python bench_dist.py [dist|build-std|all] [CRATES]`` (default all; build-std takes minutes per run;
+CRATES, e.g. ``core,alloc``, narrows ``-Zbuild-std`` for a quicker measurement of the wrapper's overhead).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from _harness import Timing, run, table
 from illumos_rust.dist.sources import from_rustup
-from illumos_rust.toolchain.build_std import BuildStdOptions, plan, write_probe
+from illumos_rust.toolchain.build_std import STD_CRATES, BuildStdOptions, plan, write_probe
 
 CLI = [sys.executable, "-m", "illumos_rust.cli.main"]
 STABLE = Path(os.path.expanduser("~/.rustup/toolchains/stable-x86_64-unknown-linux-gnu"))
@@ -48,8 +49,10 @@ def bench_dist(tmp: Path) -> None:
     print(f"\nour 3 archives: {gz / 2**20:.1f} MiB; tar czf: {tgz / 2**20:.1f} MiB")
 
 
-def bench_build_std(tmp: Path) -> None:
-    opts = BuildStdOptions(target=TARGET, out=tmp / "std-out", rustc=DEBIAN_RUSTC, frame_pointers=True)
+def bench_build_std(tmp: Path, crates: str) -> None:
+    opts = BuildStdOptions(
+        target=TARGET, out=tmp / "std-out", rustc=DEBIAN_RUSTC, frame_pointers=True, crates=crates
+    )
     cmd, env, lib, _, _, _ = plan(opts)
     project, home = tmp / "bare-probe", tmp / "bare-home"
     write_probe(project, lib, "unwind", home)
@@ -65,7 +68,17 @@ def bench_build_std(tmp: Path) -> None:
         )
 
     anchor = bare()
-    common = ["toolchain", "build-std", "--target", TARGET, "--rustc", DEBIAN_RUSTC, "--frame-pointers"]
+    common = [
+        "toolchain",
+        "build-std",
+        "--target",
+        TARGET,
+        "--rustc",
+        DEBIAN_RUSTC,
+        "--frame-pointers",
+        "--crates",
+        crates,
+    ]
     ours = run(
         "illumos-rust toolchain build-std --no-audit",
         [*CLI, *common, "--out", str(tmp / "o1"), "--no-audit"],
@@ -77,7 +90,7 @@ def bench_build_std(tmp: Path) -> None:
         repeat=1,
     )
     load = os.getloadavg()[0]
-    print(f"\n## build-std {TARGET} (std,panic_abort,panic_unwind,proc_macro,test), load {load:.1f}\n")
+    print(f"\n## build-std {TARGET} ({crates}), load {load:.1f}\n")
     print(table([ours, audited, anchor], anchor))
 
 
@@ -90,7 +103,7 @@ def main() -> None:
         if which in ("build-std", "all"):
             if not Path(DEBIAN_RUSTC).is_file():
                 raise SystemExit("build-std benchmark needs Debian's rustc-web + rust-web-src")
-            bench_build_std(tmp)
+            bench_build_std(tmp, sys.argv[2] if len(sys.argv) > 2 else STD_CRATES)
         subprocess.run(["sync"], check=False)
 
 
