@@ -614,3 +614,116 @@ def test_shared_api_declared_by_the_crate_itself(tmp_path: Path) -> None:
         '+#[cfg(any(target_os = "android", target_os = "illumos"))]',
     ]
     _applies(crate, run)
+
+
+# ------------------------------------------------------------------------------- review findings (issue 16)
+
+
+def test_gate_in_front_of_include_follows_the_included_file(tmp_path: Path) -> None:
+    """Review (1): `#[cfg(solaris)] include!("inc.rs");` admits inc.rs exactly like `mod`; a raw
+    syscall(143, ..) there is a refusal, never "checked behind the gate: no raw syscall". The path is
+    relative to the including file (std docs, macro `include`), so src/sys/mod.rs includes src/sys/inc.rs."""
+    _libc()
+    crate = _crate(
+        tmp_path,
+        "incgate",
+        {
+            "src/lib.rs": "mod sys;\n",
+            "src/sys/mod.rs": """
+                #[cfg(target_os = "solaris")]
+                include!("inc.rs");
+                """,
+            "src/sys/inc.rs": """
+                pub fn fill(buf: &mut [u8]) -> libc::c_long {
+                    unsafe { libc::syscall(143, buf.as_mut_ptr(), buf.len(), 0) }
+                }
+                """,
+        },
+    )
+    run = _port(crate, tmp_path)
+    f = run.at("port/solaris-only", "src/sys/mod.rs", 1)
+    assert f["properties"]["patch"] == "refused" and f["properties"]["class"] == "refusal"
+    assert "raw syscall at src/sys/inc.rs:2" in f["fix"]
+    assert "no raw syscall" not in f["fix"]
+    assert run.changed_lines() == []
+
+
+def test_gate_calling_a_crate_function_with_a_raw_syscall_is_refused(tmp_path: Path) -> None:
+    """Review (3): the Solaris-gated `fill` makes no syscall itself but calls `sys::getrandom_raw`, an
+    ungated function whose body is `syscall(SYS_GETRANDOM, ..)` (SYS_GETRANDOM = 143); a gated
+    `pub use sys::getrandom_raw as fill2;` re-exports it. Both gates are refused naming sys.rs, and the
+    syscall in sys.rs gets its own port/raw-syscall finding (once, though two gates reach it)."""
+    _libc()
+    crate = _crate(
+        tmp_path,
+        "callgate",
+        {
+            "src/lib.rs": """
+                mod sys;
+
+                #[cfg(target_os = "solaris")]
+                pub fn fill(buf: &mut [u8]) -> libc::c_long {
+                    sys::getrandom_raw(buf)
+                }
+
+                #[cfg(target_os = "solaris")]
+                pub use sys::getrandom_raw as fill2;
+                """,
+            "src/sys.rs": """
+                const SYS_GETRANDOM: libc::c_long = 143;
+                pub fn getrandom_raw(buf: &mut [u8]) -> libc::c_long {
+                    unsafe { libc::syscall(SYS_GETRANDOM, buf.as_mut_ptr(), buf.len(), 0) }
+                }
+                """,
+        },
+    )
+    run = _port(crate, tmp_path)
+    for line in (3, 8):
+        f = run.at("port/solaris-only", "src/lib.rs", line)
+        assert f["properties"]["patch"] == "refused" and f["properties"]["class"] == "refusal"
+        assert "raw syscall at src/sys.rs:3" in f["fix"]
+        assert "reached through a call to getrandom_raw" in f["fix"]
+    r = run.at("port/raw-syscall", "src/sys.rs", 3)
+    assert r["severity"] == "error" and r["properties"]["via_call"] == "getrandom_raw"
+    assert run.changed_lines() == []
+    assert run.code == 1
+
+
+def test_an_unrelated_illumos_cfg_nearby_does_not_hide_a_gap(tmp_path: Path) -> None:
+    """Review (4): the illumos-only `door` item two lines above a Solaris-only `pid` gates a different
+    item, so `pid` is still a gap (warning, patched). An illumos arm of the same `match` does make the
+    Solaris arm deliberate (info, no patch)."""
+    _libc()
+    crate = _crate(
+        tmp_path,
+        "near",
+        {
+            "src/lib.rs": """
+                #[cfg(target_os = "illumos")]
+                pub fn door() {}
+                #[cfg(any(target_os = "linux", target_os = "solaris"))]
+                pub fn pid() -> libc::pid_t { unsafe { libc::getpid() } }
+
+                pub fn name(n: u8) -> &'static str {
+                    match n {
+                        #[cfg(target_os = "solaris")]
+                        0 => "sun",
+                        #[cfg(target_os = "illumos")]
+                        0 => "illumos",
+                        _ => "other",
+                    }
+                }
+                """,
+        },
+    )
+    run = _port(crate, tmp_path)
+    gap = run.at("port/solaris-only", "src/lib.rs", 3)
+    assert gap["severity"] == "warning" and gap["properties"]["class"] == "gap"
+    assert "no illumos case sits with this site: porting gap" in gap["message"]
+    arm = run.at("port/solaris-only", "src/lib.rs", 8)
+    assert arm["severity"] == "info" and "deliberate: the cfg at line 10 handles illumos" in arm["message"]
+    assert run.changed_lines() == [
+        '-#[cfg(any(target_os = "linux", target_os = "solaris"))]',
+        '+#[cfg(any(target_os = "linux", target_os = "solaris", target_os = "illumos"))]',
+    ]
+    _applies(crate, run)
