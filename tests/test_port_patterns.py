@@ -727,3 +727,40 @@ def test_an_unrelated_illumos_cfg_nearby_does_not_hide_a_gap(tmp_path: Path) -> 
         '+#[cfg(any(target_os = "linux", target_os = "solaris", target_os = "illumos"))]',
     ]
     _applies(crate, run)
+
+
+def test_one_patch_per_item_name_prefers_the_shared_api_branch(tmp_path: Path) -> None:
+    """Review (2): `fn pipe` with pipe2 under cfg(linux) and `fn pipe` with pipe under
+    cfg(any(solaris, macos)). Adding illumos to both would define `pipe` twice for illumos (rustc
+    E0428), so only the Linux branch (pipe2: libc 0.2.139 solarish/mod.rs declares it for both) is
+    patched; the Solaris sibling is info saying illumos takes the linux branch."""
+    _libc()
+    crate = _crate(
+        tmp_path,
+        "onepipe",
+        {
+            "src/lib.rs": """
+                #[cfg(target_os = "linux")]
+                pub fn pipe(fds: &mut [libc::c_int; 2]) -> libc::c_int {
+                    unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }
+                }
+
+                #[cfg(any(target_os = "solaris", target_os = "macos"))]
+                pub fn pipe(fds: &mut [libc::c_int; 2]) -> libc::c_int {
+                    unsafe { libc::pipe(fds.as_mut_ptr()) }
+                }
+                """,
+        },
+    )
+    run = _port(crate, tmp_path)
+    f = run.at("port/shared-api", "src/lib.rs", 1)
+    assert f["properties"]["patch"] == "proposed" and f["properties"]["class"] == "gap"
+    s = run.at("port/solaris-only", "src/lib.rs", 6)
+    assert s["severity"] == "info" and s["properties"]["class"] == "info"
+    assert s["properties"]["patch"] == "not proposed"
+    assert 'illumos takes the target_os = "linux" branch of `pipe`' in s["fix"]
+    assert run.changed_lines() == [
+        '-#[cfg(target_os = "linux")]',
+        '+#[cfg(any(target_os = "linux", target_os = "illumos"))]',
+    ]
+    _applies(crate, run)

@@ -209,6 +209,7 @@ class Candidate:
     expect: tuple[tuple[str, str, int], ...] = ()  # (libc item, type the code needs, line that says so)
     probable: bool = False  # a probable gap: confidence (and whether to patch) is decided with libc
     elf: bool = False  # the construct is ELF-generic (.init_array link section): strong evidence
+    items: frozenset[str] = frozenset()  # names the gated items define (one patch per name per file)
 
 
 @dataclass(slots=True)
@@ -1120,6 +1121,7 @@ def _candidate(
         group = f"{site.path}#{key}" if key else f"{site.path}:{site.line}"
     else:
         group = f"{site.path}:{site.line}"
+    item = oslists.item_name(text, site)
     res.candidates.append(
         Candidate(
             finding,
@@ -1131,6 +1133,7 @@ def _candidate(
             osgroup=_osgroup(site),
             fields=fields,
             expect=expect,
+            items=frozenset([item]) if item else frozenset(),
         )
     )
 

@@ -236,6 +236,13 @@ def scan(
                         + (f", module files followed: {', '.join(sorted(set(checked)))}" if checked else ""),
                         probable=rule == "port/probable-gap",
                         elf=elf,
+                        items=frozenset(
+                            item
+                            for t in group
+                            if t.decisive is not None
+                            and ev_b.eval(t.decisive) is False
+                            and (item := item_name(text, t)) is not None
+                        ),
                     )
                 )
     return done
@@ -250,7 +257,7 @@ _ITEM_NAME = re.compile(
 )
 
 
-def _item_name(text: str, site: Site) -> str | None:
+def item_name(text: str, site: Site) -> str | None:
     """The name an attribute-gated item defines (``fn f`` -> f, ``pub use self::pipe::Waker;`` ->
     Waker); None for anything else."""
     if site.kind not in ("cfg", "cfg_attr") or not site.attr_end:
@@ -265,14 +272,14 @@ def _clash(text: str, sites: list[Site], group: list[Site], ev_b: Evaluator) -> 
     """Would the edit give illumos a second definition? An item the group's sites define that another
     cfg already gives illumos (mio's ``pub use self::pipe::Waker`` for illumos next to the eventfd one)
     means the porter has to pick one: refuse and say where."""
-    names = {n: t for t in group if (n := _item_name(text, t)) is not None}
+    names = {n: t for t in group if (n := item_name(text, t)) is not None}
     if not names:
         return None
     ids = {id(t) for t in group}
     for s in sites:
         if id(s) in ids or s.decisive is None or ev_b.eval(s.decisive) is False:
             continue
-        n = _item_name(text, s)
+        n = item_name(text, s)
         if n is not None and n in names:
             return (
                 f"illumos already gets `{n}` from the cfg at line {s.line} "
