@@ -764,3 +764,49 @@ def test_one_patch_per_item_name_prefers_the_shared_api_branch(tmp_path: Path) -
         '+#[cfg(any(target_os = "linux", target_os = "illumos"))]',
     ]
     _applies(crate, run)
+
+
+def test_init_array_cfg_and_errno_table_are_probable_gaps(tmp_path: Path) -> None:
+    """Review (5): `#[cfg(ELF list)] #[link_section = ".init_array"] #[used] static` is the same
+    ELF-generic evidence as the cfg_attr form: confidence high, patched. An errno-location table with
+    arms for __errno_location (glibc), __error (FreeBSD/macOS) and __errno (NetBSD/OpenBSD) and none
+    for solaris/illumos (illumos has ___errno, libc solarish/mod.rs): probable gap, high, no patch."""
+    _libc()
+    elf = (
+        '#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd", '
+        'target_os = "dragonfly", target_os = "netbsd", target_os = "openbsd"))]\n'
+    )
+    crate = _crate(
+        tmp_path,
+        "initerrno",
+        {
+            "src/lib.rs": elf
+            + """#[link_section = ".init_array"]
+#[used]
+static INIT: extern "C" fn() = init;
+extern "C" fn init() {}
+""",
+            "src/errno.rs": """
+                extern "C" {
+                    #[cfg(target_os = "linux")]
+                    fn __errno_location() -> *mut i32;
+                    #[cfg(any(target_os = "macos", target_os = "freebsd"))]
+                    fn __error() -> *mut i32;
+                    #[cfg(any(target_os = "netbsd", target_os = "openbsd"))]
+                    fn __errno() -> *mut i32;
+                }
+                """,
+        },
+    )
+    run = _port(crate, tmp_path)
+    high = run.at("port/probable-gap", "src/lib.rs", 1)
+    assert high["properties"]["confidence"] == "high" and high["properties"]["patch"] == "proposed"
+    e = run.at("port/probable-gap", "src/errno.rs", 2)
+    assert e["properties"]["class"] == "probable gap" and e["properties"]["confidence"] == "high"
+    assert e["properties"]["patch"] == "not proposed" and "calling ___errno" in e["fix"]
+    assert e["properties"]["same_list_sites"] == [2, 4, 6]
+    assert run.changed_lines() == [
+        "-" + elf.rstrip("\n"),
+        "+" + elf.rstrip("\n")[:-3] + ', target_os = "illumos"))]',
+    ]
+    _applies(crate, run)
