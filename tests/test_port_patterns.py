@@ -810,3 +810,29 @@ extern "C" fn init() {}
         "+" + elf.rstrip("\n")[:-3] + ', target_os = "illumos"))]',
     ]
     _applies(crate, run)
+
+
+def test_pinned_old_libc_names_the_version_the_shared_api_needs(tmp_path: Path) -> None:
+    """Review (6): `libc = "=0.2.60"` and accept4 (first declared for illumos in libc 0.2.69 per
+    rust-lang/libc#1705) with no 0.2.60 source anywhere: the refusal names 0.2.69, not just
+    "no libc source found"."""
+    _libc()
+    crate = _crate(
+        tmp_path,
+        "oldlibc",
+        {
+            "src/lib.rs": """
+                #[cfg(any(target_os = "linux", target_os = "freebsd"))]
+                pub fn accept(fd: libc::c_int) -> libc::c_int {
+                    unsafe { libc::accept4(fd, std::ptr::null_mut(), std::ptr::null_mut(), 0) }
+                }
+                """,
+        },
+        manifest=MANIFEST.format(name="oldlibc").replace('libc = "0.2"', 'libc = "=0.2.60"'),
+    )
+    run = _port(crate, tmp_path)
+    f = run.at("port/shared-api", "src/lib.rs", 1)
+    assert f["properties"]["patch"] == "refused"
+    assert "accept4 is declared for illumos from libc 0.2.69" in f["fix"]
+    assert 'requires libc "=0.2.60"' in f["fix"]
+    assert run.changed_lines() == []

@@ -383,13 +383,7 @@ def decide(
                 # a Linux/BSD list gains illumos only on libc's word (memfd_create is in the table, but
                 # no libc 0.2 release declares it for illumos)
                 decisions.append(
-                    (
-                        cand,
-                        [],
-                        "refused",
-                        "no automatic patch: no libc source found to check the code's libc items against "
-                        "(give one with --libc-dir)",
-                    )
+                    (cand, [], "refused", "no automatic patch: " + _no_libc_source(res.crate, cand, ctx))
                 )
                 continue
             if index is None:
@@ -541,6 +535,28 @@ def decide(
 
 
 _Decision = tuple[Candidate, list[Edit], str, str]
+
+
+def _no_libc_source(crate: Crate, cand: Candidate, ctx: Context) -> str:
+    """Why an OS-list patch cannot be checked without a libc source. Review (6): when the shared-API
+    table (shared_apis.tsv) knows the first libc release declaring an item for illumos and the crate's
+    requirement excludes it (``libc = "=0.2.60"`` + accept4, first in 0.2.69), say that version."""
+    table = shared_apis.by_name()
+    firsts = sorted(
+        ((v, n) for n in cand.needs if n in table and (v := parse_version(table[n].libc)) is not None),
+        reverse=True,
+    )
+    req = crate.libc_req
+    if firsts and req:
+        (ver, name) = firsts[0]
+        if not satisfies(ver, req):
+            want = ".".join(map(str, ver))
+            return (
+                f"{name} is declared for {ctx.port_os} from libc {want} (shared-API table), but this crate "
+                f'requires libc "{req}", which excludes it: raise the libc requirement to {want} or later, '
+                "then re-run with that libc source (--libc-dir)"
+            )
+    return "no libc source found to check the code's libc items against (give one with --libc-dir)"
 
 
 def _one_patch_per_item(
