@@ -691,8 +691,9 @@ def test_gate_calling_a_crate_function_with_a_raw_syscall_is_refused(tmp_path: P
 
 def test_an_unrelated_illumos_cfg_nearby_does_not_hide_a_gap(tmp_path: Path) -> None:
     """Review (4): the illumos-only `door` item two lines above a Solaris-only `pid` gates a different
-    item, so `pid` is still a gap (warning, patched). An illumos arm of the same `match` does make the
-    Solaris arm deliberate (info, no patch)."""
+    item, so `pid` is still a gap (warning, patched). An illumos arm of the same `match`, or an illumos
+    cfg'd tail block of the same fn body (sys-info-0.9.1 lib.rs:397 has this shape), does make the
+    Solaris one deliberate (info, no patch)."""
     _libc()
     crate = _crate(
         tmp_path,
@@ -713,6 +714,17 @@ def test_an_unrelated_illumos_cfg_nearby_does_not_hide_a_gap(tmp_path: Path) -> 
                         _ => "other",
                     }
                 }
+
+                pub fn os() -> &'static str {
+                    #[cfg(target_os = "solaris")]
+                    {
+                        "solaris"
+                    }
+                    #[cfg(target_os = "illumos")]
+                    {
+                        "illumos"
+                    }
+                }
                 """,
         },
     )
@@ -722,6 +734,8 @@ def test_an_unrelated_illumos_cfg_nearby_does_not_hide_a_gap(tmp_path: Path) -> 
     assert "no illumos case sits with this site: porting gap" in gap["message"]
     arm = run.at("port/solaris-only", "src/lib.rs", 8)
     assert arm["severity"] == "info" and "deliberate: the cfg at line 10 handles illumos" in arm["message"]
+    tail = run.at("port/solaris-only", "src/lib.rs", 17)
+    assert tail["severity"] == "info" and "deliberate: the cfg at line 21 handles illumos" in tail["message"]
     assert run.changed_lines() == [
         '-#[cfg(any(target_os = "linux", target_os = "solaris"))]',
         '+#[cfg(any(target_os = "linux", target_os = "solaris", target_os = "illumos"))]',

@@ -920,18 +920,28 @@ def _site(
 _MATCH_HEAD = re.compile(r"\bmatch\b[^;{}]*$")
 
 
-def _arm_group(text: str, offset: int) -> int | None:
-    """The bracket group whose arms a cfg at ``offset`` chooses between: a ``match { .. }`` body or a
-    ``( .. )``/``[ .. ]`` list (per-OS table entries, attribute lists). None at item level or in a plain
-    block, where a neighbouring cfg gates an unrelated item (issue 16 review (4))."""
-    o = scanner.enclosing_open(text, offset)
+def _arm_group(text: str, site: Site) -> tuple[int, bool] | None:
+    """The bracket group enclosing the cfg at ``site`` and whether it is a list of arms (a ``match``
+    body, a ``( .. )``/``[ .. ]`` list); None at item level, where a neighbouring cfg gates an
+    unrelated item (issue 16 review (4))."""
+    o = scanner.enclosing_open(text, site.offset)
     if o < 0:
         return None
-    if text[o] in "([":
-        return o
-    if text[o] == "{" and _MATCH_HEAD.search(text, max(0, o - 200), o):
-        return o
-    return None
+    arms = text[o] in "([" or (text[o] == "{" and bool(_MATCH_HEAD.search(text, max(0, o - 200), o)))
+    return o, arms
+
+
+def _same_arms(text: str, site: Site, other: Site) -> bool:
+    """Are ``site`` and ``other`` alternatives of one choice: arms of the same match/list, or cfg'd
+    statements/blocks (not named items) of the same block, like sys-info's per-OS ``{ .. }`` tails?"""
+    g = _arm_group(text, site)
+    if g is None or _arm_group(text, other) != g:
+        return False
+    if g[1]:
+        return True
+    return not (site.attr_end and _item_key(text, site.attr_end)) and not (
+        other.attr_end and _item_key(text, other.attr_end)
+    )
 
 
 def _port_sibling(ctx: Context, site: Site, files: _Files, text: str) -> str | None:
@@ -950,7 +960,6 @@ def _port_sibling(ctx: Context, site: Site, files: _Files, text: str) -> str | N
             if s.chain == site.chain and s is not site and _mentions(s.expr, port):
                 return f"the cfg_if branch at line {s.line} handles {port}"
     key = _item_key(text, site.attr_end) if site.kind in ("cfg", "cfg_attr") and site.attr_end else None
-    group: int | None = None
     for s in sites:
         if s is site or not _mentions(s.expr, port):
             continue
@@ -960,9 +969,7 @@ def _port_sibling(ctx: Context, site: Site, files: _Files, text: str) -> str | N
         # alternative; an any(solaris, illumos) arm says nothing about this one
         if _mentions(s.expr, ctx.base_os):
             continue
-        if group is None:
-            group = _arm_group(text, site.offset)
-        if group is not None and group >= 0 and _arm_group(text, s.offset) == group:
+        if _same_arms(text, site, s):
             return f"the cfg at line {s.line} handles {port}"
     return None
 
