@@ -726,6 +726,14 @@ def test_an_unrelated_illumos_cfg_nearby_does_not_hide_a_gap(tmp_path: Path) -> 
                     }
                 }
                 """,
+            "src/os/mod.rs": """
+                #[cfg(target_os = "linux")] pub use self::linux as target;
+                #[cfg(target_os = "solaris")] pub use self::solaris as target;
+                #[cfg(target_os = "illumos")] pub use self::illumos as target;
+                #[cfg(target_os = "linux")] pub mod linux;
+                #[cfg(target_os = "solaris")] pub mod solaris;
+                #[cfg(target_os = "illumos")] pub mod illumos;
+                """,
         },
     )
     run = _port(crate, tmp_path)
@@ -736,6 +744,10 @@ def test_an_unrelated_illumos_cfg_nearby_does_not_hide_a_gap(tmp_path: Path) -> 
     assert arm["severity"] == "info" and "deliberate: the cfg at line 10 handles illumos" in arm["message"]
     tail = run.at("port/solaris-only", "src/lib.rs", 17)
     assert tail["severity"] == "info" and "deliberate: the cfg at line 21 handles illumos" in tail["message"]
+    # termios-0.3.3 os/mod.rs: a run of one-line per-OS cfgs is one choice, and `use .. as target`
+    # for illumos is the same name as the Solaris one
+    for line in (2, 5):
+        assert run.at("port/solaris-only", "src/os/mod.rs", line)["severity"] == "info"
     assert run.changed_lines() == [
         '-#[cfg(any(target_os = "linux", target_os = "solaris"))]',
         '+#[cfg(any(target_os = "linux", target_os = "solaris", target_os = "illumos"))]',

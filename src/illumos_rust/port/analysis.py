@@ -931,6 +931,16 @@ def _arm_group(text: str, site: Site) -> tuple[int, bool] | None:
     return o, arms
 
 
+def _same_attr_run(text: str, site: Site, other: Site) -> bool:
+    """Are both one-line ``#[cfg(..)] item`` entries of one unbroken run of such lines (termios's per-OS
+    ``#[cfg(target_os = "x")] pub mod x;`` table)? Such a run is one choice, not unrelated items."""
+    lo, hi = sorted((site.line, other.line))
+    if hi - lo > 64:
+        return False
+    lines = text.splitlines()[lo - 1 : hi]
+    return len(lines) == hi - lo + 1 and all(ln.lstrip().startswith("#[cfg(") for ln in lines)
+
+
 def _same_arms(text: str, site: Site, other: Site) -> bool:
     """Are ``site`` and ``other`` alternatives of one choice: arms of the same match/list, or cfg'd
     statements/blocks (not named items) of the same block, like sys-info's per-OS ``{ .. }`` tails?"""
@@ -969,8 +979,11 @@ def _port_sibling(ctx: Context, site: Site, files: _Files, text: str) -> str | N
         # alternative; an any(solaris, illumos) arm says nothing about this one
         if _mentions(s.expr, ctx.base_os):
             continue
-        if _same_arms(text, site, s):
+        if _same_arms(text, site, s) or _same_attr_run(text, site, s):
             return f"the cfg at line {s.line} handles {port}"
+        name = oslists.item_name(text, site)
+        if name is not None and name == oslists.item_name(text, s):
+            return f"the cfg at line {s.line} defines `{name}` for {port}"
     return None
 
 

@@ -96,8 +96,9 @@ def _errno_table(
             m = _ERRNO_FN.search(text, rng[0], rng[1]) if rng is not None else None
             if m is not None:
                 arms.append((site, m.group(1)))
-    if not arms:
-        return
+    union = frozenset().union(*(os_set(t) for t, _ in arms)) if arms else frozenset()
+    if len(union & UNIX_OSES) < 3 or not union & (BSD | {"macos", "ios"}):
+        return  # a Linux/Android-only pair (parking_lot's linux.rs): a Linux module, not a unix table
     arms.sort(key=lambda a: a[0].offset)
     site = arms[0][0]
     for t, _ in arms:
@@ -325,19 +326,20 @@ MAX_GROUP = 4
 _ITEM_NAME = re.compile(
     r"(?:\s*(?:#\s*\[[^\]]*\]|///?[^\n]*))*\s*(?:pub(?:\s*\([^)]*\))?\s+)?(?:(?:unsafe|const|async|extern\s+\"C\")\s+)*"
     r"(?:fn|struct|enum|union|type|const|static|mod|trait)\s+([A-Za-z_]\w*)"
-    r"|(?:\s*(?:#\s*\[[^\]]*\]|///?[^\n]*))*\s*(?:pub(?:\s*\([^)]*\))?\s+)?use\s+[\w:]*?(\w+)\s*;"
+    r"|(?:\s*(?:#\s*\[[^\]]*\]|///?[^\n]*))*\s*(?:pub(?:\s*\([^)]*\))?\s+)?use\s+[\w:]*?(\w+)"
+    r"(?:\s+as\s+(\w+))?\s*;"
 )
 
 
 def item_name(text: str, site: Site) -> str | None:
     """The name an attribute-gated item defines (``fn f`` -> f, ``pub use self::pipe::Waker;`` ->
-    Waker); None for anything else."""
+    Waker, ``pub use self::solaris as target;`` -> target); None for anything else."""
     if site.kind not in ("cfg", "cfg_attr") or not site.attr_end:
         return None
     m = _ITEM_NAME.match(text, site.attr_end)
     if m is None:
         return None
-    return m.group(1) or m.group(2)
+    return m.group(1) or m.group(3) or m.group(2)
 
 
 def _clash(text: str, sites: list[Site], group: list[Site], ev_b: Evaluator) -> str | None:
