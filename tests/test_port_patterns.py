@@ -540,6 +540,9 @@ _PIECES = st.sampled_from(
         '#[path = "../../etc/passwd"]',
         "mod a;",
         "mod b;",
+        'include!("a.rs");',
+        "fn f() { libc::syscall(143) }",
+        "f(",
         "pub use self::a::Waker;",
         "use libc::*;",
         "use libc::{fexecve as x, getpid};",
@@ -645,6 +648,7 @@ def test_gate_in_front_of_include_follows_the_included_file(tmp_path: Path) -> N
     assert f["properties"]["patch"] == "refused" and f["properties"]["class"] == "refusal"
     assert "raw syscall at src/sys/inc.rs:2" in f["fix"]
     assert "no raw syscall" not in f["fix"]
+    assert run.at("port/raw-syscall", "src/sys/inc.rs", 2)["severity"] == "error"
     assert run.changed_lines() == []
 
 
