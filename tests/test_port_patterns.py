@@ -540,6 +540,9 @@ _PIECES = st.sampled_from(
         '#[path = "../../etc/passwd"]',
         "mod a;",
         "mod b;",
+        'include!("a.rs");',
+        "fn f() { libc::syscall(143) }",
+        "f(",
         "pub use self::a::Waker;",
         "use libc::*;",
         "use libc::{fexecve as x, getpid};",
@@ -614,3 +617,252 @@ def test_shared_api_declared_by_the_crate_itself(tmp_path: Path) -> None:
         '+#[cfg(any(target_os = "android", target_os = "illumos"))]',
     ]
     _applies(crate, run)
+
+
+# ------------------------------------------------------------------------------- review findings (issue 16)
+
+
+def test_gate_in_front_of_include_follows_the_included_file(tmp_path: Path) -> None:
+    """Review (1): `#[cfg(solaris)] include!("inc.rs");` admits inc.rs exactly like `mod`; a raw
+    syscall(143, ..) there is a refusal, never "checked behind the gate: no raw syscall". The path is
+    relative to the including file (std docs, macro `include`), so src/sys/mod.rs includes src/sys/inc.rs."""
+    _libc()
+    crate = _crate(
+        tmp_path,
+        "incgate",
+        {
+            "src/lib.rs": "mod sys;\n",
+            "src/sys/mod.rs": """
+                #[cfg(target_os = "solaris")]
+                include!("inc.rs");
+                """,
+            "src/sys/inc.rs": """
+                pub fn fill(buf: &mut [u8]) -> libc::c_long {
+                    unsafe { libc::syscall(143, buf.as_mut_ptr(), buf.len(), 0) }
+                }
+                """,
+        },
+    )
+    run = _port(crate, tmp_path)
+    f = run.at("port/solaris-only", "src/sys/mod.rs", 1)
+    assert f["properties"]["patch"] == "refused" and f["properties"]["class"] == "refusal"
+    assert "raw syscall at src/sys/inc.rs:2" in f["fix"]
+    assert "no raw syscall" not in f["fix"]
+    assert run.at("port/raw-syscall", "src/sys/inc.rs", 2)["severity"] == "error"
+    assert run.changed_lines() == []
+
+
+def test_gate_calling_a_crate_function_with_a_raw_syscall_is_refused(tmp_path: Path) -> None:
+    """Review (3): the Solaris-gated `fill` makes no syscall itself but calls `sys::getrandom_raw`, an
+    ungated function whose body is `syscall(SYS_GETRANDOM, ..)` (SYS_GETRANDOM = 143); a gated
+    `pub use sys::getrandom_raw as fill2;` re-exports it. Both gates are refused naming sys.rs, and the
+    syscall in sys.rs gets its own port/raw-syscall finding (once, though two gates reach it)."""
+    _libc()
+    crate = _crate(
+        tmp_path,
+        "callgate",
+        {
+            "src/lib.rs": """
+                mod sys;
+
+                #[cfg(target_os = "solaris")]
+                pub fn fill(buf: &mut [u8]) -> libc::c_long {
+                    sys::getrandom_raw(buf)
+                }
+
+                #[cfg(target_os = "solaris")]
+                pub use sys::getrandom_raw as fill2;
+                """,
+            "src/sys.rs": """
+                const SYS_GETRANDOM: libc::c_long = 143;
+                pub fn getrandom_raw(buf: &mut [u8]) -> libc::c_long {
+                    unsafe { libc::syscall(SYS_GETRANDOM, buf.as_mut_ptr(), buf.len(), 0) }
+                }
+                """,
+        },
+    )
+    run = _port(crate, tmp_path)
+    for line in (3, 8):
+        f = run.at("port/solaris-only", "src/lib.rs", line)
+        assert f["properties"]["patch"] == "refused" and f["properties"]["class"] == "refusal"
+        assert "raw syscall at src/sys.rs:3" in f["fix"]
+        assert "reached through a call to getrandom_raw" in f["fix"]
+    r = run.at("port/raw-syscall", "src/sys.rs", 3)
+    assert r["severity"] == "error" and r["properties"]["via_call"] == "getrandom_raw"
+    assert run.changed_lines() == []
+    assert run.code == 1
+
+
+def test_an_unrelated_illumos_cfg_nearby_does_not_hide_a_gap(tmp_path: Path) -> None:
+    """Review (4): the illumos-only `door` item two lines above a Solaris-only `pid` gates a different
+    item, so `pid` is still a gap (warning, patched). An illumos arm of the same `match`, or an illumos
+    cfg'd tail block of the same fn body (sys-info-0.9.1 lib.rs:397 has this shape), does make the
+    Solaris one deliberate (info, no patch)."""
+    _libc()
+    crate = _crate(
+        tmp_path,
+        "near",
+        {
+            "src/lib.rs": """
+                #[cfg(target_os = "illumos")]
+                pub fn door() {}
+                #[cfg(any(target_os = "linux", target_os = "solaris"))]
+                pub fn pid() -> libc::pid_t { unsafe { libc::getpid() } }
+
+                pub fn name(n: u8) -> &'static str {
+                    match n {
+                        #[cfg(target_os = "solaris")]
+                        0 => "sun",
+                        #[cfg(target_os = "illumos")]
+                        0 => "illumos",
+                        _ => "other",
+                    }
+                }
+
+                pub fn os() -> &'static str {
+                    #[cfg(target_os = "solaris")]
+                    {
+                        "solaris"
+                    }
+                    #[cfg(target_os = "illumos")]
+                    {
+                        "illumos"
+                    }
+                }
+                """,
+            "src/os/mod.rs": """
+                #[cfg(target_os = "linux")] pub use self::linux as target;
+                #[cfg(target_os = "solaris")] pub use self::solaris as target;
+                #[cfg(target_os = "illumos")] pub use self::illumos as target;
+                #[cfg(target_os = "linux")] pub mod linux;
+                #[cfg(target_os = "solaris")] pub mod solaris;
+                #[cfg(target_os = "illumos")] pub mod illumos;
+                """,
+        },
+    )
+    run = _port(crate, tmp_path)
+    gap = run.at("port/solaris-only", "src/lib.rs", 3)
+    assert gap["severity"] == "warning" and gap["properties"]["class"] == "gap"
+    assert "no illumos case sits with this site: porting gap" in gap["message"]
+    arm = run.at("port/solaris-only", "src/lib.rs", 8)
+    assert arm["severity"] == "info" and "deliberate: the cfg at line 10 handles illumos" in arm["message"]
+    tail = run.at("port/solaris-only", "src/lib.rs", 17)
+    assert tail["severity"] == "info" and "deliberate: the cfg at line 21 handles illumos" in tail["message"]
+    # termios-0.3.3 os/mod.rs: a run of one-line per-OS cfgs is one choice, and `use .. as target`
+    # for illumos is the same name as the Solaris one
+    for line in (2, 5):
+        assert run.at("port/solaris-only", "src/os/mod.rs", line)["severity"] == "info"
+    assert run.changed_lines() == [
+        '-#[cfg(any(target_os = "linux", target_os = "solaris"))]',
+        '+#[cfg(any(target_os = "linux", target_os = "solaris", target_os = "illumos"))]',
+    ]
+    _applies(crate, run)
+
+
+def test_one_patch_per_item_name_prefers_the_shared_api_branch(tmp_path: Path) -> None:
+    """Review (2): `fn pipe` with pipe2 under cfg(linux) and `fn pipe` with pipe under
+    cfg(any(solaris, macos)). Adding illumos to both would define `pipe` twice for illumos (rustc
+    E0428), so only the Linux branch (pipe2: libc 0.2.139 solarish/mod.rs declares it for both) is
+    patched; the Solaris sibling is info saying illumos takes the linux branch."""
+    _libc()
+    crate = _crate(
+        tmp_path,
+        "onepipe",
+        {
+            "src/lib.rs": """
+                #[cfg(target_os = "linux")]
+                pub fn pipe(fds: &mut [libc::c_int; 2]) -> libc::c_int {
+                    unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }
+                }
+
+                #[cfg(any(target_os = "solaris", target_os = "macos"))]
+                pub fn pipe(fds: &mut [libc::c_int; 2]) -> libc::c_int {
+                    unsafe { libc::pipe(fds.as_mut_ptr()) }
+                }
+                """,
+        },
+    )
+    run = _port(crate, tmp_path)
+    f = run.at("port/shared-api", "src/lib.rs", 1)
+    assert f["properties"]["patch"] == "proposed" and f["properties"]["class"] == "gap"
+    s = run.at("port/solaris-only", "src/lib.rs", 6)
+    assert s["severity"] == "info" and s["properties"]["class"] == "info"
+    assert s["properties"]["patch"] == "not proposed"
+    assert 'illumos takes the target_os = "linux" branch of `pipe`' in s["fix"]
+    assert run.changed_lines() == [
+        '-#[cfg(target_os = "linux")]',
+        '+#[cfg(any(target_os = "linux", target_os = "illumos"))]',
+    ]
+    _applies(crate, run)
+
+
+def test_init_array_cfg_and_errno_table_are_probable_gaps(tmp_path: Path) -> None:
+    """Review (5): `#[cfg(ELF list)] #[link_section = ".init_array"] #[used] static` is the same
+    ELF-generic evidence as the cfg_attr form: confidence high, patched. An errno-location table with
+    arms for __errno_location (glibc), __error (FreeBSD/macOS) and __errno (NetBSD/OpenBSD) and none
+    for solaris/illumos (illumos has ___errno, libc solarish/mod.rs): probable gap, high, no patch."""
+    _libc()
+    elf = (
+        '#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd", '
+        'target_os = "dragonfly", target_os = "netbsd", target_os = "openbsd"))]\n'
+    )
+    crate = _crate(
+        tmp_path,
+        "initerrno",
+        {
+            "src/lib.rs": elf
+            + """#[link_section = ".init_array"]
+#[used]
+static INIT: extern "C" fn() = init;
+extern "C" fn init() {}
+""",
+            "src/errno.rs": """
+                extern "C" {
+                    #[cfg(target_os = "linux")]
+                    fn __errno_location() -> *mut i32;
+                    #[cfg(any(target_os = "macos", target_os = "freebsd"))]
+                    fn __error() -> *mut i32;
+                    #[cfg(any(target_os = "netbsd", target_os = "openbsd"))]
+                    fn __errno() -> *mut i32;
+                }
+                """,
+        },
+    )
+    run = _port(crate, tmp_path)
+    high = run.at("port/probable-gap", "src/lib.rs", 1)
+    assert high["properties"]["confidence"] == "high" and high["properties"]["patch"] == "proposed"
+    e = run.at("port/probable-gap", "src/errno.rs", 2)
+    assert e["properties"]["class"] == "probable gap" and e["properties"]["confidence"] == "high"
+    assert e["properties"]["patch"] == "not proposed" and "calling ___errno" in e["fix"]
+    assert e["properties"]["same_list_sites"] == [2, 4, 6]
+    assert run.changed_lines() == [
+        "-" + elf.rstrip("\n"),
+        "+" + elf.rstrip("\n")[:-3] + ', target_os = "illumos"))]',
+    ]
+    _applies(crate, run)
+
+
+def test_pinned_old_libc_names_the_version_the_shared_api_needs(tmp_path: Path) -> None:
+    """Review (6): `libc = "=0.2.60"` and accept4 (first declared for illumos in libc 0.2.69 per
+    rust-lang/libc#1705) with no 0.2.60 source anywhere: the refusal names 0.2.69, not just
+    "no libc source found"."""
+    _libc()
+    crate = _crate(
+        tmp_path,
+        "oldlibc",
+        {
+            "src/lib.rs": """
+                #[cfg(any(target_os = "linux", target_os = "freebsd"))]
+                pub fn accept(fd: libc::c_int) -> libc::c_int {
+                    unsafe { libc::accept4(fd, std::ptr::null_mut(), std::ptr::null_mut(), 0) }
+                }
+                """,
+        },
+        manifest=MANIFEST.format(name="oldlibc").replace('libc = "0.2"', 'libc = "=0.2.60"'),
+    )
+    run = _port(crate, tmp_path)
+    f = run.at("port/shared-api", "src/lib.rs", 1)
+    assert f["properties"]["patch"] == "refused"
+    assert "accept4 is declared for illumos from libc 0.2.69" in f["fix"]
+    assert 'requires libc "=0.2.60"' in f["fix"]
+    assert run.changed_lines() == []

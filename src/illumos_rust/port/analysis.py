@@ -209,6 +209,7 @@ class Candidate:
     expect: tuple[tuple[str, str, int], ...] = ()  # (libc item, type the code needs, line that says so)
     probable: bool = False  # a probable gap: confidence (and whether to patch) is decided with libc
     elf: bool = False  # the construct is ELF-generic (.init_array link section): strong evidence
+    items: frozenset[str] = frozenset()  # names the gated items define (one patch per name per file)
 
 
 @dataclass(slots=True)
@@ -280,6 +281,8 @@ def _evidence(text: str, line: int, site: Site) -> str:
 _SYSCALL = re.compile(
     r"\bsyscall\s*\(\s*(?:(?:::)?libc::)?(SYS_\w+|\d+)|\b(SYS_[a-z]\w*)|\basm!\s*\([^)]*\bsyscall\b"
 )
+_FN_DEF = re.compile(r"\bfn\s+([A-Za-z_]\w*)")
+_FN_BEFORE = re.compile(r"\bfn\s+$")
 _IOCTL = re.compile(
     r"\b(?:const|static)\s+((?:TIOC|FIO|SIOC|TC[GS]|I_|_IO)\w*)\s*:\s*[\w:]+\s*=\s*(0x[0-9a-fA-F_]+|\d[\d_]*)"
 )
@@ -548,6 +551,47 @@ class _Files:
     root: str = ""  # the crate root: module files outside it are not followed
     bodies: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)  # (path, offset) -> range
     _active: dict[tuple[str, str], str] = field(default_factory=dict)
+    _syscall_fns: dict[str, tuple[str, int, int, str]] | None = None
+
+    def syscall_fns(self) -> dict[str, tuple[str, int, int, str]]:
+        """Issue 16 review (3): functions of this crate whose body makes a raw syscall, by name ->
+        (file, offset, line, source line of the syscall). A gate whose code *calls* (or re-exports) one of
+        them admits that syscall as surely as one written inline. Built once, from files that mention
+        ``syscall``/``SYS_`` at all; a name defined twice keeps its first raw-syscall body."""
+        if self._syscall_fns is None:
+            out: dict[str, tuple[str, int, int, str]] = {}
+            for path, (_fs, text) in list(self.scans.items()):
+                if not path.endswith(".rs") or ("syscall" not in text and "SYS_" not in text):
+                    continue
+                for m in _FN_DEF.finditer(text):
+                    if m.group(1) in out:
+                        continue
+                    try:
+                        lo, hi = scanner.item_range(text, m.start())
+                    except scanner.LexError:
+                        continue
+                    for sm in _SYSCALL.finditer(text, lo, hi):
+                        line, src = _line_of(text, sm.start())
+                        if not src.startswith("//"):
+                            out[m.group(1)] = (path, sm.start(), line, src)
+                            break
+            self._syscall_fns = out
+        return self._syscall_fns
+
+    def calls_syscall_fn(self, text: str, lo: int, hi: int) -> tuple[str, tuple[str, int, int, str]] | None:
+        """The first crate function with a raw syscall that ``text[lo:hi]`` calls or names (``use``),
+        other than its own definitions (``fn name``)."""
+        index = self.syscall_fns()
+        if not index:
+            return None
+        for m in _IDENT.finditer(text, lo, hi):
+            hit = index.get(m.group())
+            if hit is None or _FN_BEFORE.search(text, max(lo, m.start() - 8), m.start()):
+                continue
+            if hit[0] in self.scans and lo <= hit[1] < hi and self.scans[hit[0]][1] is text:
+                continue  # the syscall sits inside this range: the inline check reports it
+            return m.group(), hit
+        return None
 
     def read(self, path: str) -> str | None:
         hit = self.scans.get(path)
@@ -585,6 +629,7 @@ class GateCheck:
     syscall: tuple[str, int, str] | None
     names: frozenset[str]
     files: list[str]
+    call: str | None = None  # the crate function through which the syscall is reached, if not inline
 
     def statement(self) -> str:
         via = f", module files followed: {', '.join(self.files)}" if self.files else ""
@@ -613,6 +658,7 @@ def _gate_modules(site: Site, text: str, files: _Files) -> list[modules.Reached]
     else:
         at = site.offset if site.kind in ("cfg", "cfg_attr") else None
         start = modules.declared(site.path, text, rng[0], rng[1], attr_at=at)
+    start += [f for f in modules.included(site.path, text, rng[0], rng[1]) if f not in start]
     if not start:
         return []
     return modules.follow([(f, site.path) for f in start], files.read, files.root or None)
@@ -651,9 +697,15 @@ def check_gate(crate: Crate, site: Site, text: str, files: _Files, ev: Evaluator
                     break
         names.update(libc_names(act, act)[0])
         names.update(extern_fns(act))
+    call: str | None = None
+    if hit is None and rng is not None:
+        reached = files.calls_syscall_fn(text, rng[0], rng[1])
+        if reached is not None:
+            call, (cpath, _off, cline, csrc) = reached[0], reached[1]
+            hit = (_rel(crate, cpath), cline, csrc)
     if rng is not None:
         names.update(extern_fns(text, rng[0], rng[1]))
-    return GateCheck(hit, frozenset(names), followed)
+    return GateCheck(hit, frozenset(names), followed, call)
 
 
 _EXTERN_BLOCK = re.compile(r'extern\s*(?:"C"\s*)?\{')
@@ -865,15 +917,49 @@ def _site(
             _candidate(res, crate, ctx, ev_a, ev_b, site, text, direction == "a", files)
 
 
-#: How far (lines) an illumos-naming cfg may sit from a Solaris-only one and still be its sibling arm.
-SIBLING_LINES = 12
+_MATCH_HEAD = re.compile(r"\bmatch\b[^;{}]*$")
+
+
+def _arm_group(text: str, site: Site) -> tuple[int, bool] | None:
+    """The bracket group enclosing the cfg at ``site`` and whether it is a list of arms (a ``match``
+    body, a ``( .. )``/``[ .. ]`` list); None at item level, where a neighbouring cfg gates an
+    unrelated item (issue 16 review (4))."""
+    o = scanner.enclosing_open(text, site.offset)
+    if o < 0:
+        return None
+    arms = text[o] in "([" or (text[o] == "{" and bool(_MATCH_HEAD.search(text, max(0, o - 200), o)))
+    return o, arms
+
+
+def _same_attr_run(text: str, site: Site, other: Site) -> bool:
+    """Are both one-line ``#[cfg(..)] item`` entries of one unbroken run of such lines (termios's per-OS
+    ``#[cfg(target_os = "x")] pub mod x;`` table)? Such a run is one choice, not unrelated items."""
+    lo, hi = sorted((site.line, other.line))
+    if hi - lo > 64:
+        return False
+    lines = text.splitlines()[lo - 1 : hi]
+    return len(lines) == hi - lo + 1 and all(ln.lstrip().startswith("#[cfg(") for ln in lines)
+
+
+def _same_arms(text: str, site: Site, other: Site) -> bool:
+    """Are ``site`` and ``other`` alternatives of one choice: arms of the same match/list, or cfg'd
+    statements/blocks (not named items) of the same block, like sys-info's per-OS ``{ .. }`` tails?"""
+    g = _arm_group(text, site)
+    if g is None or _arm_group(text, other) != g:
+        return False
+    if g[1]:
+        return True
+    return not (site.attr_end and _item_key(text, site.attr_end)) and not (
+        other.attr_end and _item_key(text, other.attr_end)
+    )
 
 
 def _port_sibling(ctx: Context, site: Site, files: _Files, text: str) -> str | None:
     """Issue 16 (4): in a crate that knows illumos, a Solaris-only site is deliberate only when an
     illumos case belongs to *it*: its own predicate names illumos, a branch of the same cfg_if chain
-    does, a cfg on another definition of the same item does, or a cfg a few lines away does (match
-    arms, per-OS constants). Otherwise it is a gap like any other. Returns what was found, or None."""
+    does, a cfg on another definition of the same item does, or an arm of the same match/list does.
+    Never by mere proximity (review (4): an unrelated illumos item a few lines away hid real gaps).
+    Otherwise it is a gap like any other. Returns what was found, or None."""
     port = ctx.port_os
     if _mentions(site.expr, port):
         return f"the predicate itself names {port}"
@@ -889,10 +975,15 @@ def _port_sibling(ctx: Context, site: Site, files: _Files, text: str) -> str | N
             continue
         if key and s.kind in ("cfg", "cfg_attr") and s.attr_end and _item_key(text, s.attr_end) == key:
             return f"the {key} at line {s.line} is the {port} version"
-        # nearby, only an illumos-specific arm (illumos without solaris) is this site's alternative; an
-        # any(solaris, illumos) on a neighbouring item says nothing about this one
-        if abs(s.line - site.line) <= SIBLING_LINES and not _mentions(s.expr, ctx.base_os):
+        # in the same match/list, only an illumos-specific arm (illumos without solaris) is this site's
+        # alternative; an any(solaris, illumos) arm says nothing about this one
+        if _mentions(s.expr, ctx.base_os):
+            continue
+        if _same_arms(text, site, s) or _same_attr_run(text, site, s):
             return f"the cfg at line {s.line} handles {port}"
+        name = oslists.item_name(text, site)
+        if name is not None and name == oslists.item_name(text, s):
+            return f"the cfg at line {s.line} defines `{name}` for {port}"
     return None
 
 
@@ -1031,6 +1122,8 @@ def _candidate(
         if gc.syscall is not None:
             where, line, src = gc.syscall
             through = f" (reached through module files {', '.join(gc.files)})" if gc.files else ""
+            if gc.call is not None:
+                through += f" (reached through a call to {gc.call})"
             refused = (
                 f"the gate admits code that makes a raw syscall at {where}:{line} `{src}`{through}; "
                 f"illumos syscall numbers are not a stable ABI: port that code to the libc wrapper by hand"
@@ -1048,6 +1141,7 @@ def _candidate(
         group = f"{site.path}#{key}" if key else f"{site.path}:{site.line}"
     else:
         group = f"{site.path}:{site.line}"
+    item = oslists.item_name(text, site)
     res.candidates.append(
         Candidate(
             finding,
@@ -1059,6 +1153,7 @@ def _candidate(
             osgroup=_osgroup(site),
             fields=fields,
             expect=expect,
+            items=frozenset([item]) if item else frozenset(),
         )
     )
 
@@ -1133,6 +1228,31 @@ def _syscalls(
     """Raw syscalls and literal ioctl numbers in code only a solarish target compiles, including module
     files such a gate admits (``#[cfg(target_os = "solaris")] mod imp;``, ``mod_use!(cfg(..), imp)``)."""
     in_modules: set[tuple[str, int]] = set()
+    first = len(res.findings)
+    _syscall_sites(res, crate, ctx, ev_a, ev_b, scans, files, in_modules)
+    # one raw-syscall finding per line, however many gates (inline, module, call) reach it
+    kept: set[tuple[str, int | None]] = set()
+    out = res.findings[:first]
+    for f in res.findings[first:]:
+        key = (f.location.path, f.location.line)
+        if f.rule == "port/raw-syscall" and key in kept:
+            continue
+        if f.rule == "port/raw-syscall":
+            kept.add(key)
+        out.append(f)
+    res.findings[:] = out
+
+
+def _syscall_sites(
+    res: CrateResult,
+    crate: Crate,
+    ctx: Context,
+    ev_a: Evaluator,
+    ev_b: Evaluator,
+    scans: list[tuple[FileScan, str]],
+    files: _Files,
+    in_modules: set[tuple[str, int]],
+) -> None:
     for fs, text in scans:
         seen: set[int] = set()
         for site in fs.sites:
@@ -1151,6 +1271,7 @@ def _syscalls(
             body = _body(site, text)
             if body is None:
                 continue
+            _called_syscall(res, crate, site, text, body, files, in_modules)
             for rx, rule in ((_SYSCALL, "port/raw-syscall"), (_IOCTL, "port/ioctl-constant")):
                 for m in rx.finditer(text, body[0], body[1]):
                     if m.start() in seen:
@@ -1192,6 +1313,44 @@ def _syscalls(
                             },
                         )
                     )
+
+
+def _called_syscall(
+    res: CrateResult,
+    crate: Crate,
+    site: Site,
+    text: str,
+    body: tuple[int, int],
+    files: _Files,
+    seen: set[tuple[str, int]],
+) -> None:
+    """Issue 16 review (3): a raw syscall in a crate function the solarish-gated code calls (even when
+    that function itself is ungated) is reported where it is, once."""
+    reached = files.calls_syscall_fn(text, body[0], body[1])
+    if reached is None:
+        return
+    name, (path, off, line, src) = reached
+    if (path, off) in seen:
+        return
+    seen.add((path, off))
+    gate = cfgexpr.to_str(site.decisive) if site.decisive is not None else "?"
+    res.findings.append(
+        Finding(
+            "port/raw-syscall",
+            Severity.ERROR,
+            Location(_rel(crate, path), line),
+            f"raw syscall in {name}, which code under cfg({gate}) at {_rel(crate, site.path)}:{site.line} "
+            "calls: syscall numbers are private to illumos and differ from Solaris; call the libc wrapper "
+            "instead",
+            evidence=src,
+            properties={
+                "crate": crate.label,
+                "crate_knows_illumos": res.knows_port,
+                "cfg_line": site.line,
+                "via_call": name,
+            },
+        )
+    )
 
 
 def _module_syscalls(

@@ -343,6 +343,7 @@ def decide(
         decisions: list[tuple[Candidate, list[Edit], str, str]] = []
         index = None
         drop: set[int] = set()
+        demote: set[int] = set()  # findings that become info: illumos takes another branch of the item
         for cand in res.candidates:
             if cand.probable:
                 # issue 16 (3): confidence from the libc check; only strong evidence gets a patch
@@ -382,13 +383,7 @@ def decide(
                 # a Linux/BSD list gains illumos only on libc's word (memfd_create is in the table, but
                 # no libc 0.2 release declares it for illumos)
                 decisions.append(
-                    (
-                        cand,
-                        [],
-                        "refused",
-                        "no automatic patch: no libc source found to check the code's libc items against "
-                        "(give one with --libc-dir)",
-                    )
+                    (cand, [], "refused", "no automatic patch: " + _no_libc_source(res.crate, cand, ctx))
                 )
                 continue
             if index is None:
@@ -478,6 +473,7 @@ def decide(
             decisions.append((cand, [], "refused", text))
             if "#chain" not in cand.group:
                 group_refusal.setdefault(cand.group, why)
+        decisions = _one_patch_per_item(res, decisions, ctx, demote)
         for cand, edits, status, text in decisions:
             if status != "refused" and cand.group in group_refusal and "#chain" not in cand.group:
                 status, edits = (
@@ -509,6 +505,8 @@ def decide(
             if i in fixes:
                 status, text = fixes[i]
                 f = dataclasses.replace(f, fix=text, properties={**f.properties, "patch": status})
+            if i in demote:
+                f = dataclasses.replace(f, severity=Severity.INFO)
             cls = _finding_class(f)
             if cls:
                 f = dataclasses.replace(f, properties={**f.properties, "class": cls})
@@ -534,6 +532,68 @@ def decide(
                     )
                 )
     return Report(findings_out, results, patches, refused_files)
+
+
+_Decision = tuple[Candidate, list[Edit], str, str]
+
+
+def _no_libc_source(crate: Crate, cand: Candidate, ctx: Context) -> str:
+    """Why an OS-list patch cannot be checked without a libc source. Review (6): when the shared-API
+    table (shared_apis.tsv) knows the first libc release declaring an item for illumos and the crate's
+    requirement excludes it (``libc = "=0.2.60"`` + accept4, first in 0.2.69), say that version."""
+    table = shared_apis.by_name()
+    firsts = sorted(
+        ((v, n) for n in cand.needs if n in table and (v := parse_version(table[n].libc)) is not None),
+        reverse=True,
+    )
+    req = crate.libc_req
+    if firsts and req:
+        (ver, name) = firsts[0]
+        if not satisfies(ver, req):
+            want = ".".join(map(str, ver))
+            return (
+                f"{name} is declared for {ctx.port_os} from libc {want} (shared-API table), but this crate "
+                f'requires libc "{req}", which excludes it: raise the libc requirement to {want} or later, '
+                "then re-run with that libc source (--libc-dir)"
+            )
+    return "no libc source found to check the code's libc items against (give one with --libc-dir)"
+
+
+def _one_patch_per_item(
+    res: CrateResult, decisions: list[_Decision], ctx: Context, demote: set[int]
+) -> list[_Decision]:
+    """Issue 16 review (2): when illumos joins the Linux/BSD branch of an item (``fn pipe`` with
+    pipe2), it must not also join a Solaris sibling defining the same name in the same file, or the
+    patched crate defines it twice (rustc E0428). The shared-API/OS-list branch wins; the other site
+    becomes info saying which branch illumos takes."""
+    taken: dict[tuple[str, str], Candidate] = {}
+    for cand, edits, status, _text in decisions:
+        if edits and "#oslist:" in cand.group and status in ("proposed", "alternative"):
+            for name in cand.items:
+                taken.setdefault((edits[0].path, name), cand)
+    if not taken:
+        return decisions
+    out: list[_Decision] = []
+    for cand, edits, status, text in decisions:
+        other = None
+        if edits and "#oslist:" not in cand.group:
+            other = next((taken[k] for n in sorted(cand.items) if (k := (edits[0].path, n)) in taken), None)
+        if other is None:
+            out.append((cand, edits, status, text))
+            continue
+        f = res.findings[other.finding]
+        name = next(n for n in sorted(cand.items) if (edits[0].path, n) in taken)
+        demote.add(cand.finding)
+        out.append(
+            (
+                cand,
+                [],
+                "not proposed",
+                f"{ctx.port_os} takes the {f.properties.get('predicate', 'Linux/BSD')} branch of `{name}` "
+                f"(line {f.location.line}, patched there); adding it here too would define `{name}` twice",
+            )
+        )
+    return out
 
 
 _PORTING_RULES = frozenset(

@@ -20,6 +20,9 @@ _MOD_DECL = re.compile(
     r"""(?:\#\s*\[\s*path\s*=\s*"(?P<path>[^"\\]+)"\s*\]\s*)?"""
     r"(?:pub(?:\s*\([^)]*\))?\s+)?mod\s+(?P<name>[A-Za-z_]\w*)\s*;"
 )
+# `include!("file")` pastes a file in place; its path is relative to the including file's directory
+# (std docs, macro `include`), so a gate in front of it admits that file exactly like a `mod` does.
+_INCLUDE = re.compile(r"""\binclude\s*!\s*[(\[{]\s*"(?P<path>[^"\\]+)"\s*[)\]}]""")
 _PATH_BEFORE = re.compile(r"""\#\s*\[\s*path\s*=\s*"(?P<path>[^"\\]+)"\s*\]\s*$""")
 _IDENT = re.compile(r"\b[A-Za-z_]\w*\b")
 _KEYWORDS = frozenset(
@@ -111,6 +114,17 @@ def declared(path: str, text: str, lo: int, hi: int, attr_at: int | None = None)
     return out
 
 
+def included(path: str, text: str, lo: int, hi: int) -> list[str]:
+    """Files of the ``include!("x.rs")`` invocations in ``text[lo:hi]`` that exist, relative to the
+    directory of ``path`` (issue 16 (1): a gate in front of ``include!`` admits that file's code)."""
+    out: list[str] = []
+    for m in _INCLUDE.finditer(text, lo, hi):
+        cand = os.path.normpath(os.path.join(os.path.dirname(path), m.group("path")))
+        if os.path.isfile(cand) and cand not in out:
+            out.append(cand)
+    return out
+
+
 def macro_modules(path: str, text: str, lo: int, hi: int) -> list[str]:
     """Identifiers among a macro's other arguments that name module files (``mod_use!(cfg(..), solaris)``):
     the macro declares them, so the gate admits those files."""
@@ -137,7 +151,8 @@ class Reached:
 def follow(
     start: list[tuple[str, str]], read: Callable[[str], str | None], within: str | None = None
 ) -> list[Reached]:
-    """Every file reachable from ``start`` (file, declaring file) through ``mod`` declarations, breadth
+    """Every file reachable from ``start`` (file, declaring file) through ``mod`` declarations and
+    ``include!`` invocations, breadth
     first, at most :data:`MAX_FILES`; ``read`` returns a file's text or None. With ``within``, files
     outside that directory are not followed (a hostile ``#[path = "/some/huge/file"]`` is not read)."""
     out: list[Reached] = []
@@ -156,4 +171,6 @@ def follow(
         out.append(Reached(path, text, via))
         if text is not None and "mod" in text:
             todo.extend((f, path) for f in declared(path, text, 0, len(text)) if f not in seen)
+        if text is not None and "include" in text:
+            todo.extend((f, path) for f in included(path, text, 0, len(text)) if f not in seen)
     return out

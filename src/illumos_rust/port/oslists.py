@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..findings import Finding, Location, Severity
 from . import cfgexpr, shared_apis
@@ -64,6 +64,74 @@ BSD = frozenset({"freebsd", "dragonfly", "netbsd", "openbsd"})
 #: Sections whose meaning is the ELF gABI's, so an item placed there works the same on illumos.
 _ELF_SECTION = re.compile(r"""link_section\s*=\s*"\.(init_array|fini_array|preinit_array|ctors|dtors)""")
 _COMPILE_ERROR = re.compile(r"\s*compile_error\s*!")
+_ATTRS = re.compile(r"(?:\s*#\s*\[[^\]]*\])*")
+# errno location functions per libc: glibc/musl `__errno_location`, FreeBSD/macOS `__error`, Net/OpenBSD
+# and Android `__errno`; illumos and Solaris have `___errno` (libc src/unix/solarish/mod.rs)
+_ERRNO_FN = re.compile(r"\b(__errno_location|__error|__errno)\b")
+
+
+def _errno_table(
+    res: CrateResult,
+    crate: Crate,
+    ctx: Context,
+    ev_b: Evaluator,
+    by_set: dict[frozenset[str], list[Site]],
+    text: str,
+    done: set[tuple[str, int]],
+) -> None:
+    """Review (5): per-OS arms naming the errno location function, none for solaris/illumos (no
+    ``___errno`` in the file): illumos cannot get errno through this code. A probable gap with high
+    confidence, but no patch: none of the existing arms' functions exists on illumos, it needs its own
+    arm calling ``___errno``."""
+    from .analysis import _gate_range, _predicate_location, _rel
+
+    if "___errno" in text or "__err" not in text:
+        return
+    arms: list[tuple[Site, str]] = []
+    for group in by_set.values():
+        for site in group:
+            if site.decisive is None or ev_b.eval(site.decisive) is not False:
+                continue
+            rng = _gate_range(site, text)
+            m = _ERRNO_FN.search(text, rng[0], rng[1]) if rng is not None else None
+            if m is not None:
+                arms.append((site, m.group(1)))
+    union = frozenset().union(*(os_set(t) for t, _ in arms)) if arms else frozenset()
+    if len(union & UNIX_OSES) < 3 or not union & (BSD | {"macos", "ios"}):
+        return  # a Linux/Android-only pair (parking_lot's linux.rs): a Linux module, not a unix table
+    arms.sort(key=lambda a: a[0].offset)
+    site = arms[0][0]
+    for t, _ in arms:
+        done.add((site.path, t.offset))
+    fns = sorted({fn for _, fn in arms})
+    loc = Location(_rel(crate, site.path), site.line, site.column)
+    props: dict[str, Any] = {
+        "crate": crate.label,
+        "crate_knows_illumos": res.knows_port,
+        "site": site.kind,
+        "predicate": cfgexpr.to_str(site.decisive) if site.decisive is not None else "",
+        "same_list_sites": [t.line for t, _ in arms],
+        "class": "probable gap",
+        "confidence": "high",
+        "construct": "errno location table",
+        "patch": "not proposed",
+    }
+    loc, props = _predicate_location(crate, ctx, site, text, loc, props)
+    res.findings.append(
+        Finding(
+            "port/probable-gap",
+            Severity.WARNING,
+            loc,
+            f"errno location table with arms for {', '.join(fns)} (lines "
+            f"{', '.join(str(t.line) for t, _ in arms)}) but none for {ctx.base_os} or {ctx.port_os}: "
+            f"{ctx.port_os} was probably left out",
+            text.splitlines()[site.line - 1].strip() if site.line <= text.count("\n") + 1 else "",
+            f"no automatic patch: none of {', '.join(fns)} exists on {ctx.port_os}; add an arm for "
+            f'target_os = "{ctx.port_os}" (and "{ctx.base_os}") calling ___errno '
+            "(libc src/unix/solarish/mod.rs)",
+            props,
+        )
+    )
 
 
 def os_atoms(expr: cfgexpr.Expr) -> list[tuple[cfgexpr.Atom, bool]]:
@@ -108,6 +176,7 @@ def scan(
                 oses = os_set(s)
                 if oses and ctx.base_os not in oses and ctx.port_os not in oses:
                     by_set.setdefault(oses, []).append(s)
+        _errno_table(res, crate, ctx, ev_b, by_set, text, done)
         for oses, group in by_set.items():
             if not oses & (UNIX_OSES - {"macos", "ios"}):
                 continue
@@ -127,6 +196,10 @@ def scan(
                 elf = site.kind == "cfg_attr" and bool(
                     _ELF_SECTION.search(text, site.pred_span[1], site.attr_end)
                 )
+                if site.kind == "cfg" and site.attr_end:
+                    # review (5): #[cfg(list)] #[link_section = ".init_array"] static: the same evidence
+                    attrs = _ATTRS.match(text, site.attr_end)
+                    elf = attrs is not None and bool(_ELF_SECTION.search(text, site.attr_end, attrs.end()))
                 if site.kind == "cfg_attr" and not elf:
                     continue  # cfg_attr(.., doc = ..) and the like gate no code
                 apis = _apis_used(text, site)
@@ -236,6 +309,13 @@ def scan(
                         + (f", module files followed: {', '.join(sorted(set(checked)))}" if checked else ""),
                         probable=rule == "port/probable-gap",
                         elf=elf,
+                        items=frozenset(
+                            item
+                            for t in group
+                            if t.decisive is not None
+                            and ev_b.eval(t.decisive) is False
+                            and (item := item_name(text, t)) is not None
+                        ),
                     )
                 )
     return done
@@ -246,33 +326,34 @@ MAX_GROUP = 4
 _ITEM_NAME = re.compile(
     r"(?:\s*(?:#\s*\[[^\]]*\]|///?[^\n]*))*\s*(?:pub(?:\s*\([^)]*\))?\s+)?(?:(?:unsafe|const|async|extern\s+\"C\")\s+)*"
     r"(?:fn|struct|enum|union|type|const|static|mod|trait)\s+([A-Za-z_]\w*)"
-    r"|(?:\s*(?:#\s*\[[^\]]*\]|///?[^\n]*))*\s*(?:pub(?:\s*\([^)]*\))?\s+)?use\s+[\w:]*?(\w+)\s*;"
+    r"|(?:\s*(?:#\s*\[[^\]]*\]|///?[^\n]*))*\s*(?:pub(?:\s*\([^)]*\))?\s+)?use\s+[\w:]*?(\w+)"
+    r"(?:\s+as\s+(\w+))?\s*;"
 )
 
 
-def _item_name(text: str, site: Site) -> str | None:
+def item_name(text: str, site: Site) -> str | None:
     """The name an attribute-gated item defines (``fn f`` -> f, ``pub use self::pipe::Waker;`` ->
-    Waker); None for anything else."""
+    Waker, ``pub use self::solaris as target;`` -> target); None for anything else."""
     if site.kind not in ("cfg", "cfg_attr") or not site.attr_end:
         return None
     m = _ITEM_NAME.match(text, site.attr_end)
     if m is None:
         return None
-    return m.group(1) or m.group(2)
+    return m.group(1) or m.group(3) or m.group(2)
 
 
 def _clash(text: str, sites: list[Site], group: list[Site], ev_b: Evaluator) -> str | None:
     """Would the edit give illumos a second definition? An item the group's sites define that another
     cfg already gives illumos (mio's ``pub use self::pipe::Waker`` for illumos next to the eventfd one)
     means the porter has to pick one: refuse and say where."""
-    names = {n: t for t in group if (n := _item_name(text, t)) is not None}
+    names = {n: t for t in group if (n := item_name(text, t)) is not None}
     if not names:
         return None
     ids = {id(t) for t in group}
     for s in sites:
         if id(s) in ids or s.decisive is None or ev_b.eval(s.decisive) is False:
             continue
-        n = _item_name(text, s)
+        n = item_name(text, s)
         if n is not None and n in names:
             return (
                 f"illumos already gets `{n}` from the cfg at line {s.line} "
