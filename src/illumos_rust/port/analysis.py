@@ -26,6 +26,7 @@ from typing import Any
 from ..errors import FormatError
 from ..files import open_regular
 from ..findings import Finding, Location, Rule, Severity
+from ..rust_keywords import KEYWORDS
 from . import cfgexpr, modules, oslists, scanner
 from .cfgexpr import AnyOf, Atom, Divergence, Evaluator, Expr
 from .scanner import BuildTest, FileScan, Site
@@ -299,61 +300,6 @@ _LIBC_ALIAS = re.compile(r"\b(?:extern\s+crate|use)\s+(?:::)?libc\s+as\s+([A-Za-
 _IDENT = re.compile(r"[A-Za-z_]\w*")
 _LOCAL_DEF = re.compile(r"\b(?:fn|const|static|struct|enum|union|type|mod)\s+(?:mut\s+)?([A-Za-z_]\w*)")
 #: Rust keywords (2021 edition, strict and reserved): never libc items, whatever a glob import says.
-KEYWORDS = frozenset(
-    [
-        "as",
-        "async",
-        "await",
-        "break",
-        "const",
-        "continue",
-        "crate",
-        "dyn",
-        "else",
-        "enum",
-        "extern",
-        "false",
-        "fn",
-        "for",
-        "if",
-        "impl",
-        "in",
-        "let",
-        "loop",
-        "match",
-        "mod",
-        "move",
-        "mut",
-        "pub",
-        "ref",
-        "return",
-        "self",
-        "Self",
-        "static",
-        "struct",
-        "super",
-        "trait",
-        "true",
-        "type",
-        "unsafe",
-        "use",
-        "where",
-        "while",
-        "abstract",
-        "become",
-        "box",
-        "do",
-        "final",
-        "macro",
-        "override",
-        "priv",
-        "try",
-        "typeof",
-        "unsized",
-        "virtual",
-        "yield",
-    ]
-)
 _FIELD = re.compile(r"\.\s*([A-Za-z_]\w*)\b(?!\s*[(:])")
 
 

@@ -16,6 +16,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..rust_keywords import KEYWORDS
+
 _MOD_DECL = re.compile(
     r"""(?:\#\s*\[\s*path\s*=\s*"(?P<path>[^"\\]+)"\s*\]\s*)?"""
     r"(?:pub(?:\s*\([^)]*\))?\s+)?mod\s+(?P<name>[A-Za-z_]\w*)\s*;"
@@ -25,53 +27,7 @@ _MOD_DECL = re.compile(
 _INCLUDE = re.compile(r"""\binclude\s*!\s*[(\[{]\s*"(?P<path>[^"\\]+)"\s*[)\]}]""")
 _PATH_BEFORE = re.compile(r"""\#\s*\[\s*path\s*=\s*"(?P<path>[^"\\]+)"\s*\]\s*$""")
 _IDENT = re.compile(r"\b[A-Za-z_]\w*\b")
-_KEYWORDS = frozenset(
-    [
-        "as",
-        "async",
-        "await",
-        "break",
-        "const",
-        "continue",
-        "crate",
-        "dyn",
-        "else",
-        "enum",
-        "extern",
-        "false",
-        "fn",
-        "for",
-        "if",
-        "impl",
-        "in",
-        "let",
-        "loop",
-        "match",
-        "mod",
-        "move",
-        "mut",
-        "pub",
-        "ref",
-        "return",
-        "self",
-        "Self",
-        "static",
-        "struct",
-        "super",
-        "trait",
-        "true",
-        "type",
-        "unsafe",
-        "use",
-        "where",
-        "while",
-        "cfg",
-        "any",
-        "all",
-        "not",
-        "target_os",
-    ]
-)
+_KEYWORDS = KEYWORDS | {"cfg", "any", "all", "not", "target_os"}
 
 #: A gate that reaches more files than this is a whole crate, not a platform module: stop following.
 MAX_FILES = 64

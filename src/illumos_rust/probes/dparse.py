@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..errors import FormatError
+from ..rust_keywords import KEYWORDS
 
 # usdt's limits (usdt-impl common.rs / dtrace-parser lib.rs): six argument registers on x86-64
 # (rdi rsi rdx rcx r8 r9) and aarch64 (x0-x5); the probe names it refuses; the name lengths its
@@ -26,62 +27,7 @@ MAX_PROVIDER_NAME = 57
 MAX_PROBE_NAME = 63
 
 # Names the generated Rust module uses as module and macro names: Rust keywords cannot be either.
-RUST_KEYWORDS = frozenset(
-    {
-        "as",
-        "async",
-        "await",
-        "break",
-        "const",
-        "continue",
-        "crate",
-        "dyn",
-        "else",
-        "enum",
-        "extern",
-        "false",
-        "fn",
-        "for",
-        "if",
-        "impl",
-        "in",
-        "let",
-        "loop",
-        "match",
-        "mod",
-        "move",
-        "mut",
-        "pub",
-        "ref",
-        "return",
-        "self",
-        "Self",
-        "static",
-        "struct",
-        "super",
-        "trait",
-        "true",
-        "type",
-        "unsafe",
-        "use",
-        "where",
-        "while",
-        "abstract",
-        "become",
-        "box",
-        "do",
-        "final",
-        "macro",
-        "override",
-        "priv",
-        "typeof",
-        "unsized",
-        "virtual",
-        "yield",
-        "try",
-        "gen",
-    }
-)
+RUST_KEYWORDS = KEYWORDS
 
 
 @dataclass(frozen=True)
