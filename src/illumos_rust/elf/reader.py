@@ -602,21 +602,9 @@ class SymbolTable(Sequence[Symbol]):
 
     @property
     def is64(self) -> bool:
-        """ELF64 layout (``st_name, st_info, st_other, st_shndx, st_value, st_size``) of ``raw_chunks``
+        """ELF64 layout (``st_name, st_info, st_other, st_shndx, st_value, st_size``) of the raw entry
         tuples; ELF32 is ``st_name, st_value, st_size, st_info, st_other, st_shndx``."""
         return self._is64
-
-    def raw_chunks(self, size: int) -> Iterator[tuple[Iterator[tuple[int, ...]], list[str]]]:
-        """The table in slices of ``size`` entries: the raw ``struct`` tuples (straight from the mapped bytes,
-        in the class's field order, see ``is64``) and the matching names. The fastest way through a whole
-        table: no tuple is built that the caller does not consume."""
-        view, names, ent = self._view, self.names, self._entsize
-        if view is None or not names:
-            return
-        unpack = self._fmt.iter_unpack
-        for start in range(0, len(names), size):
-            stop = min(start + size, len(names))
-            yield unpack(view[start * ent : stop * ent]), names[start:stop]
 
     def columns(self, start: int, stop: int) -> tuple[list[int], list[int], list[int]]:
         """Entries ``start:stop`` as three columns: ``st_value``, ``st_size``, and an ``info key``
@@ -624,7 +612,7 @@ class SymbolTable(Sequence[Symbol]):
         +4 in ``Elf64_Sym``, gABI "Symbol Table").
 
         For a listing: in the host's byte order the columns are strided memoryview reads done in C, with no
-        per-entry tuple (~10x cheaper than ``raw_chunks`` over librustc_driver's 186k entries).
+        per-entry tuple (~10x cheaper than unpacking each entry with ``struct`` over librustc_driver's 186k).
         """
         view, ent = self._view, self._entsize
         if view is None or start >= stop:
