@@ -58,3 +58,13 @@ def is_regular(path: str | os.PathLike[str]) -> bool:
         return stat.S_ISREG(os.lstat(path).st_mode)
     except OSError:
         return False
+
+
+def looks_like_elf(path: str | os.PathLike[str]) -> bool:
+    """Starts with the ELF magic. A file that cannot be read counts as one, so the tree walks of ``audit``
+    and ``edit`` report it (with the reason) instead of skipping it silently (issue 12)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4) == b"\x7fELF"
+    except OSError:
+        return True

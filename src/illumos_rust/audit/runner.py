@@ -13,7 +13,7 @@ from ..bulk import paused_gc
 from ..elf.producer import identify
 from ..elf.reader import ElfFile
 from ..errors import FormatError
-from ..files import file_kind
+from ..files import file_kind, looks_like_elf
 from . import (
     debug_info,
     dependencies,
@@ -77,16 +77,6 @@ def _run(elf: ElfFile, policy: Policy, report: Report) -> None:
     ctx.release_pages()
 
 
-def is_elf(path: Path) -> bool:
-    """Starts with the ELF magic; a file that cannot be read counts as one, so auditing it reports the
-    error instead of the walk skipping it silently (issue 12)."""
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(4) == b"\x7fELF"
-    except OSError:
-        return True
-
-
 def expand(paths: Sequence[str | os.PathLike[str]], skipped: list[str] | None = None) -> list[Path]:
     """Files named directly are always audited (a non-ELF one then fails loudly); directories are walked
     and only their ELF files are kept. FIFOs, sockets and devices in a tree are never opened (a FIFO
@@ -109,7 +99,7 @@ def expand(paths: Sequence[str | os.PathLike[str]], skipped: list[str] | None = 
                         if skipped is not None:
                             skipped.append(f"{f} ({file_kind(mode)})")
                         continue
-                    if is_elf(f):
+                    if looks_like_elf(f):
                         out.append(f)
         else:
             out.append(path)

@@ -23,7 +23,7 @@ from ..edit.lock import DEFAULT_WAIT, locked
 from ..edit.ops import OpKind, check_string
 from ..edit.transaction import TEMP_PREFIX, Staged, commit, stage
 from ..errors import FileError, FormatError, IllumosRustError, UnsafeEditError, UsageError
-from ..files import file_kind
+from ..files import file_kind, looks_like_elf
 from .common import add_format, print_json
 
 EXAMPLES = """examples:
@@ -156,16 +156,6 @@ def build_ops(raw: list[tuple[OpKind, str]]) -> list[Op]:
     return ops
 
 
-def _is_elf(path: str) -> bool:
-    """Starts with the ELF magic; an unreadable file counts, so planning reports it instead of a silent
-    skip."""
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(4) == b"\x7fELF"
-    except OSError:
-        return True
-
-
 def iter_targets(paths: list[str], skipped: list[str] | None = None) -> Iterator[tuple[str, bool]]:
     """Files to edit, each once (hard links too), and whether it was named explicitly.
 
@@ -200,7 +190,7 @@ def iter_targets(paths: list[str], skipped: list[str] | None = None) -> Iterator
                         if skipped is not None:
                             skipped.append(f"{full} ({file_kind(mode)})")
                         continue
-                    if not _is_elf(full):
+                    if not looks_like_elf(full):
                         continue
                     st = os.stat(full)
                     if (st.st_dev, st.st_ino) not in seen:
