@@ -48,6 +48,7 @@ from . import constants
 from .info import DwarfInfo
 from .inline import Frame, InlineIndex
 from .lines import FileEntry, LineRow, LineTable
+from .ranges import pc_range
 from .types import (
     Enumerator,
     Member,
@@ -62,7 +63,6 @@ from .types import (
     Variant,
     VariantPart,
     key_of,
-    pc_range,
 )
 from .unit import DIE, Attribute, Unit
 

@@ -18,14 +18,22 @@ from .unit import DIE, Unit
 MAX_LIST_ENTRIES = 1 << 20
 
 
-def die_ranges(die: DIE) -> list[tuple[int, int]]:
-    """The ``[low, high)`` ranges a DIE covers: ``low_pc``/``high_pc`` or its ``DW_AT_ranges`` list."""
+def pc_range(die: DIE) -> tuple[int | None, int | None]:
+    """``(low_pc, high_pc)`` of a DIE; a constant-class ``DW_AT_high_pc`` is a length (DWARF 4 §2.17.2)."""
     low = die.get_int(DW.DW_AT_low_pc)
     a = die.attribute(DW.DW_AT_high_pc)
-    if low is not None and a is not None and isinstance(a.value, int):
-        if a.form in _ADDRESS_FORMS:
-            return [(low, a.value)]
-        return [(low, low + a.value)]
+    if low is None or a is None or not isinstance(a.value, int):
+        return low, None
+    if a.form in _ADDRESS_FORMS:
+        return low, a.value
+    return low, low + a.value
+
+
+def die_ranges(die: DIE) -> list[tuple[int, int]]:
+    """The ``[low, high)`` ranges a DIE covers: ``low_pc``/``high_pc`` or its ``DW_AT_ranges`` list."""
+    low, high = pc_range(die)
+    if low is not None and high is not None:
+        return [(low, high)]
     r = die.attribute(DW.DW_AT_ranges)
     if r is None or not isinstance(r.value, int):
         return []

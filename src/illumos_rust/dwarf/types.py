@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from . import constants as DW
 from .expr import constant_offset, static_address
+from .ranges import pc_range
 from .unit import DIE
 
 if TYPE_CHECKING:
@@ -511,22 +512,3 @@ class TypeGraph:
             address=address,
             external=src.flag(DW.DW_AT_external),
         )
-
-
-def pc_range(die: DIE) -> tuple[int | None, int | None]:
-    """``(low_pc, high_pc)`` of a DIE; a constant-class ``DW_AT_high_pc`` is a length (DWARF 4 §2.17.2)."""
-    low = die.get_int(DW.DW_AT_low_pc)
-    a = die.attribute(DW.DW_AT_high_pc)
-    if low is None or a is None or not isinstance(a.value, int):
-        return low, None
-    if a.form in (
-        DW.DW_FORM_addr,
-        DW.DW_FORM_addrx,
-        DW.DW_FORM_addrx1,
-        DW.DW_FORM_addrx2,
-        DW.DW_FORM_addrx3,
-        DW.DW_FORM_addrx4,
-        DW.DW_FORM_GNU_addr_index,
-    ):
-        return low, a.value
-    return low, low + a.value
