@@ -13,7 +13,7 @@ import struct
 from . import constants as DW
 from .leb128 import uleb
 from .sections import DwarfSection
-from .unit import DIE, Unit
+from .unit import ADDR_INDEX_FORMS, DIE, Unit
 
 MAX_LIST_ENTRIES = 1 << 20
 
@@ -40,17 +40,8 @@ def die_ranges(die: DIE) -> list[tuple[int, int]]:
     return range_list(die.unit, r.value, r.form == DW.DW_FORM_rnglistx)
 
 
-_ADDRESS_FORMS = frozenset(
-    {
-        DW.DW_FORM_addr,
-        DW.DW_FORM_addrx,
-        DW.DW_FORM_addrx1,
-        DW.DW_FORM_addrx2,
-        DW.DW_FORM_addrx3,
-        DW.DW_FORM_addrx4,
-        DW.DW_FORM_GNU_addr_index,
-    }
-)
+#: Forms of a DW_AT_high_pc that is an address, not a length.
+_ADDRESS_FORMS = ADDR_INDEX_FORMS | {DW.DW_FORM_addr}
 
 
 def unit_base_address(unit: Unit) -> int:

@@ -499,7 +499,7 @@ class Unit:
             return self.dwarf.string(raw)
         if form == DW.DW_FORM_line_strp:
             return self.dwarf.line_string(raw)
-        if form in _ADDR_INDEX:
+        if form in ADDR_INDEX_FORMS:
             return self.dwarf.indexed_address(self, raw)
         if form in (DW.DW_FORM_flag, DW.DW_FORM_flag_present):
             return bool(raw)
@@ -519,7 +519,8 @@ _STRING_INDEX = frozenset(
         DW.DW_FORM_GNU_str_index,
     }
 )
-_ADDR_INDEX = frozenset(
+#: Forms whose value is an index into .debug_addr (DWARF 5 §7.5.5; GNU split-DWARF addr_index).
+ADDR_INDEX_FORMS = frozenset(
     {
         DW.DW_FORM_addrx,
         DW.DW_FORM_addrx1,
