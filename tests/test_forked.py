@@ -20,12 +20,14 @@ from illumos_rust.cli import inspect as inspect_cli
 from illumos_rust.cli.inspect import _bulk_demangler, write_symbols
 from illumos_rust.elf.reader import ElfFile
 
+REAL_CAN_SPLIT = forked_tail.can_split  # before the autouse fixture below replaces it
+
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
 
 
 @pytest.fixture(autouse=True)
 def _two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(forked_tail, "usable_cores", lambda: 2)  # a 1-CPU CI container still splits
+    monkeypatch.setattr(forked_tail, "can_split", lambda: True)  # also on 1 CPU, and beside xdist's threads
 
 
 def _listing(path: str, *, split: int, demangle: bool) -> str:
@@ -124,3 +126,16 @@ def test_split_frame_pointer_verdicts_are_the_serial_ones_and_agree_with_readelf
     assert len(serial) > 500
     assert verdicts() == serial
     assert agree_with_readelf(path) > 500  # the split path, checked against readelf's CFA rows
+
+
+def test_no_split_beside_other_threads() -> None:
+    import threading
+
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert not REAL_CAN_SPLIT()  # a lock held by the other thread could hang a forked child
+    finally:
+        stop.set()
+        other.join()

@@ -37,6 +37,16 @@ _ERRORS = "surrogatepass"
 _READ_SIZE = 1 << 20
 
 
+def can_split() -> bool:
+    """Whether a split may happen here: ``fork``, a second usable CPU, and no other thread in the process.
+
+    A process with threads (a Dask worker running ``survey``, a server) may hold a lock in one of them at
+    the moment of the fork, which the child would then wait on forever; such callers run serially, and
+    they are the ones that already spread their work over processes.
+    """
+    return hasattr(os, "fork") and usable_cores() >= 2 and threading.active_count() == 1
+
+
 def usable_cores() -> int:
     """CPUs this process may run on (affinity, not the machine's count: a container may pin us to one)."""
     try:
@@ -59,7 +69,7 @@ def write_pieces(
     the child's text to ``out``.
     """
     total = sum(weights)
-    if len(pieces) < 2 or total < min_weight or not hasattr(os, "fork") or usable_cores() < 2:
+    if len(pieces) < 2 or total < min_weight or not can_split():
         for piece in pieces:
             out.write(piece())
         return
@@ -103,7 +113,7 @@ def map_halves(
     keeps 52 % of the items, since it also unpickles the child's.
     """
     least = MIN_SPLIT_WEIGHT if min_items is None else min_items
-    if len(items) < max(least, 2) or not hasattr(os, "fork") or usable_cores() < 2:
+    if len(items) < max(least, 2) or not can_split():
         return func(items)
     cut = len(items) * 52 // 100
     head: list[R] = []
