@@ -366,6 +366,7 @@ def test_same_relative_name_in_two_trees_is_told_apart(tmp_path: Path) -> None:
         (tmp_path / d / "f").write_bytes(hello().read_bytes())
     code, out, _ = run("-q", str(tmp_path / "d"), str(tmp_path / "d2"))
     assert code in (0, 1)
-    verdicts = [line for line in out.splitlines() if line.split()[:1] in (["PASS"], ["WARN"], ["ERR"], ["FAIL"])]
+    labels = (["PASS"], ["WARN"], ["ERR"], ["FAIL"])
+    verdicts = [line for line in out.splitlines() if line.split()[:1] in labels]
     heads = [line.split(": ")[0].split()[-1] for line in verdicts]
     assert heads == [str(tmp_path / "d" / "f"), str(tmp_path / "d2" / "f")]
