@@ -39,7 +39,10 @@ def test_exit_codes_follow_fail_on() -> None:
     cdylib = shared_path("fixtures", "illumos-rust", "bin", "illumos", "libcexport.so")
     assert run(str(clean))[0] == 0  # only info findings
     assert run(str(solaris))[0] == 1  # frame pointers missing: errors
-    assert run("--fail-on", "never", str(solaris))[0] == 0
+    code, out, _ = run("--fail-on", "never", str(solaris))
+    assert code == 0
+    # 501 errors that do not fail the run are still errors, not a warning
+    assert any(line.split()[:1] == ["ERR"] and "error(s)" in line for line in out.splitlines()), out
     assert run(str(cdylib))[0] == 0  # a warning (Rust exports) is below the default threshold
     assert run("--fail-on", "warning", str(cdylib))[0] == 1
 
@@ -318,7 +321,7 @@ def test_text_summary_for_several_files(tmp_path: Path) -> None:
     verdicts = {
         ln.split()[1].rstrip(":"): ln.split()[0]
         for ln in lines
-        if ln.startswith("  ") and ": " in ln and ln.split()[0] in ("PASS", "WARN", "FAIL")
+        if ln.startswith("  ") and ": " in ln and ln.split()[0] in ("PASS", "WARN", "ERR", "FAIL")
     }
     assert verdicts[paths[1]] == "FAIL" and verdicts[paths[0]] in ("PASS", "WARN")
     # -q hides info findings, not the summary or the coverage table
@@ -363,6 +366,7 @@ def test_same_relative_name_in_two_trees_is_told_apart(tmp_path: Path) -> None:
         (tmp_path / d / "f").write_bytes(hello().read_bytes())
     code, out, _ = run("-q", str(tmp_path / "d"), str(tmp_path / "d2"))
     assert code in (0, 1)
-    verdicts = [line for line in out.splitlines() if line.split()[:1] in (["PASS"], ["WARN"], ["FAIL"])]
+    labels = (["PASS"], ["WARN"], ["ERR"], ["FAIL"])
+    verdicts = [line for line in out.splitlines() if line.split()[:1] in labels]
     heads = [line.split(": ")[0].split()[-1] for line in verdicts]
     assert heads == [str(tmp_path / "d" / "f"), str(tmp_path / "d2" / "f")]

@@ -21,12 +21,15 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from bisect import bisect_right
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from ..elf import constants as C
-from ..elf.eh_frame import FRAME_POINTER, Fde, eh_frame
+from ..elf.eh_frame import FRAME_POINTER, EhFrame, Fde, eh_frame
 from ..findings import Severity
+from ..forked import map_halves
 from . import disasm
 from .context import FRAGMENT, Context, Function
 from .model import Emitter
@@ -101,19 +104,32 @@ def classify(ctx: Context) -> tuple[list[tuple[Function, str, str]], bool]:
     whole body (``disasm.frame_of``), whatever its size; the byte prologue check is the fallback when no
     decoder is installed.
     """
+    decode = disasm.AVAILABLE and ctx.machine in (C.EM_AMD64, C.EM_386)
+    eh = eh_frame(ctx.elf)  # parsed here, before any split, so both halves share the parsed table
+    functions = ctx.functions
+    # Each half is independent (~3 s over librustc_driver's 160k functions): the second runs on the other
+    # core when there is one (``forked``); the verdicts are the serial ones, in the same order.
+    verdicts = map_halves(lambda fns: _classify_slice(ctx, eh, fns, decode), functions)
+    return [(fn, cls, why) for fn, (cls, why) in zip(functions, verdicts, strict=True)], decode
+
+
+def _classify_slice(
+    ctx: Context, eh: EhFrame | None, functions: Sequence[Function], decode: bool
+) -> list[tuple[str, str]]:
+    """(class, evidence) for each function of an address-sorted slice: ``classify``'s loop."""
     fp_reg = FRAME_POINTER.get(ctx.machine)
     entry = ENTRY_CFA.get(ctx.machine, 8)
-    eh = eh_frame(ctx.elf)
     exact = {p for p in ctx.policy.fp_exempt if not any(ch in p for ch in "*?[")}
     globs = [fnmatch.translate(p) for p in ctx.policy.fp_exempt if p not in exact]
     globbed = re.compile("|".join(globs)) if globs else None
-    decode = disasm.AVAILABLE and ctx.machine in (C.EM_AMD64, C.EM_386)
     bitness = 64 if ctx.machine == C.EM_AMD64 else 32
-    out: list[tuple[Function, str, str]] = []
+    out: list[tuple[str, str]] = []
     fdes = eh.fdes if eh is not None else []
-    n_fdes, k = len(fdes), 0
+    n_fdes = len(fdes)
+    # the first FDE that may cover the slice's first function (FDEs are sorted by address)
+    k = max(bisect_right(fdes, functions[0].addr, key=_pc_begin) - 1, 0) if functions else 0
     read = 0
-    for fn in ctx.functions:
+    for fn in functions:
         name = fn.name
         read += fn.size
         if read > RELEASE_EVERY:
@@ -122,10 +138,10 @@ def classify(ctx: Context) -> tuple[list[tuple[Function, str, str]], bool]:
             ctx.release_pages()
             read = 0
         if ".cold" in name and FRAGMENT.search(name):  # the substring test spares 100k regex scans
-            out.append((fn, "FRAGMENT", "split fragment: runs on its parent's frame"))
+            out.append(("FRAGMENT", "split fragment: runs on its parent's frame"))
             continue
         if name in exact or (globbed is not None and globbed.match(name)):
-            out.append((fn, "EXEMPT", "exempt by policy (fp_exempt)"))
+            out.append(("EXEMPT", "exempt by policy (fp_exempt)"))
             continue
         # Functions and FDEs are both sorted by address: walk them together instead of bisecting (the
         # same answer as ``fde_for``: the last FDE starting at or before the address, if it covers it).
@@ -135,24 +151,24 @@ def classify(ctx: Context) -> tuple[list[tuple[Function, str, str]], bool]:
         if fde is not None and fp_reg is not None:
             s = fde.summary()
             if fp_reg in s.cfa_regs and _keeps_frame_base(fde, fp_reg, ctx.machine):
-                out.append((fn, "FP", f"CFA = r{fp_reg}-based frame record (FDE 0x{fde.offset:x})"))
+                out.append(("FP", f"CFA = r{fp_reg}-based frame record (FDE 0x{fde.offset:x})"))
                 continue
             if fp_reg in s.cfa_regs:
-                out.append((fn, "RBP_CLOBBER", f"CFA r{fp_reg}-based but r{fp_reg} is not the frame record"))
+                out.append(("RBP_CLOBBER", f"CFA r{fp_reg}-based but r{fp_reg} is not the frame record"))
                 continue
             if fp_reg in s.saved_regs:
-                out.append((fn, "RBP_CLOBBER", f"r{fp_reg} saved but CFA never r{fp_reg}-based"))
+                out.append(("RBP_CLOBBER", f"r{fp_reg} saved but CFA never r{fp_reg}-based"))
                 continue
             calls = disasm.has_call(ctx.bytes_at(fn.addr, fn.size), fn.addr, bitness) if decode else None
             if calls is True:
                 why = f"calls without a frame pointer (CFA max offset {s.max_cfa_offset})"
-                out.append((fn, "NO_FP", why))
+                out.append(("NO_FP", why))
             elif calls is False:
-                out.append((fn, "LEAF", "no CALL (decoded); no frame pointer needed"))
+                out.append(("LEAF", "no CALL (decoded); no frame pointer needed"))
             elif s.max_cfa_offset <= entry and not s.has_expression:
-                out.append((fn, "LEAF", "CFA never moves (CFI only: calls not checked)"))
+                out.append(("LEAF", "CFA never moves (CFI only: calls not checked)"))
             else:
-                out.append((fn, "NO_FP", f"CFA moves (max offset {s.max_cfa_offset}), never FP-based"))
+                out.append(("NO_FP", f"CFA moves (max offset {s.max_cfa_offset}), never FP-based"))
             continue
         if decode:
             frame = disasm.frame_of(ctx.bytes_at(fn.addr, fn.size), fn.addr, bitness) or "UNKNOWN"
@@ -162,14 +178,18 @@ def classify(ctx: Context) -> tuple[list[tuple[Function, str, str]], bool]:
                 "NO_FP": "no FDE; calls without setting up rbp (decoded)",
                 "RBP_CLOBBER": "no FDE; rbp written other than as the frame base (decoded)",
             }.get(frame, "no FDE; undecodable")
-            out.append((fn, frame, why))
+            out.append((frame, why))
             continue
         pro = _prologue_class(ctx, fn)
         if pro:
-            out.append((fn, pro, "no FDE; FP prologue bytes"))
+            out.append((pro, "no FDE; FP prologue bytes"))
         else:
-            out.append((fn, "UNKNOWN", "no FDE and no FP prologue (no decoder to tell a leaf)"))
-    return out, decode
+            out.append(("UNKNOWN", "no FDE and no FP prologue (no decoder to tell a leaf)"))
+    return out
+
+
+def _pc_begin(fde: Fde) -> int:
+    return fde.pc_begin
 
 
 def _text_bytes(ctx: Context, classified: list[tuple[Function, str, str]]) -> tuple[int, int]:

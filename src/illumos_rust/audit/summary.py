@@ -19,11 +19,14 @@ _COLUMNS = ("FP", "NO_FP", "RBP_CLOBBER", "LEAF", "FRAGMENT", "EXEMPT", "UNKNOWN
 
 
 def verdict(report: Report, threshold: Severity | None) -> str:
-    """FAIL when a finding reaches the exit-code threshold (``None``: never), WARN with warnings, else
-    PASS."""
+    """FAIL when a finding reaches the exit-code threshold (``None``: never); ERR with errors that do not
+    fail the run (``--fail-on never``: the label must not play them down to a warning); WARN with
+    warnings; else PASS."""
     worst = report.worst
     if threshold is not None and worst is not None and worst >= threshold:
         return "FAIL"
+    if worst is not None and worst >= Severity.ERROR:
+        return "ERR"
     if worst is not None and worst >= Severity.WARNING:
         return "WARN"
     return "PASS"

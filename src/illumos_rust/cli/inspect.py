@@ -8,6 +8,7 @@ import operator
 import sys
 from array import array
 from collections.abc import Callable, Iterator
+from functools import partial
 from itertools import chain, compress
 from json.encoder import encode_basestring_ascii as encode_json_string
 from typing import Any, TextIO, cast
@@ -15,8 +16,9 @@ from typing import Any, TextIO, cast
 from ..bulk import paused_gc
 from ..elf import constants as C
 from ..elf.dynamic import dynamic
-from ..elf.reader import ElfFile
+from ..elf.reader import ElfFile, SymbolTable
 from ..errors import FileError, FormatError
+from ..forked import MIN_SPLIT_WEIGHT, write_pieces
 from ..inspect import Inspection, inspect_elf
 from .common import add_format
 
@@ -352,43 +354,65 @@ class _InfoJson(dict[int, str]):
         return text
 
 
-def write_symbols(out: TextIO, elf: ElfFile, show: Callable[[list[str]], list[str]] | None) -> None:
+def write_symbols(
+    out: TextIO,
+    elf: ElfFile,
+    show: Callable[[list[str]], list[str]] | None,
+    *,
+    split_rows: int = MIN_SPLIT_WEIGHT,
+) -> None:
     """Stream every symbol table as text, a chunk of rows at a time: no row objects, no table in memory.
 
     librustc_driver has 186k symbols; building a dict per row cost ~1 s and ~250 MB (issue 11), while this
     formats straight from columns read out of the mapped table and the decoded names. ``show`` maps a name
-    to what is printed (a list at a time; None: the names as stored).
+    to what is printed (a list at a time; None: the names as stored). From ``split_rows`` rows on, the
+    second half of the chunks is formatted by a forked child on the second core (``forked_tail``).
     """
     with paused_gc():  # ~1M short-lived strings, none cyclic: the collector's rescans cost ~30 % here
-        _write_tables(out, elf, show, _InfoText(), _SizeText())
+        pieces, weights = _table_pieces(elf, show, _InfoText(), _SizeText())
+        write_pieces(out, pieces, weights, min_weight=split_rows)
 
 
-def _write_tables(
-    out: TextIO,
+def _table_pieces(
     elf: ElfFile,
     show: Callable[[list[str]], list[str]] | None,
     info_text: _InfoText,
     size_text: _SizeText,
-) -> None:
+) -> tuple[list[Callable[[], str]], list[int]]:
+    """The listing as independent pieces in output order (a table's header, its chunks of rows, the final
+    newline), each with its row count: what ``write_pieces`` may share out between two processes."""
     seen: dict[str, str] = {}  # .symtab name -> what was shown for it, for the names .dynsym also has
     dynamic_names = set(elf.dynsym.names) if show is not None and len(elf.symtab) else set()
-    for title, table in ((".symtab", elf.symtab), (".dynsym", elf.dynsym), (".SUNW_ldynsym", elf.ldynsym)):
-        if not len(table):
-            continue
-        # Each row is written as "\n" + row: the header's own newline comes with the first row, and the
-        # last row's after the table.
-        out.write(f"\nSymbol table {title} ({len(table)} entries):")
-        names = table.names
-        for start in range(0, len(names), _CHUNK):
-            stop = min(start + _CHUNK, len(names))
-            chunk = names[start:stop]
+    pieces: list[Callable[[], str]] = []
+    weights: list[int] = []
+
+    def rows(title: str, table: SymbolTable, start: int, stop: int) -> Callable[[], str]:
+        def text() -> str:
+            chunk = table.names[start:stop]
             shown = chunk if show is None else _shown(chunk, show, seen)
-            out.write(_format_rows(table.columns(start, stop), shown, start, info_text, size_text))
-            if show is not None and title == ".symtab" and len(elf.dynsym):
+            if show is not None and title == ".symtab" and dynamic_names:
                 # only the names .dynsym will ask for: the whole table's would keep ~18 MiB alive
                 again = map(dynamic_names.__contains__, chunk)
                 seen.update(compress(zip(chunk, shown, strict=True), again))
-        out.write("\n")
+            return _format_rows(table.columns(start, stop), shown, start, info_text, size_text)
+
+        return text
+
+    for title, table in ((".symtab", elf.symtab), (".dynsym", elf.dynsym), (".SUNW_ldynsym", elf.ldynsym)):
+        count = len(table)
+        if not count:
+            continue
+        # Each row is written as "\n" + row: the header's own newline comes with the first row, and the
+        # last row's after the table.
+        header = f"\nSymbol table {title} ({count} entries):"
+        pieces.append(partial(str, header))
+        weights.append(0)
+        for start in range(0, count, _CHUNK):
+            pieces.append(rows(title, table, start, min(start + _CHUNK, count)))
+            weights.append(min(_CHUNK, count - start))
+        pieces.append(partial(str, "\n"))
+        weights.append(0)
+    return pieces, weights
 
 
 def _shown(chunk: list[str], show: Callable[[list[str]], list[str]], seen: dict[str, str]) -> list[str]:
