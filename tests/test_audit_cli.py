@@ -370,3 +370,24 @@ def test_same_relative_name_in_two_trees_is_told_apart(tmp_path: Path) -> None:
     verdicts = [line for line in out.splitlines() if line.split()[:1] in labels]
     heads = [line.split(": ")[0].split()[-1] for line in verdicts]
     assert heads == [str(tmp_path / "d" / "f"), str(tmp_path / "d2" / "f")]
+
+
+def test_a_core_file_is_not_audited_as_a_program(tmp_path: Path) -> None:
+    """A core (readelf: "Type: CORE") describes a memory image: named directly it is one error pointing to
+    `illumos-rust core`; inside a tree it is skipped with that reason, beside the programs audited."""
+    import lzma
+
+    core = tmp_path / "tree" / "core.segv"
+    core.parent.mkdir()
+    core.write_bytes(
+        lzma.decompress(shared_path("fixtures", "cores", "core.rust-crash.segv.xz").read_bytes())
+    )
+    readelf = subprocess.run(["readelf", "-h", str(core)], capture_output=True, text=True, check=True)
+    assert re.search(r"Type:\s+CORE", readelf.stdout)
+    shutil.copy(hello(), core.parent / "hello")
+    code, out, err = run(str(core))
+    assert code == 2 and "a core file" in err and "illumos-rust core" in err, err
+    code, out, err = run("--format", "json", str(core.parent))
+    doc = json.loads(out)
+    assert [r["path"] for r in doc["reports"]] == [str(core.parent / "hello")]
+    assert any(str(core) in s and "core file" in s for s in doc["skipped"]), doc["skipped"]

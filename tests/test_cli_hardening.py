@@ -675,3 +675,81 @@ def test_fuzz_bounded_stream_equals_text(pieces: list[str], sizes: list[int]) ->
         assert "".join(f.demangle_stream(chunks)) == f.demangle_text(text)
     finally:
         f.MAX_RUN_CHARS = saved  # type: ignore[misc]
+
+
+def _hello() -> Path:
+    return build_rust('fn main() { println!("{:?}", std::env::args().collect::<Vec<_>>()); }', "hard_hello")
+
+
+def _rustc_driver() -> Path:
+    sysroot = subprocess.run(["rustc", "--print", "sysroot"], capture_output=True, text=True, check=True)
+    found = sorted(Path(sysroot.stdout.strip(), "lib").glob("librustc_driver-*.so"))
+    if not found:
+        pytest.skip("no librustc_driver in this rustc's sysroot (needed for a listing the CLI splits)")
+    return found[0]
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["serial", "split"])
+def test_unbuffered_stdout_over_a_file_size_limit_is_an_error_not_a_short_listing(
+    tmp_path: Path, big: bool
+) -> None:
+    """PYTHONUNBUFFERED=1 leaves stdout without a buffer that retries short writes: a listing cut by a
+    file size limit (RLIMIT_FSIZE) must still be one error line and exit 2. The big case is librustc_driver,
+    whose listing's second half comes from a forked child as one 14 MB write: the kernel took 450 KB of
+    it, and the rest was dropped with exit 0."""
+    import resource
+
+    out = tmp_path / "listing.txt"
+    limit = 20 * 1024 * 1024 if big else 16 * 1024
+    binary = _rustc_driver() if big else _hello()
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # as a shell's ulimit -f: EFBIG, not a kill
+
+    with out.open("wb") as sink:
+        proc = subprocess.run(
+            [*CLI, "inspect", "--symbols", str(binary)],
+            stdout=sink,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            preexec_fn=small_files,
+            timeout=60,
+        )
+    lines = proc.stderr.splitlines()
+    assert proc.returncode == code("bad input"), proc.stderr
+    assert lines == ["illumos-rust: cannot write output: File too large"], lines
+    assert out.stat().st_size == limit
+
+
+def test_a_closed_stdout_is_one_line_and_exit_2() -> None:
+    proc = subprocess.run(
+        [*CLI, "inspect", str(_hello())],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        pass_fds=(),
+        close_fds=True,
+        preexec_fn=lambda: os.close(1),
+        timeout=60,
+    )
+    assert proc.returncode == code("bad input"), proc.stderr
+    assert proc.stderr.splitlines() == ["illumos-rust: cannot write output: standard output is closed"]
+
+
+def test_the_traceback_on_request_is_the_error_s_own(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"junk\n")
+    proc = subprocess.run(
+        [*CLI, "ctf", "dump", str(junk)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "ILLUMOS_RUST_TRACEBACK": "1"},
+    )
+    assert proc.returncode == code("bad input")
+    first, *rest = proc.stderr.splitlines()
+    assert first.startswith(f"illumos-rust: {junk}: not a CTF container")
+    assert rest[0] == "Traceback (most recent call last):" and "NoneType: None" not in proc.stderr
+    assert rest[-1].startswith("illumos_rust.errors.FormatError")

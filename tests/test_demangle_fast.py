@@ -111,6 +111,21 @@ def test_hostile_inputs_fall_back_to_the_reference() -> None:
     assert fast.display_many(hash=False)(batch[:1] + batch[3:]) == want[:1] + want[3:]
 
 
+def test_names_that_were_not_utf8_fall_back_to_the_reference() -> None:
+    """A symbol name with bytes that are not UTF-8 reaches the demangler surrogate-escaped (the ELF reader
+    decodes names with ``surrogateescape``); pyderust cannot take such a string, so the reference answers,
+    in a batch too (it used to stop ``inspect --symbols`` with an internal error)."""
+    odd = b"_R\xff\xfeNvC4core3foo".decode("utf-8", "surrogateescape")
+    good = "_RNvC4core3foo"
+    for hash_ in (True, False):
+        assert fast.demangler(hash=hash_)(odd) == try_demangle(odd, hash=hash_)
+        assert fast.display_demangler(hash=hash_)(odd) == (try_demangle(odd, hash=hash_) or odd)
+        assert fast.display_many(hash=hash_)([odd, good]) == [
+            try_demangle(n, hash=hash_) or n for n in (odd, good)
+        ]
+    assert fast.display_many(hash=False)([good]) == ["core::foo"]  # by hand: crate core, function foo
+
+
 def test_default_install_does_not_need_it() -> None:
     """With pyderust unimportable, the module still loads and answers through the pure-Python path."""
     code = (

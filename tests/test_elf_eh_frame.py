@@ -125,3 +125,42 @@ def test_eh_frame_hdr_indexes_every_fde(binary: Path) -> None:
         starts = sorted(f.pc_begin for f in eh.fdes)
         assert [loc for loc, _ in hdr.table] == starts
         assert eh.fde_for(starts[len(starts) // 2]) is not None
+
+
+def test_a_bad_call_frame_instruction_is_reported_at_its_fde(tmp_path: Path) -> None:
+    """The FDE offsets come from ``readelf --debug-dump=frames``; the first instruction byte of one FDE with
+    a program is replaced by 0x3c (in DW_CFA_lo_user..hi_user, which no producer here emits). The error
+    must name that FDE (its file offset and address), not the shared CIE or the section start."""
+    import re
+    import shutil
+    import subprocess
+
+    from illumos_rust.errors import FormatError
+
+    exe = tmp_path / "prog"
+    shutil.copy(build_rust(SRC, "eh_bad_op", "-O"), exe)
+    dump = subprocess.run(["readelf", "--debug-dump=frames", str(exe)], capture_output=True, text=True).stdout
+    sec = subprocess.run(["readelf", "-SW", str(exe)], capture_output=True, text=True).stdout
+    eh_off = int(re.search(r"\.eh_frame\s+PROGBITS\s+\S+\s+(\S+)", sec)[1], 16)  # type: ignore[index]
+    # an FDE of a zR CIE (4-byte pcrel pc_begin and range, augmentation length 0): body at entry+4+4+4+4+1
+    fde = re.search(r"^([0-9a-f]{8}) ([0-9a-f]+) ([0-9a-f]{8}) FDE cie=\S+ pc=([0-9a-f]+)\.\.", dump, re.M)
+    found = [
+        m
+        for m in re.finditer(
+            r"^([0-9a-f]{8}) ([0-9a-f]+) [0-9a-f]{8} FDE cie=\S+ pc=([0-9a-f]+)\.\.", dump, re.M
+        )
+        if int(m[2], 16) > 0x14
+    ]
+    assert fde is not None and found
+    entry, pc = int(found[0][1], 16), int(found[0][3], 16)
+    data = bytearray(exe.read_bytes())
+    data[eh_off + entry + 17] = 0x3C
+    exe.write_bytes(bytes(data))
+    with ElfFile(exe) as elf, pytest.raises(FormatError) as err:
+        eh = eh_frame(elf)
+        assert eh is not None
+        hit = eh.fde_for(pc)
+        assert hit is not None
+        hit.rows()
+    assert err.value.offset == eh_off + entry, (hex(err.value.offset or 0), hex(eh_off + entry))
+    assert f"FDE for 0x{pc:x}" in err.value.what and "0x3c" in err.value.what, err.value.what

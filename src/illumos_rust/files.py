@@ -68,3 +68,17 @@ def looks_like_elf(path: str | os.PathLike[str]) -> bool:
             return fh.read(4) == b"\x7fELF"
     except OSError:
         return True
+
+
+def is_core_file(path: str | os.PathLike[str]) -> bool:
+    """An ELF file whose ``e_type`` is ``ET_CORE`` (gABI: the 2-byte field at offset 16, in the byte order
+    ``e_ident[EI_DATA]`` names). Audits skip cores in a tree: their findings would describe a memory
+    image (no symbols, no target), not a program."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(18)
+    except OSError:
+        return False
+    if len(head) < 18 or head[:4] != b"\x7fELF" or head[5] not in (1, 2):
+        return False
+    return int.from_bytes(head[16:18], "little" if head[5] == 1 else "big") == 4

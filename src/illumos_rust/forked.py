@@ -38,13 +38,17 @@ _READ_SIZE = 1 << 20
 
 
 def can_split() -> bool:
-    """Whether a split may happen here: ``fork``, a second usable CPU, and no other thread in the process.
+    """Whether a split may happen here: ``fork``, a second usable CPU, and the main thread.
 
-    A process with threads (a Dask worker running ``survey``, a server) may hold a lock in one of them at
-    the moment of the fork, which the child would then wait on forever; such callers run serially, and
-    they are the ones that already spread their work over processes.
+    Work running in a pool's thread (a Dask worker running ``survey``, a server) is already spread over
+    processes by its caller, and another thread of such a process may hold a lock of a C library at the
+    moment of the fork. The CLI's own helper threads (the progress bar) are different: CPython re-creates
+    its interpreter, import and ``threading`` locks in the child, and the child runs only our loop, writes
+    only to its pipe and imports nothing, so it never waits on a lock of theirs.
     """
-    return hasattr(os, "fork") and usable_cores() >= 2 and threading.active_count() == 1
+    return (
+        hasattr(os, "fork") and usable_cores() >= 2 and threading.current_thread() is threading.main_thread()
+    )
 
 
 def usable_cores() -> int:

@@ -189,7 +189,7 @@ RULES: dict[str, Rule] = dict(
         _r(
             "syscall-solaris-number",
             "SolarisSyscallNumber",
-            "raw system call with a Solaris-only number",
+            "raw system call with a number illumos does not assign (Solaris-only or another OS's)",
             "Call the libc function (e.g. getrandom(3C)); illumos answers this number with ENOSYS + SIGSYS.",
             Severity.ERROR,
         ),
@@ -300,7 +300,7 @@ HEADINGS: dict[str, str] = {
     "fp-rbp-clobber": "functions using rbp as a general register (no frame pointer)",
     "fp-unknown": "functions whose frame could not be classified",
     "syscall-raw": "raw system calls outside libc",
-    "syscall-solaris-number": "raw system calls with a Solaris-only number",
+    "syscall-solaris-number": "raw system calls with a number illumos does not assign",
     "syscall-libc-indirect": "libc syscall() calls with a constant number",
     "syscall-unverified": "functions with syscall-like bytes not confirmed by a decoder",
     "dep-forbidden-path": "RUNPATH/RPATH entries outside the policy",

@@ -10,10 +10,11 @@ from operator import attrgetter
 from pathlib import Path
 
 from ..bulk import paused_gc
+from ..elf import constants as C
 from ..elf.producer import identify
 from ..elf.reader import ElfFile
 from ..errors import FormatError
-from ..files import file_kind, looks_like_elf
+from ..files import file_kind, is_core_file, looks_like_elf
 from . import (
     debug_info,
     dependencies,
@@ -50,6 +51,13 @@ def audit(path: str | os.PathLike[str], policy: Policy | None = None) -> Report:
 
 
 def _run(elf: ElfFile, policy: Policy, report: Report) -> None:
+    if elf.header.e_type == C.ET_CORE:
+        raise FormatError(
+            report.path,
+            16,
+            "a core file, not a program or library: audit the binaries it ran, "
+            "read the core with `illumos-rust core`",
+        )
     ctx = Context(elf, policy)
     emit = Emitter(report, policy)
     producer = identify(elf)
@@ -99,8 +107,13 @@ def expand(paths: Sequence[str | os.PathLike[str]], skipped: list[str] | None = 
                         if skipped is not None:
                             skipped.append(f"{f} ({file_kind(mode)})")
                         continue
-                    if looks_like_elf(f):
-                        out.append(f)
+                    if not looks_like_elf(f):
+                        continue
+                    if is_core_file(f):
+                        if skipped is not None:
+                            skipped.append(f"{f} (a core file: read it with `illumos-rust core`)")
+                        continue
+                    out.append(f)
         else:
             out.append(path)
     return out

@@ -22,12 +22,13 @@ from __future__ import annotations
 import argparse
 import errno
 import importlib
+import io
 import os
 import signal
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from types import FrameType, ModuleType
 from typing import Any, NoReturn
 
@@ -50,7 +51,60 @@ EXIT_CODES = {
     EXIT_BROKEN_PIPE: "stdout closed early",
 }
 _TRACEBACK_ENV = "ILLUMOS_RUST_TRACEBACK"
-_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EBADF}
+
+
+class _ClosedStdout(io.StringIO):
+    """Stands for a stdout that was closed before we started (``>&-``: Python sets ``sys.stdout`` None).
+
+    Writing to it is the same failure as writing to a bad descriptor, reported as one line and exit 2
+    when a command has something to print; a command that prints nothing is not failed for it.
+    """
+
+    def write(self, s: str) -> int:
+        raise OSError(errno.EBADF, "standard output is closed")
+
+
+@contextmanager
+def _usable_stdout() -> Iterator[None]:
+    """A stdout every command can write to as it always does, for the length of one run.
+
+    With ``PYTHONUNBUFFERED=1`` (common in containers and CI) stdout is a text layer straight over the raw
+    file, and a short ``write(2)`` (a file size limit, a signal) is dropped without an error: a large
+    listing would end early with exit 0. For the run, a duplicate of the descriptor gets a
+    ``BufferedWriter``, which retries short writes and raises on a real error; closing the duplicate
+    afterwards leaves the caller's stdout as it was.
+    """
+    original = sys.stdout
+    if original is None:
+        sys.stdout = _ClosedStdout()
+        try:
+            yield
+        finally:
+            sys.stdout = original
+        return
+    raw = getattr(original, "buffer", None)
+    if not isinstance(raw, io.FileIO):
+        yield
+        return
+    try:
+        own = io.FileIO(os.dup(raw.fileno()), "w")  # a descriptor of our own: closing it leaves fd 1 open
+    except OSError:
+        yield
+        return
+    wrapper = io.TextIOWrapper(
+        io.BufferedWriter(own),
+        encoding=original.encoding,
+        errors=original.errors,
+        line_buffering=bool(original.line_buffering),
+    )
+    sys.stdout = wrapper
+    try:
+        yield
+    finally:
+        sys.stdout = original
+        with suppress(OSError, ValueError):  # a failure was reported by the run's own flush
+            wrapper.close()
 
 
 class Parser(argparse.ArgumentParser):
@@ -150,12 +204,13 @@ def main(argv: Sequence[str] | None = None, prog: str = "illumos-rust") -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     first = next((a for a in argv if not a.startswith("-")), None)
     only = first if first in COMMANDS and not {"-h", "--help"} & set(argv[: argv.index(first)]) else None
-    with _signals_raise():
+    with _signals_raise(), _usable_stdout():
         return _run(argv, prog, only)
 
 
 def _run(argv: list[str], prog: str, only: str | None) -> int:
     failure = EXIT_ERROR
+    caught: BaseException | None = None
     try:
         try:
             parser = build_parser(prog, only)
@@ -169,29 +224,38 @@ def _run(argv: list[str], prog: str, only: str | None) -> int:
         sys.stdout.flush()  # here, not at exit: a full disk or closed pipe must be reported like any error
         return code
     except UnsafeEditError as exc:
+        caught = exc
         error(f"refused: {exc}")
     except (FormatError, UsageError, FileError, IllumosRustError) as exc:
+        caught = exc
         error(str(exc))
     except BrokenPipeError:
         _silence_stdout()
         return EXIT_BROKEN_PIPE
     except OSError as exc:
+        caught = exc
         error(_os_message(exc))
     except Interrupted as exc:
+        caught = exc
         name = signal.Signals(exc.signum).name
         error("terminated (SIGTERM)" if exc.signum == signal.SIGTERM else f"interrupted ({name})")
         failure = 128 + exc.signum
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        caught = exc
         error("interrupted")
         failure = EXIT_INTERRUPTED
-    except MemoryError:
+    except MemoryError as exc:
+        caught = exc
         error("out of memory (the input is too large for the memory available)")
-    except RecursionError:
+    except RecursionError as exc:
+        caught = exc
         error("input nested too deeply to process")
     except Exception as exc:  # a bug: still one line, the traceback on request
+        caught = exc
         error(f"internal error: {type(exc).__name__}: {exc} (set {_TRACEBACK_ENV}=1 for the traceback)")
-    if os.environ.get(_TRACEBACK_ENV):
-        traceback.print_exc()
+    if os.environ.get(_TRACEBACK_ENV) and caught is not None:
+        # after the except blocks: print_exc() would find no current exception here
+        traceback.print_exception(caught, file=sys.stderr)
     try:
         sys.stdout.flush()
     except (OSError, ValueError):

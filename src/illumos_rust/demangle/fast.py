@@ -71,6 +71,8 @@ def demangler(*, hash: bool = True, native: bool = True) -> Callable[[str], str 
             if str(exc).startswith(_NOT_RUST):
                 return None
             return try_demangle(name, hash=hash)
+        except UnicodeError:  # a name that was not UTF-8 (surrogate-escaped bytes): PyO3 cannot pass it
+            return try_demangle(name, hash=hash)
         return text
 
     return demangle
@@ -95,6 +97,8 @@ def display_demangler(*, hash: bool = True, native: bool = True) -> Callable[[st
         except error as exc:
             if str(exc).startswith(_NOT_RUST):
                 return name
+            return try_demangle(name, hash=hash) or name
+        except UnicodeError:  # a name that was not UTF-8 (surrogate-escaped bytes): PyO3 cannot pass it
             return try_demangle(name, hash=hash) or name
         return text or name  # "_ZNE" demangles to nothing: show the name, as the pure path does
 

@@ -182,6 +182,12 @@ class Fde:
         return f"Fde(offset=0x{self.offset:x}, pc=0x{self.pc_begin:x}..0x{self.pc_end:x})"
 
     def rows(self) -> list[CfaRow]:
+        try:
+            return self._rows()
+        except FormatError as exc:
+            raise self._located(exc) from None
+
+    def _rows(self) -> list[CfaRow]:
         key = self.instructions
         if len(key) > 24:  # long programs are mostly unique: decode in place, do not cache
             rows: list[CfaRow] = []
@@ -208,6 +214,21 @@ class Fde:
         return [new(CfaRow, (base + loc, reg, off, regs)) for loc, reg, off, regs in rel]
 
     def summary(self) -> FdeSummary:
+        try:
+            return self._summary()
+        except FormatError as exc:
+            raise self._located(exc) from None
+
+    def _located(self, exc: FormatError) -> FormatError:
+        """The error at this FDE, not at its CIE: the programs are decoded once per CIE and byte string,
+        so ``_execute`` cannot know which of the FDEs sharing one asked."""
+        return FormatError(
+            exc.path,
+            self.cie.section_offset + self.offset,
+            f"FDE for 0x{self.pc_begin:x}: {exc.what.replace(' under the CIE here', '')}",
+        )
+
+    def _summary(self) -> FdeSummary:
         cache = self.cie.summaries
         found = cache.get(self.instructions)
         if found is None:

@@ -212,8 +212,10 @@ class ElfFile:
 
     # -- identification ----------------------------------------------------------------------------------
     def _parse_ident(self) -> None:
-        if self.size < 16 or self.buf[:4] != C.ELFMAG:
+        if self.buf[:4] != C.ELFMAG:
             raise self.error(0, "not an ELF file (bad magic)")
+        if self.size < 16:  # the magic is there: the file was cut short, say so
+            raise self.error(0, f"truncated ELF identification: {self.size} of 16 bytes")
         ei_class, ei_data = self.buf[4], self.buf[5]
         if ei_class not in (C.ELFCLASS32, C.ELFCLASS64):
             raise self.error(4, f"unknown ELF class {ei_class}")
