@@ -176,6 +176,8 @@ def _summary(t: ThreadReport) -> str:
 def _thread(t: ThreadReport) -> list[str]:
     label = f"thread {t.tid}" + (f" '{t.name}'" if t.name else "") + (" (crashing)" if t.crashing else "")
     lines = [label + ":"]
+    if t.name_source:
+        lines.append(f"  (name from {t.name_source})")
     for f in t.frames:
         crate = f" [{f.crate}]" if f.crate else ""
         src = f" at {f.source()}" if f.source() else ""

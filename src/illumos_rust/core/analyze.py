@@ -18,6 +18,7 @@ from .objects import DWARF_LIMIT, ObjectMap, ObjectResolver, core_build_id, linu
 from .panic import recover_panic
 from .signals import code_meaning, signal_name
 from .symbolize import Symbolizer
+from .thread_names import thread_names
 from .unwind import MAX_FRAMES, Unwinder
 
 # std's panic path across releases (notes §5.2: match patterns, not exact names); not `catch_unwind`,
@@ -100,13 +101,21 @@ def _report(image: CoreImage, objects: ObjectMap, max_frames: int, source_lines:
     unwinder = Unwinder(image.memory, objects, symbolize, machine)
     unwinder.source_lines = source_lines
     threads: list[ThreadReport] = []
+    names = thread_names(image, objects, machine)
     overflow_ctx = None
     for t in image.threads:
         frames, stop = unwinder.unwind(t.registers, max_frames)
         crashing = t.tid == image.crashing_tid
         if crashing and unwinder.signal_contexts:
             overflow_ctx = unwinder.signal_contexts[0]
-        threads.append(ThreadReport(t.tid, frames, t.name, t.signal, crashing, stop))
+        report = ThreadReport(t.tid, frames, t.name, t.signal, crashing, stop)
+        if t.name is not None:
+            report.name_source = t.name_source or "the core's thread note"
+        threads.append(report)
+    for report in threads:
+        named = names.get(report.tid)
+        if report.name is None and named is not None:
+            report.name, report.name_source = named.value, named.source
     threads.sort(key=lambda r: not r.crashing)
     crash = threads[0] if threads and threads[0].crashing else None
     panic: PanicReport | None = None
@@ -131,7 +140,7 @@ def _report(image: CoreImage, objects: ObjectMap, max_frames: int, source_lines:
         panic.message = Fact(image.upanic.decode("utf-8", "replace"), note)
         panic.format = panic.format or "upanic"
     if crash is not None and panic is not None and panic.thread is not None and crash.name is None:
-        crash.name = panic.thread.value
+        crash.name, crash.name_source = panic.thread.value, f"panic text ({panic.thread.source})"
     fault = image.si_addr
     kind = _crash_kind(image, crash, panic)
     overflow = crash is not None and any(_OVERFLOW_FRAME.search(f.symbol or "") for f in crash.frames)

@@ -49,6 +49,7 @@ class ThreadReport:
     name: str | None = None
     signal: int = 0
     crashing: bool = False
+    name_source: str | None = None  # where ``name`` was read (a core note, std's TLS handle, the panic text)
     stop: str | None = None  # why the unwind stopped, when not at the outermost frame
 
 

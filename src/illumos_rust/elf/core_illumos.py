@@ -187,13 +187,15 @@ def _apply(image: CoreImage, note: CoreNote, threads: dict[int, CoreThread]) -> 
         lwpid = struct.unpack_from("<i", desc, 4)[0]
         th = _thread(threads, lwpid)
         th.state = chr(desc[26]) if desc[26] else None
-        th.name = th.name or (_cstr(desc[80:96]) or None)
+        if th.name is None and _cstr(desc[80:96]):
+            th.name, th.name_source = _cstr(desc[80:96]), "NT_LWPSINFO pr_name"
         th.notes.append("NT_LWPSINFO")
     elif t == 25:  # NT_LWPNAME
         lwpid = struct.unpack_from("<Q", desc, 0)[0]
         name = _cstr(desc[8:40])
         th = _thread(threads, lwpid)
-        th.name = name or th.name
+        if name:
+            th.name, th.name_source = name, "NT_LWPNAME"
         th.notes.append("NT_LWPNAME")
     elif t == 5:
         image.platform = _cstr(desc)

@@ -23,6 +23,7 @@ class CoreThread:
     registers: dict[str, int]
     signal: int = 0  # pr_cursig: the signal this thread was handling when the core was written
     name: str | None = None  # illumos NT_LWPNAME / lwpsinfo pr_name; Linux cores carry none
+    name_source: str | None = None  # which note gave ``name``
     state: str | None = None  # illumos lwpsinfo pr_sname
     fp_state: dict[str, int] = field(default_factory=dict)  # a few decoded FP control fields
     notes: list[str] = field(default_factory=list)  # the per-thread note types seen, in order
