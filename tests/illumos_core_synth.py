@@ -64,6 +64,7 @@ class IllumosCore:
     with_lwpname: bool = True
     upanic: bytes | None = None  # NT_UPANIC (26, UNVERIFIED number/layout): {u32 version; u32 flags; data}
     upanic_flags: int = 0
+    start_time: int = 0  # psinfo pr_start (timestruc_t tv_sec @88)
     xnum: bool = False  # extended program-header numbering: e_phnum = PN_XNUM, count in shdr[0].sh_info
 
 
@@ -93,6 +94,7 @@ def build(core: IllumosCore) -> bytes:
     psinfo[136 : 136 + len(core.fname)] = core.fname.encode()
     psinfo[152 : 152 + len(core.psargs)] = core.psargs.encode()
     struct.pack_into("<i", psinfo, 256, 2)  # PR_MODEL_LP64
+    struct.pack_into("<qq", psinfo, 88, core.start_time, 0)  # pr_start
     pstatus = bytearray(1680)
     struct.pack_into("<iiii", pstatus, 0, 0, len(core.lwps), core.pid, 1)
     struct.pack_into("<i", pstatus, 304, 2)

@@ -99,10 +99,10 @@ def _names_case(arg: str, env: dict[str, str]) -> None:
     core = make_core(binary, workdir, arg, env=env)
     expected = _expected(workdir)
     r = analyze(str(core), str(binary), source_lines=False)
-    assert r.crash_kind == "panic" and r.panic is not None
-    assert r.panic.thread is None  # std wrote straight to stderr: no panic text names the thread
+    assert r.crash_kind == "panic" and r.panic is not None, (r.crash_kind, r.problems)
+    assert r.panic.thread is None, r.panic  # std wrote straight to stderr: no panic text names the thread
     got = {t.tid: t.name for t in r.threads}
-    assert set(got) == set(expected)
+    assert set(got) == set(expected), (got, expected)
     for tid, name in expected.items():
         assert got[tid] == (None if name == "<unnamed>" else name), (tid, name, got[tid])
     crash = r.threads[0]

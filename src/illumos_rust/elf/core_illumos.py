@@ -158,6 +158,9 @@ def _apply(image: CoreImage, note: CoreNote, threads: dict[int, CoreThread]) -> 
         if len(desc) < 260:
             raise ValueError(f"psinfo_t is {len(desc)} bytes, expected 416")
         image.data_model = {1: "ILP32", 2: "LP64"}.get(struct.unpack_from("<i", desc, 256)[0])
+        sec, nsec = struct.unpack_from("<qq", desc, 88)  # pr_start: timestruc_t {time_t; long}
+        if sec > 0:
+            image.start_time = sec + nsec / 1e9
     elif t == 10:  # NT_PSTATUS
         pid, ppid = struct.unpack_from("<ii", desc, 8)
         image.pid, image.ppid = image.pid or pid, image.ppid or ppid

@@ -66,6 +66,7 @@ class CoreImage:
     pid: int | None = None
     ppid: int | None = None
     uid: int | None = None
+    start_time: float | None = None  # illumos psinfo pr_start: when the process started (Unix seconds)
     fname: str | None = None
     psargs: str | None = None
     signal: int | None = None
