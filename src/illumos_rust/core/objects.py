@@ -245,6 +245,10 @@ def _open(
     obj.symbol_bias = obj.bias
     try:
         obj.symbols = elf.symbol_index
+        if elf.header.e_machine in (C.EM_AARCH64, 40):  # 40: EM_ARM
+            # ARM ELF §5.5.5 mapping symbols ($x code, $d data) mark instruction-set changes, not functions
+            table = elf.symtab if len(elf.symtab) else elf.dynsym
+            obj.symbols = SymbolIndex([s for s in table if not s.name.startswith("$")])
     except FormatError as exc:
         obj.problems.append(f"{disk}: symbols unreadable ({exc.what})")
     _check_build_id(obj, image, base, elf)
