@@ -9,15 +9,21 @@ each old ``NT_PRSTATUS`` into a ``.reg/<pr_who>`` section at the file offset of 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import struct
 import subprocess
+import time
 from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import require_tool
 from illumos_core_synth import GREGS
 from illumos_rust.core import analyze, read_core
-from test_core_illumos import CHAIN, LIBC, LINKMAP, STACK_SIZE, STACK_TOP, _make
+from illumos_rust.errors import FormatError
+from test_core_illumos import CHAIN, FUZZ, LIBC, LINKMAP, STACK_SIZE, STACK_TOP, _make
 
 
 def _solaris_osabi(path: Path) -> Path:
@@ -155,3 +161,30 @@ def test_altstack_overflow_report_is_a_stack_overflow(tmp_path: Path) -> None:
     assert report.threads[0].tid == 1 and report.threads[0].on_altstack
     assert report.panic is not None and report.panic.format == "stack overflow"
     assert report.crash_kind == "stack overflow"
+
+
+_OLD_ONLY: bytes | None = None
+
+
+@settings(
+    max_examples=FUZZ,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 255)), min_size=1, max_size=32))
+def test_fuzz_mutated_old_notes(tmp_path: Path, edits: list[tuple[float, int]]) -> None:
+    """Mutated old-style notes (the only notes of the core): a report or one FormatError, bounded CPU."""
+    global _OLD_ONLY
+    if _OLD_ONLY is None:
+        _OLD_ONLY = _make(tmp_path, new_notes=False).read_bytes()
+    data = bytearray(_OLD_ONLY)
+    phdr = struct.unpack_from("<IIQQQQQQ", data, 64)  # the one PT_NOTE: the old-style notes
+    start, size = phdr[2], phdr[5]
+    for where, value in edits:
+        data[start + int(where * size)] = value
+    core = tmp_path / "core.fuzz-old"
+    core.write_bytes(bytes(data))
+    began = time.process_time()
+    with contextlib.suppress(FormatError):
+        analyze(str(core), max_frames=256, source_lines=False)
+    assert time.process_time() - began < 2
