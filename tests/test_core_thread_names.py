@@ -32,7 +32,8 @@ fn tid() -> String {
 }
 fn record(name: &str) {
     let mut f = std::fs::OpenOptions::new().create(true).append(true).open("threads.txt").unwrap();
-    writeln!(f, "{} {}", tid(), name).unwrap();
+    // one write(2) per line: write! on a File issues one per formatted piece, which interleave
+    f.write_all(format!("{} {}\n", tid(), name).as_bytes()).unwrap();
 }
 #[inline(never)]
 fn fail(long: bool) {
