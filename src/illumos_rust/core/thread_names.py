@@ -25,10 +25,15 @@ psABI's TLS variant:
   ``_dl_determine_tlsoffset``, ``TLS_TCB_AT_TP``): the executable (module 1) is the first block below the
   thread pointer, at ``tp - off`` with ``off = roundup(memsz - firstbyte, align) + firstbyte`` and
   ``firstbyte = -(p_vaddr mod align) mod align``. The thread pointer is ``%fs`` base (Linux
-  ``NT_PRSTATUS`` ``fs_base``, illumos ``pr_reg`` ``fsbase``; illumos ld.so.1 uses the same variant, not
-  checked on a real illumos core).
+  ``NT_PRSTATUS`` ``fs_base``).
 * aarch64, variant I (``TLS_DTV_AT_TP``): the executable's block starts at ``tp + roundup(16, align)``
   (a 16-byte TCB), tp being ``TPIDR_EL0`` from the ``NT_ARM_TLS`` note.
+
+On illumos std does not use ``#[thread_local]`` for these: in the fixture
+``illumos-rust/bin/illumos/panicky-abort`` (rustc 1.96) ``CURRENT`` is an ordinary 16-byte ``STT_OBJECT``
+(a ``LazyKey``: the value lives in libc's pthread thread-specific data, whose ``ulwp_t`` layout is
+private), so nothing is found there and illumos names come from ``NT_LWPNAME`` — std names its threads with
+``pthread_setname_np``, which is what the kernel writes into that note.
 
 Older std kept a ``thread_info::THREAD_INFO`` or a lazily initialised ``OnceCell<Thread>``; those layouts
 are not decoded (no name is then better than a wrong one), and the crashing thread still gets the name from
@@ -73,7 +78,7 @@ def thread_names(image: CoreImage, objects: ObjectMap, machine: str) -> dict[int
         return {}
     mem = image.memory
     main_value = mem.u64(layout.main_id) if layout.main_id is not None else None
-    tp_reg = "tpidr_el0" if machine == "aarch64" else ("fsbase" if image.system == "illumos" else "fs_base")
+    tp_reg = "tpidr_el0" if machine == "aarch64" else "fs_base"
     out: dict[int, Fact] = {}
     for t in image.threads:
         tp = t.registers.get(tp_reg)
