@@ -62,3 +62,18 @@ def test_illumos_binary_modified_after_the_process_started(tmp_path: Path) -> No
     after = analyze(str(_make(tmp_path, start_time=mtime - 3600)), str(binary), source_lines=False)
     late = f"modified {exact - (mtime - 3600):.0f} s after the process started"
     assert any(late in p for p in after.problems), after.problems
+
+
+def test_binary_shorter_than_the_mapped_file_is_reported(tmp_path: Path) -> None:
+    """The right file cut short (a half-copied binary): its first page still matches the core's copy, but
+    the core maps file offsets past its end."""
+    a = build_rust(SOURCE_A, "core_rebuilt", *FLAGS)
+    core = make_core(a, WORK / "core_rebuilt")
+    cut = tmp_path / "core_rebuilt"
+    cut.write_bytes(a.read_bytes()[:0x3000])
+    # the oracle: readelf -l of the intact file puts a loadable segment past the cut
+    assert max(off for off, _vaddr in _load_addresses(a)) >= 0x3000
+    r = analyze(str(core), str(cut), source_lines=False)
+    mine = [p for p in r.problems if p.startswith(str(cut))]
+    assert any("but the file is only 12288 bytes" in p for p in mine), mine
+    assert not any("differ from the copy in the core" in p for p in mine), mine

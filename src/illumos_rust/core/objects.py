@@ -251,10 +251,12 @@ def _open(
             obj.symbols = SymbolIndex([s for s in table if not s.name.startswith("$")])
     except FormatError as exc:
         obj.problems.append(f"{disk}: symbols unreadable ({exc.what})")
-    _check_build_id(obj, image, base, elf)
-    _check_header(obj, image, base, elf)
-    if code:  # a file mapped only as data (a debug file read by std's backtrace code) has no load layout
-        _check_layout(obj, image, elf)
+    if _check_build_id(obj, image, base, elf) is None:
+        # no build-id to settle it (none in the file, or no copy of the header in the core): compare what
+        # the core does hold — one message per file, not three for the same mismatch
+        _check_header(obj, image, base, elf)
+        if code:  # a file mapped only as data (a debug file read by std's backtrace code) has no layout
+            _check_layout(obj, image, elf)
     _check_mtime(obj, image)
 
 
@@ -268,19 +270,23 @@ def _looks_like_elf(path: str) -> bool:
         return True
 
 
-def _check_build_id(obj: LoadedObject, image: CoreImage, base: int, elf: ElfFile) -> None:
+def _check_build_id(obj: LoadedObject, image: CoreImage, base: int, elf: ElfFile) -> bool | None:
+    """True: same build-id as the core's copy; False: different (reported); None: not comparable."""
     try:
         on_disk = elf.build_id
     except FormatError:
         on_disk = None
     in_core = core_build_id(image, base)
-    if in_core is not None and on_disk is not None and in_core != on_disk:
-        obj.problems.append(
-            f"{obj.disk_path}: build-id {on_disk} differs from the one in the core ({in_core}): "
-            "this is not the file the process ran, its symbols and frames may be wrong"
-        )
-    elif in_core is None and on_disk is not None:
+    if in_core is not None and on_disk is not None:
+        if in_core != on_disk:
+            obj.problems.append(
+                f"{obj.disk_path}: build-id {on_disk} differs from the one in the core ({in_core}): "
+                "this is not the file the process ran, its symbols and frames may be wrong"
+            )
+        return in_core == on_disk
+    if in_core is None and on_disk is not None:
         obj.problems.append(f"{obj.disk_path}: the core holds no copy of its ELF header to compare build-ids")
+    return None
 
 
 def _check_header(obj: LoadedObject, image: CoreImage, base: int, elf: ElfFile) -> None:
