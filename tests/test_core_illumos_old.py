@@ -188,3 +188,22 @@ def test_fuzz_mutated_old_notes(tmp_path: Path, edits: list[tuple[float, int]]) 
     with contextlib.suppress(FormatError):
         analyze(str(core), max_frames=256, source_lines=False)
     assert time.process_time() - began < 2
+
+
+def test_old_and_new_notes_disagreeing_is_said(tmp_path: Path) -> None:
+    path = _make(tmp_path)
+    assert not [p for p in read_core(str(path)).problems if "disagree" in p]  # consistent as written
+    data = bytearray(path.read_bytes())
+    image = read_core(str(path))
+    assert image.elf is not None
+    note_seg = next(p for p in image.elf.segments if p.p_type == 4)  # the first PT_NOTE: old-style
+    pos = note_seg.p_offset
+    while pos < note_seg.p_offset + note_seg.p_filesz:
+        namesz, descsz, ntype = struct.unpack_from("<3I", data, pos)
+        desc = pos + 12 + ((namesz + 3) & ~3)
+        if ntype == 1 and struct.unpack_from("<i", data, desc + 520)[0] == 2:  # LWP 2's prstatus_t
+            struct.pack_into("<Q", data, desc + 600 + 8 * GREGS.index("rip"), 0xBAD)
+        pos = desc + ((descsz + 3) & ~3)
+    path.write_bytes(bytes(data))
+    problems = read_core(str(path)).problems
+    assert any("LWP 2: old prstatus_t and NT_LWPSTATUS disagree on rip" in p for p in problems), problems

@@ -129,6 +129,8 @@ def read_illumos_core(elf: ElfFile) -> CoreImage:
         _use_old(image, old, threads)
     elif not saw_new:
         problems.append("no new-style notes (second PT_NOTE): no per-LWP registers")
+    else:
+        _cross_check(image, old, threads)
     image.old_notes = old.summary()
     image.threads = list(threads.values())
     for t in image.threads:
@@ -365,6 +367,24 @@ def _use_old(image: CoreImage, old: _OldNotes, threads: dict[int, CoreThread]) -
             image.si_pid, image.si_uid = status["addr"] & 0xFFFFFFFF, status["addr"] >> 32
         elif signal in (4, 5, 8, 10, 11):
             image.si_addr = status["addr"]
+
+
+def _cross_check(image: CoreImage, old: _OldNotes, threads: dict[int, CoreThread]) -> None:
+    """Both note sets describe the same dump (the kernel writes them from the same LWPs in one pass): a
+    disagreement means a damaged or doctored core, so it is said, and the new notes are the ones used."""
+    if old.psinfo is not None and image.pid is not None and old.psinfo.pid != image.pid:
+        image.problems.append(f"old prpsinfo_t says pid {old.psinfo.pid}, NT_PSINFO says {image.pid}")
+    for th in old.threads:
+        new = threads.get(th.tid)
+        if new is None:
+            image.problems.append(f"LWP {th.tid} has an old prstatus_t but no NT_LWPSTATUS")
+            continue
+        differ = [r for r in ("rip", "rsp", "rbp") if new.registers.get(r) != th.registers.get(r)]
+        if differ:
+            image.problems.append(
+                f"LWP {th.tid}: old prstatus_t and NT_LWPSTATUS disagree on {', '.join(differ)}; "
+                "the NT_LWPSTATUS registers are used"
+            )
 
 
 def _sections(image: CoreImage, elf: ElfFile) -> None:
