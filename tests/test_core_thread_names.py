@@ -101,7 +101,9 @@ def _names_case(arg: str, env: dict[str, str]) -> None:
     expected = _expected(workdir)
     r = analyze(str(core), str(binary), source_lines=False)
     assert r.crash_kind == "panic" and r.panic is not None, (r.crash_kind, r.problems)
-    assert r.panic.thread is None, r.panic  # std wrote straight to stderr: no panic text names the thread
+    # std wrote straight to stderr: no panic text names the thread, std's TLS handle does
+    assert r.panic.thread is not None and r.panic.thread.value == "crasher", r.panic
+    assert "stack buffer" not in r.panic.thread.source and "CURRENT" in r.panic.thread.source
     got = {t.tid: t.name for t in r.threads}
     assert set(got) == set(expected), (got, expected)
     for tid, name in expected.items():

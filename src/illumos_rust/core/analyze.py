@@ -149,6 +149,10 @@ def _report(image: CoreImage, objects: ObjectMap, max_frames: int, source_lines:
         panic.format = panic.format or "upanic"
     if crash is not None and panic is not None and panic.thread is not None and crash.name is None:
         crash.name, crash.name_source = panic.thread.value, f"panic text ({panic.thread.source})"
+    elif crash is not None and panic is not None and panic.thread is None and crash.name is not None:
+        # no panic text named the thread (std wrote straight to stderr): the name read for the crashing
+        # thread is the one std printed, "main" and "<unnamed>" rules included
+        panic.thread = Fact(crash.name, crash.name_source or "the crashing thread's name")
     fault = image.si_addr
     kind = _crash_kind(image, crash, panic)
     overflow = crash is not None and any(_OVERFLOW_FRAME.search(f.symbol or "") for f in crash.frames)
@@ -260,9 +264,10 @@ def describe_address(image: CoreImage, addr: int, extra_sps: list[int] | None = 
 
 
 def _stack_facts(t: CoreThread) -> tuple[str | None, bool]:
-    """The LWP's stack as its ``pr_ustack`` ``stack_t`` says, and whether it runs on its alternate signal
-    stack (``pr_altstack`` with ``SS_ONSTACK``, 1 in illumos ``sys/signal.h``): where std's stack-overflow
-    handler runs before it aborts."""
+    """The LWP's stack as its ``pr_ustack`` ``stack_t`` says (``ss_sp`` its lowest address, as libc's
+    ``stack_inbounds()`` reads it; not checked on a real illumos core), and whether it runs on its alternate
+    signal stack (``pr_altstack`` with ``SS_ONSTACK``, 1 in illumos ``sys/signal.h``): where std's
+    stack-overflow handler runs before it aborts."""
     stack = f"0x{t.stack[0]:x}-0x{t.stack[0] + t.stack[1]:x} (pr_ustack)" if t.stack else None
     sp = t.registers.get("rsp")
     alt = t.altstack

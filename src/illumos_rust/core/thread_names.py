@@ -53,9 +53,9 @@ from ..errors import FormatError
 from .model import Fact
 from .objects import ObjectMap
 
-CURRENT_PATH = b"3std6thread7current7CURRENT"
-ID_PATH = b"7current2id2ID"
-MAIN_PATH = b"11main_thread4MAIN"
+CURRENT_PATH = "3std6thread7current7CURRENT"
+ID_PATH = "7current2id2ID"
+MAIN_PATH = "11main_thread4MAIN"
 INNER_SCAN = 64  # bytes of ``Inner`` searched for the name's {ptr, len}: name, id and parker fit in it
 MAX_NAME = 4096  # std caps nothing, but a longer "name" is not one
 AARCH64_TCB = 16
@@ -158,12 +158,13 @@ def _elf_layout(elf: ElfFile, bias: int, machine: str) -> TlsLayout | None:
     current = thread_id = main_id = None
     for table in (elf.symtab, elf.dynsym):
         for s in table:
-            raw = s.name.encode("utf-8", "surrogateescape")
-            if s.type == C.STT_TLS and current is None and CURRENT_PATH in raw:
-                current = s.value
-            elif s.type == C.STT_TLS and thread_id is None and ID_PATH in raw and b"3std" in raw:
-                thread_id = s.value
-            elif s.type == C.STT_OBJECT and main_id is None and MAIN_PATH in raw and b"3std" in raw:
+            kind = s.info & 0xF  # ELF64_ST_TYPE
+            if kind == C.STT_TLS:
+                if current is None and CURRENT_PATH in s.name:
+                    current = s.value
+                elif thread_id is None and ID_PATH in s.name and "3std" in s.name:
+                    thread_id = s.value
+            elif kind == C.STT_OBJECT and main_id is None and MAIN_PATH in s.name and "3std" in s.name:
                 main_id = s.value + bias
         if current is not None:
             break
