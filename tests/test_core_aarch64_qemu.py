@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import require_tool
+from conftest import REPO, require_tool
+from core_helpers import base_name, parse_gdb_frame
 from illumos_rust.core import CoreReport, analyze
 
 SYSROOT = "/usr/aarch64-linux-gnu"
@@ -120,3 +121,86 @@ def test_abort_through_glibc(tmp_path: Path) -> None:
     names = [f.symbol for f in report.threads[0].frames]
     assert names[1:5] == ["raise", "abort", "do_abort", "main"]
     assert _compare(report, _gdb_frames(binary, core)) >= 4
+
+
+RUST_SOURCE = r"""
+use std::sync::{Arc, Barrier};
+#[inline(never)]
+fn fail(n: u32) { if n > 2 { panic!("aarch64 failure {}", n); } }
+fn main() {
+    let b = Arc::new(Barrier::new(3));
+    let b1 = b.clone();
+    std::thread::Builder::new().name("parked-arm".into())
+        .spawn(move || { b1.wait(); loop { std::thread::park(); } }).unwrap();
+    let b2 = b.clone();
+    let h = std::thread::Builder::new().name("crasher-arm".into()).spawn(move || {
+        b2.wait(); std::thread::sleep(std::time::Duration::from_millis(20));
+        for i in 0..5 { fail(std::hint::black_box(i)); }
+    }).unwrap();
+    b.wait();
+    h.join().unwrap();
+}
+"""
+STD_SYSROOT = REPO / ".cache" / "std-aarch64-unknown-linux-gnu" / "sysroot"
+
+
+def _gdb_all_threads(binary: Path, core: Path) -> dict[int, list[tuple[int, str]]]:
+    """{LWP: [(pc, physical frame name)]} from gdb-multiarch's ``thread apply all bt``: frames gdb prints
+    without an address were inlined into the next one, whose name the symbol table knows there."""
+    gdb = require_tool("gdb-multiarch")
+    cmd = [gdb, "-nx", "-batch", "-ex", f"set sysroot {SYSROOT}", "-ex", "set pagination off"]
+    cmd += ["-ex", "echo BT\\n", "-ex", "thread apply all bt 60", str(binary), str(core)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=60).stdout.split("BT\n", 1)[-1]
+    threads: dict[int, list[tuple[int, str]]] = {}
+    current: list[tuple[int, str]] | None = None
+    for line in out.splitlines():
+        m = re.match(r"Thread \d+ \(.*?LWP (\d+)\)", line)
+        if m:
+            current = threads.setdefault(int(m.group(1)), [])
+            continue
+        frame = parse_gdb_frame(line)
+        addr = re.match(r"#\d+\s+0x([0-9a-f]+) in ", line)
+        if current is None or frame is None:
+            continue
+        if addr is not None or not current:
+            pc = int(addr.group(1), 16) if addr else -1
+            current.append((pc, frame.name))
+        else:
+            current[-1] = (current[-1][0], frame.name)
+    return threads
+
+
+def test_rust_panic_threads_as_gdb_multiarch(tmp_path: Path) -> None:
+    """A Rust program for aarch64 (std built from Debian's rust-web-src by ``scripts/probes-illumos-std.sh
+    aarch64-unknown-linux-gnu``, non-PIE so gdb needs no load address), panic=abort in a spawned thread:
+    every thread's frames — pcs and names — equal gdb-multiarch's, through glibc, std and the program."""
+    if not STD_SYSROOT.is_dir() or not Path("/usr/bin/rustc").exists():
+        pytest.skip(
+            f"no aarch64 std at {STD_SYSROOT}: run scripts/probes-illumos-std.sh aarch64-unknown-linux-gnu"
+        )
+    linker = require_tool("aarch64-linux-gnu-gcc")
+    src = tmp_path / "armpanic.rs"
+    src.write_text(RUST_SOURCE)
+    binary = tmp_path / "armpanic"
+    cmd = ["/usr/bin/rustc", "--edition", "2021", "-g", "-C", "panic=abort", "-C", "relocation-model=static"]
+    cmd += ["--target", "aarch64-unknown-linux-gnu", "--sysroot", str(STD_SYSROOT), "-C", f"linker={linker}"]
+    subprocess.run([*cmd, "-o", str(binary), str(src)], check=True, capture_output=True)
+    core = _qemu_core(binary, tmp_path / "run")
+    report = analyze(str(core), str(binary), sysroot=SYSROOT, source_lines=False)
+    assert report.signal_name == "SIGABRT" and report.crash_kind == "panic"
+    assert report.panic is not None and report.panic.message is not None
+    assert report.panic.message.value == "aarch64 failure 3"
+    gdb = _gdb_all_threads(binary, core)
+    assert set(gdb) == {t.tid for t in report.threads}
+    compared = 0
+    for t in report.threads:
+        for f, (pc, name) in zip(t.frames, gdb[t.tid], strict=False):
+            if pc >= 0:
+                assert f.pc == pc, (t.tid, f, name)
+            if name != "??":
+                assert base_name(f.symbol or "?") == base_name(name), (t.tid, f, name)
+                compared += 1
+        assert len(t.frames) >= len(gdb[t.tid]), t.tid
+    assert compared > 30
+    crash = report.threads[0]
+    assert "armpanic::fail" in [f.symbol for f in crash.frames]
