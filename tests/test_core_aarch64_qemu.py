@@ -65,6 +65,7 @@ def _qemu_core(binary: Path, workdir: Path, *args: str) -> Path:
     proc = subprocess.run(
         [qemu, "-L", SYSROOT, str(binary), *args],
         cwd=workdir,
+        env={"PATH": "/usr/bin:/bin", "RUST_BACKTRACE": "0"},  # std's one-buffer panic report
         preexec_fn=limits,
         capture_output=True,
         timeout=60,
@@ -204,3 +205,9 @@ def test_rust_panic_threads_as_gdb_multiarch(tmp_path: Path) -> None:
     assert compared > 30
     crash = report.threads[0]
     assert "armpanic::fail" in [f.symbol for f in crash.frames]
+    # qemu-user writes no NT_ARM_TLS (no thread pointer): the crashing thread is named by the panic text,
+    # the initial thread (tid == pid) is std's "main", the parked one stays unnamed
+    names = {t.tid: t.name for t in report.threads}
+    assert crash.name == "crasher-arm" and crash.name_source is not None and "panic text" in crash.name_source
+    assert report.pid is not None and names[report.pid] == "main"
+    assert sorted(n or "" for n in names.values()) == ["", "crasher-arm", "main"]

@@ -83,6 +83,12 @@ def thread_names(image: CoreImage, objects: ObjectMap, machine: str) -> dict[int
     for t in image.threads:
         tp = t.registers.get(tp_reg)
         if not tp:
+            if t.tid == image.pid and layout.main_id is not None and image.system == "linux":
+                # no thread pointer in the core (qemu-user writes no NT_ARM_TLS): the initial thread
+                # (Linux: tid == tgid) is still the one std's runtime started in and calls "main"
+                out[t.tid] = Fact(
+                    "main", f"the process's initial thread (tid == pid; no {tp_reg} in the core to read TLS)"
+                )
             continue
         block = tp + layout.block_offset
         found = _named(mem, block, layout, tp_reg, tp)
