@@ -77,3 +77,14 @@ def test_binary_shorter_than_the_mapped_file_is_reported(tmp_path: Path) -> None
     mine = [p for p in r.problems if p.startswith(str(cut))]
     assert any("but the file is only 12288 bytes" in p for p in mine), mine
     assert not any("differ from the copy in the core" in p for p in mine), mine
+
+
+def test_illumos_wrong_binary_is_reported(tmp_path: Path) -> None:
+    """The synthetic illumos core holds panicky-abort's text (coreadm's default content includes it); given
+    another illumos binary (no build-ids in these), the header-page comparison says so."""
+    core = _make(tmp_path)
+    right = analyze(str(core), str(_binary()), source_lines=False)
+    assert not any("differ from the copy in the core" in p for p in right.problems)
+    other = _binary().with_name("hello-abort")
+    wrong = analyze(str(core), str(other), source_lines=False)
+    assert any(p.startswith(str(other)) and "differ from the copy in the core" in p for p in wrong.problems)
