@@ -17,6 +17,9 @@ DEB_PKGS += gcc g++
 DEB_PKGS += rustc-web cargo-web rust-web-src
 # survey's report is rendered in headless Chromium by its tests (issue 18).
 DEB_PKGS += chromium
+# core's aarch64 test: a cross-built C program crashed under qemu-user (which writes an aarch64 core),
+# compared with gdb-multiarch on the same core (issue 14).
+DEB_PKGS += gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user gdb-multiarch
 SHARED   ?= $(or $(ILLUMOS_RUST_SHARED),$(abspath ../shared))
 export ILLUMOS_RUST_SHARED := $(SHARED)
 

@@ -29,6 +29,8 @@ class Lwp:
     signo: int = 0
     code: int = 0
     addr: int = 0
+    altstack: tuple[int, int, int] = (0, 0, 0)  # stack_t {ss_sp, ss_size, ss_flags}
+    ustack: int = 0  # pr_ustack: address of the LWP's stack_t in its memory
 
 
 @dataclass
@@ -64,6 +66,8 @@ class IllumosCore:
     with_lwpname: bool = True
     upanic: bytes | None = None  # NT_UPANIC (26, UNVERIFIED number/layout): {u32 version; u32 flags; data}
     upanic_flags: int = 0
+    start_time: int = 0  # psinfo pr_start (timestruc_t tv_sec @88)
+    new_notes: bool = True  # False: only the old-style PT_NOTE (prpsinfo_t, prstatus_t, prfpregset_t)
     xnum: bool = False  # extended program-header numbering: e_phnum = PN_XNUM, count in shdr[0].sh_info
 
 
@@ -82,6 +86,47 @@ def lwpstatus(lwp: Lwp) -> bytes:
     struct.pack_into("<iii4xQ", buf, 16, lwp.signo, lwp.code, 0, lwp.addr)  # pr_info: siginfo_t
     struct.pack_into("<28Q", buf, 544, *(lwp.regs.get(r, 0) for r in GREGS))
     struct.pack_into("<HxxxxxxxxxxxxxxxxxxxxxxI", buf, 768, 0x37F, 0x1F80)  # fxsave: fcw @0, mxcsr @24
+    struct.pack_into("<QQi", buf, 336, *lwp.altstack)  # pr_altstack
+    struct.pack_into("<Q", buf, 528, lwp.ustack)  # pr_ustack
+    return bytes(buf)
+
+
+def old_prstatus(core: IllumosCore, lwp: Lwp) -> bytes:
+    """``prstatus_t`` of ``sys/old_procfs.h`` for amd64 (824 B), laid out from the header's field order
+    with LP64 sizes: pr_flags @0, pr_why @4, pr_what @6, pr_info @8 (siginfo_t, 256 B), pr_cursig @264,
+    pr_nlwp @266, pr_sigpend @268, pr_sighold @284, pr_altstack @304 (stack_t 24 B), pr_action @328
+    (sigaction 32 B), pr_pid @360, pr_ppid @364, pr_pgrp @368, pr_sid @372, 4 timestruc_t @376..439,
+    pr_clname[8] @440, pr_syscall @448, pr_nsysarg @450, pr_sysarg[8] @456, pr_who @520, pr_lwppend @524,
+    pr_oldcontext @544, pr_brkbase @552, pr_brksize @560, pr_stkbase @568, pr_stksize @576,
+    pr_processor @584, pr_bind @586, pr_instr @592, pr_reg @600 (28 × u64)."""
+    buf = bytearray(824)
+    struct.pack_into("<ihh", buf, 0, 0, 0, 0)
+    struct.pack_into("<iii4xQ", buf, 8, lwp.signo, lwp.code, 0, lwp.addr)
+    struct.pack_into("<hH", buf, 264, lwp.cursig, len(core.lwps))
+    struct.pack_into("<QQi", buf, 304, *lwp.altstack)
+    struct.pack_into("<iiii", buf, 360, core.pid, 1, core.pid, core.pid)
+    struct.pack_into("<i", buf, 520, lwp.lwpid)
+    struct.pack_into("<28Q", buf, 600, *(lwp.regs.get(r, 0) for r in GREGS))
+    return bytes(buf)
+
+
+def old_prpsinfo(core: IllumosCore) -> bytes:
+    """``prpsinfo_t`` of ``sys/old_procfs.h`` for amd64 (328 B): pr_uid @8, pr_gid @12, pr_pid @16,
+    pr_ppid @20, pr_start @64, pr_fname[16] @120, pr_psargs[80] @136, pr_wstat @280, pr_dmodel @300."""
+    buf = bytearray(328)
+    struct.pack_into("<IIii", buf, 8, core.uid, 0, core.pid, 1)
+    struct.pack_into("<qq", buf, 64, core.start_time, 0)
+    buf[120 : 120 + len(core.fname)] = core.fname.encode()
+    buf[136 : 136 + len(core.psargs)] = core.psargs.encode()
+    buf[300] = 2  # PR_MODEL_LP64
+    return bytes(buf)
+
+
+def old_prfpregset(lwp: Lwp) -> bytes:
+    """``prfpregset_t`` (amd64: the 512-byte fxsave image, status, xstatus; 528 B): fcw @0, mxcsr @24."""
+    buf = bytearray(528)
+    struct.pack_into("<H", buf, 0, 0x27F)
+    struct.pack_into("<I", buf, 24, 0x1F80)
     return bytes(buf)
 
 
@@ -93,6 +138,7 @@ def build(core: IllumosCore) -> bytes:
     psinfo[136 : 136 + len(core.fname)] = core.fname.encode()
     psinfo[152 : 152 + len(core.psargs)] = core.psargs.encode()
     struct.pack_into("<i", psinfo, 256, 2)  # PR_MODEL_LP64
+    struct.pack_into("<qq", psinfo, 88, core.start_time, 0)  # pr_start
     pstatus = bytearray(1680)
     struct.pack_into("<iiii", pstatus, 0, 0, len(core.lwps), core.pid, 1)
     struct.pack_into("<i", pstatus, 304, 2)
@@ -126,12 +172,15 @@ def build(core: IllumosCore) -> bytes:
     new.append(_note(24, struct.pack("<II", 1, 0) + b"\0" * 32))
     if core.upanic is not None:
         new.append(_note(26, struct.pack("<II", 1, core.upanic_flags) + core.upanic.ljust(1024, b"\0")))
-    old = [_note(3, b"\0" * 200), _note(1, b"\0" * 300)]
-    notes = [b"".join(old), b"".join(new)]
+    # write_old_elfnotes(): prpsinfo_t first, then per LWP its prstatus_t and prfpregset_t
+    old = [_note(3, old_prpsinfo(core))]
+    for lwp in core.lwps:
+        old += [_note(1, old_prstatus(core, lwp)), _note(2, old_prfpregset(lwp))]
+    notes = [b"".join(old), b"".join(new)] if core.new_notes else [b"".join(old)]
 
     # Section headers: null, then .symtab/.strtab per object, then .shstrtab.
     shstr = b"\0.symtab\0.strtab\0.shstrtab\0"
-    n_ph = 2 + len(core.segments)
+    n_ph = len(notes) + len(core.segments)
     ehsize, phsize = 64, 56
     offset = ehsize + n_ph * phsize
     note_offs = []

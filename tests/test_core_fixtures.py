@@ -102,6 +102,9 @@ def test_worker_thread_listed_with_park() -> None:
     names = [f.symbol or "" for f in other[0].frames]
     assert any(n.endswith("::park") for n in names)
     assert "rust_crash::main::{{closure}}" in names or "rust_crash::main::{closure#0}" in names
+    # rust-crash.rs names it with Builder::name("worker-7"); the core carries no name, std's TLS handle does
+    assert other[0].name == "worker-7"
+    assert other[0].name_source is not None and "CURRENT" in other[0].name_source
 
 
 def test_notes_decoded() -> None:

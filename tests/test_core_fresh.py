@@ -177,6 +177,9 @@ def test_fifty_threads() -> None:
     assert len(r.threads) == 50 and r.signal == 11
     parked = [t for t in r.threads if any((f.symbol or "").endswith("wait_here") for f in t.frames)]
     assert len(parked) == 49
+    # the program names them w0..w48 (Builder::name); the main thread is std's "main"
+    assert sorted(t.name or "" for t in parked) == sorted(f"w{i}" for i in range(49))
+    assert [t.name for t in r.threads if t not in parked] == ["main"]
     assert _compare_with_gdb(binary, core, r) > 49 * 4
 
 

@@ -176,6 +176,12 @@ def _summary(t: ThreadReport) -> str:
 def _thread(t: ThreadReport) -> list[str]:
     label = f"thread {t.tid}" + (f" '{t.name}'" if t.name else "") + (" (crashing)" if t.crashing else "")
     lines = [label + ":"]
+    if t.name_source:
+        lines.append(f"  (name from {t.name_source})")
+    if t.stack or t.on_altstack:
+        where = f"stack {t.stack}" if t.stack else ""
+        alt = "running on its alternate signal stack (pr_altstack)" if t.on_altstack else ""
+        lines.append("  (" + "; ".join(x for x in (where, alt) if x) + ")")
     for f in t.frames:
         crate = f" [{f.crate}]" if f.crate else ""
         src = f" at {f.source()}" if f.source() else ""

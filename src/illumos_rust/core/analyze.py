@@ -6,9 +6,9 @@ import os
 import re
 
 from ..elf import constants as C
-from ..elf.core_illumos import read_illumos_core
+from ..elf.core_illumos import OLD_PRPSINFO_SIZE, OLD_PRSTATUS_SIZE, read_illumos_core
 from ..elf.core_linux import read_linux_core
-from ..elf.core_model import CoreImage, Mapping
+from ..elf.core_model import CoreImage, CoreThread, Mapping
 from ..elf.core_notes import walk_notes
 from ..elf.reader import ElfFile
 from ..errors import FormatError
@@ -18,6 +18,7 @@ from .objects import DWARF_LIMIT, ObjectMap, ObjectResolver, core_build_id, linu
 from .panic import recover_panic
 from .signals import code_meaning, signal_name
 from .symbolize import Symbolizer
+from .thread_names import thread_names
 from .unwind import MAX_FRAMES, Unwinder
 
 # std's panic path across releases (notes §5.2: match patterns, not exact names); not `catch_unwind`,
@@ -43,7 +44,14 @@ def read_core(path: str) -> CoreImage:
 def _is_illumos(elf: ElfFile) -> bool:
     if elf.osabi == C.ELFOSABI_SOLARIS:
         return True
-    return any(n.type in (10, 13, 16) for n in walk_notes(elf, []))  # NT_PSTATUS, NT_PSINFO, NT_LWPSTATUS
+    for n in walk_notes(elf, []):
+        if n.type in (10, 13, 16):  # NT_PSTATUS, NT_PSINFO, NT_LWPSTATUS: illumos only
+            return True
+        # a core with only old-style notes: sys/old_procfs.h prstatus_t is 824 bytes and prpsinfo_t 328 on
+        # amd64, where Linux's elf_prstatus is 336 and elf_prpsinfo 136
+        if (n.type, len(n.desc)) in ((1, OLD_PRSTATUS_SIZE), (3, OLD_PRPSINFO_SIZE)):
+            return True
+    return False
 
 
 def analyze(
@@ -100,13 +108,22 @@ def _report(image: CoreImage, objects: ObjectMap, max_frames: int, source_lines:
     unwinder = Unwinder(image.memory, objects, symbolize, machine)
     unwinder.source_lines = source_lines
     threads: list[ThreadReport] = []
+    names = thread_names(image, objects, machine)
     overflow_ctx = None
     for t in image.threads:
         frames, stop = unwinder.unwind(t.registers, max_frames)
         crashing = t.tid == image.crashing_tid
         if crashing and unwinder.signal_contexts:
             overflow_ctx = unwinder.signal_contexts[0]
-        threads.append(ThreadReport(t.tid, frames, t.name, t.signal, crashing, stop))
+        report = ThreadReport(t.tid, frames, t.name, t.signal, crashing, stop)
+        report.stack, report.on_altstack = _stack_facts(t)
+        if t.name is not None:
+            report.name_source = t.name_source or "the core's thread note"
+        threads.append(report)
+    for report in threads:
+        named = names.get(report.tid)
+        if report.name is None and named is not None:
+            report.name, report.name_source = named.value, named.source
     threads.sort(key=lambda r: not r.crashing)
     crash = threads[0] if threads and threads[0].crashing else None
     panic: PanicReport | None = None
@@ -131,7 +148,11 @@ def _report(image: CoreImage, objects: ObjectMap, max_frames: int, source_lines:
         panic.message = Fact(image.upanic.decode("utf-8", "replace"), note)
         panic.format = panic.format or "upanic"
     if crash is not None and panic is not None and panic.thread is not None and crash.name is None:
-        crash.name = panic.thread.value
+        crash.name, crash.name_source = panic.thread.value, f"panic text ({panic.thread.source})"
+    elif crash is not None and panic is not None and panic.thread is None and crash.name is not None:
+        # no panic text named the thread (std wrote straight to stderr): the name read for the crashing
+        # thread is the one std printed, "main" and "<unnamed>" rules included
+        panic.thread = Fact(crash.name, crash.name_source or "the crashing thread's name")
     fault = image.si_addr
     kind = _crash_kind(image, crash, panic)
     overflow = crash is not None and any(_OVERFLOW_FRAME.search(f.symbol or "") for f in crash.frames)
@@ -139,7 +160,10 @@ def _report(image: CoreImage, objects: ObjectMap, max_frames: int, source_lines:
         fault = overflow_ctx.fault_address
     extra_sps = [overflow_ctx.sp] if overflow_ctx is not None and overflow_ctx.sp is not None else []
     where = describe_address(image, fault, extra_sps) if fault is not None else None
-    if overflow or (where is not None and "stack overflow" in where):
+    on_alt_overflow = (
+        crash is not None and crash.on_altstack and panic is not None and panic.format == "stack overflow"
+    )
+    if overflow or on_alt_overflow or (where is not None and "stack overflow" in where):
         kind = "stack overflow"
     name, text = signal_name(image.system, image.signal)
     main = objects.main
@@ -225,10 +249,30 @@ def describe_address(image: CoreImage, addr: int, extra_sps: list[int] | None = 
             return f"inaccessible (PROT_NONE) mapping 0x{m.start:x}-0x{m.end:x}"
         perms = "".join(c if m.flags & bit else "-" for c, bit in (("r", 4), ("w", 2), ("x", 1)))
         return f"mapped {perms} 0x{m.start:x}-0x{m.end:x} {m.path or '[anon]'}"
+    for t in image.threads:
+        if t.stack is not None and t.stack[0] - (1 << 20) <= addr < t.stack[0]:
+            # illumos: the LWP's own stack_t (lwpstatus pr_ustack) says where its stack ends, even when its
+            # stack pointer has already left it (an overflow leaves rsp in the guard page)
+            return (
+                f"unmapped, just below LWP {t.tid}'s stack 0x{t.stack[0]:x}-0x{t.stack[0] + t.stack[1]:x} "
+                "(pr_ustack): stack overflow"
+            )
     for s in stacks:
         if s.start - (1 << 20) <= addr < s.start:
             return f"unmapped, just below the stack at 0x{s.start:x}: stack overflow"
     return "unmapped"
+
+
+def _stack_facts(t: CoreThread) -> tuple[str | None, bool]:
+    """The LWP's stack as its ``pr_ustack`` ``stack_t`` says (``ss_sp`` its lowest address, as libc's
+    ``stack_inbounds()`` reads it; not checked on a real illumos core), and whether it runs on its alternate
+    signal stack (``pr_altstack`` with ``SS_ONSTACK``, 1 in illumos ``sys/signal.h``): where std's
+    stack-overflow handler runs before it aborts."""
+    stack = f"0x{t.stack[0]:x}-0x{t.stack[0] + t.stack[1]:x} (pr_ustack)" if t.stack else None
+    sp = t.registers.get("rsp")
+    alt = t.altstack
+    on_alt = bool(alt and alt[2] & 1 and sp is not None and alt[0] <= sp < alt[0] + alt[1])
+    return stack, on_alt
 
 
 def _stack_mappings(image: CoreImage, extra_sps: list[int]) -> list[Mapping]:

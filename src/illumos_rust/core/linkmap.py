@@ -68,13 +68,17 @@ def link_map(image: CoreImage) -> list[tuple[int, str]]:
 
 def link_map_objects(image: CoreImage, resolver: ObjectResolver) -> ObjectMap:
     core = image.elf if image.elf is not None else ElfFile(image.path)
+    exe_base = _exe_base(image)
+    if resolver.binary and exe_base is not None:
+        # the walk starts from the executable's program headers and PT_DYNAMIC; a core that lacks its
+        # read-only pages (qemu-user writes only the writable ones) has them in the binary given
+        _binary_backing(image, resolver.binary, exe_base)
     bases: dict[int, str] = {}
     for l_addr, name in link_map(image):
         if name:  # the executable's entry has no name (and l_addr 0 for ET_EXEC): it is found from AT_PHDR
             bases.setdefault(l_addr, name)
     for s in image.symbol_sections:
         bases.setdefault(s.base, "")
-    exe_base = _exe_base(image)
     if exe_base is not None:
         bases[exe_base] = bases.get(exe_base) or image.fname or "a.out"
     ordered = sorted(bases)
@@ -108,6 +112,24 @@ def _file_backing(image: CoreImage, objects: list[LoadedObject]) -> None:
                 start = o.bias + p.p_vaddr
                 backings.append(FileBacking(start, start + p.p_filesz, p.p_offset, o.path))
     image.memory.add_file_backing(backings)
+
+
+def _binary_backing(image: CoreImage, path: str, base: int) -> None:
+    try:
+        elf = ElfFile(path)
+        try:
+            loads = [p for p in elf.segments_of_type(C.PT_LOAD) if p.p_filesz]
+            is_exec = elf.header.e_type == C.ET_EXEC
+        finally:
+            elf.close()
+    except FormatError:
+        return  # reported when the object itself is opened
+    if not loads:
+        return
+    bias = 0 if is_exec else base - (min(p.p_vaddr for p in loads) & ~0xFFF)
+    image.memory.add_file_backing(
+        [FileBacking(bias + p.p_vaddr, bias + p.p_vaddr + p.p_filesz, p.p_offset, path) for p in loads]
+    )
 
 
 def _exe_base(image: CoreImage) -> int | None:

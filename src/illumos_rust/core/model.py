@@ -50,6 +50,9 @@ class ThreadReport:
     signal: int = 0
     crashing: bool = False
     stop: str | None = None  # why the unwind stopped, when not at the outermost frame
+    name_source: str | None = None  # where ``name`` was read (a core note, std's TLS handle, the panic text)
+    stack: str | None = None  # illumos: the LWP's stack from its pr_ustack stack_t
+    on_altstack: bool = False  # illumos: running on its alternate signal stack (pr_altstack, SS_ONSTACK)
 
 
 @dataclass

@@ -17,12 +17,15 @@ from dataclasses import dataclass, field
 from ..dwarf.info import DwarfInfo
 from ..dwarf.inline import Frame as SourceFrame
 from ..elf import constants as C
+from ..elf.core_memory import FileBacking
 from ..elf.core_model import CoreImage
 from ..elf.eh_frame import CfaRow, EhFrame, eh_frame
 from ..elf.reader import ElfFile, SymbolIndex
 from ..errors import FormatError
 
 DWARF_LIMIT = 16 << 20
+LOAD_GAP = 2 << 20  # largest hole between two segments of one load (max-page-size alignment)
+HEADER_COMPARE = 4096  # Linux dumps one page of each ELF mapping
 _EHDR64 = struct.Struct("<16sHHIQQQIHHHHHH")
 _PHDR64 = struct.Struct("<IIQQQQQQ")
 
@@ -41,6 +44,7 @@ class LoadedObject:
     symbol_bias: int = 0  # added to symbol values to get process addresses
     problems: list[str] = field(default_factory=list)
     is_main: bool = False
+    load_ranges: list[FileBacking] = field(default_factory=list)  # its segments' NT_FILE ranges
     _cfi: EhFrame | bool | None = False
     _dwarf: DwarfInfo | bool | None = False
     dwarf_limit: int = DWARF_LIMIT  # bytes of .debug_info beyond which DWARF is not decoded (0: no limit)
@@ -167,15 +171,15 @@ class ObjectMap:
 
 def linux_objects(image: CoreImage, resolver: ObjectResolver) -> ObjectMap:
     """One object per distinct ``NT_FILE`` path; the executable holds ``AT_ENTRY`` (or ``AT_PHDR``)."""
-    ranges: dict[str, list[int]] = {}
-    zero: dict[str, int] = {}
+    by_path: dict[str, list[FileBacking]] = {}
     for b in image.files:
-        r = ranges.setdefault(b.path, [b.start, b.end])
-        r[0], r[1] = min(r[0], b.start), max(r[1], b.end)
-        if b.file_offset == 0 and b.path not in zero:
-            zero[b.path] = b.start
+        by_path.setdefault(b.path, []).append(b)
     entry = image.auxv.get(9) or image.auxv.get(3)  # AT_ENTRY, AT_PHDR
-    main_path = next((p for p, (s, e) in ranges.items() if entry is not None and s <= entry < e), None)
+    loads = {path: load_ranges(bs, entry) for path, bs in by_path.items()}
+    holds_entry = [
+        p for p, bs in loads.items() if any(entry is not None and b.start <= entry < b.end for b in bs)
+    ]
+    main_path = holds_entry[0] if holds_entry else None
     if main_path is None and image.files:
         main_path = image.files[0].path
     resolver.main_path = main_path
@@ -183,11 +187,35 @@ def linux_objects(image: CoreImage, resolver: ObjectResolver) -> ObjectMap:
     objects = []
     # mappings with PF_X (flags bit 0): a missing file only matters when code ran from it
     code = {m.path for m in image.mappings if m.path is not None and m.flags & 1}
-    for path, (start, end) in ranges.items():
+    for path, bs in loads.items():
+        start, end = bs[0].start, max(b.end for b in bs)
+        base = next((b.start for b in bs if b.file_offset == 0), start)
         obj = LoadedObject(path, start, end, is_main=path == main_path)
-        _open(obj, image, resolver, zero.get(path, start), path in code or path == main_path)
+        obj.load_ranges = bs
+        _open(obj, image, resolver, base, path in code or path == main_path)
         objects.append(obj)
     return ObjectMap(objects)
+
+
+def load_ranges(backings: list[FileBacking], entry: int | None = None) -> list[FileBacking]:
+    """The ``NT_FILE`` ranges of one path that are its *load* (its segments), not other mappings of it.
+
+    A file can be mapped more than once: std's backtrace code maps the whole executable (and glibc's debug
+    file) read-only to read DWARF when a panic prints a backtrace. The loaded image is a run of adjacent
+    ranges with rising file offsets (ld.so fills the gaps between segments with ``PROT_NONE`` mappings of
+    the same file); the run holding ``entry``, else the one with most ranges, is the load."""
+    runs: list[list[FileBacking]] = []
+    for b in sorted(backings, key=lambda b: b.start):
+        last = runs[-1][-1] if runs else None
+        if last is not None and b.start - last.end <= LOAD_GAP and b.file_offset > last.file_offset:
+            runs[-1].append(b)
+        else:
+            runs.append([b])
+    if entry is not None:
+        for run in runs:
+            if any(b.start <= entry < b.end for b in run):
+                return run
+    return max(runs, key=len)
 
 
 def _open(
@@ -217,9 +245,19 @@ def _open(
     obj.symbol_bias = obj.bias
     try:
         obj.symbols = elf.symbol_index
+        if elf.header.e_machine in (C.EM_AARCH64, 40):  # 40: EM_ARM
+            # ARM ELF §5.5.5 mapping symbols ($x code, $d data) mark instruction-set changes, not functions
+            table = elf.symtab if len(elf.symtab) else elf.dynsym
+            obj.symbols = SymbolIndex([s for s in table if not s.name.startswith("$")])
     except FormatError as exc:
         obj.problems.append(f"{disk}: symbols unreadable ({exc.what})")
-    _check_build_id(obj, image, base, elf)
+    if _check_build_id(obj, image, base, elf) is None:
+        # no build-id to settle it (none in the file, or no copy of the header in the core): compare what
+        # the core does hold — one message per file, not three for the same mismatch
+        _check_header(obj, image, base, elf)
+        if code:  # a file mapped only as data (a debug file read by std's backtrace code) has no layout
+            _check_layout(obj, image, elf)
+    _check_mtime(obj, image)
 
 
 def _looks_like_elf(path: str) -> bool:
@@ -232,19 +270,99 @@ def _looks_like_elf(path: str) -> bool:
         return True
 
 
-def _check_build_id(obj: LoadedObject, image: CoreImage, base: int, elf: ElfFile) -> None:
+def _check_build_id(obj: LoadedObject, image: CoreImage, base: int, elf: ElfFile) -> bool | None:
+    """True: same build-id as the core's copy; False: different (reported); None: not comparable."""
     try:
         on_disk = elf.build_id
     except FormatError:
         on_disk = None
     in_core = core_build_id(image, base)
-    if in_core is not None and on_disk is not None and in_core != on_disk:
-        obj.problems.append(
-            f"{obj.disk_path}: build-id {on_disk} differs from the one in the core ({in_core}): "
-            "this is not the file the process ran, its symbols and frames may be wrong"
-        )
-    elif in_core is None and on_disk is not None:
+    if in_core is not None and on_disk is not None:
+        if in_core != on_disk:
+            obj.problems.append(
+                f"{obj.disk_path}: build-id {on_disk} differs from the one in the core ({in_core}): "
+                "this is not the file the process ran, its symbols and frames may be wrong"
+            )
+        return in_core == on_disk
+    if in_core is None and on_disk is not None:
         obj.problems.append(f"{obj.disk_path}: the core holds no copy of its ELF header to compare build-ids")
+    return None
+
+
+def _check_header(obj: LoadedObject, image: CoreImage, base: int, elf: ElfFile) -> None:
+    """The ELF header page the core holds at ``base`` must be the file's first page.
+
+    Linux dumps the first page of every ELF mapping (``coredump_filter`` bit 4) and illumos cores hold text
+    by default; nothing writes to that page at run time (``ehdr``, ``phdrs``, notes, ``.interp``), so any
+    difference means another file — and catches a rebuilt binary that has no build-id to compare."""
+    seg = image.memory.segment_at(base)
+    if seg is None or seg.vaddr != base:
+        return
+    size = min(HEADER_COMPARE, seg.filesz, elf.size)
+    held = image.memory.read(base, size, files=False) if size >= 64 else None
+    if held is None or held[:4] != b"\x7fELF":
+        return
+    on_disk = bytes(elf.buf[:size])
+    if held != on_disk:
+        at = next(i for i in range(size) if held[i] != on_disk[i])
+        obj.problems.append(
+            f"{obj.disk_path}: its first {size} bytes differ from the copy in the core (first difference at "
+            f"file offset 0x{at:x}): this is not the file the process ran"
+        )
+
+
+def _check_layout(obj: LoadedObject, image: CoreImage, elf: ElfFile) -> None:
+    """Each ``NT_FILE`` range of this object must fit the file: inside its size, and at the address its
+    ``PT_LOAD`` puts that file offset (a rebuilt binary whose code grew or shrank moves its segments).
+
+    The kernel and ld.so map each loadable segment's file part from ``page_down(p_offset)`` to
+    ``page_up(p_vaddr + p_filesz)`` (``fs/binfmt_elf.c`` ``elf_map``, glibc ``_dl_map_segments``);
+    ``PROT_NONE`` gaps that ld.so leaves between segments are file-backed too and are skipped."""
+    ranges = obj.load_ranges
+    if not ranges or obj.disk_path is None:
+        return
+    size = elf.size
+    page = 4096
+    segs = []
+    for p in elf.segments_of_type(C.PT_LOAD):
+        if p.p_filesz:
+            start = (obj.bias + p.p_vaddr) & ~(page - 1)
+            end = (obj.bias + p.p_vaddr + p.p_filesz + page - 1) & ~(page - 1)
+            segs.append((start, end, p.p_offset & ~(page - 1)))
+    for b in ranges:
+        m = image.mapping_at(b.start)
+        if m is not None and m.flags & 7 == 0:
+            continue
+        if b.file_offset >= ((size + page - 1) & ~(page - 1)):
+            obj.problems.append(
+                f"{obj.disk_path}: the core maps it from file offset 0x{b.file_offset:x}, but the file is "
+                f"only {size} bytes: its size differs from the file the process ran"
+            )
+            return
+        seg = next((s for s in segs if s[0] <= b.start < s[1]), None)
+        if seg is None or b.file_offset - seg[2] != b.start - seg[0] or b.end > seg[1]:
+            obj.problems.append(
+                f"{obj.disk_path}: the core maps 0x{b.start:x}-0x{b.end:x} from file offset "
+                f"0x{b.file_offset:x}, which its program headers do not: its size/layout differs from the "
+                "file the process ran"
+            )
+            return
+
+
+def _check_mtime(obj: LoadedObject, image: CoreImage) -> None:
+    """A file modified after the process started (illumos ``psinfo_t`` ``pr_start``) is suspect. Linux
+    cores record no time at all, so there is nothing to compare with there."""
+    if image.start_time is None or obj.disk_path is None:
+        return
+    try:
+        mtime = os.stat(obj.disk_path).st_mtime
+    except OSError:
+        return
+    if mtime > image.start_time + 1:
+        obj.problems.append(
+            f"{obj.disk_path}: modified {mtime - image.start_time:.0f} s after the process started "
+            "(psinfo pr_start): it may not be the file the process ran"
+        )
 
 
 def core_build_id(image: CoreImage, base: int) -> str | None:

@@ -24,6 +24,7 @@ from ..elf.core_memory import CoreMemory
 from .model import Frame
 from .objects import ObjectMap
 from .symbolize import Symbolizer, crate_of, demangle_name
+from .unwind_aarch64 import AARCH64_NAMES, step_aarch64
 
 DWARF_AMD64 = (
     "rax",
@@ -98,22 +99,26 @@ class Unwinder:
         """Frames from the innermost out, and why the walk stopped early (None at the outermost frame)."""
         self.signal_contexts = []
         self._scan_left = SCAN_BUDGET
-        if self.machine == "aarch64":
-            return self._unwind_fp_aarch64(registers, max_frames)
-        regs = {k: v for k, v in registers.items() if k in DWARF_AMD64}
-        if "rip" not in regs or "rsp" not in regs:
-            return [], "no rip/rsp for this thread"
+        aarch64 = self.machine == "aarch64"
+        names = AARCH64_NAMES if aarch64 else DWARF_AMD64
+        pc_key, sp_key = ("pc", "sp") if aarch64 else ("rip", "rsp")
+        regs = {k: v for k, v in registers.items() if k in names}
+        if pc_key not in regs or sp_key not in regs:
+            return [], f"no {pc_key}/{sp_key} for this thread"
         frames: list[Frame] = []
         method, exact_pc = "regs", True
         stop: str | None = None
         while True:
-            pc, sp = regs["rip"], regs["rsp"]
+            pc, sp = regs[pc_key], regs[sp_key]
             frames.extend(self._frames(len(frames), pc, sp, method, exact_pc))
             if len(frames) >= max_frames:  # inlined frames count: --max-frames N prints N lines
                 del frames[max_frames:]
                 stop = f"stopped after {max_frames} frames"
                 break
-            nxt, how, why = self._step(regs, exact_pc, len(frames) - 1)
+            if aarch64:
+                nxt, how, why = step_aarch64(self, regs, exact_pc, method == "regs")
+            else:
+                nxt, how, why = self._step(regs, exact_pc, len(frames) - 1)
             if how == "sigframe" and nxt is not None:
                 top = frames[-1]
                 top.note = "signal trampoline (rt_sigreturn)"
@@ -122,9 +127,11 @@ class Unwinder:
             if nxt is None:
                 stop = why
                 break
-            if nxt["rip"] == 0:
+            if nxt[pc_key] == 0:
                 break
-            if how != "sigframe" and nxt["rsp"] <= sp:
+            # a leaf (aarch64: return address still in x30, no frame of its own) leaves sp where it was
+            leaf = method == "regs" and nxt[sp_key] == sp and nxt[pc_key] != pc
+            if how != "sigframe" and nxt[sp_key] <= sp and not leaf:
                 stop = f"stack pointer did not move up at 0x{pc:x} ({how}); stopping"
                 break
             exact_pc = how == "sigframe"
@@ -316,26 +323,3 @@ class Unwinder:
         signo = struct.unpack_from("<i", info)[0] if info is not None else None
         self.signal_contexts.append(SignalContext(signo, values[22], index, nxt["rsp"]))
         return nxt, "sigframe", None
-
-    # -- aarch64: AAPCS64 frame records (x29 → {prev x29, x30}) ------------------------------------------
-    def _unwind_fp_aarch64(
-        self, registers: dict[str, int], max_frames: int
-    ) -> tuple[list[Frame], str | None]:
-        pc, sp, fp = registers.get("pc"), registers.get("sp"), registers.get("x29")
-        if pc is None or sp is None:
-            return [], "no pc/sp for this thread"
-        frames = [self._frame(0, pc, sp, "regs", True)]
-        lr = registers.get("x30")
-        if lr:
-            frames.append(self._frame(1, lr, sp, "lr"))
-        while fp and len(frames) < max_frames:
-            prev, ra = self.mem.u64(fp), self.mem.u64(fp + 8)
-            if prev is None or ra is None or ra == 0:
-                break
-            if not frames or frames[-1].pc != ra:
-                frames.append(self._frame(len(frames), ra, fp + 16, "fp"))
-            if prev <= fp:
-                break
-            fp = prev
-        del frames[max(max_frames, 0) :]
-        return frames, None

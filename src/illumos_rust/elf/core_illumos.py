@@ -1,14 +1,16 @@
 """illumos process cores (``elfcore()`` in the kernel's ELF exec module, or gcore via libproc ``Pgcore.c``).
 
 Layout (notes/observability.md §4.1–4.3; illumos ``sys/elf.h``, ``sys/procfs.h``, ``sys/old_procfs.h``,
-``sys/regset.h``): ``PT_NOTE[0]`` holds the old SVR4 notes (``prstatus_t``/``prpsinfo_t``, listed here, not
-decoded: the new notes say the same), ``PT_NOTE[1]`` the new ones, which this reader decodes:
+``sys/regset.h``): ``PT_NOTE[0]`` holds the old SVR4 notes (``prpsinfo_t``, then per LWP ``prstatus_t`` and
+``prfpregset_t``; decoded below, and the only source of status, registers and psinfo when a core has no
+new-style notes), ``PT_NOTE[1]`` the new ones, which are preferred:
 
 * ``NT_PSINFO`` (13, ``psinfo_t`` 416 B): uid @24, ``pr_fname[16]`` @136, ``pr_psargs[80]`` @152;
 * ``NT_PSTATUS`` (10, ``pstatus_t`` 1680 B): nlwp @4, pid @8, ppid @12, ``pr_dmodel`` @304 (1 ILP32,
   2 LP64), ``pr_lwp`` @384: the *representative* LWP's ``lwpstatus_t``, whose ``pr_info`` says what killed
   the process;
-* ``NT_LWPSTATUS`` (16, ``lwpstatus_t`` 1296 B) per LWP: lwpid @4, cursig i16 @12, ``pr_info`` @16
+* ``NT_LWPSTATUS`` (16, ``lwpstatus_t`` 1296 B) per LWP: lwpid @4, cursig i16 @12, ``pr_altstack`` @336,
+  ``pr_ustack`` @528 (the address of the LWP's ``stack_t``: its stack's base and size), ``pr_info`` @16
   (signo +0, code +4, errno +8, addr +16), ``pr_reg`` @544 (28 × u64 in ``regset.h`` order: r15 r14 r13
   r12 r11 r10 r9 r8 rdi rsi rbp rbx rdx rcx rax trapno err rip cs rfl rsp ss fs gs es ds fsbase gsbase);
 * ``NT_LWPSINFO`` (17, 128 B): lwpid @4, ``pr_sname`` @26, ``pr_name[16]`` @80; ``NT_LWPNAME`` (25):
@@ -25,6 +27,7 @@ at the object's load address (libproc ``Pgcore.c``); they become ``symbol_sectio
 from __future__ import annotations
 
 import struct
+from dataclasses import asdict, dataclass, field
 
 from . import constants as C
 from .core_model import CoreImage, CoreThread, Mapping, SymbolSection
@@ -102,23 +105,40 @@ def read_illumos_core(elf: ElfFile) -> CoreImage:
     if not elf.little or not elf.is64 or image.machine != C.EM_AMD64:
         problems.append("only 64-bit amd64 illumos cores are decoded; registers of this one are not")
     threads: dict[int, CoreThread] = {}
+    old = _OldNotes()
     representative: int | None = None
     saw_new = False
     for note in walk_notes(elf, problems):
         label = NOTE_NAMES.get(note.type, f"0x{note.type:x}") + (" (old)" if note.segment == 0 else "")
         image.note_types.append(label)
-        if note.segment == 0 and note.type in (1, 2, 3):
-            continue  # old-style notes: the new set (segment 1) carries the same facts
-        saw_new = True
         try:
+            if note.type in (1, 2, 3):  # prstatus_t, prfpregset_t, prpsinfo_t exist only in the old set
+                _apply_old(old, note)
+                continue
+            saw_new = saw_new or note.type in (10, 13, 16)  # NT_PSTATUS, NT_PSINFO, NT_LWPSTATUS
             lwp = _apply(image, note, threads)
             if lwp is not None:
                 representative = lwp
         except (struct.error, ValueError, IndexError) as exc:
             problems.append(f"note {label} at offset 0x{note.offset:x} is malformed ({exc}); ignored")
-    if not saw_new:
+    if not saw_new and (old.threads or old.psinfo is not None):
+        problems.append(
+            "no new-style notes (NT_PSINFO/NT_PSTATUS/NT_LWPSTATUS): status, registers and psinfo come from "
+            "the old-style notes (prstatus_t, prpsinfo_t; sys/old_procfs.h)"
+        )
+        _use_old(image, old, threads)
+    elif not saw_new:
         problems.append("no new-style notes (second PT_NOTE): no per-LWP registers")
+    else:
+        _cross_check(image, old, threads)
+    image.old_notes = old.summary()
     image.threads = list(threads.values())
+    for t in image.threads:
+        if t.ustack_ptr:
+            raw = memory.read(t.ustack_ptr, 24)  # stack_t {void *ss_sp; size_t ss_size; int ss_flags}
+            if raw is not None:
+                sp, size, _flags = struct.unpack("<QQi4x", raw)
+                t.stack = (sp, size) if size else None
     if representative is not None:
         image.crashing_tid = representative
     elif image.threads:
@@ -158,6 +178,9 @@ def _apply(image: CoreImage, note: CoreNote, threads: dict[int, CoreThread]) -> 
         if len(desc) < 260:
             raise ValueError(f"psinfo_t is {len(desc)} bytes, expected 416")
         image.data_model = {1: "ILP32", 2: "LP64"}.get(struct.unpack_from("<i", desc, 256)[0])
+        sec, nsec = struct.unpack_from("<qq", desc, 88)  # pr_start: timestruc_t {time_t; long}
+        if sec > 0:
+            image.start_time = sec + nsec / 1e9
     elif t == 10:  # NT_PSTATUS
         pid, ppid = struct.unpack_from("<ii", desc, 8)
         image.pid, image.ppid = image.pid or pid, image.ppid or ppid
@@ -180,6 +203,8 @@ def _apply(image: CoreImage, note: CoreNote, threads: dict[int, CoreThread]) -> 
         th = _thread(threads, lwpid)
         th.registers, th.signal = regs, cursig or signo
         th.notes.append("NT_LWPSTATUS")
+        th.altstack = struct.unpack_from("<QQi", desc, 336)  # pr_altstack: stack_t {ss_sp, ss_size, ss_flags}
+        th.ustack_ptr = struct.unpack_from("<Q", desc, 528)[0]  # pr_ustack: address of the LWP's stack_t
         if len(desc) >= 768 + 32:
             th.fp_state["fcw"] = struct.unpack_from("<H", desc, 768)[0]
             th.fp_state["mxcsr"] = struct.unpack_from("<I", desc, 768 + 24)[0]
@@ -187,13 +212,15 @@ def _apply(image: CoreImage, note: CoreNote, threads: dict[int, CoreThread]) -> 
         lwpid = struct.unpack_from("<i", desc, 4)[0]
         th = _thread(threads, lwpid)
         th.state = chr(desc[26]) if desc[26] else None
-        th.name = th.name or (_cstr(desc[80:96]) or None)
+        if th.name is None and _cstr(desc[80:96]):
+            th.name, th.name_source = _cstr(desc[80:96]), "NT_LWPSINFO pr_name"
         th.notes.append("NT_LWPSINFO")
     elif t == 25:  # NT_LWPNAME
         lwpid = struct.unpack_from("<Q", desc, 0)[0]
         name = _cstr(desc[8:40])
         th = _thread(threads, lwpid)
-        th.name = name or th.name
+        if name:
+            th.name, th.name_source = name, "NT_LWPNAME"
         th.notes.append("NT_LWPNAME")
     elif t == 5:
         image.platform = _cstr(desc)
@@ -219,6 +246,145 @@ def _apply(image: CoreImage, note: CoreNote, threads: dict[int, CoreThread]) -> 
         image.upanic_flags = flags
         image.upanic = desc[8:].split(b"\0", 1)[0]
     return None
+
+
+# -- old-style notes (sys/old_procfs.h, amd64 LP64; offsets computed from the header's field order with the
+# LP64 sizes: siginfo_t 256 B, sigset_t 16 B, stack_t 24 B, struct sigaction 32 B, timestruc_t 16 B, long and
+# pointers 8 B, prgregset_t 28 × 8 B in sys/regset.h order) --------------------------------------------------
+OLD_PRSTATUS_SIZE, OLD_PRSTATUS_REG = 824, 600
+# prstatus_t: pr_flags @0, pr_why @4, pr_what @6, pr_info @8 (signo +0, code +4, errno +8, addr +16),
+# pr_cursig @264, pr_nlwp @266, pr_altstack @304, pr_pid @360, pr_ppid @364, pr_who (the LWP id) @520,
+# pr_brkbase/pr_brksize @552/560, pr_stkbase/pr_stksize @568/576, pr_reg @600
+_OLD_STATUS_INFO = struct.Struct("<iii4xQ")
+OLD_PRPSINFO_SIZE = 328
+# prpsinfo_t: pr_uid @8, pr_gid @12, pr_pid @16, pr_ppid @20, pr_start @64, pr_fname[16] @120,
+# pr_psargs[80] @136, pr_wstat @280, pr_dmodel @300
+
+
+@dataclass
+class _OldPsinfo:
+    uid: int
+    pid: int
+    ppid: int
+    start: float | None
+    fname: str
+    psargs: str
+    wstat: int
+    dmodel: str | None
+
+
+@dataclass
+class _OldNotes:
+    threads: list[CoreThread] = field(default_factory=list)
+    psinfo: _OldPsinfo | None = None
+    status: list[dict[str, int]] = field(default_factory=list)  # per prstatus_t: pid, signal, code, addr …
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "psinfo": asdict(self.psinfo) if self.psinfo else None,
+            "status": [dict(s) for s in self.status],
+        }
+
+
+def _apply_old(old: _OldNotes, note: CoreNote) -> None:
+    desc = note.desc
+    if note.type == 1:
+        if len(desc) < OLD_PRSTATUS_SIZE:
+            raise ValueError(f"prstatus_t is {len(desc)} bytes, expected {OLD_PRSTATUS_SIZE} (amd64)")
+        signo, code, errno, addr = _OLD_STATUS_INFO.unpack_from(desc, 8)
+        cursig, nlwp = struct.unpack_from("<hH", desc, 264)
+        pid, ppid = struct.unpack_from("<ii", desc, 360)
+        who = struct.unpack_from("<i", desc, 520)[0]
+        brkbase, brksize, stkbase, stksize = struct.unpack_from("<4Q", desc, 552)
+        regs = struct.unpack_from("<28Q", desc, OLD_PRSTATUS_REG)
+        th = CoreThread(
+            who, dict(zip(GREGS_AMD64, regs, strict=True)), cursig or signo, notes=["NT_PRSTATUS (old)"]
+        )
+        th.altstack = struct.unpack_from("<QQi", desc, 304)
+        old.threads.append(th)
+        old.status.append(
+            {
+                "lwpid": who,
+                "pid": pid,
+                "ppid": ppid,
+                "nlwp": nlwp,
+                "cursig": cursig,
+                "signo": signo,
+                "code": code,
+                "errno": errno,
+                "addr": addr,
+                "brkbase": brkbase,
+                "brksize": brksize,
+                "stkbase": stkbase,
+                "stksize": stksize,
+            }
+        )
+    elif note.type == 2 and old.threads:
+        old.threads[-1].notes.append("NT_PRFPREG (old)")
+        if len(desc) >= 28:  # prfpregset_t on amd64 starts with the 512-byte fxsave image: fcw @0, mxcsr @24
+            old.threads[-1].fp_state["fcw"] = struct.unpack_from("<H", desc, 0)[0]
+            old.threads[-1].fp_state["mxcsr"] = struct.unpack_from("<I", desc, 24)[0]
+    elif note.type == 3:
+        if len(desc) < OLD_PRPSINFO_SIZE:
+            raise ValueError(f"prpsinfo_t is {len(desc)} bytes, expected {OLD_PRPSINFO_SIZE} (amd64)")
+        uid, _gid, pid, ppid = struct.unpack_from("<IIii", desc, 8)
+        sec, nsec = struct.unpack_from("<qq", desc, 64)
+        old.psinfo = _OldPsinfo(
+            uid=uid,
+            pid=pid,
+            ppid=ppid,
+            start=sec + nsec / 1e9 if sec > 0 else None,
+            fname=_cstr(desc[120:136]),
+            psargs=_cstr(desc[136:216]).rstrip(),
+            wstat=struct.unpack_from("<i", desc, 280)[0],
+            dmodel={1: "ILP32", 2: "LP64"}.get(desc[300]),
+        )
+
+
+def _use_old(image: CoreImage, old: _OldNotes, threads: dict[int, CoreThread]) -> None:
+    """A core with only the old-style notes: its ``prstatus_t`` per LWP and ``prpsinfo_t`` stand in.
+
+    The LWP handling the fatal signal (a ``pr_cursig`` other than the SIGKILL that stopped its siblings) is
+    the crashing one, and its ``pr_info`` says what killed the process."""
+    p = old.psinfo
+    if p is not None:
+        image.uid, image.pid, image.ppid = p.uid, p.pid, p.ppid
+        image.fname, image.psargs = p.fname, p.psargs
+        image.start_time, image.data_model = p.start, p.dmodel
+    for th in old.threads:
+        threads.setdefault(th.tid, th)
+    dying = [s for s in old.status if s["cursig"] and s["cursig"] != 9]
+    status = dying[0] if dying else (old.status[0] if old.status else None)
+    if status is None:
+        return
+    image.pid = image.pid or status["pid"]
+    image.ppid = image.ppid or status["ppid"]
+    image.crashing_tid = status["lwpid"]
+    signal = status["signo"] or status["cursig"]
+    if signal:
+        image.signal, image.si_code, image.si_errno = signal, status["code"], status["errno"]
+        if status["code"] <= 0:
+            image.si_pid, image.si_uid = status["addr"] & 0xFFFFFFFF, status["addr"] >> 32
+        elif signal in (4, 5, 8, 10, 11):
+            image.si_addr = status["addr"]
+
+
+def _cross_check(image: CoreImage, old: _OldNotes, threads: dict[int, CoreThread]) -> None:
+    """Both note sets describe the same dump (the kernel writes them from the same LWPs in one pass): a
+    disagreement means a damaged or doctored core, so it is said, and the new notes are the ones used."""
+    if old.psinfo is not None and image.pid is not None and old.psinfo.pid != image.pid:
+        image.problems.append(f"old prpsinfo_t says pid {old.psinfo.pid}, NT_PSINFO says {image.pid}")
+    for th in old.threads:
+        new = threads.get(th.tid)
+        if new is None:
+            image.problems.append(f"LWP {th.tid} has an old prstatus_t but no NT_LWPSTATUS")
+            continue
+        differ = [r for r in ("rip", "rsp", "rbp") if new.registers.get(r) != th.registers.get(r)]
+        if differ:
+            image.problems.append(
+                f"LWP {th.tid}: old prstatus_t and NT_LWPSTATUS disagree on {', '.join(differ)}; "
+                "the NT_LWPSTATUS registers are used"
+            )
 
 
 def _sections(image: CoreImage, elf: ElfFile) -> None:

@@ -157,6 +157,9 @@ def _apply(
         current.notes.append(NOTE_NAMES.get(t, f"0x{t:x}"))
         if t == NT_X86_XSTATE and len(desc) >= 520:
             current.fp_state["xstate_bv"] = struct.unpack_from("<Q", desc, 512)[0]
+        elif t == NT_ARM_TLS and len(desc) >= 8:
+            # arch/arm64/kernel/ptrace.c tls_get(): TPIDR_EL0 first, the thread pointer of TLS variant I
+            current.registers["tpidr_el0"] = struct.unpack_from("<Q", desc, 0)[0]
     return current
 
 

@@ -23,9 +23,13 @@ class CoreThread:
     registers: dict[str, int]
     signal: int = 0  # pr_cursig: the signal this thread was handling when the core was written
     name: str | None = None  # illumos NT_LWPNAME / lwpsinfo pr_name; Linux cores carry none
+    name_source: str | None = None  # which note gave ``name``
     state: str | None = None  # illumos lwpsinfo pr_sname
     fp_state: dict[str, int] = field(default_factory=dict)  # a few decoded FP control fields
     notes: list[str] = field(default_factory=list)  # the per-thread note types seen, in order
+    altstack: tuple[int, int, int] | None = None  # illumos pr_altstack: (ss_sp, ss_size, ss_flags)
+    ustack_ptr: int = 0  # illumos lwpstatus pr_ustack: where the LWP's stack_t lives in its memory
+    stack: tuple[int, int] | None = None  # (base, size) of the LWP's stack, read through pr_ustack
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ class CoreImage:
     pid: int | None = None
     ppid: int | None = None
     uid: int | None = None
+    start_time: float | None = None  # illumos psinfo pr_start: when the process started (Unix seconds)
     fname: str | None = None
     psargs: str | None = None
     signal: int | None = None
@@ -85,6 +90,7 @@ class CoreImage:
     fds: list[tuple[int, str]] = field(default_factory=list)
     data_model: str | None = None  # "LP64" / "ILP32"
     note_types: list[str] = field(default_factory=list)  # every note seen, in file order
+    old_notes: dict[str, object] = field(default_factory=dict)  # illumos old-style notes, decoded
     symbol_sections: list[SymbolSection] = field(default_factory=list)
     failed_segments: list[tuple[int, int, str]] = field(default_factory=list)  # (vaddr, memsz, why)
     problems: list[str] = field(default_factory=list)
