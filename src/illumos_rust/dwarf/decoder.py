@@ -12,6 +12,7 @@ that wants the form and stored value of one attribute asks for it (``DIE.attribu
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from . import constants as DW
@@ -93,12 +94,64 @@ class Plan(NamedTuple):
     consts: dict[int, Any]  # zero-size forms: flag_present (True) and implicit_const (the constant)
     duplicates: bool  # some attribute repeats: drop DUPLICATE after decoding
     # The common case (nine DIEs in ten of a rustc build): one fixed run, no rare kinds, no repeats.
-    # ``(st, size, names, refs, strps)``, decoded without the segment loop; None otherwise.
-    single: tuple[struct.Struct, int, tuple[int, ...], PlainItems, PlainItems] | None
+    # ``(size, decode)``: the run's byte size and its generated decoder (``single_run_decoder``).
+    single: tuple[int, SingleRun] | None
+
+
+#: ``decode(buf, pos, unit_offset, cached_string, string)`` -> ``{attribute: value}`` for one DIE.
+SingleRun = Callable[[Any, int, int, Callable[[int], str | None], Callable[[int], str]], dict[int, Any]]
+
+
+def single_run_decoder(segment: Segment, consts: dict[int, Any]) -> SingleRun:
+    """A function decoding a one-run abbreviation in straight-line code: one ``unpack_from``, then a dict
+    display with each value's translation written in (``v[1] + unit_offset`` for a reference, a string
+    cache lookup for a strp) — no loop and no test per value, about 40% faster than the table-driven path
+    on rustc output. The source is built only from integers this module chose or parsed (attribute
+    numbers, tuple indexes, implicit constants as ``int``), never from text in the file.
+    """
+    assert segment.st is not None
+    refs = {i for _, i in segment.refs}
+    strps = {i for _, i in segment.strps}
+    body = ["def decode(buf, pos, unit_offset, cached, string):", "    v = ST.unpack_from(buf, pos)"]
+    items = []
+    for i, name in enumerate(segment.names):
+        if i in strps:
+            body.append(f"    s{i} = cached(v[{i}])")
+            body.append(f"    if s{i} is None: s{i} = string(v[{i}])")
+            items.append(f"{int(name)}: s{i}")
+        elif i in refs:
+            items.append(f"{int(name)}: unit_offset + v[{i}]")
+        else:
+            items.append(f"{int(name)}: v[{i}]")
+    for name, value in consts.items():
+        items.append(f"{int(name)}: {'True' if value is True else int(value)}")
+    body.append("    return {" + ", ".join(items) + "}")
+    namespace: dict[str, Any] = {"ST": segment.st}
+    exec(compile("\n".join(body), "<dwarf abbreviation decoder>", "exec"), namespace)
+    decode: SingleRun = namespace["decode"]
+    return decode
+
+
+#: Plans by what they depend on. Every unit of a rustc or gcc build repeats the same few hundred
+#: abbreviations in its own table (858 tables entries, 145 distinct, in bench_dwarf's input), and a
+#: generated decoder costs a ``compile()``: each is built once per process. Bounded for long-lived processes.
+_PLANS: dict[tuple[tuple[tuple[int, int, int], ...], Shape, str], Plan] = {}
+MAX_CACHED_PLANS = 1 << 16
 
 
 def compile_plan(abbrev: Abbrev, shape: Shape, endian: str) -> Plan:
-    """The segments that decode ``abbrev``'s attributes for units of ``shape``."""
+    """The segments that decode ``abbrev``'s attributes for units of ``shape`` (shared between equal
+    abbreviations: a plan depends only on the specs, the shape and the byte order)."""
+    key = (abbrev.specs, shape, endian)
+    plan = _PLANS.get(key)
+    if plan is None:
+        if len(_PLANS) >= MAX_CACHED_PLANS:
+            _PLANS.clear()
+        plan = _PLANS[key] = _compile(abbrev, shape, endian)
+    return plan
+
+
+def _compile(abbrev: Abbrev, shape: Shape, endian: str) -> Plan:
     segments: list[Segment] = []
     consts: dict[int, Any] = {}
     fmt = ""
@@ -144,5 +197,5 @@ def compile_plan(abbrev: Abbrev, shape: Shape, endian: str) -> Plan:
     if len(segments) == 1 and not segments[0].rest and not duplicates:
         only = segments[0]
         if only.st is not None:
-            single = (only.st, only.size, only.names, only.refs, only.strps)
+            single = (only.size, single_run_decoder(only, consts))
     return Plan(tuple(segments), consts, duplicates, single)

@@ -428,19 +428,10 @@ class Unit:
             _, pos = uleb(buf, pos - 1, end)
         single = plan.single
         if single is not None:  # one fixed run: nine DIEs in ten
-            st1, size1, names1, refs1, strps1 = single
-            if pos + size1 > end:
+            size, decode = single
+            if pos + size > end:
                 raise sec.error(pos - base, "attribute values run past the end of the unit")
-            vals1 = st1.unpack_from(buf, pos)
-            found: dict[int, AttrValue] = dict(zip(names1, vals1, strict=True))
-            for name, i in refs1:
-                found[name] = unit_offset + vals1[i]
-            for name, i in strps1:
-                off = vals1[i]
-                text = strings.get(off)
-                found[name] = text if text is not None else dwarf.string(off)
-            if plan.consts:
-                found.update(plan.consts)
+            found: dict[int, AttrValue] = decode(buf, pos, unit_offset, strings.get, dwarf.string)
             return found
         out: dict[int, AttrValue] = {}
         for st, size, names, refs, strps, rest, var in plan.segments:
