@@ -262,10 +262,10 @@ class _UnitPrivate:
         self._main: dict[int, str | None] = {}  # unit offset -> normalised path of its main source file
 
     def __call__(self, index: int) -> bool:
-        offset = self.nodes[index].die
-        die = self.dwarf.die_at(offset) if offset >= 0 else None
-        if die is None or die.flag(DW.DW_AT_declaration):
-            return False
+        node = self.nodes[index]
+        die = self.dwarf.die_at(node.die) if node.die >= 0 else None
+        if die is None or die.name != node.name or die.flag(DW.DW_AT_declaration):
+            return False  # (a name that differs: a type-unit offset or a Rust path, never "private")
         file_index = die.get_int(DW.DW_AT_decl_file)
         if file_index is None:
             return False
