@@ -127,9 +127,12 @@ def test_every_form_decodes_to_the_hand_computed_value(tmp_path: Path, dwarf64: 
                 assert top.ref(at) == die_b
             else:
                 assert a.value == expected, DW.form_name(form)
-            # The one-attribute path (no full decode) agrees with the full decode.
+            # The one-attribute path (no full decode) agrees with the full decode, and so do the compiled
+            # decoder (``values``) and the record made on demand (``attribute``).
             single = unit.raw_value(top.index, at)
             assert single is not None and single == (a.form, a.raw)
+            assert top.values[at] == a.value and type(top.values[at]) is type(a.value), DW.form_name(form)
+            assert top.attribute(at) == a, DW.form_name(form)
         assert top.ref(A + 38) is None  # a signature with no type unit in the file
 
 
@@ -153,3 +156,36 @@ def test_unknown_and_misused_forms_are_format_errors(tmp_path: Path) -> None:
     ):
         _ = dwarf.units[0].top.attributes
     assert abbrev_at != info_at
+
+
+def test_a_repeated_attribute_keeps_its_first_value(tmp_path: Path) -> None:
+    """A producer that repeats an attribute: every view reports the first occurrence (as llvm-dwarfdump's
+    lookups do) and the values after it are still read past, in fixed runs and variable forms alike."""
+    # (attribute, form, assembler) in DIE order; the hand-computed first values are in ``want``.
+    specs = [
+        (A + 1, DW.DW_FORM_data1, ".byte 11"),
+        (A + 1, DW.DW_FORM_data2, ".short 22"),  # repeat inside the same fixed run
+        (A + 2, DW.DW_FORM_udata, ".uleb128 300"),
+        (A + 2, DW.DW_FORM_data4, ".long 44"),  # repeat of a variable form by a fixed one
+        (A + 3, DW.DW_FORM_flag_present, ""),
+        (A + 3, DW.DW_FORM_string, '.asciz "late"'),  # repeat of a zero-size form by a variable one
+        (A + 4, DW.DW_FORM_data1, ".byte 55"),  # after the repeats: still at the right position
+    ]
+    want = {A + 1: 11, A + 2: 300, A + 3: True, A + 4: 55}
+    abbrev = ['.section .debug_abbrev,"",@progbits', ".uleb128 1", ".uleb128 0x11", ".byte 0"]
+    for at, form, _ in specs:
+        abbrev += [f".uleb128 {at}", f".uleb128 {form}"]
+    abbrev += [".byte 0, 0", ".byte 0"]
+    info = ['.section .debug_info,"",@progbits', ".long .Lu1 - .Lu0", ".Lu0:", ".short 4", ".long 0"]
+    info += [".byte 8"]
+    info += [".uleb128 1"] + [v for _, _, v in specs if v] + [".Lu1:"]
+    src = tmp_path / "repeat.s"
+    src.write_text("\n".join(abbrev + info) + "\n")
+    obj = src.with_suffix(".o")
+    subprocess.run([require_tool("as"), "--64", "-o", str(obj), str(src)], check=True, capture_output=True)
+    with DwarfInfo.open(obj) as dwarf:
+        top = dwarf.units[0].top
+        assert top.values == want
+        assert {k: a.value for k, a in top.attributes.items()} == want
+        assert top.get_int(A + 2) == 300 and top.form_of(A + 2) == DW.DW_FORM_udata
+        assert top.attribute(A + 1) == (A + 1, DW.DW_FORM_data1, 11, 11)

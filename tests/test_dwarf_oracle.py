@@ -81,14 +81,18 @@ def test_every_die_and_attribute_matches_pyelftools(label: str, make: Any) -> No
     path = make()
     theirs = pyelftools_dies(path)
     with DwarfInfo.open(path) as dwarf:
-        ours = [(d.offset, d.tag, d.attributes) for u in dwarf.units for d in u.dies()]
-        assert [(o, t) for o, t, _ in ours] == [(o, t) for o, t, _ in theirs]
+        # Both decoders: ``values`` (compiled per abbreviation, the fast path) and ``attributes`` (value by
+        # value, with forms), each held to pyelftools, plus ``attribute()`` (one record on demand).
+        dies = [d for u in dwarf.units for d in u.dies()]
+        ours = [(d.offset, d.tag, d.attributes, d.values) for d in dies]
+        assert [(o, t) for o, t, _, _ in ours] == [(o, t) for o, t, _ in theirs]
         compared = 0
-        for (offset, _tag, mine), (_, _, other) in zip(ours, theirs, strict=True):
-            assert set(mine) == set(other), hex(offset)
+        for die, (offset, _tag, mine, fast), (_, _, other) in zip(dies, ours, theirs, strict=True):
+            assert set(mine) == set(other) == set(fast), hex(offset)
             for at, attr in mine.items():
                 form, value = other[at]
                 assert attr.form == form, (hex(offset), at)
+                assert die.form_of(at) == form, (hex(offset), at)
                 if form in INDEX_FORMS:
                     continue  # pyelftools turns the index into an offset: compared through the views
                 if isinstance(value, bytes) and isinstance(attr.value, str):
@@ -96,6 +100,8 @@ def test_every_die_and_attribute_matches_pyelftools(label: str, make: Any) -> No
                 if isinstance(attr.value, bool):
                     value = bool(value)
                 assert attr.value == value, (hex(offset), hex(at), attr, value)
+                assert fast[at] == value and type(fast[at]) is type(attr.value), (hex(offset), hex(at), value)
+                assert die.attribute(at) == attr, (hex(offset), hex(at))
                 compared += 1
         assert compared > 100
 

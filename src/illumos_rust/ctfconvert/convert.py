@@ -12,6 +12,7 @@ container, append it with ``elf.add_section``, re-read the temporary file and co
 from __future__ import annotations
 
 import os
+import posixpath
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,14 +26,14 @@ from ..ctf.writer import write_container
 from ..dwarf import constants as DW
 from ..dwarf.expr import static_address
 from ..dwarf.info import DwarfInfo
-from ..dwarf.unit import DIE
+from ..dwarf.unit import DIE, Unit
 from ..elf.add_section import add_section, write_atomically
 from ..elf.constants import ET_REL, SHT_DYNSYM, SHT_SYMTAB
 from ..elf.reader import ElfFile
 from ..errors import FormatError, UnsafeEditError
 from .budget import select
 from .dedup import partition
-from .graph import TYPE_TAGS, GraphBuilder
+from .graph import TYPE_TAGS, GraphBuilder, Node
 
 _WALK_INTO = {DW.DW_TAG_namespace, DW.DW_TAG_module}
 
@@ -211,9 +212,9 @@ def build(
         builder.drain()
         builder.separate_chars()
         symtab_index = symtab.index if symtab is not None else 0
-    graph = builder.graph
-    report.nodes = len(graph.nodes)
-    classes = partition(graph.nodes)
+        graph = builder.graph
+        report.nodes = len(graph.nodes)
+        classes = partition(graph.nodes, _UnitPrivate(dwarf, graph.nodes))
     report.unique_types = len(set(classes))
     sel = select(graph.nodes, classes, roots, limit=limit, pointer_size=pointer_size)
     report.types = len(sel.types)
@@ -248,6 +249,52 @@ def build(
     )
     report.seconds = time.monotonic() - start
     return container, report, symtab_index
+
+
+class _UnitPrivate:
+    """Whether a node's definition is declared in its compile unit's own source file rather than a header
+    (``DW_AT_decl_file`` names the unit's ``DW_AT_name``): such a type is visible to that unit alone, so a
+    forward declaration elsewhere cannot mean it (used by ``dedup`` only for ambiguous names)."""
+
+    def __init__(self, dwarf: DwarfInfo, nodes: list[Node]) -> None:
+        self.dwarf = dwarf
+        self.nodes = nodes
+        self._main: dict[int, str | None] = {}  # unit offset -> normalised path of its main source file
+
+    def __call__(self, index: int) -> bool:
+        node = self.nodes[index]
+        die = self.dwarf.die_at(node.die) if node.die >= 0 else None
+        if die is None or die.name != node.name or die.flag(DW.DW_AT_declaration):
+            return False  # (a name that differs: a type-unit offset or a Rust path, never "private")
+        file_index = die.get_int(DW.DW_AT_decl_file)
+        if file_index is None:
+            return False
+        try:
+            table = self.dwarf.line_table(die.unit)
+        except FormatError:
+            return False  # no usable line table: treat the type as visible everywhere
+        if table is None:
+            return False
+        # DWARF 5 §6.2.4: file entries count from 0 (v4: from 1); directory 0 is the compilation
+        # directory itself, any other relative directory is relative to it.
+        i = file_index if table.version >= 5 else file_index - 1
+        if not 0 <= i < len(table.files):
+            return False
+        entry = table.files[i]
+        directory = "" if entry.dir_index == 0 else entry.directory
+        main = self._main_file(die.unit)
+        return main is not None and _normal(die.unit, posixpath.join(directory, entry.name)) == main
+
+    def _main_file(self, unit: Unit) -> str | None:
+        if unit.offset not in self._main:
+            name = unit.top.get_str(DW.DW_AT_name)
+            self._main[unit.offset] = _normal(unit, name) if name else None
+        return self._main[unit.offset]
+
+
+def _normal(unit: Unit, path: str) -> str:
+    """``path`` made absolute against the unit's ``DW_AT_comp_dir`` and normalised, for comparison."""
+    return posixpath.normpath(posixpath.join(unit.top.get_str(DW.DW_AT_comp_dir) or "/", path))
 
 
 def _signature_die(die: DIE) -> DIE:

@@ -223,7 +223,7 @@ class GraphBuilder:
     def _fill(self, idx: int, die: DIE) -> None:
         node = self.graph.nodes[idx]
         tag = die.tag
-        _ = die.attributes  # decode every attribute once: the lookups below are then dict hits
+        _ = die.values  # decode every attribute once: the lookups below are then dict hits
         if tag == DW.DW_TAG_base_type:
             self._base(node, die)
         elif tag in (
@@ -347,7 +347,7 @@ class GraphBuilder:
         for child in die.children():
             ctag = child.tag
             if ctag == DW.DW_TAG_member or ctag == DW.DW_TAG_inheritance:
-                _ = child.attributes
+                _ = child.values
                 if child.flag(DW.DW_AT_external) or child.flag(DW.DW_AT_declaration):
                     continue  # a static member: no storage in the aggregate
                 members.append((clean_name(child.name or ""), self._member_offset(child)))

@@ -12,7 +12,9 @@ API overview (stable; everything else is internal)::
         dwarf.iter_dies()                             # every DIE, pre-order
         dwarf.attach_skeleton(skeleton_dwarf)         # a split .dwo: addresses from its skeleton
         dwarf.die_at(offset)                          # lazy access by .debug_info offset
-        die.tag, die.offset, die.name, die.attributes # {DW_AT_x: Attribute(name, form, value, raw)}
+        die.tag, die.offset, die.name, die.values     # {DW_AT_x: decoded value} (the fast path)
+        die.attributes, die.attribute(DW.DW_AT_x)     # Attribute(name, form, value, raw), made on demand
+        die.form_of(DW.DW_AT_x)                       # the form (DW_FORM_indirect resolved)
         die.get(DW.DW_AT_byte_size), die.get_int(..), die.get_str(..), die.flag(..), die.signed(..)
         die.ref(DW.DW_AT_type)                        # the DIE a reference points to (ref_sig8 included)
         die.parent, die.children(), die.descendants()

@@ -124,7 +124,7 @@ class Abbrev:
     fixed_size: int | None = None
     steps: tuple[tuple[int, int], ...] = ()
     index: dict[int, int] = field(default_factory=dict)  # attribute -> position in specs (first wins)
-    decoder: tuple[Any, ...] | None = None  # compiled on first decode (decoder.compile_decoder)
+    decoder: Any = None  # decoder.Plan, compiled on first decode (decoder.compile_plan)
 
 
 Specs = tuple[tuple[int, int, int], ...]

@@ -31,12 +31,14 @@ from .abbrev import (
     is_known_form,
 )
 from .decoder import (
+    DUPLICATE,
     K_EXPRLOC,
     K_FLAG,
     K_SDATA,
+    K_STRING,
     K_U24,
     K_UDATA,
-    compile_decoder,
+    compile_plan,
 )
 from .leb128 import sleb, uleb
 from .sections import DwarfSection
@@ -134,8 +136,10 @@ class Unit:
         self._parents: Sequence[int] = ()
         self._bases: tuple[int, int, int, int] | None = None
         self._language: int | None = None
-        # What ``decode`` needs on every call, gathered once (one attribute load instead of seven).
-        self._decode_ctx: tuple[DwarfSection, Any, int, int, DwarfInfo, dict[int, str], int] | None = None
+        # What ``values`` needs on every call, gathered once (one attribute load instead of nine).
+        self._decode_ctx: (
+            tuple[DwarfSection, Any, int, int, DwarfInfo, dict[int, str], int, Any, Any] | None
+        ) = None
         e_ = dwarf.endian
         self._u16 = struct.Struct(e_ + "H")
         self._u32 = struct.Struct(e_ + "I")
@@ -398,12 +402,16 @@ class Unit:
             )
         return bytes(self.section.buf[pos : pos + n])
 
-    def decode(self, index: int) -> dict[int, Attribute]:
-        """Every attribute of DIE ``index``, decoded through the abbreviation's compiled decoder."""
+    def values(self, index: int) -> dict[int, AttrValue]:
+        """``{attribute: decoded value}`` of DIE ``index``, through the abbreviation's compiled plan.
+
+        Strings resolved, unit references made section-absolute, flags as bool, ``addrx``/``strx`` looked
+        up: the meaning of every value, as ``translate`` gives it, without a record object per attribute.
+        """
         a = self._abbrevs[index]
-        segments = a.decoder
-        if segments is None:
-            segments = a.decoder = compile_decoder(a, self.shape, self.dwarf.endian)
+        plan = a.decoder
+        if plan is None:
+            plan = a.decoder = compile_plan(a, self.shape, self.dwarf.endian)
         ctx = self._decode_ctx
         if ctx is None:
             ctx = self._decode_ctx = (
@@ -414,78 +422,81 @@ class Unit:
                 self.dwarf,
                 self.dwarf._strings,
                 self.offset,
+                self.dwarf._strings.get,  # bound once here, not per DIE
+                self.dwarf.string,
             )
-        sec, buf, base, end, dwarf, strings, unit_offset = ctx
+        sec, buf, base, end, dwarf, strings, unit_offset, cached, string = ctx
         pos = base + self._offsets[index]  # type: ignore[index]
         pos += 1
         if buf[pos - 1] >= 0x80:
             _, pos = uleb(buf, pos - 1, end)
-        attrs: dict[int, Attribute] = {}
-        new = tuple.__new__
-        for st, var, raws, refs, strps, consts, rest in segments:
-            if var is not None:
-                name, form, kind, _ = var
-                if kind in (K_UDATA, K_SDATA):
-                    if pos >= end:
-                        raise sec.error(pos - base, "attribute value runs past the end of the unit")
-                    byte = buf[pos]
-                    if byte < 0x80:  # one-byte LEB128, by far the most common
-                        pos += 1
-                        num = byte - 0x80 if kind == K_SDATA and byte & 0x40 else byte
-                    else:
-                        num, nxt = (uleb if kind == K_UDATA else sleb)(buf, pos, end)
-                        if nxt < 0:
-                            raise sec.error(pos - base, "truncated LEB128 attribute value")
-                        pos = nxt
-                    if name not in attrs:
-                        attrs[name] = new(Attribute, (name, form, num, num))
-                elif kind == K_EXPRLOC:
-                    length, nxt = uleb(buf, pos, end)
-                    if nxt < 0:
-                        raise sec.error(pos - base, "truncated block length")
-                    if nxt + length > end:
-                        raise sec.error(nxt - base, f"block of {length} bytes runs past the end of the unit")
-                    pos = nxt + length
-                    if name not in attrs:
-                        block = bytes(buf[nxt:pos])
-                        attrs[name] = new(Attribute, (name, form, block, block))
-                else:
-                    raw, pos, form = self._read(form, 0, pos, end)  # implicit_const is never variable
-                    if name not in attrs:
-                        attrs[name] = new(Attribute, (name, form, self.translate(form, raw), raw))
-                continue
-            # Duplicates of earlier attributes were dropped when the decoder was compiled.
-            if st is None:
-                values: tuple[Any, ...] = ()
-            else:
-                if pos + st.size > end:
+        single = plan.single
+        if single is not None:  # one fixed run: nine DIEs in ten
+            size, decode = single
+            if pos + size > end:
+                raise sec.error(pos - base, "attribute values run past the end of the unit")
+            found: dict[int, AttrValue] = decode(buf, pos, unit_offset, cached, string)
+            return found
+        out: dict[int, AttrValue] = {}
+        for st, size, names, refs, strps, rest, var in plan.segments:
+            if st is not None:
+                if pos + size > end:
                     raise sec.error(pos - base, "attribute values run past the end of the unit")
-                values = st.unpack_from(buf, pos)
-                pos += st.size
-            for name, form, arg in raws:
-                raw = values[arg]
-                attrs[name] = new(Attribute, (name, form, raw, raw))
-            for name, form, arg in refs:
-                raw = values[arg]
-                attrs[name] = new(Attribute, (name, form, unit_offset + raw, raw))
-            for name, form, arg in strps:
-                raw = values[arg]
-                text = strings.get(raw)
-                if text is None:
-                    text = dwarf.string(raw)
-                attrs[name] = new(Attribute, (name, form, text, raw))
-            for name, form, arg in consts:
-                attrs[name] = new(Attribute, (name, form, arg, arg))
-            for name, form, kind, arg in rest:
-                raw = values[arg]
-                if kind == K_FLAG:
-                    attrs[name] = new(Attribute, (name, form, bool(raw), raw))
-                    continue
-                if isinstance(raw, bytes):  # the 3-byte forms
-                    raw = int.from_bytes(raw, "little" if dwarf.little else "big")
-                value = raw if kind == K_U24 else self.translate(form, raw)
-                attrs[name] = new(Attribute, (name, form, value, raw))
-        return attrs
+                vals = st.unpack_from(buf, pos)
+                pos += size
+                out.update(zip(names, vals, strict=True))
+                for name, i in refs:
+                    out[name] = unit_offset + vals[i]
+                for name, i in strps:
+                    off = vals[i]
+                    text = strings.get(off)
+                    out[name] = text if text is not None else dwarf.string(off)
+                for name, form, kind, i in rest:
+                    raw = vals[i]
+                    if kind == K_FLAG:
+                        out[name] = bool(raw)
+                        continue
+                    if isinstance(raw, bytes):  # the 3-byte forms
+                        raw = int.from_bytes(raw, "little" if dwarf.little else "big")
+                    out[name] = raw if kind == K_U24 else self.translate(form, raw)
+                continue
+            assert var is not None
+            name, form, kind, _ = var
+            if kind in (K_UDATA, K_SDATA):
+                if pos >= end:
+                    raise sec.error(pos - base, "attribute value runs past the end of the unit")
+                byte = buf[pos]
+                if byte < 0x80:  # one-byte LEB128, by far the most common
+                    pos += 1
+                    out[name] = byte - 0x80 if kind == K_SDATA and byte & 0x40 else byte
+                else:
+                    num, nxt = (uleb if kind == K_UDATA else sleb)(buf, pos, end)
+                    if nxt < 0:
+                        raise sec.error(pos - base, "truncated LEB128 attribute value")
+                    pos = nxt
+                    out[name] = num
+            elif kind == K_STRING:
+                stop = buf.find(b"\0", pos, end)
+                if stop < 0:
+                    raise sec.error(pos - base, "DW_FORM_string is not NUL-terminated inside its unit")
+                out[name] = buf[pos:stop].decode("utf-8", "surrogateescape")
+                pos = stop + 1
+            elif kind == K_EXPRLOC:
+                length, nxt = uleb(buf, pos, end)
+                if nxt < 0:
+                    raise sec.error(pos - base, "truncated block length")
+                if nxt + length > end:
+                    raise sec.error(nxt - base, f"block of {length} bytes runs past the end of the unit")
+                pos = nxt + length
+                out[name] = bytes(buf[nxt:pos])
+            else:
+                raw, pos, form = self._read(form, 0, pos, end)  # implicit_const is never variable
+                out[name] = self.translate(form, raw)
+        if plan.consts:
+            out.update(plan.consts)
+        if plan.duplicates:
+            out.pop(DUPLICATE, None)
+        return out
 
     def translate(self, form: int, raw: int | bytes | str) -> AttrValue:
         """The meaning of a stored value: strings looked up, references made absolute, flags as bool."""
@@ -531,6 +542,40 @@ ADDR_INDEX_FORMS = frozenset(
     }
 )
 REFERENCE_FORMS = _UNIT_REFS | {DW.DW_FORM_ref_addr, DW.DW_FORM_ref_sig8}
+#: Forms whose stored value ``DIE.attribute`` recovers from the decoded one (numbers, blocks, inline
+#: strings, unit references, flags); the others (string and address offsets or indexes) are read again.
+_STATIC_RAW = frozenset(
+    {
+        DW.DW_FORM_addr,
+        DW.DW_FORM_data1,
+        DW.DW_FORM_data2,
+        DW.DW_FORM_data4,
+        DW.DW_FORM_data8,
+        DW.DW_FORM_data16,
+        DW.DW_FORM_udata,
+        DW.DW_FORM_sdata,
+        DW.DW_FORM_implicit_const,
+        DW.DW_FORM_sec_offset,
+        DW.DW_FORM_loclistx,
+        DW.DW_FORM_rnglistx,
+        DW.DW_FORM_ref_addr,
+        DW.DW_FORM_ref_sig8,
+        DW.DW_FORM_ref_sup4,
+        DW.DW_FORM_ref_sup8,
+        DW.DW_FORM_GNU_ref_alt,
+        DW.DW_FORM_exprloc,
+        DW.DW_FORM_block,
+        DW.DW_FORM_block1,
+        DW.DW_FORM_block2,
+        DW.DW_FORM_block4,
+        DW.DW_FORM_string,
+        DW.DW_FORM_flag,
+        DW.DW_FORM_flag_present,
+    }
+    | _UNIT_REFS
+)
+#: Bits of the DW_FORM_dataN constants, whose sign DWARF leaves to the consumer (DWARF 5 §7.5.6).
+_DATA_BITS = {DW.DW_FORM_data1: 8, DW.DW_FORM_data2: 16, DW.DW_FORM_data4: 32, DW.DW_FORM_data8: 64}
 
 
 def _skip(
@@ -575,14 +620,18 @@ def _skip(
 
 
 class DIE:
-    """A handle on one DIE: its unit and index; attributes are decoded when read."""
+    """A handle on one DIE: its unit and index; attribute values are decoded when first read.
 
-    __slots__ = ("_attrs", "index", "unit")
+    ``values`` is the fast view (``{attribute: decoded value}``, one compiled decode per DIE);
+    ``attribute()`` and ``attributes`` add each value's form and stored number, built on demand.
+    """
+
+    __slots__ = ("_values", "index", "unit")
 
     def __init__(self, unit: Unit, index: int) -> None:
         self.unit = unit
         self.index = index
-        self._attrs: dict[int, Attribute] | None = None
+        self._values: dict[int, AttrValue] | None = None
 
     def __repr__(self) -> str:
         return f"<DIE 0x{self.offset:x} {DW.tag_name(self.tag)} {self.name!r}>"
@@ -607,46 +656,80 @@ class DIE:
         return self.unit._abbrevs[self.index].has_children
 
     @property
+    def values(self) -> dict[int, AttrValue]:
+        """Every attribute's decoded value (first occurrence wins if a producer repeats one); cached."""
+        vals = self._values
+        if vals is None:
+            vals = self._values = self.unit.values(self.index)
+        return vals
+
+    @property
     def attributes(self) -> dict[int, Attribute]:
-        """Every attribute, decoded (first occurrence wins if a producer repeats one)."""
-        if self._attrs is None:
-            self._attrs = self.unit.decode(self.index)
-        return self._attrs
+        """Every attribute as a record with its form and stored value (first occurrence wins).
+
+        Decoded value by value through the generic reader, a second decoder independent of ``values``
+        (the tests hold both to pyelftools); for the values alone, ``values`` is several times cheaper.
+        """
+        unit = self.unit
+        out: dict[int, Attribute] = {}
+        for name, form, raw in unit.raw_values(self.index):
+            if name not in out:
+                out[name] = Attribute(name, form, unit.translate(form, raw), raw)
+        return out
 
     def has(self, attr: int) -> bool:
         return attr in self.unit._abbrevs[self.index].index
 
-    def attribute(self, attr: int) -> Attribute | None:
-        """One attribute, or None. The first query decodes the whole DIE (cheaper than a second scan)."""
-        if attr not in self.unit._abbrevs[self.index].index:
-            return None
-        attrs = self._attrs
-        if attrs is None:
+    def _value(self, attr: int) -> AttrValue | None:
+        """The decoded value of ``attr`` (None if absent), decoding the whole DIE on the first query."""
+        vals = self._values
+        if vals is None:
+            if attr not in self.unit._abbrevs[self.index].index:
+                return None
             try:
-                attrs = self._attrs = self.unit.decode(self.index)
+                vals = self._values = self.unit.values(self.index)
             except FormatError:
                 # Another attribute cannot be decoded (e.g. an addrx of a .dwo opened without its
                 # skeleton): decode just this one, so only a question about the bad value fails.
                 got = self.unit.raw_value(self.index, attr)
-                if got is None:
-                    return None
-                form, raw = got
-                return Attribute(attr, form, self.unit.translate(form, raw), raw)
-        return attrs.get(attr)
+                return None if got is None else self.unit.translate(got[0], got[1])
+        return vals.get(attr)
+
+    def attribute(self, attr: int) -> Attribute | None:
+        """One attribute with its form and stored value, or None."""
+        unit = self.unit
+        a = unit._abbrevs[self.index]
+        at = a.index.get(attr)
+        if at is None:
+            return None
+        form = a.specs[at][1]
+        if form in _STATIC_RAW:  # the stored value follows from the decoded one: no second read
+            value = self._value(attr)
+            assert value is not None
+            raw: int | bytes | str
+            if form in _UNIT_REFS:
+                raw = int(value) - unit.offset
+            elif form in (DW.DW_FORM_flag, DW.DW_FORM_flag_present):
+                raw = int(value)
+            else:
+                raw = value
+            return Attribute(attr, form, value, raw)
+        got = unit.raw_value(self.index, attr)  # string/address indexes and offsets, DW_FORM_indirect
+        if got is None:
+            return None
+        form, stored = got
+        return Attribute(attr, form, unit.translate(form, stored), stored)
 
     def get(self, attr: int, default: AttrValue | None = None) -> AttrValue | None:
         """The decoded value of ``attr``, or ``default``."""
-        attrs = self._attrs  # fast path once decoded: one dict lookup (the converter asks ~4 per DIE)
-        a = attrs.get(attr) if attrs is not None else self.attribute(attr)
-        return default if a is None else a.value
+        vals = self._values  # fast path once decoded: one dict lookup (the converter asks ~4 per DIE)
+        v = vals.get(attr) if vals is not None else self._value(attr)
+        return default if v is None else v
 
     def get_int(self, attr: int) -> int | None:
         """An integer-valued attribute (constant, offset, address); None if absent or not a number."""
-        attrs = self._attrs
-        a = attrs.get(attr) if attrs is not None else self.attribute(attr)
-        if a is None:
-            return None
-        v = a.value
+        vals = self._values
+        v = vals.get(attr) if vals is not None else self._value(attr)
         return v if type(v) is int else None
 
     def get_str(self, attr: int) -> str | None:
@@ -662,28 +745,50 @@ class DIE:
 
     def signed(self, attr: int) -> int | None:
         """A constant read as signed: ``DW_FORM_dataN`` values are sign-extended from their width."""
-        a = self.attribute(attr)
-        if a is None or not isinstance(a.value, int) or isinstance(a.value, bool):
+        a = self.unit._abbrevs[self.index]
+        at = a.index.get(attr)
+        if at is None:
             return None
-        width = {DW.DW_FORM_data1: 8, DW.DW_FORM_data2: 16, DW.DW_FORM_data4: 32, DW.DW_FORM_data8: 64}.get(
-            a.form
-        )
-        v = a.value
+        form = a.specs[at][1]
+        if form == DW.DW_FORM_indirect:
+            rec = self.attribute(attr)
+            if rec is None:
+                return None
+            form = rec.form
+        v = self._value(attr)
+        if type(v) is not int:
+            return None
+        width = _DATA_BITS.get(form)
         if width and v >= 1 << (width - 1):
             v -= 1 << width
         return v
 
+    def form_of(self, attr: int) -> int | None:
+        """The form ``attr`` is stored in (``DW_FORM_indirect`` resolved), or None when absent."""
+        a = self.unit._abbrevs[self.index]
+        at = a.index.get(attr)
+        if at is None:
+            return None
+        form = a.specs[at][1]
+        if form == DW.DW_FORM_indirect:
+            rec = self.attribute(attr)
+            return None if rec is None else rec.form
+        return form
+
     def ref(self, attr: int) -> DIE | None:
         """The DIE a reference attribute points to (any unit, type units by signature)."""
-        a = self.attribute(attr)
-        if a is None or a.form not in REFERENCE_FORMS:
+        form = self.form_of(attr)
+        if form is None or form not in REFERENCE_FORMS:
+            return None
+        v = self._value(attr)
+        if type(v) is not int:
             return None
         dwarf = self.unit.dwarf
-        if a.form == DW.DW_FORM_ref_sig8:
-            return dwarf.type_unit_die(int(a.value))
-        if a.form == DW.DW_FORM_ref_addr:
-            return dwarf.die_at(int(a.value))
-        return dwarf.die_at(int(a.value), types=self.unit.in_types_section)
+        if form == DW.DW_FORM_ref_sig8:
+            return dwarf.type_unit_die(v)
+        if form == DW.DW_FORM_ref_addr:
+            return dwarf.die_at(v)
+        return dwarf.die_at(v, types=self.unit.in_types_section)
 
     # -- tree navigation ------------------------------------------------------------------------------------
     @property
