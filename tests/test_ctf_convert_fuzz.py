@@ -37,10 +37,10 @@ def test_fuzz_convert_mutated_dwarf(
         data[start + pos % size] = value
     path = Path(tmp_path_factory.mktemp("dw")) / "m.o"
     path.write_bytes(bytes(data))
-    started = time.monotonic()
+    started = time.process_time()
     try:
         build(str(path))
     except FormatError as exc:
         assert "\n" not in str(exc)
-    assert time.monotonic() - started < 2.0
+    assert time.process_time() - started < 2.0
     assert path.read_bytes() == bytes(data)

@@ -33,7 +33,7 @@ def _raw(name: str) -> bytes:
 
 
 def _check(data: bytes, path: str = "fuzz.ctf") -> None:
-    start = time.monotonic()
+    start = time.process_time()
     try:
         c = read_container(data, path)
     except FormatError as exc:
@@ -42,7 +42,7 @@ def _check(data: bytes, path: str = "fuzz.ctf") -> None:
         f = CtfFile(path, c, data)
         dump_lines(f, stats=True)
         dump_json(f)
-    assert time.monotonic() - start < 2.0
+    assert time.process_time() - start < 2.0
 
 
 mutation = st.lists(st.tuples(st.integers(0, 1 << 20), st.integers(0, 255)), min_size=1, max_size=8)
@@ -93,7 +93,7 @@ def test_fuzz_in_elf(
         data[base + pos % (len(data) - base)] = value
     path = Path(tmp_path_factory.mktemp("ctf")) / name
     path.write_bytes(bytes(data))
-    start = time.monotonic()
+    start = time.process_time()
     try:
         f = load_ctf(path)
     except FormatError:
@@ -101,4 +101,4 @@ def test_fuzz_in_elf(
     else:
         dump_lines(f, stats=True)
         dump_json(f)
-    assert time.monotonic() - start < 2.0
+    assert time.process_time() - start < 2.0

@@ -78,7 +78,7 @@ def run_cli(argv: list[str]) -> tuple[int, str]:
 @given(edits=mutation, cut=st.one_of(st.none(), st.integers(0, 700)))
 def test_mutated_dof(tmp_path: Path, edits: list[tuple[int, int]], cut: int | None) -> None:
     raw = mutate(sample_dof(), edits, cut)
-    start = time.perf_counter()
+    start = time.process_time()  # CPU: the bound is on our work, not on the neighbours of a loaded machine
     try:
         D.decode(raw, "m.dof")
     except FormatError as exc:
@@ -89,7 +89,7 @@ def test_mutated_dof(tmp_path: Path, edits: list[tuple[int, int]], cut: int | No
     assert code in (0, 2)
     if code == 2:
         assert err.count("\n") == 1 and err.startswith("illumos-rust: ") and "Traceback" not in err
-    assert time.perf_counter() - start < 1.0
+    assert time.process_time() - start < 1.0
 
 
 @pytest.fixture(scope="module")
@@ -123,13 +123,13 @@ def test_mutated_notes_and_records(
     raw = binaries[which[0]]
     lo, hi = section_range(raw, which[1])
     data = mutate(raw, edits, None, lo, hi)
-    start = time.perf_counter()
+    start = time.process_time()  # CPU: the bound is on our work, not on the neighbours of a loaded machine
     try:
         with ElfFile("m.elf", data=data) as elf:
             list_probes(elf)
     except FormatError as exc:
         assert "\n" not in str(exc) and str(exc).startswith("m.elf: ")
-    assert time.perf_counter() - start < 1.0
+    assert time.process_time() - start < 1.0
 
 
 def test_truncated_record_section_is_one_line_exit_2(binaries: dict[str, bytes], tmp_path: Path) -> None:
@@ -188,14 +188,14 @@ D_TOKENS = [
 @given(st.lists(st.sampled_from(D_TOKENS), max_size=60), st.text(max_size=20))
 def test_malformed_provider_files(tokens: list[str], noise: str) -> None:
     text = " ".join(tokens) + noise
-    start = time.perf_counter()
+    start = time.process_time()  # CPU: the bound is on our work, not on the neighbours of a loaded machine
     try:
         parse_provider_text(text, "f.d")
     except ProviderSyntaxError as exc:
         assert "\n" not in str(exc) and str(exc).startswith("f.d:")
         assert 1 <= exc.line <= text.count("\n") + 1
         assert exc.caret().count("\n") == 1
-    assert time.perf_counter() - start < 1.0
+    assert time.process_time() - start < 1.0
 
 
 def test_hostile_provider_file_cli(tmp_path: Path) -> None:
