@@ -298,6 +298,10 @@ _LIBC_USE = re.compile(
 )
 _LIBC_ALIAS = re.compile(r"\b(?:extern\s+crate|use)\s+(?:::)?libc\s+as\s+([A-Za-z_]\w*)")
 _IDENT = re.compile(r"[A-Za-z_]\w*")
+_USE_STMT = re.compile(r"\buse\s[^;]{0,2000};")
+_USE_AS = re.compile(r"\b([A-Za-z_]\w*)\s+as\s+([A-Za-z_]\w*)")
+#: How many call levels the raw-syscall index follows (``a`` calls ``b`` calls ``c`` -> syscall is 2).
+MAX_CALL_DEPTH = 4
 _LOCAL_DEF = re.compile(r"\b(?:fn|const|static|struct|enum|union|type|mod)\s+(?:mut\s+)?([A-Za-z_]\w*)")
 #: Rust keywords (2021 edition, strict and reserved): never libc items, whatever a glob import says.
 _FIELD = re.compile(r"\.\s*([A-Za-z_]\w*)\b(?!\s*[(:])")
@@ -498,6 +502,7 @@ class _Files:
     bodies: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)  # (path, offset) -> range
     _active: dict[tuple[str, str], str] = field(default_factory=dict)
     _syscall_fns: dict[str, tuple[str, int, int, str]] | None = None
+    via: dict[str, str] = field(default_factory=dict)  # indexed name -> call chain to the syscall
 
     def syscall_fns(self) -> dict[str, tuple[str, int, int, str]]:
         """Issue 16 review (3): functions of this crate whose body makes a raw syscall, by name ->
@@ -521,8 +526,50 @@ class _Files:
                         if not src.startswith("//"):
                             out[m.group(1)] = (path, sm.start(), line, src)
                             break
+            if out:
+                self._transitive(out)
             self._syscall_fns = out
         return self._syscall_fns
+
+    def _transitive(self, out: dict[str, tuple[str, int, int, str]]) -> None:
+        """Issue 16 (2): follow calls transitively within the crate, by name and bounded
+        (:data:`MAX_CALL_DEPTH` rounds): a function whose body calls an indexed one is indexed too,
+        pointing at the same syscall, and ``use a::b::name as alias`` makes ``alias`` a name of it.
+        ``via`` keeps the chain (``outer -> inner``) for the message. Only files that name an indexed
+        function are read again, so crates without raw syscalls (nearly all) pay nothing."""
+        via = self.via
+        for name in out:
+            via.setdefault(name, name)
+        texts = [(path, text) for path, (_fs, text) in self.scans.items() if path.endswith(".rs")]
+        for _ in range(MAX_CALL_DEPTH):
+            names = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, out))) + r")\b")
+            added: dict[str, tuple[str, int, int, str]] = {}
+            for _path, text in texts:
+                if names.search(text) is None:
+                    continue
+                for u in _USE_STMT.finditer(text):
+                    for a in _USE_AS.finditer(u.group()):
+                        if a.group(1) in out and a.group(2) not in out and a.group(2) not in added:
+                            added[a.group(2)] = out[a.group(1)]
+                            via[a.group(2)] = (
+                                f"{a.group(2)} (use .. {a.group(1)} as {a.group(2)}) -> {via[a.group(1)]}"
+                            )
+                for m in _FN_DEF.finditer(text):
+                    fname = m.group(1)
+                    if fname in out or fname in added:
+                        continue
+                    try:
+                        hi = scanner.item_range(text, m.end())[1]
+                    except scanner.LexError:
+                        continue
+                    for c in names.finditer(text, m.end(), hi):
+                        if c.group() != fname:
+                            added[fname] = out[c.group()]
+                            via[fname] = f"{fname} -> {via[c.group()]}"
+                            break
+            if not added:
+                return
+            out.update(added)
 
     def calls_syscall_fn(self, text: str, lo: int, hi: int) -> tuple[str, tuple[str, int, int, str]] | None:
         """The first crate function with a raw syscall that ``text[lo:hi]`` calls or names (``use``),
@@ -647,7 +694,7 @@ def check_gate(crate: Crate, site: Site, text: str, files: _Files, ev: Evaluator
     if hit is None and rng is not None:
         reached = files.calls_syscall_fn(text, rng[0], rng[1])
         if reached is not None:
-            call, (cpath, _off, cline, csrc) = reached[0], reached[1]
+            call, (cpath, _off, cline, csrc) = files.via.get(reached[0], reached[0]), reached[1]
             hit = (_rel(crate, cpath), cline, csrc)
     if rng is not None:
         names.update(extern_fns(text, rng[0], rng[1]))
@@ -834,7 +881,18 @@ def _site(
         # per-site judgment only where illumos *loses* what Solaris gets; illumos taking generic code that
         # Solaris avoids is what crates that know illumos do on purpose (it has more APIs than Solaris)
         sibling = _port_sibling(ctx, site, files, text) if knows and direction == "a" else None
-        if knows and (sibling is not None or not gap or inherited or direction == "b"):
+        twin = (
+            _solaris_twin(ctx, ev_a, ev_b, site, files, text)
+            if knows and direction == "b" and gap and not inherited
+            else None
+        )
+        if twin is not None:
+            severity = Severity.WARNING
+            status = (
+                f"crate handles {ctx.port_os} elsewhere, but its Solaris twin at line {twin.line} is a "
+                f"porting gap: when {ctx.port_os} joins that one it must leave this one"
+            )
+        elif knows and (sibling is not None or not gap or inherited or direction == "b"):
             severity = Severity.INFO
             status = (
                 f"deliberate: {sibling}"
@@ -898,6 +956,36 @@ def _same_arms(text: str, site: Site, other: Site) -> bool:
     return not (site.attr_end and _item_key(text, site.attr_end)) and not (
         other.attr_end and _item_key(text, other.attr_end)
     )
+
+
+def _solaris_twin(
+    ctx: Context, ev_a: Evaluator, ev_b: Evaluator, site: Site, files: _Files, text: str
+) -> Site | None:
+    """The Solaris half of a ``#[cfg(any(solaris, X))] {..} #[cfg(not(any(solaris, X)))] {..}`` pair.
+
+    Found by the de-porting experiment (sys-info's ``cpu_num``): in a crate that knows illumos, an
+    exclusion that lets illumos take the generic code is usually deliberate, but not when its twin (a
+    positive list of some of the excluded OSes, in the same block or defining the same item: one arm of
+    the choice this exclusion is the fallback of) is itself a Solaris-only gap
+    with no illumos case of its own: patching the twin alone would give illumos both halves (two tail
+    blocks, or an item defined twice)."""
+    entry = files.scans.get(site.path)
+    if entry is None or site.expr is None:
+        return None
+    oses = {a.value for a in cfgexpr.atoms(site.expr) if a.key == "target_os"}
+    name = oslists.item_name(text, site)
+    for s in entry[0].sites:
+        if s is site or s.expr is None or s.chain is not None or _mentions(s.expr, ctx.port_os):
+            continue
+        if not {a.value for a in cfgexpr.atoms(s.expr) if a.key == "target_os"} <= oses:
+            continue
+        if not _mentions(s.expr, ctx.base_os) or not cfgexpr.divergence(s.expr, ev_a, ev_b).a_only:
+            continue
+        if (_same_arms(text, site, s) or (name is not None and name == oslists.item_name(text, s))) and (
+            _port_sibling(ctx, s, files, text) is None
+        ):
+            return s
+    return None
 
 
 def _port_sibling(ctx: Context, site: Site, files: _Files, text: str) -> str | None:
@@ -1280,12 +1368,13 @@ def _called_syscall(
         return
     seen.add((path, off))
     gate = cfgexpr.to_str(site.decisive) if site.decisive is not None else "?"
+    chain = files.via.get(name, name)
     res.findings.append(
         Finding(
             "port/raw-syscall",
             Severity.ERROR,
             Location(_rel(crate, path), line),
-            f"raw syscall in {name}, which code under cfg({gate}) at {_rel(crate, site.path)}:{site.line} "
+            f"raw syscall in {chain}, which code under cfg({gate}) at {_rel(crate, site.path)}:{site.line} "
             "calls: syscall numbers are private to illumos and differ from Solaris; call the libc wrapper "
             "instead",
             evidence=src,

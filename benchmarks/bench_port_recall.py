@@ -1,0 +1,343 @@
+"""The de-porting experiment (issue 16): does ``port`` find the sites human porters changed?
+
+The historical pre-port trees are kept outside the project, so this is the closest honest substitute on the
+Debian corpus: every crate whose humans already added ``target_os = "illumos"`` is copied with illumos
+taken out again (:mod:`illumos_rust.port.deport`), ``port`` runs on the copies, and for each removed site:
+
+* **reported**: a porting finding (solaris-only, illumos-only, shared-api, probable-gap, raw-syscall)
+  lies on the site's predicate lines in the copy; its class (gap, probable gap, refusal, info);
+* **patched / equivalent**: the patch edits that predicate, and the patched predicate gives
+  x86_64-unknown-illumos the same answer as the humans' original for every assignment of the other
+  (feature, ``test``...) atoms;
+* **unsafe**: every predicate a patch widens (illumos compiles code it did not) is checked by a separate,
+  textual oracle, not by ``port``'s code: the gated item's text, its ``mod``/``include!`` files, for a raw
+  ``syscall``/``SYS_*`` or for a name libc 0.2.139 declares in ``solarish/solaris.rs`` and nowhere else in
+  ``solarish/``. A widening the humans also made (original predicate equivalent for illumos) is "agrees
+  with the humans"; the others are listed for reading.
+
+Bias: the copy is the humans' final structure minus illumos, not the tree they started from, and it removes
+only cfg predicates (not ``solarish`` aliases, build scripts or Cargo.toml tables).
+
+Run: ``python benchmarks/bench_port_recall.py [REGISTRY] [--json OUT]``; prints the per-class table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from typing import Any
+
+from illumos_rust.port import engine, modules, scanner
+from illumos_rust.port.analysis import evaluators
+from illumos_rust.port.cfgexpr import Evaluator, Expr, assignments, parse, unknown_atoms
+from illumos_rust.port.deport import DeportedSite, deport_crate
+
+REGISTRY = os.environ.get("PORT_CORPUS", "/usr/share/cargo/registry")
+PORTING = {
+    "port/solaris-only",
+    "port/illumos-only",
+    "port/shared-api",
+    "port/probable-gap",
+    "port/raw-syscall",
+}
+# libc itself is the definition the checks read, not a consumer being ported; target-lexicon and cfg-expr
+# hold illumos as data (target tables), not as cfg predicates.
+SKIP = re.compile(r"^(libc|target-lexicon|cfg-expr)-\d")
+# A raw syscall: libc's `syscall(..)` function or a `SYS_*` number. Not `syscall!(..)`: that is the
+# wrapper macro of mio/polling/socket2 around an ordinary libc call.
+_SYSCALL = re.compile(r"\bsyscall\s*\(|\bSYS_[A-Za-z0-9_]+")
+# A libc item used: `libc::name`, or a name in a `use libc::{..}` list.
+_LIBC_PATH = re.compile(r"\blibc::([A-Za-z_]\w*)")
+_LIBC_USE = re.compile(r"\buse\s+libc::\{([^}]*)\}")
+_DECL = re.compile(r"\b(?:fn|const|static|struct|type|union|enum)\s+([A-Za-z_]\w*)")
+_IDENT = re.compile(r"\b[A-Za-z_]\w*\b")
+
+
+def candidates(registry: str) -> list[str]:
+    """Crate directories whose Rust sources name ``target_os = "illumos"`` in some cfg."""
+    out = []
+    pat = re.compile(r'target_os\s*=\s*"illumos"')
+    for name in sorted(os.listdir(registry)):
+        root = os.path.join(registry, name)
+        if SKIP.match(name) or not os.path.isdir(root):
+            continue
+        hit = False
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = [d for d in dirnames if not d.startswith(".") and d != "target"]
+            for f in filenames:
+                if f.endswith(".rs"):
+                    try:
+                        with open(os.path.join(dirpath, f), encoding="utf-8", errors="replace") as fh:
+                            if pat.search(fh.read()):
+                                hit = True
+                                break
+                    except OSError:
+                        continue
+            if hit:
+                break
+        if hit:
+            out.append(name)
+    return out
+
+
+def solaris_only_names(registry: str) -> frozenset[str]:
+    """Names libc declares in ``src/unix/solarish/solaris.rs`` and in no other ``solarish`` file: the
+    independent oracle for "a Solaris-only libc item" (textual, not ``port``'s libc index)."""
+    libcs = sorted(d for d in os.listdir(registry) if re.match(r"^libc-0\.2\.\d+$", d))
+    if not libcs:
+        return frozenset()
+    base = os.path.join(registry, libcs[0], "src", "unix", "solarish")
+    names: dict[str, set[str]] = {}
+    for f in os.listdir(base):
+        with open(os.path.join(base, f), encoding="utf-8") as fh:
+            names[f] = set(_DECL.findall(fh.read()))
+    solaris = names.get("solaris.rs", set())
+    others = set().union(*(v for k, v in names.items() if k != "solaris.rs"))
+    return frozenset(solaris - others)
+
+
+def same_for(ev: Evaluator, a: Expr, b: Expr) -> bool:
+    """Do ``a`` and ``b`` agree on target ``ev`` for every assignment of their unknown atoms?"""
+    unknowns = list(dict.fromkeys(unknown_atoms(a, ev.determined) + unknown_atoms(b, ev.determined)))
+    if len(unknowns) > 12:
+        return ev.eval(a) == ev.eval(b)
+    return all(ev.eval(a, s) == ev.eval(b, s) for s in assignments(unknowns))
+
+
+def widens(ev: Evaluator, old: Expr, new: Expr) -> bool:
+    """Is ``new`` true for target ``ev`` in some configuration where ``old`` is not?"""
+    unknowns = list(dict.fromkeys(unknown_atoms(old, ev.determined) + unknown_atoms(new, ev.determined)))
+    if len(unknowns) > 12:
+        return bool(ev.eval(new)) and not ev.eval(old)
+    return any(ev.eval(new, s) and not ev.eval(old, s) for s in assignments(unknowns))
+
+
+def gated_text(path: str, text: str, site: scanner.Site, root: str) -> tuple[str, list[str]]:
+    """The code a site gates and the module/include files it admits (followed recursively)."""
+    if site.body is not None:
+        lo, hi = site.body
+    elif site.kind in ("cfg", "cfg_attr"):
+        lo, hi = scanner.item_range(text, site.attr_end)
+    elif site.kind == "inner-cfg":
+        lo, hi = 0, len(text)
+    else:
+        lo, hi = site.offset, min(len(text), site.offset + 400)
+    files = modules.declared(path, text, lo, hi, site.offset) + modules.included(path, text, lo, hi)
+    if site.kind == "macro-arg":
+        files += modules.macro_modules(path, text, site.attr_end, scanner.group_end(text, site.attr_end - 1))
+
+    def read(p: str) -> str | None:
+        try:
+            with open(p, encoding="utf-8", errors="replace") as fh:
+                return fh.read()
+        except OSError:
+            return None
+
+    reached = modules.follow([(f, path) for f in files], read, within=root) if files else []
+    body = text[lo:hi] + "".join(r.text or "" for r in reached)
+    return body, [os.path.relpath(r.path, root) for r in reached]
+
+
+def measure(registry: str, work: str) -> dict[str, Any]:
+    names = candidates(registry)
+    dep_root = os.path.join(work, "deported")
+    os.makedirs(dep_root)
+    sites: dict[str, list[DeportedSite]] = {}
+    removed_files = 0
+    for name in names:
+        dc = deport_crate(os.path.join(registry, name), os.path.join(dep_root, name))
+        sites[name] = dc.sites
+        removed_files += len(dc.removed_files)
+    t0 = time.perf_counter()
+    report = engine.run_port([dep_root], jobs=2)
+    port_s = time.perf_counter() - t0
+    ev_sol, ev_ill = evaluators(engine.make_context())
+    by_file: dict[str, list[Any]] = defaultdict(list)
+    for f in report.findings:
+        if f.rule in PORTING and f.location.path:
+            by_file[f.location.path].append(f)
+    patched = {p.rel: p for p in report.patches}
+    rescans: dict[str, tuple[list[scanner.Site], list[scanner.Site] | None]] = {}
+
+    def scans(rel: str) -> tuple[list[scanner.Site], list[scanner.Site] | None]:
+        if rel not in rescans:
+            with open(os.path.join(dep_root, rel), encoding="utf-8") as fh:
+                before = scanner.scan_rust(rel, fh.read()).sites
+            p = patched.get(rel)
+            after = scanner.scan_rust(rel, p.new).sites if p is not None else None
+            rescans[rel] = (before, after)
+        return rescans[rel]
+
+    rows: list[dict[str, Any]] = []
+    for name, recs in sites.items():
+        for rec in recs:
+            rel = os.path.join(name, rec.path)
+            row: dict[str, Any] = {
+                "crate": name,
+                "path": rec.path,
+                "line": rec.pred_line,
+                "kind": rec.kind,
+                "action": rec.action,
+                "shape": rec.shape + (" (module)" if rec.module else ""),
+                "original": rec.original,
+                "deported": rec.new,
+                "found": None,
+                "patched": False,
+                "equivalent": False,
+            }
+            rows.append(row)
+            if rec.action != "rewrite":
+                continue
+            hits = [
+                f
+                for f in by_file.get(rel, [])
+                if rec.line <= (f.location.line or 0) <= rec.end_line
+                or (f.properties.get("attribute_lines") or [0])[0] == rec.line
+            ]
+            if hits:
+                order = ["gap", "probable gap", "refusal", "info", None]
+                best = min(hits, key=lambda f: order.index(f.properties.get("class")))
+                row["found"] = best.properties.get("class") or best.rule
+                row["rule"] = best.rule
+            before, after = scans(rel)
+            idx = next((i for i, s in enumerate(before) if s.offset == rec.new_offset), None)
+            if after is None or idx is None or len(after) != len(before) or after[idx].expr is None:
+                continue
+            new_expr = after[idx].expr
+            old_expr = before[idx].expr
+            if new_expr is None or old_expr is None or new_expr == old_expr:
+                continue
+            row["patched"] = True
+            row["patched_to"] = after[idx].text
+            row["equivalent"] = same_for(ev_ill, new_expr, parse(rec.original)) and same_for(
+                ev_sol, new_expr, parse(rec.original)
+            )
+    unsafe_rows = check_widenings(registry, dep_root, report, sites, ev_ill)
+    return {
+        "crates": names,
+        "deported_sites": sum(len(v) for v in sites.values()),
+        "removed_module_files": removed_files,
+        "port_seconds": round(port_s, 2),
+        "patched_files": len(report.patches),
+        "rows": rows,
+        "widenings": unsafe_rows,
+    }
+
+
+def check_widenings(
+    registry: str, dep_root: str, report: Any, sites: dict[str, list[DeportedSite]], ev_ill: Evaluator
+) -> list[dict[str, Any]]:
+    """Every predicate a patch widens for illumos, checked by the textual oracle (see module docstring)."""
+    bad_names = solaris_only_names(registry)
+    originals = {(n, r.path, r.new_offset): r for n, recs in sites.items() for r in recs}
+    out: list[dict[str, Any]] = []
+    for p in report.patches:
+        if not p.rel.endswith(".rs"):
+            continue
+        before = scanner.scan_rust(p.rel, p.old).sites
+        after = scanner.scan_rust(p.rel, p.new).sites
+        if len(before) != len(after):
+            out.append({"file": p.rel, "unsafe": None, "why": "site count changed: not checked"})
+            continue
+        crate = p.rel.split(os.sep, 1)[0]
+        for b, a in zip(before, after, strict=True):
+            if b.expr is None or a.expr is None or b.expr == a.expr or not widens(ev_ill, b.expr, a.expr):
+                continue
+            body, files = gated_text(os.path.join(dep_root, p.rel), p.old, b, os.path.join(dep_root, crate))
+            syscalls = sorted(set(_SYSCALL.findall(body)))
+            used = set(_LIBC_PATH.findall(body))
+            for group in _LIBC_USE.findall(p.old):
+                used |= set(_IDENT.findall(group)) & set(_IDENT.findall(body))
+            solaris_only = sorted(bad_names & used)
+            rec = originals.get((crate, os.path.relpath(p.rel, crate), b.offset))
+            human = rec is not None and same_for(ev_ill, a.expr, parse(rec.original))
+            out.append(
+                {
+                    "file": p.rel,
+                    "line": b.line,
+                    "from": b.text,
+                    "to": a.text,
+                    "module_files": files,
+                    "syscalls": syscalls,
+                    "solaris_only": solaris_only,
+                    "humans_agree": human,
+                    "unsafe": bool(syscalls or solaris_only),
+                }
+            )
+    return out
+
+
+def tables(result: dict[str, Any]) -> str:
+    rows = result["rows"]
+    lines = [
+        f"{len(result['crates'])} crates with illumos cfgs ({', '.join(result['crates'])})",
+        f"{result['deported_sites']} sites de-ported, {result['removed_module_files']} module files removed; "
+        f"port on the copies: {result['port_seconds']} s, {result['patched_files']} files patched",
+        "",
+        "| pattern (de-ported predicate) | sites | reported | gap | probable gap | refusal | info "
+        "| patched | same as humans |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        groups[r["shape"] if r["action"] == "rewrite" else f"{r['shape']} ({r['action']})"].append(r)
+    total: Counter[str] = Counter()
+    for key in sorted(groups, key=lambda k: -len(groups[k])):
+        g = groups[key]
+        c = Counter(r["found"] for r in g)
+        vals = {
+            "sites": len(g),
+            "reported": sum(1 for r in g if r["found"]),
+            "gap": c["gap"],
+            "probable gap": c["probable gap"],
+            "refusal": c["refusal"],
+            "info": c["info"],
+            "patched": sum(r["patched"] for r in g),
+            "same": sum(r["equivalent"] for r in g),
+        }
+        total.update(vals)
+        lines.append(f"| {key} | " + " | ".join(str(v) for v in vals.values()) + " |")
+    lines.append("| **all** | " + " | ".join(str(total[k]) for k in vals) + " |")
+    w = result["widenings"]
+    lines += [
+        "",
+        f"patches widening a gate for illumos: {len(w)}; humans made the same widening: "
+        f"{sum(1 for x in w if x.get('humans_agree'))}; unsafe by the textual oracle: "
+        f"{sum(1 for x in w if x.get('unsafe'))}",
+    ]
+    for x in w:
+        if x.get("unsafe") or not x.get("humans_agree"):
+            lines.append(
+                f"  {x['file']}:{x.get('line')}: {x.get('from')} -> {x.get('to')}"
+                f" syscalls={x.get('syscalls')} solaris_only={x.get('solaris_only')}"
+                f" humans_agree={x.get('humans_agree')}"
+            )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    ap.add_argument("registry", nargs="?", default=REGISTRY)
+    ap.add_argument("--json", help="write every row here")
+    args = ap.parse_args()
+    if not os.path.isdir(args.registry) or not os.listdir(args.registry):
+        print(f"bench_port_recall: {args.registry} is empty; run `make corpus` first (skipped)")
+        return 0
+    with tempfile.TemporaryDirectory(prefix="port-recall-") as work:
+        result = measure(args.registry, work)
+    print(tables(result))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(result, fh, indent=1)
+    unsafe = sum(1 for x in result["widenings"] if x.get("unsafe"))
+    return 1 if unsafe else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
