@@ -101,8 +101,8 @@ class DeportedSite:
     ``action``: ``rewrite`` (predicate still there, ``new`` is its text), ``drop-cfg`` (the cfg became
     always-true and was deleted), ``drop-item`` (illumos-only item deleted),
     ``drop-branch``/``disable-branch`` (illumos-only ``cfg_if!`` branch). Lines are 1-based in the
-    de-ported file: ``line`` where the attribute/macro starts, ``pred_line``..``end_line`` the predicate (a finding at the site lies there);
-    for deletions, the line where the deleted text was.
+    de-ported file: ``line`` where the attribute/macro starts, ``pred_line``..``end_line`` the
+    predicate (a finding at the site lies there); for deletions, the line where the deleted text was.
     """
 
     path: str  # relative to the crate root
