@@ -167,6 +167,7 @@ def scan(
     )
 
     done: set[tuple[str, int]] = set()
+    elf_done: dict[str, list[Site]] = {}  # ELF link-section sites reported, per file
     for path, (fs, text) in list(files.scans.items()):
         if path.endswith(".toml") or "target_os" not in text:
             continue
@@ -202,6 +203,11 @@ def scan(
                     elf = attrs is not None and bool(_ELF_SECTION.search(text, site.attr_end, attrs.end()))
                 if site.kind == "cfg_attr" and not elf:
                     continue  # cfg_attr(.., doc = ..) and the like gate no code
+                if elf and any(_attr_run(text, site, other) for other in elf_done.get(path, [])):
+                    # ctor's one-OS-per-line `#[cfg_attr(target_os = "x", link_section = ".init_array")]`
+                    # run: illumos joins one line of it, not every line (duplicate attributes)
+                    done.add((path, site.offset))
+                    continue
                 apis = _apis_used(text, site)
                 broad = len(oses & UNIX_OSES) >= 3 and bool(oses & BSD)
                 if not apis and not elf and not broad:
@@ -293,6 +299,8 @@ def scan(
                         props["construct"] = "compile_error! guard"
                 props["confidence"] = confidence
                 res.findings.append(Finding(rule, Severity.WARNING, loc, message, evidence, "", props))
+                if elf and refused is None:
+                    elf_done.setdefault(path, []).append(site)
                 lines = ", ".join(str(t.line) for t in group)
                 res.candidates.append(
                     Candidate(
@@ -319,6 +327,15 @@ def scan(
                     )
                 )
     return done
+
+
+def _attr_run(text: str, site: Site, other: Site) -> bool:
+    """Are both attributes of one unbroken run of attribute lines (the same item's attributes)?"""
+    lo, hi = sorted((site.line, other.line))
+    if hi - lo > 32:
+        return False
+    lines = text.splitlines()[lo - 1 : hi]
+    return len(lines) == hi - lo + 1 and all(ln.lstrip().startswith("#") for ln in lines)
 
 
 #: More same-list sites than this in one file is a platform layer, not a forgotten OS: no patch.
