@@ -167,7 +167,8 @@ def test_mio_waker_two_lists_refused(tmp_path: Path) -> None:
 
 def test_termios_solaris_module_table(tmp_path: Path) -> None:
     """termios 0.3.3 `os/mod.rs`: the humans gave illumos its own module; the copy has only the Solaris
-    rows, which port finds (lines 10 and 19 of the copy, as in the original: the illumos rows came after them) and points at the Solaris module instead."""
+    rows, which port finds (lines 10 and 19 of the copy, as in the original: the illumos rows
+    came after them) and points at the Solaris module instead."""
     crate = _deported(tmp_path, "termios-0.3.3")
     run = _port(crate, tmp_path)
     for line in (10, 19):
