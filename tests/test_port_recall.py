@@ -318,3 +318,43 @@ def test_elf_section_run_gets_illumos_once(tmp_path: Path) -> None:
         '-#[cfg_attr(target_os = "linux", link_section = ".init_array")]',
         '+#[cfg_attr(any(target_os = "linux", target_os = "illumos"), link_section = ".init_array")]',
     ]
+
+
+def test_shared_api_in_gated_module_file(tmp_path: Path) -> None:
+    """De-ported mio's selector: `#[cfg(any(android, linux, redox))] mod epoll;` and the `use` of it.
+    The epoll calls are in `epoll.rs`, not next to the cfg; the gate admits that file, so its APIs are
+    the evidence. Both sites of the list move together (illumos has epoll_* since 2018, libc 0.2.37)."""
+    _libc()
+    crate = _crate(
+        tmp_path,
+        "selector",
+        {
+            "src/lib.rs": """
+            #[cfg(any(target_os = "android", target_os = "linux", target_os = "redox"))]
+            mod epoll;
+
+            #[cfg(any(target_os = "android", target_os = "linux", target_os = "redox"))]
+            pub use self::epoll::Selector;
+            """,
+            "src/epoll.rs": """
+            pub struct Selector(i32);
+            impl Selector {
+                pub fn new() -> Selector {
+                    Selector(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })
+                }
+            }
+            """,
+        },
+    )
+    run = _port(crate, tmp_path)
+    f = run.at("port/shared-api", "src/lib.rs", 1)
+    assert f["properties"]["class"] == "gap"
+    assert f["properties"]["apis"] == [
+        "epoll_create1"
+    ]  # the table row (shared_apis.tsv); EPOLL_CLOEXEC has none
+    assert f["fix"].endswith("module files followed: src/epoll.rs")
+    old = '#[cfg(any(target_os = "android", target_os = "linux", target_os = "redox"))]'
+    new = (
+        '#[cfg(any(target_os = "android", target_os = "linux", target_os = "redox", target_os = "illumos"))]'
+    )
+    assert run.changed_lines() == [f"-{old}", f"+{new}", f"-{old}", f"+{new}"]

@@ -208,7 +208,7 @@ def scan(
                     # run: illumos joins one line of it, not every line (duplicate attributes)
                     done.add((path, site.offset))
                     continue
-                apis = _apis_used(text, site)
+                apis = _apis_used(text, site) or _module_apis(text, site, files)
                 broad = len(oses & UNIX_OSES) >= 3 and bool(oses & BSD)
                 if not apis and not elf and not broad:
                     continue
@@ -471,6 +471,25 @@ def _apis_used(text: str, site: Site) -> list[str]:
     names = set(libc_names(text, text[rng[0] : rng[1]])[0])
     names.update(n for _o, n in shared_apis.wrapper_uses(text, rng[0], rng[1]))
     names.update(extern_fns(text, rng[0], rng[1]))  # `extern "C" { fn accept4(..); }` of the crate's own
+    return sorted(n for n in names if n in table and table[n].strong)
+
+
+def _module_apis(text: str, site: Site, files: _Files) -> list[str]:
+    """Shared APIs used in the module files a ``#[cfg(list)] mod x;`` admits (de-ported mio:
+    ``#[cfg(any(android, linux, redox))] mod epoll;``, whose ``epoll.rs`` calls ``epoll_create1``). The
+    gate decides that whole file, so its APIs are the gate's evidence as much as inline code is."""
+    from .analysis import _gate_modules, extern_fns, libc_names
+
+    if site.kind != "cfg" or "mod" not in text[site.attr_end : site.attr_end + 200]:
+        return []
+    table = shared_apis.by_name()
+    names: set[str] = set()
+    for r in _gate_modules(site, text, files):
+        if r.text is None or not _mentions_api(r.text):
+            continue
+        names.update(libc_names(r.text, r.text)[0])
+        names.update(n for _o, n in shared_apis.wrapper_uses(r.text))
+        names.update(extern_fns(r.text))
     return sorted(n for n in names if n in table and table[n].strong)
 
 
