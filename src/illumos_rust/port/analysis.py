@@ -551,6 +551,7 @@ class _Files:
         renames: dict[int, list[tuple[str, str]]] = {}
         idents: dict[int, list[tuple[int, str]]] = {}
         ends: dict[tuple[int, int], int] = {}  # (text, fn offset) -> end of the fn item
+        wanted: set[str] | None = None
         for _ in range(MAX_CALL_DEPTH):
             added: dict[str, tuple[str, int, int, str]] = {}
             few = None
@@ -560,8 +561,13 @@ class _Files:
                 if few is not None:
                     occ = [(m.start(), m.group()) for m in few.finditer(text)]
                 else:
+                    if wanted is None:  # names that can ever join the index: fns and renames
+                        wanted = {n for t in texts for n in _FN_DEF.findall(t)}
+                        wanted |= {a.group(2) for t in texts if " as " in t for a in _USE_AS.finditer(t)}
                     if ti not in idents:
-                        idents[ti] = [(m.start(), m.group()) for m in _IDENT.finditer(text)]
+                        idents[ti] = [
+                            (m.start(), m.group()) for m in _IDENT.finditer(text) if m.group() in wanted
+                        ]
                     occ = [(pos, name) for pos, name in idents[ti] if name in out]
                 if not occ:
                     continue
