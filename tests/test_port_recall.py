@@ -358,3 +358,51 @@ def test_shared_api_in_gated_module_file(tmp_path: Path) -> None:
         '#[cfg(any(target_os = "android", target_os = "linux", target_os = "redox", target_os = "illumos"))]'
     )
     assert run.changed_lines() == [f"-{old}", f"+{new}", f"-{old}", f"+{new}"]
+
+
+def test_call_index_skips_syscalls_neither_target_compiles(tmp_path: Path) -> None:
+    """rustix's shape: an android-only `preadv64` fallback makes a raw syscall, and the Solaris gate calls
+    a `preadv64` too (by name the index cannot tell them apart). Neither Solaris nor illumos compiles
+    the android one, so it is not evidence; a Solaris-only syscall function (rand#637) still is."""
+    _libc()
+    crate = _crate(
+        tmp_path,
+        "pv",
+        {
+            "src/lib.rs": """
+            #[cfg(target_os = "android")]
+            mod pv {
+                pub unsafe fn preadv64(fd: i32) -> i64 {
+                    libc::syscall(libc::SYS_preadv, fd)
+                }
+            }
+
+            #[cfg(target_os = "solaris")]
+            unsafe fn raw_random() -> i64 {
+                libc::syscall(libc::SYS_getrandom, 0)
+            }
+
+            #[cfg(target_os = "solaris")]
+            pub fn read(fd: i32) -> i32 {
+                preadv64(fd)
+            }
+
+            #[cfg(target_os = "solaris")]
+            pub fn random() -> i64 {
+                unsafe { raw_random() }
+            }
+
+            fn preadv64(fd: i32) -> i32 {
+                fd
+            }
+            """
+        },
+    )
+    run = _port(crate, tmp_path)
+    assert run.at("port/solaris-only", "src/lib.rs", 13)["properties"]["class"] == "gap"
+    assert run.at("port/solaris-only", "src/lib.rs", 18)["properties"]["class"] == "refusal"
+    assert run.at("port/solaris-only", "src/lib.rs", 8)["properties"]["class"] == "refusal"
+    assert run.changed_lines() == [
+        '-#[cfg(target_os = "solaris")]',
+        '+#[cfg(any(target_os = "solaris", target_os = "illumos"))]',
+    ]

@@ -503,6 +503,8 @@ class _Files:
     _active: dict[tuple[str, str], str] = field(default_factory=dict)
     _syscall_fns: dict[str, tuple[str, int, int, str]] | None = None
     via: dict[str, str] = field(default_factory=dict)  # indexed name -> call chain to the syscall
+    #: Both targets: a syscall in code neither compiles (its own cfgs are false for both) is not indexed.
+    evs: tuple[Evaluator, ...] = ()
 
     def syscall_fns(self) -> dict[str, tuple[str, int, int, str]]:
         """Issue 16 review (3): functions of this crate whose body makes a raw syscall, by name ->
@@ -523,7 +525,13 @@ class _Files:
                         continue
                     if "{" not in text[m.end() : hi]:
                         continue  # a declaration (`extern { fn syscall(..); }`), not a body
+                    # a syscall in code that neither target compiles (rustix's android-only preadv64
+                    # shares its name with the libc one) cannot be reached from a gate port widens;
+                    # one under a Solaris-only cfg can (rand#637): that one stays in the index
+                    acts = [self.active(path, ev) for ev in self.evs] or [text]
                     for sm in _SYSCALL.finditer(text, lo, hi):
+                        if all(act[sm.start()] != text[sm.start()] for act in acts):
+                            continue
                         line, src = _line_of(text, sm.start())
                         if not src.startswith("//"):
                             out[m.group(1)] = (path, sm.start(), line, src)
@@ -806,6 +814,7 @@ def analyze_crate(crate: Crate, ctx: Context) -> CrateResult:
     )
     res.knows_port = knows
     files = _Files({fs.path: (fs, text) for fs, text in scans}, crate.root)
+    files.evs = (ev_a, ev_b)
     for fs, text in scans:
         for site in fs.sites:
             stats["sites"] = stats.get("sites", 0) + 1
