@@ -5,7 +5,8 @@ Debian corpus: every crate whose humans already added ``target_os = "illumos"`` 
 taken out again (:mod:`illumos_rust.port.deport`), ``port`` runs on the copies, and for each removed site:
 
 * **reported**: a porting finding (solaris-only, illumos-only, shared-api, probable-gap, raw-syscall)
-  lies on the site's predicate lines in the copy; its class (gap, probable gap, refusal, info);
+  lies on the site's predicate lines in the copy, or is a same-OS-list group finding that lists the
+  site's line; its class (gap, probable gap, refusal, info);
 * **patched / equivalent**: the patch edits that predicate, and the patched predicate gives
   x86_64-unknown-illumos the same answer as the humans' original for every assignment of the other
   (feature, ``test``...) atoms;
@@ -199,6 +200,8 @@ def measure(registry: str, work: str) -> dict[str, Any]:
                 for f in by_file.get(rel, [])
                 if rec.line <= (f.location.line or 0) <= rec.end_line
                 or (f.properties.get("attribute_lines") or [0])[0] == rec.line
+                # a same-OS-list group is one finding naming every line of the group
+                or rec.line in (f.properties.get("same_list_sites") or ())
             ]
             if hits:
                 order = ["gap", "probable gap", "refusal", "info", None]
@@ -304,6 +307,18 @@ def tables(result: dict[str, Any]) -> str:
         total.update(vals)
         lines.append(f"| {key} | " + " | ".join(str(v) for v in vals.values()) + " |")
     lines.append("| **all** | " + " | ".join(str(total[k]) for k in vals) + " |")
+    lines += ["", "| crate | sites | reported | patched as the humans did |", "|---|---|---|---|"]
+    per: dict[str, Counter[str]] = defaultdict(Counter)
+    for r in rows:
+        c = per[r["crate"]]
+        c["sites"] += 1
+        c["reported"] += bool(r["found"])
+        c["same"] += bool(r["equivalent"])
+    for crate in sorted(per, key=lambda k: -per[k]["sites"]):
+        c = per[crate]
+        lines.append(f"| {crate} | {c['sites']} | {c['reported']} | {c['same']} |")
+    share = [per[k]["reported"] / per[k]["sites"] for k in per]
+    lines.append(f"mean per-crate recall: {sum(share) / len(share):.0%} over {len(share)} crates")
     w = result["widenings"]
     lines += [
         "",
