@@ -11,11 +11,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import require_tool
 from illumos_rust.port import engine
@@ -406,3 +409,35 @@ def test_call_index_skips_syscalls_neither_target_compiles(tmp_path: Path) -> No
         '-#[cfg(target_os = "solaris")]',
         '+#[cfg(any(target_os = "solaris", target_os = "illumos"))]',
     ]
+
+
+_PIECES = st.sampled_from(
+    [
+        '#[cfg(target_os = "illumos")]',
+        '#[cfg(any(target_os = "solaris", target_os = "illumos"))]',
+        '#[cfg(not(target_os = "illumos"))]',
+        'cfg_if::cfg_if! { if #[cfg(target_os = "illumos")] {',
+        "} else {",
+        "fn f() {}",
+        "mod m;",
+        'cfg!(target_os = "illumos")',
+        "{",
+        "}",
+        "(",
+        '"',
+        "/*",
+        "\n",
+        ";",
+    ]
+)
+
+
+@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "200")), deadline=None)
+@given(st.lists(_PIECES, max_size=30))
+def test_deport_text_fuzz_never_raises_and_removes_illumos(pieces: list[str]) -> None:
+    """Any text: no exception; and whatever the scanner saw as an illumos cfg is gone from the copy."""
+    text = " ".join(pieces)
+    out = deport_text("/nonexistent/src/lib.rs", text)
+    if out.sites:
+        again = deport_text("/nonexistent/src/lib.rs", out.text)
+        assert not again.sites, (text, out.text)

@@ -148,7 +148,15 @@ def _branch_end(text: str, site: Site) -> int | None:
 
 
 def deport_text(path: str, text: str, os_name: str = "illumos") -> DeportedFile:
-    """The de-ported text of one ``.rs`` file and the sites that changed (see the module docstring)."""
+    """The de-ported text of one ``.rs`` file and the sites that changed (see the module docstring).
+    A file the scanner cannot take apart comes back unchanged, with no sites."""
+    try:
+        return _deport_text(path, text, os_name)
+    except scanner.LexError:
+        return DeportedFile(text)
+
+
+def _deport_text(path: str, text: str, os_name: str) -> DeportedFile:
     fs = scanner.scan_rust(path, text)
     if fs.error:
         return DeportedFile(text)
