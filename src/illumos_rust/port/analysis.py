@@ -516,26 +516,37 @@ class _Files:
             for path, (_fs, text) in list(self.scans.items()):
                 if not path.endswith(".rs") or ("syscall" not in text and "SYS_" not in text):
                     continue
-                for m in _FN_DEF.finditer(text):
-                    if m.group(1) in out:
+                hits = list(_SYSCALL.finditer(text))
+                if not hits:
+                    continue
+                found = [(m.start(), m.end(), m.group(1)) for m in _FN_DEF.finditer(text)]
+                starts = [f[0] for f in found]
+                ranges: dict[int, int] = {}  # fn index -> end of its item (computed on demand)
+                # a syscall-making function's `{` body holds the syscall (a declaration such as
+                # `extern { fn syscall(..); }` does not). A syscall in code that neither target
+                # compiles (rustix's android-only `preadv64`, same name as the libc one) cannot be
+                # reached from a gate port widens; one under a Solaris-only cfg can (rand#637)
+                acts = [self.active(path, ev) for ev in self.evs] or [text]
+                for sm in hits:
+                    if all(act[sm.start()] != text[sm.start()] for act in acts):
                         continue
-                    try:
-                        lo, hi = scanner.item_range(text, m.start())
-                    except scanner.LexError:
+                    line, src = _line_of(text, sm.start())
+                    if src.startswith("//"):
                         continue
-                    if "{" not in text[m.end() : hi]:
-                        continue  # a declaration (`extern { fn syscall(..); }`), not a body
-                    # a syscall in code that neither target compiles (rustix's android-only preadv64
-                    # shares its name with the libc one) cannot be reached from a gate port widens;
-                    # one under a Solaris-only cfg can (rand#637): that one stays in the index
-                    acts = [self.active(path, ev) for ev in self.evs] or [text]
-                    for sm in _SYSCALL.finditer(text, lo, hi):
-                        if all(act[sm.start()] != text[sm.start()] for act in acts):
-                            continue
-                        line, src = _line_of(text, sm.start())
-                        if not src.startswith("//"):
-                            out[m.group(1)] = (path, sm.start(), line, src)
+                    # the fn defined last before the syscall, and the fns enclosing that one, as long
+                    # as they enclose the syscall (item ranges only for these: a file's other fns cost
+                    # nothing, where every fn of every syscall-mentioning file used to be measured)
+                    k = bisect.bisect_right(starts, sm.start()) - 1
+                    while k >= 0:
+                        if k not in ranges:
+                            try:
+                                ranges[k] = scanner.item_range(text, found[k][0])[1]
+                            except scanner.LexError:
+                                ranges[k] = found[k][0]
+                        if sm.start() >= ranges[k] or "{" not in text[found[k][1] : sm.start()]:
                             break
+                        out.setdefault(found[k][2], (path, sm.start(), line, src))
+                        k -= 1
             if out:
                 self._transitive(out)
             self._syscall_fns = out
