@@ -28,9 +28,12 @@ import argparse
 import json
 import os
 import re
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from collections import Counter, defaultdict
 from typing import Any
 
@@ -227,7 +230,10 @@ def measure(registry: str, work: str) -> dict[str, Any]:
                 ev_sol, new_expr, parse(rec.original)
             )
     unsafe_rows = check_widenings(registry, dep_root, report, sites, ev_ill)
+    applied, parse_failures = apply_and_parse(work, dep_root, report.diff())
     return {
+        "patch_applies": applied,
+        "parse_failures": parse_failures,
         "crates": names,
         "deported_sites": sum(len(v) for v in sites.values()),
         "removed_module_files": removed_files,
@@ -236,6 +242,31 @@ def measure(registry: str, work: str) -> dict[str, Any]:
         "rows": rows,
         "widenings": unsafe_rows,
     }
+
+
+def apply_and_parse(work: str, dep_root: str, diff: str) -> tuple[bool, list[str]]:
+    """The patch on the copies applies with ``patch -p1``, and every patched ``.rs`` file still parses
+    (``rustc -Zparse-crate-root-only`` at the crate's edition): the same checks as port_corpus_check."""
+    patched = os.path.join(work, "patched")
+    shutil.copytree(dep_root, patched, symlinks=True)
+    proc = subprocess.run(["patch", "-p1", "-s"], input=diff, text=True, cwd=patched, capture_output=True)
+    if proc.returncode != 0:
+        return False, [proc.stdout[-400:] + proc.stderr[-400:]]
+    bad = []
+    for rel in re.findall(r"(?m)^\+\+\+ b/(\S+\.rs)$", diff):
+        crate = rel.split("/", 1)[0]
+        with open(os.path.join(patched, crate, "Cargo.toml"), "rb") as fh:
+            edition = str(tomllib.load(fh).get("package", {}).get("edition", "2015"))
+        r = subprocess.run(
+            ["rustc", "-Zparse-crate-root-only", "--edition", edition, "--crate-type", "lib", rel],
+            cwd=patched,
+            env={**os.environ, "RUSTC_BOOTSTRAP": "1"},
+            capture_output=True,
+            text=True,
+        )
+        if r.returncode != 0:
+            bad.append(f"{rel}: {r.stderr.strip().splitlines()[0] if r.stderr.strip() else r.returncode}")
+    return True, bad
 
 
 def check_widenings(
@@ -330,6 +361,10 @@ def tables(result: dict[str, Any]) -> str:
         lines.append(f"| {crate} | {c['sites']} | {c['reported']} | {c['same']} |")
     share = [per[k]["reported"] / per[k]["sites"] for k in per]
     lines.append(f"mean per-crate recall: {sum(share) / len(share):.0%} over {len(share)} crates")
+    lines.append(
+        f"patch on the copies: {'applies' if result['patch_applies'] else 'DOES NOT APPLY'} with patch -p1; "
+        f"patched .rs files that no longer parse: {len(result['parse_failures'])} {result['parse_failures']}"
+    )
     w = result["widenings"]
     lines += [
         "",
@@ -362,7 +397,7 @@ def main() -> int:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(result, fh, indent=1)
     unsafe = sum(1 for x in result["widenings"] if x.get("unsafe"))
-    return 1 if unsafe else 0
+    return 1 if unsafe or not result["patch_applies"] or result["parse_failures"] else 0
 
 
 if __name__ == "__main__":
