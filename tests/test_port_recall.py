@@ -441,3 +441,63 @@ def test_deport_text_fuzz_never_raises_and_removes_illumos(pieces: list[str]) ->
     if out.sites:
         again = deport_text("/nonexistent/src/lib.rs", out.text)
         assert not again.sites, (text, out.text)
+
+
+def test_shared_api_as_bare_libc_bitflags_entry(tmp_path: Path) -> None:
+    """De-ported nix `SockFlag`: `#[cfg(any(android, freebsd, linux))] SOCK_NONBLOCK;` inside
+    `libc_bitflags!` names `libc::SOCK_NONBLOCK` (the macro expands the bare entry to it), which illumos
+    has since libc 0.2.66 (shared_apis.tsv). The humans put illumos in that list."""
+    _libc()
+    crate = _crate(
+        tmp_path,
+        "flags",
+        {
+            "src/lib.rs": """
+            libc_bitflags! {
+                pub struct SockFlag: c_int {
+                    #[cfg(any(target_os = "android", target_os = "freebsd", target_os = "linux"))]
+                    SOCK_NONBLOCK;
+                }
+            }
+            """
+        },
+    )
+    run = _port(crate, tmp_path)
+    f = run.at("port/shared-api", "src/lib.rs", 3)
+    assert (f["properties"]["class"], f["properties"]["apis"]) == ("gap", ["SOCK_NONBLOCK"])
+    old = '        #[cfg(any(target_os = "android", target_os = "freebsd", target_os = "linux"))]'
+    new = old.replace('"freebsd", ', '"freebsd", target_os = "illumos", ')
+    assert new.count("illumos") == 1
+    assert run.changed_lines() == [f"-{old}", f"+{new}"]
+
+
+def test_bitflags_entry_missing_for_illumos_blocks_the_group(tmp_path: Path) -> None:
+    """The same list also gates `MSG_CMSG_CLOEXEC;`, which libc 0.2.139 does not declare for illumos
+    (`grep MSG_CMSG_CLOEXEC src/unix/solarish/` finds nothing): moving the list together would not
+    compile, so the group is refused and says which item is missing."""
+    _libc()
+    crate = _crate(
+        tmp_path,
+        "flags2",
+        {
+            "src/lib.rs": """
+            libc_bitflags! {
+                pub struct SockFlag: c_int {
+                    #[cfg(any(target_os = "android", target_os = "freebsd", target_os = "linux"))]
+                    SOCK_NONBLOCK;
+                }
+            }
+            libc_bitflags! {
+                pub struct MsgFlags: c_int {
+                    #[cfg(any(target_os = "android", target_os = "freebsd", target_os = "linux"))]
+                    MSG_CMSG_CLOEXEC;
+                }
+            }
+            """
+        },
+    )
+    run = _port(crate, tmp_path)
+    f = run.at("port/shared-api", "src/lib.rs", 3)
+    assert f["properties"]["class"] == "refusal"
+    assert "MSG_CMSG_CLOEXEC" in f["fix"]
+    assert run.diff == ""

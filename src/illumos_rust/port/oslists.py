@@ -157,6 +157,7 @@ def scan(
     from .analysis import (
         Candidate,
         _add_os_edits,
+        _bitflag,
         _gate_range,
         _port_sibling,
         _predicate_location,
@@ -247,6 +248,11 @@ def scan(
                     rng = _gate_range(twin, text)
                     if rng is not None:
                         needs |= libc_names(text, text[rng[0] : rng[1]])[0]
+                        # a bare `libc_bitflags!` entry is a libc item too (nix's MSG_CMSG_CLOEXEC
+                        # shares SOCK_NONBLOCK's OS list but is not declared for illumos)
+                        flag = _bitflag(text, twin, rng) if twin.kind == "cfg" else None
+                        if flag is not None:
+                            needs.add(flag[0])
                     gc = check_gate(crate, twin, text, files, ev_b)
                     needs |= gc.names
                     checked.extend(gc.files)
@@ -460,7 +466,7 @@ def _guard(
 
 
 def _apis_used(text: str, site: Site) -> list[str]:
-    from .analysis import _gate_range, extern_fns, libc_names
+    from .analysis import _bitflag, _gate_range, extern_fns, libc_names
 
     if not _mentions_api(text):
         return []
@@ -469,6 +475,11 @@ def _apis_used(text: str, site: Site) -> list[str]:
         return []
     table = shared_apis.by_name()
     names = set(libc_names(text, text[rng[0] : rng[1]])[0])
+    # a bare `SOCK_NONBLOCK;` entry of nix's `libc_bitflags!` is `libc::SOCK_NONBLOCK` (de-ported nix
+    # `SockFlag`): the macro expands it to that constant
+    flag = _bitflag(text, site, rng) if site.kind == "cfg" else None
+    if flag is not None:
+        names.add(flag[0])
     names.update(n for _o, n in shared_apis.wrapper_uses(text, rng[0], rng[1]))
     names.update(extern_fns(text, rng[0], rng[1]))  # `extern "C" { fn accept4(..); }` of the crate's own
     return sorted(n for n in names if n in table and table[n].strong)
