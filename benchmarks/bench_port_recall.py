@@ -106,6 +106,38 @@ def solaris_only_names(registry: str) -> frozenset[str]:
     return frozenset(solaris - others)
 
 
+def illumos_missing_names(registry: str) -> frozenset[str]:
+    """Names libc declares somewhere but in none of the files an illumos build can read
+    (``src/lib.rs``, ``src/fixed_width_ints.rs``, ``src/unix/mod.rs`` and its ``align`` files,
+    ``src/unix/solarish/*`` except ``solaris.rs``): using one under a widened gate cannot compile on
+    illumos. An over-approximation of what illumos has (``unix/mod.rs`` also holds cfg'd items of other
+    OSes), so a hit is certain and a miss is not proof."""
+    libcs = sorted(d for d in os.listdir(registry) if re.match(r"^libc-0\.2\.\d+$", d))
+    if not libcs:
+        return frozenset()
+    src = os.path.join(registry, libcs[0], "src")
+    every: set[str] = set()
+    illumos: set[str] = set()
+    readable = {
+        os.path.join(src, f)
+        for f in ("lib.rs", "fixed_width_ints.rs", "unix/mod.rs", "unix/align.rs", "unix/no_align.rs")
+    }
+    sol = os.path.join(src, "unix", "solarish")
+    readable |= {os.path.join(sol, f) for f in os.listdir(sol) if f != "solaris.rs"}
+    for dirpath, _dirs, files in os.walk(src):
+        for f in files:
+            path = os.path.join(dirpath, f)
+            with open(path, encoding="utf-8", errors="replace") as fh:
+                names = set(_DECL.findall(fh.read()))
+            every |= names
+            if path in readable:
+                illumos |= names
+    return frozenset(every - illumos)
+
+
+_BARE_FLAG = re.compile(r"^\s*(?:#\s*\[[^\]]*\]\s*)*([A-Z][A-Z0-9_]+)\s*;?\s*$", re.S)
+
+
 def same_for(ev: Evaluator, a: Expr, b: Expr) -> bool:
     """Do ``a`` and ``b`` agree on target ``ev`` for every assignment of their unknown atoms?"""
     unknowns = list(dict.fromkeys(unknown_atoms(a, ev.determined) + unknown_atoms(b, ev.determined)))
@@ -274,6 +306,7 @@ def check_widenings(
 ) -> list[dict[str, Any]]:
     """Every predicate a patch widens for illumos, checked by the textual oracle (see module docstring)."""
     bad_names = solaris_only_names(registry)
+    missing_names = illumos_missing_names(registry)
     originals = {(n, r.path, r.new_offset): r for n, recs in sites.items() for r in recs}
     out: list[dict[str, Any]] = []
     for p in report.patches:
@@ -292,8 +325,15 @@ def check_widenings(
             syscalls = sorted(set(_SYSCALL.findall(body)))
             used = set(_LIBC_PATH.findall(body))
             for group in _LIBC_USE.findall(p.old):
-                used |= set(_IDENT.findall(group)) & set(_IDENT.findall(body))
+                # `IPV6_JOIN_GROUP as IPV6_ADD_MEMBERSHIP`: the libc item is the name before `as`
+                names = set(_IDENT.findall(re.sub(r"\bas\s+[A-Za-z_]\w*", " ", group)))
+                used |= names & set(_IDENT.findall(re.sub(r"\bas\s+[A-Za-z_]\w*", " ", body)))
             solaris_only = sorted(bad_names & used)
+            flat = re.sub(r"//[^\n]*", " ", body)
+            bare = _BARE_FLAG.match(flat) if "libc_bitflags!" in p.old else None
+            if bare is not None:  # nix's `libc_bitflags!` entry `MSG_CMSG_CLOEXEC;` is libc::MSG_CMSG_CLOEXEC
+                used.add(bare.group(1))
+            not_for_illumos = sorted(missing_names & used)
             rec = originals.get((crate, os.path.relpath(p.rel, crate), b.offset))
             human = rec is not None and same_for(ev_ill, a.expr, parse(rec.original))
             out.append(
@@ -305,8 +345,13 @@ def check_widenings(
                     "module_files": files,
                     "syscalls": syscalls,
                     "solaris_only": solaris_only,
+                    "not_for_illumos": not_for_illumos,
                     "humans_agree": human,
                     "unsafe": bool(syscalls or solaris_only),
+                    # the textual check does not evaluate cfgs inside the gated code (getrandom's
+                    # util_libc.rs names every OS's errno function): where the humans made the same
+                    # widening (and ship it for illumos) a hit is the check's over-approximation
+                    "would_not_compile": bool(not_for_illumos) and not human,
                 }
             )
     return out
@@ -370,13 +415,15 @@ def tables(result: dict[str, Any]) -> str:
         "",
         f"patches widening a gate for illumos: {len(w)}; humans made the same widening: "
         f"{sum(1 for x in w if x.get('humans_agree'))}; unsafe by the textual oracle: "
-        f"{sum(1 for x in w if x.get('unsafe'))}",
+        f"{sum(1 for x in w if x.get('unsafe'))}; using a libc item not declared for illumos: "
+        f"{sum(1 for x in w if x.get('would_not_compile'))}",
     ]
     for x in w:
-        if x.get("unsafe") or not x.get("humans_agree"):
+        if x.get("unsafe") or x.get("would_not_compile") or not x.get("humans_agree"):
             lines.append(
                 f"  {x['file']}:{x.get('line')}: {x.get('from')} -> {x.get('to')}"
                 f" syscalls={x.get('syscalls')} solaris_only={x.get('solaris_only')}"
+                f" not_for_illumos={x.get('not_for_illumos')}"
                 f" humans_agree={x.get('humans_agree')}"
             )
     return "\n".join(lines)
@@ -397,7 +444,8 @@ def main() -> int:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(result, fh, indent=1)
     unsafe = sum(1 for x in result["widenings"] if x.get("unsafe"))
-    return 1 if unsafe or not result["patch_applies"] or result["parse_failures"] else 0
+    broken = sum(1 for x in result["widenings"] if x.get("would_not_compile"))
+    return 1 if unsafe or broken or not result["patch_applies"] or result["parse_failures"] else 0
 
 
 if __name__ == "__main__":
