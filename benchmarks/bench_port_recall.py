@@ -263,7 +263,11 @@ def measure(registry: str, work: str) -> dict[str, Any]:
             )
     unsafe_rows = check_widenings(registry, dep_root, report, sites, ev_ill)
     applied, parse_failures = apply_and_parse(work, dep_root, report.diff())
+    deported_files = sorted({os.path.join(n, r.path) for n, recs in sites.items() for r in recs})
+    deport_failures = [f for f in deported_files if not _parses(dep_root, f)]
     return {
+        "deported_files": len(deported_files),
+        "deport_parse_failures": deport_failures,
         "patch_applies": applied,
         "parse_failures": parse_failures,
         "crates": names,
@@ -274,6 +278,21 @@ def measure(registry: str, work: str) -> dict[str, Any]:
         "rows": rows,
         "widenings": unsafe_rows,
     }
+
+
+def _parses(root: str, rel: str) -> bool:
+    """Does ``root/rel`` parse as Rust (``rustc -Zparse-crate-root-only`` at its crate's edition)?"""
+    crate = rel.split("/", 1)[0]
+    with open(os.path.join(root, crate, "Cargo.toml"), "rb") as fh:
+        edition = str(tomllib.load(fh).get("package", {}).get("edition", "2015"))
+    r = subprocess.run(
+        ["rustc", "-Zparse-crate-root-only", "--edition", edition, "--crate-type", "lib", rel],
+        cwd=root,
+        env={**os.environ, "RUSTC_BOOTSTRAP": "1"},
+        capture_output=True,
+        text=True,
+    )
+    return r.returncode == 0
 
 
 def apply_and_parse(work: str, dep_root: str, diff: str) -> tuple[bool, list[str]]:
@@ -407,6 +426,10 @@ def tables(result: dict[str, Any]) -> str:
     share = [per[k]["reported"] / per[k]["sites"] for k in per]
     lines.append(f"mean per-crate recall: {sum(share) / len(share):.0%} over {len(share)} crates")
     lines.append(
+        f"de-ported files: {result['deported_files']}, of which no longer parse: "
+        f"{len(result['deport_parse_failures'])} {result['deport_parse_failures']}"
+    )
+    lines.append(
         f"patch on the copies: {'applies' if result['patch_applies'] else 'DOES NOT APPLY'} with patch -p1; "
         f"patched .rs files that no longer parse: {len(result['parse_failures'])} {result['parse_failures']}"
     )
@@ -445,7 +468,8 @@ def main() -> int:
             json.dump(result, fh, indent=1)
     unsafe = sum(1 for x in result["widenings"] if x.get("unsafe"))
     broken = sum(1 for x in result["widenings"] if x.get("would_not_compile"))
-    return 1 if unsafe or broken or not result["patch_applies"] or result["parse_failures"] else 0
+    bad_copy = bool(result["deport_parse_failures"])
+    return 1 if unsafe or broken or bad_copy or not result["patch_applies"] or result["parse_failures"] else 0
 
 
 if __name__ == "__main__":
