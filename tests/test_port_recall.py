@@ -432,7 +432,7 @@ _PIECES = st.sampled_from(
 )
 
 
-@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "200")), deadline=None)
+@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "100")), deadline=None)
 @given(st.lists(_PIECES, max_size=30))
 def test_deport_text_fuzz_never_raises_and_removes_illumos(pieces: list[str]) -> None:
     """Any text: no exception; and whatever the scanner saw as an illumos cfg is gone from the copy."""
