@@ -101,6 +101,15 @@ def test_macro_metavariable_is_flagged() -> None:
     assert err.value.macro
 
 
+@pytest.mark.parametrize("text", ["not(#cfg)", "#cfg", "any(#(#metas),*)"])
+def test_quote_interpolation_is_a_template(text: str) -> None:
+    """``quote! { #[cfg_attr(not(#cfg), doc(hidden))] }`` (diesel_derives 2.0.1): valid Rust inside a
+    proc macro, not a predicate (the Reference's grammar has no ``#``)."""
+    with pytest.raises(CfgParseError) as err:
+        parse(text)
+    assert err.value.macro
+
+
 def test_depth_limit_is_an_error_not_a_crash() -> None:
     deep = "any(" * 10_000 + "unix" + ")" * 10_000
     with pytest.raises(CfgParseError, match="nested deeper"):

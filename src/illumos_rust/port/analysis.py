@@ -298,6 +298,10 @@ _LIBC_USE = re.compile(
 )
 _LIBC_ALIAS = re.compile(r"\b(?:extern\s+crate|use)\s+(?:::)?libc\s+as\s+([A-Za-z_]\w*)")
 _IDENT = re.compile(r"[A-Za-z_]\w*")
+_USE_STMT = re.compile(r"\buse\s[^;]{0,2000};")
+_USE_AS = re.compile(r"\b([A-Za-z_]\w*)\s+as\s+([A-Za-z_]\w*)")
+#: How many call levels the raw-syscall index follows (``a`` calls ``b`` calls ``c`` -> syscall is 2).
+MAX_CALL_DEPTH = 4
 _LOCAL_DEF = re.compile(r"\b(?:fn|const|static|struct|enum|union|type|mod)\s+(?:mut\s+)?([A-Za-z_]\w*)")
 #: Rust keywords (2021 edition, strict and reserved): never libc items, whatever a glob import says.
 _FIELD = re.compile(r"\.\s*([A-Za-z_]\w*)\b(?!\s*[(:])")
@@ -498,6 +502,9 @@ class _Files:
     bodies: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)  # (path, offset) -> range
     _active: dict[tuple[str, str], str] = field(default_factory=dict)
     _syscall_fns: dict[str, tuple[str, int, int, str]] | None = None
+    via: dict[str, str] = field(default_factory=dict)  # indexed name -> call chain to the syscall
+    #: Both targets: a syscall in code neither compiles (its own cfgs are false for both) is not indexed.
+    evs: tuple[Evaluator, ...] = ()
 
     def syscall_fns(self) -> dict[str, tuple[str, int, int, str]]:
         """Issue 16 review (3): functions of this crate whose body makes a raw syscall, by name ->
@@ -509,20 +516,116 @@ class _Files:
             for path, (_fs, text) in list(self.scans.items()):
                 if not path.endswith(".rs") or ("syscall" not in text and "SYS_" not in text):
                     continue
-                for m in _FN_DEF.finditer(text):
-                    if m.group(1) in out:
+                hits = list(_SYSCALL.finditer(text))
+                if not hits:
+                    continue
+                found = [(m.start(), m.end(), m.group(1)) for m in _FN_DEF.finditer(text)]
+                starts = [f[0] for f in found]
+                ranges: dict[int, int] = {}  # fn index -> end of its item (computed on demand)
+                # a syscall-making function's `{` body holds the syscall (a declaration such as
+                # `extern { fn syscall(..); }` does not). A syscall in code that neither target
+                # compiles (rustix's android-only `preadv64`, same name as the libc one) cannot be
+                # reached from a gate port widens; one under a Solaris-only cfg can (rand#637)
+                acts = [self.active(path, ev) for ev in self.evs] or [text]
+                for sm in hits:
+                    if all(act[sm.start()] != text[sm.start()] for act in acts):
                         continue
-                    try:
-                        lo, hi = scanner.item_range(text, m.start())
-                    except scanner.LexError:
+                    line, src = _line_of(text, sm.start())
+                    if src.startswith("//"):
                         continue
-                    for sm in _SYSCALL.finditer(text, lo, hi):
-                        line, src = _line_of(text, sm.start())
-                        if not src.startswith("//"):
-                            out[m.group(1)] = (path, sm.start(), line, src)
+                    # the fn defined last before the syscall, and the fns enclosing that one, as long
+                    # as they enclose the syscall (item ranges only for these: a file's other fns cost
+                    # nothing, where every fn of every syscall-mentioning file used to be measured)
+                    k = bisect.bisect_right(starts, sm.start()) - 1
+                    while k >= 0:
+                        if k not in ranges:
+                            try:
+                                ranges[k] = scanner.item_range(text, found[k][0])[1]
+                            except scanner.LexError:
+                                ranges[k] = found[k][0]
+                        if sm.start() >= ranges[k] or "{" not in text[found[k][1] : sm.start()]:
                             break
+                        out.setdefault(found[k][2], (path, sm.start(), line, src))
+                        k -= 1
+            if out:
+                self._transitive(out)
             self._syscall_fns = out
         return self._syscall_fns
+
+    def _transitive(self, out: dict[str, tuple[str, int, int, str]]) -> None:
+        """Issue 16 (2): follow calls transitively within the crate, by name and bounded
+        (:data:`MAX_CALL_DEPTH` rounds): a function whose body calls an indexed one is indexed too,
+        pointing at the same syscall, and ``use a::b::name as alias`` makes ``alias`` a name of it.
+        ``via`` keeps the chain (``outer -> inner``) for the message. Only files that name an indexed
+        function are read again, so crates without raw syscalls (nearly all) pay nothing."""
+        via = self.via
+        for name in out:
+            via.setdefault(name, name)
+        texts = [text for path, (_fs, text) in self.scans.items() if path.endswith(".rs")]
+        # Per file, computed once and only for files that use an indexed name: where each fn is
+        # defined, and the `use .. as ..` renames. While the index is small a regex of its names finds
+        # the uses fastest (libc: 1 name, 200 files); once it is large (winit: 400 names) every
+        # identifier of a file is listed once and filtered (a 400-name alternation per round cost 2 s).
+        defs: dict[int, tuple[list[int], list[str]]] = {}
+        renames: dict[int, list[tuple[str, str]]] = {}
+        idents: dict[int, list[tuple[int, str]]] = {}
+        ends: dict[tuple[int, int], int] = {}  # (text, fn offset) -> end of the fn item
+        wanted: set[str] | None = None
+        for _ in range(MAX_CALL_DEPTH):
+            added: dict[str, tuple[str, int, int, str]] = {}
+            few = None
+            if len(out) <= 16:
+                few = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, out))) + r")\b")
+            for ti, text in enumerate(texts):
+                if few is not None:
+                    occ = [(m.start(), m.group()) for m in few.finditer(text)]
+                else:
+                    if wanted is None:  # names that can ever join the index: fns and renames
+                        wanted = {n for t in texts for n in _FN_DEF.findall(t)}
+                        wanted |= {a.group(2) for t in texts if " as " in t for a in _USE_AS.finditer(t)}
+                    if ti not in idents:
+                        idents[ti] = [
+                            (m.start(), m.group()) for m in _IDENT.finditer(text) if m.group() in wanted
+                        ]
+                    occ = [(pos, name) for pos, name in idents[ti] if name in out]
+                if not occ:
+                    continue
+                if ti not in renames:
+                    renames[ti] = [
+                        (a.group(1), a.group(2))
+                        for u in _USE_STMT.finditer(text)
+                        for a in _USE_AS.finditer(u.group())
+                    ]
+                for a, b in renames[ti]:
+                    if a in out and b not in out and b not in added:
+                        added[b] = out[a]
+                        via[b] = f"{b} (use .. {a} as {b}) -> {via[a]}"
+                if ti not in defs:
+                    found = [(m.end(), m.group(1)) for m in _FN_DEF.finditer(text)]
+                    defs[ti] = ([f[0] for f in found], [f[1] for f in found])
+                starts, fnames = defs[ti]
+                # each use of an indexed name belongs to the fn defined last before it, if it lies
+                # inside that fn's item (item ranges are computed only for fns that hold such a use)
+                for pos, name in occ:
+                    k = bisect.bisect_right(starts, pos) - 1
+                    if k < 0:
+                        continue
+                    fname = fnames[k]
+                    if fname in out or fname in added or fname == name:
+                        continue
+                    end = ends.get((ti, starts[k]))
+                    if end is None:
+                        try:
+                            end = scanner.item_range(text, starts[k])[1]
+                        except scanner.LexError:
+                            end = starts[k]
+                        ends[(ti, starts[k])] = end
+                    if pos < end:
+                        added[fname] = out[name]
+                        via[fname] = f"{fname} -> {via[name]}"
+            if not added:
+                return
+            out.update(added)
 
     def calls_syscall_fn(self, text: str, lo: int, hi: int) -> tuple[str, tuple[str, int, int, str]] | None:
         """The first crate function with a raw syscall that ``text[lo:hi]`` calls or names (``use``),
@@ -647,7 +750,7 @@ def check_gate(crate: Crate, site: Site, text: str, files: _Files, ev: Evaluator
     if hit is None and rng is not None:
         reached = files.calls_syscall_fn(text, rng[0], rng[1])
         if reached is not None:
-            call, (cpath, _off, cline, csrc) = reached[0], reached[1]
+            call, (cpath, _off, cline, csrc) = files.via.get(reached[0], reached[0]), reached[1]
             hit = (_rel(crate, cpath), cline, csrc)
     if rng is not None:
         names.update(extern_fns(text, rng[0], rng[1]))
@@ -722,6 +825,7 @@ def analyze_crate(crate: Crate, ctx: Context) -> CrateResult:
     )
     res.knows_port = knows
     files = _Files({fs.path: (fs, text) for fs, text in scans}, crate.root)
+    files.evs = (ev_a, ev_b)
     for fs, text in scans:
         for site in fs.sites:
             stats["sites"] = stats.get("sites", 0) + 1
@@ -834,7 +938,18 @@ def _site(
         # per-site judgment only where illumos *loses* what Solaris gets; illumos taking generic code that
         # Solaris avoids is what crates that know illumos do on purpose (it has more APIs than Solaris)
         sibling = _port_sibling(ctx, site, files, text) if knows and direction == "a" else None
-        if knows and (sibling is not None or not gap or inherited or direction == "b"):
+        twin = (
+            _solaris_twin(ctx, ev_a, ev_b, site, files, text)
+            if knows and direction == "b" and gap and not inherited
+            else None
+        )
+        if twin is not None:
+            severity = Severity.WARNING
+            status = (
+                f"crate handles {ctx.port_os} elsewhere, but its Solaris twin at line {twin.line} is a "
+                f"porting gap: when {ctx.port_os} joins that one it must leave this one"
+            )
+        elif knows and (sibling is not None or not gap or inherited or direction == "b"):
             severity = Severity.INFO
             status = (
                 f"deliberate: {sibling}"
@@ -898,6 +1013,36 @@ def _same_arms(text: str, site: Site, other: Site) -> bool:
     return not (site.attr_end and _item_key(text, site.attr_end)) and not (
         other.attr_end and _item_key(text, other.attr_end)
     )
+
+
+def _solaris_twin(
+    ctx: Context, ev_a: Evaluator, ev_b: Evaluator, site: Site, files: _Files, text: str
+) -> Site | None:
+    """The Solaris half of a ``#[cfg(any(solaris, X))] {..} #[cfg(not(any(solaris, X)))] {..}`` pair.
+
+    Found by the de-porting experiment (sys-info's ``cpu_num``): in a crate that knows illumos, an
+    exclusion that lets illumos take the generic code is usually deliberate, but not when its twin (a
+    positive list of some of the excluded OSes, in the same block or defining the same item: one arm of
+    the choice this exclusion is the fallback of) is itself a Solaris-only gap
+    with no illumos case of its own: patching the twin alone would give illumos both halves (two tail
+    blocks, or an item defined twice)."""
+    entry = files.scans.get(site.path)
+    if entry is None or site.expr is None:
+        return None
+    oses = {a.value for a in cfgexpr.atoms(site.expr) if a.key == "target_os"}
+    name = oslists.item_name(text, site)
+    for s in entry[0].sites:
+        if s is site or s.expr is None or s.chain is not None or _mentions(s.expr, ctx.port_os):
+            continue
+        if not {a.value for a in cfgexpr.atoms(s.expr) if a.key == "target_os"} <= oses:
+            continue
+        if not _mentions(s.expr, ctx.base_os) or not cfgexpr.divergence(s.expr, ev_a, ev_b).a_only:
+            continue
+        if (_same_arms(text, site, s) or (name is not None and name == oslists.item_name(text, s))) and (
+            _port_sibling(ctx, s, files, text) is None
+        ):
+            return s
+    return None
 
 
 def _port_sibling(ctx: Context, site: Site, files: _Files, text: str) -> str | None:
@@ -1280,12 +1425,13 @@ def _called_syscall(
         return
     seen.add((path, off))
     gate = cfgexpr.to_str(site.decisive) if site.decisive is not None else "?"
+    chain = files.via.get(name, name)
     res.findings.append(
         Finding(
             "port/raw-syscall",
             Severity.ERROR,
             Location(_rel(crate, path), line),
-            f"raw syscall in {name}, which code under cfg({gate}) at {_rel(crate, site.path)}:{site.line} "
+            f"raw syscall in {chain}, which code under cfg({gate}) at {_rel(crate, site.path)}:{site.line} "
             "calls: syscall numbers are private to illumos and differ from Solaris; call the libc wrapper "
             "instead",
             evidence=src,

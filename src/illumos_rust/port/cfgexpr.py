@@ -122,6 +122,7 @@ _TOKEN = re.compile(
   | (?P<ident>(?:r\#)?[A-Za-z_][A-Za-z0-9_]*)
   | (?P<punct>[(),=])
   | (?P<dollar>\$)
+  | (?P<interp>\#(?=[A-Za-z_(]))
     """,
     re.VERBOSE | re.DOTALL,
 )
@@ -217,6 +218,10 @@ def _tokens(text: str) -> list[_Tok]:
         elif kind == "dollar":
             raise CfgParseError(
                 "macro metavariable ($...) in cfg: expanded only by macro_rules!", pos, macro=True
+            )
+        elif kind == "interp":  # `quote! { #[cfg(#cfg)] }` in proc-macro crates (diesel_derives, ruma)
+            raise CfgParseError(
+                "quote! interpolation (#var) in cfg: expanded only by the proc macro", pos, macro=True
             )
         pos = m.end()
     return out

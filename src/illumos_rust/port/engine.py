@@ -566,6 +566,7 @@ def _one_patch_per_item(
     pipe2), it must not also join a Solaris sibling defining the same name in the same file, or the
     patched crate defines it twice (rustc E0428). The shared-API/OS-list branch wins; the other site
     becomes info saying which branch illumos takes."""
+    decisions = _one_oslist_per_item(res, decisions, ctx)
     taken: dict[tuple[str, str], Candidate] = {}
     for cand, edits, status, _text in decisions:
         if edits and "#oslist:" in cand.group and status in ("proposed", "alternative"):
@@ -591,6 +592,51 @@ def _one_patch_per_item(
                 "not proposed",
                 f"{ctx.port_os} takes the {f.properties.get('predicate', 'Linux/BSD')} branch of `{name}` "
                 f"(line {f.location.line}, patched there); adding it here too would define `{name}` twice",
+            )
+        )
+    return out
+
+
+def _one_oslist_per_item(res: CrateResult, decisions: list[_Decision], ctx: Context) -> list[_Decision]:
+    """Two OS-list groups of one file that would each give illumos the same item (de-ported mio:
+    ``eventfd::Waker`` for Linux and ``pipe::Waker`` for the BSDs, both using APIs illumos shares) are
+    both refused: either edit alone is plausible, both together define the item twice (rustc E0252/
+    E0428), and which implementation illumos should use is the porter's choice."""
+    groups: dict[tuple[str, str], set[str]] = {}
+    for cand, edits, status, _text in decisions:
+        if edits and "#oslist:" in cand.group and status in ("proposed", "alternative"):
+            for name in cand.items:
+                groups.setdefault((edits[0].path, name), set()).add(cand.group)
+    clash = {k: g for k, g in groups.items() if len(g) > 1}
+    if not clash:
+        return decisions
+    out: list[_Decision] = []
+    for cand, edits, status, text in decisions:
+        hit = next(
+            (
+                (name, g)
+                for name in sorted(cand.items)
+                if edits and (g := clash.get((edits[0].path, name))) and cand.group in g
+            ),
+            None,
+        )
+        if hit is None:
+            out.append((cand, edits, status, text))
+            continue
+        name = hit[0]
+        lines = sorted(
+            res.findings[c.finding].location.line or 0
+            for c, e, st, _t in decisions
+            if e and c.group in hit[1] and st in ("proposed", "alternative")
+        )
+        out.append(
+            (
+                cand,
+                [],
+                "refused",
+                f"no automatic patch: the OS lists at lines {', '.join(map(str, lines))} would each give "
+                f"{ctx.port_os} `{name}` (both use APIs {ctx.port_os} has); adding it to both defines "
+                f"`{name}` twice: choose one implementation by hand",
             )
         )
     return out

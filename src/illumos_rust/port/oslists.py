@@ -157,6 +157,7 @@ def scan(
     from .analysis import (
         Candidate,
         _add_os_edits,
+        _bitflag,
         _gate_range,
         _port_sibling,
         _predicate_location,
@@ -167,6 +168,7 @@ def scan(
     )
 
     done: set[tuple[str, int]] = set()
+    elf_done: dict[str, list[Site]] = {}  # ELF link-section sites reported, per file
     for path, (fs, text) in list(files.scans.items()):
         if path.endswith(".toml") or "target_os" not in text:
             continue
@@ -202,7 +204,12 @@ def scan(
                     elf = attrs is not None and bool(_ELF_SECTION.search(text, site.attr_end, attrs.end()))
                 if site.kind == "cfg_attr" and not elf:
                     continue  # cfg_attr(.., doc = ..) and the like gate no code
-                apis = _apis_used(text, site)
+                if elf and any(_attr_run(text, site, other) for other in elf_done.get(path, [])):
+                    # ctor's one-OS-per-line `#[cfg_attr(target_os = "x", link_section = ".init_array")]`
+                    # run: illumos joins one line of it, not every line (duplicate attributes)
+                    done.add((path, site.offset))
+                    continue
+                apis = _apis_used(text, site) or _module_apis(text, site, files)
                 broad = len(oses & UNIX_OSES) >= 3 and bool(oses & BSD)
                 if not apis and not elf and not broad:
                     continue
@@ -241,6 +248,11 @@ def scan(
                     rng = _gate_range(twin, text)
                     if rng is not None:
                         needs |= libc_names(text, text[rng[0] : rng[1]])[0]
+                        # a bare `libc_bitflags!` entry is a libc item too (nix's MSG_CMSG_CLOEXEC
+                        # shares SOCK_NONBLOCK's OS list but is not declared for illumos)
+                        flag = _bitflag(text, twin, rng) if twin.kind == "cfg" else None
+                        if flag is not None:
+                            needs.add(flag[0])
                     gc = check_gate(crate, twin, text, files, ev_b)
                     needs |= gc.names
                     checked.extend(gc.files)
@@ -293,6 +305,8 @@ def scan(
                         props["construct"] = "compile_error! guard"
                 props["confidence"] = confidence
                 res.findings.append(Finding(rule, Severity.WARNING, loc, message, evidence, "", props))
+                if elf and refused is None:
+                    elf_done.setdefault(path, []).append(site)
                 lines = ", ".join(str(t.line) for t in group)
                 res.candidates.append(
                     Candidate(
@@ -319,6 +333,15 @@ def scan(
                     )
                 )
     return done
+
+
+def _attr_run(text: str, site: Site, other: Site) -> bool:
+    """Are both attributes of one unbroken run of attribute lines (the same item's attributes)?"""
+    lo, hi = sorted((site.line, other.line))
+    if hi - lo > 32:
+        return False
+    lines = text.splitlines()[lo - 1 : hi]
+    return len(lines) == hi - lo + 1 and all(ln.lstrip().startswith("#") for ln in lines)
 
 
 #: More same-list sites than this in one file is a platform layer, not a forgotten OS: no patch.
@@ -443,7 +466,7 @@ def _guard(
 
 
 def _apis_used(text: str, site: Site) -> list[str]:
-    from .analysis import _gate_range, extern_fns, libc_names
+    from .analysis import _bitflag, _gate_range, extern_fns, libc_names
 
     if not _mentions_api(text):
         return []
@@ -452,8 +475,32 @@ def _apis_used(text: str, site: Site) -> list[str]:
         return []
     table = shared_apis.by_name()
     names = set(libc_names(text, text[rng[0] : rng[1]])[0])
+    # a bare `SOCK_NONBLOCK;` entry of nix's `libc_bitflags!` is `libc::SOCK_NONBLOCK` (de-ported nix
+    # `SockFlag`): the macro expands it to that constant
+    flag = _bitflag(text, site, rng) if site.kind == "cfg" else None
+    if flag is not None:
+        names.add(flag[0])
     names.update(n for _o, n in shared_apis.wrapper_uses(text, rng[0], rng[1]))
     names.update(extern_fns(text, rng[0], rng[1]))  # `extern "C" { fn accept4(..); }` of the crate's own
+    return sorted(n for n in names if n in table and table[n].strong)
+
+
+def _module_apis(text: str, site: Site, files: _Files) -> list[str]:
+    """Shared APIs used in the module files a ``#[cfg(list)] mod x;`` admits (de-ported mio:
+    ``#[cfg(any(android, linux, redox))] mod epoll;``, whose ``epoll.rs`` calls ``epoll_create1``). The
+    gate decides that whole file, so its APIs are the gate's evidence as much as inline code is."""
+    from .analysis import _gate_modules, extern_fns, libc_names
+
+    if site.kind != "cfg" or "mod" not in text[site.attr_end : site.attr_end + 200]:
+        return []
+    table = shared_apis.by_name()
+    names: set[str] = set()
+    for r in _gate_modules(site, text, files):
+        if r.text is None or not _mentions_api(r.text):
+            continue
+        names.update(libc_names(r.text, r.text)[0])
+        names.update(n for _o, n in shared_apis.wrapper_uses(r.text))
+        names.update(extern_fns(r.text))
     return sorted(n for n in names if n in table and table[n].strong)
 
 
