@@ -65,6 +65,14 @@ def check_target(rustc: str, target: str) -> tuple[str, Path | None]:
         spec = Path(target)
         if not spec.is_file():
             raise UsageError(f"{target}: no such target spec file")
+        # Ask rustc itself before a long build: it is the only authority on what a spec may contain (the
+        # format is unstable, so -Zunstable-options under RUSTC_BOOTSTRAP, as the build itself runs it).
+        env = {**os.environ, "RUSTC_BOOTSTRAP": "1"}
+        probe = [rustc, "-Zunstable-options", "--print", "cfg", "--target", str(spec.resolve())]
+        checked = subprocess.run(probe, capture_output=True, text=True, env=env)
+        if checked.returncode != 0:
+            why = next((ln for ln in checked.stderr.splitlines() if ln.startswith("error")), "rejected")
+            raise UsageError(f"{target}: {rustc} does not accept this target spec ({why})")
         return spec.stem, spec.resolve()
     listing = subprocess.run([rustc, "--print", "target-list"], capture_output=True, text=True)
     if listing.returncode != 0:
@@ -102,10 +110,21 @@ def plan(opts: BuildStdOptions) -> tuple[list[str], dict[str, str], Path, RustcV
         flags.append("-Cforce-frame-pointers=yes")
     env["RUSTFLAGS"] = " ".join(flags)
     cmd = [cargo, "build", "--offline", f"-Zbuild-std={opts.crates}", "--target", str(spec or name)]
+    if spec is not None and _cargo_has_z_flag(cargo, env, "json-target-spec"):
+        # Since Rust 1.95 a target spec JSON is unstable: rustc wants -Zunstable-options
+        # (rust-lang/rust#150151) and cargo refuses a `.json` --target without -Zjson-target-spec, which also
+        # passes that to rustc (rust-lang/cargo#16557). Older cargo takes the path as is.
+        cmd.append("-Zjson-target-spec")
     cmd += ["--profile", opts.profile]
     if opts.jobs:
         cmd += ["-j", str(opts.jobs)]
     return cmd, env, lib, version, name, spec
+
+
+def _cargo_has_z_flag(cargo: str, env: dict[str, str], flag: str) -> bool:
+    """Whether ``cargo -Z help`` lists ``flag`` (unstable flags come and go between releases)."""
+    done = subprocess.run([cargo, "-Z", "help"], capture_output=True, text=True, env=env)
+    return any(line.split()[1:2] == [flag] for line in done.stdout.splitlines())
 
 
 def write_probe(project: Path, lib: Path, panic: str, cargo_home: Path) -> None:
