@@ -167,8 +167,8 @@ def test_build_std_refuses_unknown_target(tmp_path: Path) -> None:
 
 
 def test_build_std_plan_for_a_custom_target_json(tmp_path: Path) -> None:
-    """A spec from `target generate` is built under its file stem; the `.json` path goes to cargo with
-    -Zjson-target-spec exactly when this cargo lists that flag (`cargo -Z help`, rust-lang/cargo#16557)."""
+    """A spec from `target generate` is built by its file stem, found through RUST_TARGET_PATH (the form a
+    rustup user types later), with -Zunstable-options (target specs are unstable since 1.95)."""
     require_debian_rust()
     spec = tmp_path / "x86_64-platform-illumos.json"
     gen = cli("target", "generate", "--base", "x86_64-unknown-illumos", "-o", str(spec),
@@ -178,11 +178,25 @@ def test_build_std_plan_for_a_custom_target_json(tmp_path: Path) -> None:
         BuildStdOptions(target=str(spec), out=tmp_path / "std", rustc=str(DEBIAN_RUSTC), rust_src=DEBIAN_SRC)
     )
     assert name == "x86_64-platform-illumos" and resolved == spec.resolve()
-    assert cmd[cmd.index("--target") + 1] == str(spec.resolve())
-    zhelp = subprocess.run(["/usr/bin/cargo", "-Z", "help"], capture_output=True, text=True,
-                           env={**os.environ, "RUSTC_BOOTSTRAP": "1"}).stdout  # fmt: skip
-    assert ("-Zjson-target-spec" in cmd) == (" json-target-spec " in zhelp)
-    assert env["RUSTC_BOOTSTRAP"] == "1"
+    assert cmd[cmd.index("--target") + 1] == "x86_64-platform-illumos"
+    assert env["RUST_TARGET_PATH"] == str(tmp_path.resolve())
+    assert "-Zunstable-options" in env["RUSTFLAGS"].split() and env["RUSTC_BOOTSTRAP"] == "1"
+    # the same command really resolves the name: rustc (the oracle) prints the spec's cfg under it
+    cfg = subprocess.run([str(DEBIAN_RUSTC), "-Zunstable-options", "--print", "cfg", "--target", name],
+                         capture_output=True, text=True, env=env)  # fmt: skip
+    assert cfg.returncode == 0 and 'target_os="illumos"' in cfg.stdout, cfg.stderr
+
+
+def test_build_std_refuses_a_spec_named_like_a_builtin(tmp_path: Path) -> None:
+    require_debian_rust()
+    spec = tmp_path / "x86_64-unknown-illumos.json"
+    gen = cli("target", "generate", "--base", "x86_64-unknown-illumos", "-o", str(spec),
+              env={**os.environ, "PATH": f"{DEBIAN_RUSTC.parent}:/bin"})  # fmt: skip
+    assert gen.returncode == 0, gen.stderr
+    r = cli("toolchain", "build-std", "--target", str(spec), "--rustc", str(DEBIAN_RUSTC),
+            "--rust-src", str(DEBIAN_SRC), "--out", str(tmp_path / "std"))  # fmt: skip
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "is a built-in target" in r.stderr, r.stderr
+    assert not (tmp_path / "std").exists()
 
 
 def test_build_std_refuses_a_spec_rustc_rejects(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 """End to end with a custom target JSON: ``target generate`` -> ``toolchain build-std`` -> ``dist build`` ->
-stock rustup (``--profile default``) -> ``cargo build`` of a fresh crate, by target name and by JSON path.
+stock rustup (``--profile default``) -> ``cargo build --target NAME`` of a fresh crate.
 
 How a custom target is found, as checked here (rustc/cargo 1.96, rustup 1.29):
 
@@ -7,8 +7,11 @@ How a custom target is found, as checked here (rustc/cargo 1.96, rustup 1.29):
   ``<sysroot>/lib/rustlib/NAME/target.json``. ``build-std`` writes the spec there and ``dist build`` ships it
   inside ``rust-std-NAME``, so after ``rustup target add NAME`` no ``RUST_TARGET_PATH`` is needed.
 * Since Rust 1.95 a target spec JSON is unstable (rust-lang/rust#150151): rustc refuses it without
-  ``-Zunstable-options``, so a stable toolchain needs ``RUSTC_BOOTSTRAP=1``; ``--target FILE.json`` also needs
-  cargo's ``-Zjson-target-spec`` (rust-lang/cargo#16557). The test shows the refusal, then the build.
+  ``-Zunstable-options``, so a stable toolchain needs ``RUSTC_BOOTSTRAP=1``. The test shows the refusal, then
+  the build.
+* ``--target FILE.json`` (cargo ``-Zjson-target-spec``, rust-lang/cargo#16557) is a different target to rustc
+  (it records "<stem>-<hash of the JSON>" in the rlibs), so the std ``build-std`` made by name is refused
+  there with E0461; the test shows that too.
 * rustup knows a target only by the name in the channel manifest: ``rustup target add NAME`` works because
   our manifest lists ``rust-std`` for NAME; rustup never reads the JSON.
 
@@ -150,20 +153,18 @@ def test_rustup_installs_the_custom_std_and_cargo_builds_with_it(
     assert "custom targets are unstable and require `-Zunstable-options`" in refused.stderr
 
     unstable = {**env, "RUSTC_BOOTSTRAP": "1", "RUSTFLAGS": f"-Zunstable-options {linker}"}
-    builds = {
-        # by name: rustc finds <sysroot>/lib/rustlib/<name>/target.json, installed by rustup
-        "name": ["--target", CUSTOM],
-        # by path: cargo takes the file (-Zjson-target-spec); rustc still finds the std by the file's stem
-        "json": ["-Zjson-target-spec", "--target", str(spec)],
-    }
-    for how, args in builds.items():
-        target_dir = tmp_path / f"target-{how}"
-        done = _run(unstable, "cargo", "build", "--offline", "--release", "--target-dir", str(target_dir),
-                    *args, cwd=project)  # fmt: skip
-        assert done.returncode == 0, f"{how}: {done.stderr[-3000:]}"
-        binary = target_dir / CUSTOM / "release" / "fresh"
-        head = subprocess.run(
-            ["readelf", "-h", "-l", str(binary)], capture_output=True, text=True, check=True
-        )
-        assert "X86-64" in head.stdout and "EXEC" in head.stdout and "/usr/lib/amd64/ld.so.1" in head.stdout
-        check_std_frame_pointers(binary)
+    # By name: rustc finds <sysroot>/lib/rustlib/<name>/target.json, which rustup installed with the std.
+    target_dir = tmp_path / "target"
+    done = _run(unstable, "cargo", "build", "--offline", "--release", "--target-dir", str(target_dir),
+                "--target", CUSTOM, cwd=project)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    binary = target_dir / CUSTOM / "release" / "fresh"
+    head = subprocess.run(["readelf", "-h", "-l", str(binary)], capture_output=True, text=True).stdout
+    assert "X86-64" in head and "EXEC" in head and "/usr/lib/amd64/ld.so.1" in head
+    check_std_frame_pointers(binary)
+
+    # By path the same spec is another target to rustc: it names a JSON-path target "<stem>-<hash of the
+    # JSON>" and refuses a std built by name (E0461). What a user of this std must type is the name.
+    by_path = _run(unstable, "cargo", "build", "--offline", "--release", "--target-dir", str(tmp_path / "p"),
+                   "-Zjson-target-spec", "--target", str(spec), cwd=project)  # fmt: skip
+    assert by_path.returncode != 0 and "E0461" in by_path.stderr, by_path.stderr[-2000:]

@@ -5,14 +5,16 @@ possibility"), checked by oracles that do not read our code.
    ``_Unwind_Resume`` and name a personality routine (``rust_eh_personality``) in their unwind tables; code
    compiled with panic=abort has neither. The std built with panic=unwind (same compiler, same target) is the
    control: its core/alloc/std do reference ``_Unwind_Resume``.
-2. rustc's own metadata: each rlib records its panic strategy, and rustc refuses to link a panic=unwind crate
-   against a std compiled with panic=abort, while a panic=abort crate compiles against it.
+2. rustc's own metadata: ``rustc -Zls=root`` shows the std requires the Abort strategy, and rustc refuses a
+   panic=unwind program against it (``the crate `panic_unwind` does not have the panic strategy `unwind```),
+   while a panic=abort one compiles.
 
 Runs in ``make e2e`` (full std builds, cached by their inputs; the control is the std of ``test_dist_e2e``).
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -50,35 +52,53 @@ def _rlib(sysroot: Path, crate: str) -> Path:
     return found[0]
 
 
+def _lsda_sections(rlib: Path) -> int:
+    """objdump(1)'s count of ``.gcc_except_table`` sections: the landing-pad tables of unwinding code."""
+    done = subprocess.run(["objdump", "-h", str(rlib)], capture_output=True, text=True)
+    return sum(".gcc_except_table" in line for line in done.stdout.splitlines())
+
+
 def test_abort_std_has_no_unwinding_references(abort_std: Path, unwind_std: Path) -> None:
+    """Control first: with panic=unwind each crate names the personality routine or calls _Unwind_Resume and
+    carries landing-pad tables (core only names rust_eh_personality, measured: its cleanups are rare)."""
     for crate in ("core", "alloc", "std"):
         control = _undefined(_rlib(unwind_std, crate))
-        assert "_Unwind_Resume" in control, f"control: {crate} built with panic=unwind calls _Unwind_Resume"
+        assert control & set(UNWIND_SYMBOLS), f"control: {crate} built with panic=unwind refers to neither"
+        assert _lsda_sections(_rlib(unwind_std, crate)) > 0, crate
         aborting = _undefined(_rlib(abort_std, crate))
         assert not aborting & set(UNWIND_SYMBOLS), (crate, sorted(aborting & set(UNWIND_SYMBOLS)))
-    libs = {p.name.split("-")[0] for p in (abort_std / "lib" / "rustlib" / ILLUMOS / "lib").glob("*.rlib")}
-    assert "libpanic_abort" in libs and "libpanic_unwind" not in libs
+        assert _lsda_sections(_rlib(abort_std, crate)) == 0, crate
+    assert _rlib(abort_std, "panic_abort").is_file()
 
 
-def test_rustc_checks_the_panic_strategy_in_the_metadata(abort_std: Path, tmp_path: Path) -> None:
-    """rustc, reading the rlibs' metadata: a panic=unwind crate is refused, a panic=abort one compiles."""
+def _required_panic_strategy(rlib: Path) -> str:
+    """What rustc's metadata dump (``-Zls=root``) says the crate requires of the final link."""
+    done = subprocess.run([str(DEBIAN_RUSTC), "-Zls=root", str(rlib)], capture_output=True, text=True,
+                          env={**os.environ, "RUSTC_BOOTSTRAP": "1"})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    line = next(ln for ln in done.stdout.splitlines() if ln.startswith("required_panic_strategy "))
+    return line.split()[1]
+
+
+def test_rustc_checks_the_panic_strategy_in_the_metadata(
+    abort_std: Path, unwind_std: Path, tmp_path: Path
+) -> None:
+    """rustc reading the rlibs: std's metadata requires Abort (the control requires nothing); a panic=unwind
+    program is refused against this std, a panic=abort one compiles, and neither happens with the control."""
+    assert _required_panic_strategy(_rlib(abort_std, "std")) == "Some(Abort)"
+    assert _required_panic_strategy(_rlib(unwind_std, "std")) == "None"
     src = tmp_path / "main.rs"
     src.write_text('fn main() { let v: Vec<u32> = (1..4).collect(); println!("{v:?}"); }\n')
-    base = [str(DEBIAN_RUSTC), "--edition=2021", "--sysroot", str(abort_std), "--target", ILLUMOS, "-O",
-            "--crate-type", "lib", "--emit", "obj", str(src)]  # fmt: skip
-    unwind = subprocess.run([*base, "-Cpanic=unwind", "-o", str(tmp_path / "u.o")], capture_output=True,
-                            text=True)  # fmt: skip
-    assert unwind.returncode != 0
-    assert "panic strategy `abort`" in unwind.stderr and "incompatible" in unwind.stderr, unwind.stderr
-    abort = subprocess.run(
-        [*base, "-Cpanic=abort", "-o", str(tmp_path / "a.o")], capture_output=True, text=True
-    )
-    assert abort.returncode == 0, abort.stderr
-    assert "_Unwind_Resume" not in _undefined_obj(tmp_path / "a.o")
 
+    def compile_with(sysroot: Path, panic: str) -> subprocess.CompletedProcess[str]:
+        argv = [str(DEBIAN_RUSTC), "--edition=2021", "--sysroot", str(sysroot), "--target", ILLUMOS, "-O",
+                "--crate-type", "bin", "--emit", "obj", f"-Cpanic={panic}", str(src),
+                "-o", str(tmp_path / f"{panic}-{sysroot.parent.name}.o")]  # fmt: skip
+        return subprocess.run(argv, capture_output=True, text=True)
 
-def _undefined_obj(obj: Path) -> set[str]:
-    done = subprocess.run(
-        ["nm", "-u", "--format=posix", str(obj)], capture_output=True, text=True, check=True
-    )
-    return {line.split()[0] for line in done.stdout.splitlines() if line}
+    refused = compile_with(abort_std, "unwind")
+    assert refused.returncode != 0
+    assert "does not have the panic strategy `unwind`" in refused.stderr, refused.stderr
+    for sysroot, panic in ((abort_std, "abort"), (unwind_std, "unwind")):
+        done = compile_with(sysroot, panic)
+        assert done.returncode == 0, (panic, done.stderr)
