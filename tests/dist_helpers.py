@@ -80,7 +80,8 @@ def cached_build_std(target: str, *flags: str) -> tuple[Path, dict[str, object]]
     """(sysroot dir, the JSON build-std printed), built once per inputs."""
     version = subprocess.run([str(DEBIAN_RUSTC), "-vV"], capture_output=True, text=True, check=True).stdout
     spec = Path(target).read_text() if target.endswith(".json") else ""
-    parts = [version, str(DEBIAN_SRC), target, *flags, "v1"] + ([spec] if spec else [])
+    # a spec is keyed by its content and by how build-std builds it (by name since that changed)
+    parts = [version, str(DEBIAN_SRC), target, *flags, "v1"] + ([spec, "by-name"] if spec else [])
     key = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
     base = Path(tempfile.gettempdir()) / f"illumos-rust-test-std-{key}"
     base.parent.mkdir(parents=True, exist_ok=True)
