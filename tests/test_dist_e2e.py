@@ -44,7 +44,7 @@ def served(
     illumos_std: tuple[Path, dict[str, object]], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     if not RUSTUP.is_file():
-        pytest.skip(f"{RUSTUP}: no rustup binary on this machine")
+        pytest.fail(f"{RUSTUP}: no rustup binary on this machine")
     sysroot, _ = illumos_std
     tree = tmp_path_factory.mktemp("dist") / "tree"
     r = cli("dist", "build", str(tree), "--from-debian", "--std", f"{sysroot}:{ILLUMOS}",
@@ -153,7 +153,7 @@ def test_cargo_build_for_illumos_with_our_std(rustup_env: dict[str, str], tmp_pa
             "obj",
             cwd=project,
         )
-        pytest.skip("no rust-lld or no ../shared fixtures to link an illumos binary; compiled an object only")
+        pytest.fail("no rust-lld or no ../shared fixtures to link an illumos binary; compiled an object only")
     head = subprocess.run(["readelf", "-h", str(binary)], capture_output=True, text=True, check=True).stdout
     assert "X86-64" in head and "EXEC" in head
     interp = subprocess.run(["readelf", "-l", str(binary)], capture_output=True, text=True, check=True).stdout
