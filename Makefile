@@ -85,8 +85,13 @@ illumos-std:
 	    $(STD_KEY) >$(STD_DIR)/stamp; fi'
 
 # End-to-end tests that need the illumos std: a missing std is a failure here, not a skip.
+# The dist/toolchain ones (issue 17) build three full stds with `toolchain build-std` (illumos with frame
+# pointers, a custom target JSON, panic=abort; a few minutes each, cached in the temp dir by their inputs) and
+# install them with the real rustup; `make test` skips them with that reason.
+E2E_DIST := tests/test_dist_e2e.py tests/test_dist_e2e_custom.py tests/test_toolchain_panic_abort.py
 e2e: venv sysdeps illumos-std
 	env -u ILLUMOS_RUST_STD_SYSROOT ILLUMOS_RUST_REQUIRE_STD=1 $(VENV)/bin/pytest -q tests/test_probes_illumos.py
+	ILLUMOS_RUST_E2E=1 $(VENV)/bin/pytest -q $(E2E_DIST)
 
 corpus:
 	bash scripts/corpus.sh

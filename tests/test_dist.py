@@ -22,6 +22,7 @@ from illumos_rust.dist.archive import write_archives
 from illumos_rust.dist.build import build_tree, clean_stale
 from illumos_rust.dist.installer import Component
 from illumos_rust.dist.sources import RustcVersion
+from illumos_rust.toolchain.build_std import BuildStdOptions, plan
 
 HOST_STD = Path("/usr/lib/rustlib/x86_64-unknown-linux-gnu/lib")
 VERSION = RustcVersion(
@@ -162,6 +163,51 @@ def test_build_std_refuses_unknown_target(tmp_path: Path) -> None:
             "--rust-src", str(DEBIAN_SRC), "--out", str(tmp_path / "std"))  # fmt: skip
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and "unknown target 'x86_64-unknown-nonesuch'" in r.stderr, r.stderr
+    assert not (tmp_path / "std").exists()
+
+
+def test_build_std_plan_for_a_custom_target_json(tmp_path: Path) -> None:
+    """A spec from `target generate` is built by its file stem, found through RUST_TARGET_PATH (the form a
+    rustup user types later), with -Zunstable-options (target specs are unstable since 1.95)."""
+    require_debian_rust()
+    spec = tmp_path / "x86_64-platform-illumos.json"
+    gen = cli("target", "generate", "--base", "x86_64-unknown-illumos", "-o", str(spec),
+              env={**os.environ, "PATH": f"{DEBIAN_RUSTC.parent}:/bin"})  # fmt: skip
+    assert gen.returncode == 0, gen.stderr
+    cmd, env, _, _, name, resolved = plan(
+        BuildStdOptions(target=str(spec), out=tmp_path / "std", rustc=str(DEBIAN_RUSTC), rust_src=DEBIAN_SRC)
+    )
+    assert name == "x86_64-platform-illumos" and resolved == spec.resolve()
+    assert cmd[cmd.index("--target") + 1] == "x86_64-platform-illumos"
+    assert env["RUST_TARGET_PATH"] == str(tmp_path.resolve())
+    assert "-Zunstable-options" in env["RUSTFLAGS"].split() and env["RUSTC_BOOTSTRAP"] == "1"
+    # the same command really resolves the name: rustc (the oracle) prints the spec's cfg under it
+    cfg = subprocess.run([str(DEBIAN_RUSTC), "-Zunstable-options", "--print", "cfg", "--target", name],
+                         capture_output=True, text=True, env=env)  # fmt: skip
+    assert cfg.returncode == 0 and 'target_os="illumos"' in cfg.stdout, cfg.stderr
+
+
+def test_build_std_refuses_a_spec_named_like_a_builtin(tmp_path: Path) -> None:
+    require_debian_rust()
+    spec = tmp_path / "x86_64-unknown-illumos.json"
+    gen = cli("target", "generate", "--base", "x86_64-unknown-illumos", "-o", str(spec),
+              env={**os.environ, "PATH": f"{DEBIAN_RUSTC.parent}:/bin"})  # fmt: skip
+    assert gen.returncode == 0, gen.stderr
+    r = cli("toolchain", "build-std", "--target", str(spec), "--rustc", str(DEBIAN_RUSTC),
+            "--rust-src", str(DEBIAN_SRC), "--out", str(tmp_path / "std"))  # fmt: skip
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "is a built-in target" in r.stderr, r.stderr
+    assert not (tmp_path / "std").exists()
+
+
+def test_build_std_refuses_a_spec_rustc_rejects(tmp_path: Path) -> None:
+    """rustc is asked about the spec before anything is built: its error, one line, exit 2."""
+    require_debian_rust()
+    spec = tmp_path / "broken.json"
+    spec.write_text('{"arch": "x86_64", "llvm-target": "x86_64-pc-solaris"}\n')  # no data-layout, no width
+    r = cli("toolchain", "build-std", "--target", str(spec), "--rustc", str(DEBIAN_RUSTC),
+            "--rust-src", str(DEBIAN_SRC), "--out", str(tmp_path / "std"))  # fmt: skip
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1 and "does not accept this target spec" in r.stderr, r.stderr
     assert not (tmp_path / "std").exists()
 
 

@@ -10,9 +10,7 @@ objdump(1)'s disassembly of each std function's first instructions.
 from __future__ import annotations
 
 import glob
-import json
 import os
-import re
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -21,7 +19,15 @@ from pathlib import Path
 import pytest
 
 from conftest import SHARED
-from dist_helpers import ILLUMOS, RUSTUP, cached_build_std, cli, require_debian_rust
+from dist_helpers import (
+    ILLUMOS,
+    RUSTUP,
+    cached_build_std,
+    check_std_frame_pointers,
+    cli,
+    require_debian_rust,
+    require_full_std,
+)
 from illumos_rust.dist.serve import make_server
 
 CHANNEL = "1.96.0"
@@ -29,7 +35,7 @@ CHANNEL = "1.96.0"
 
 @pytest.fixture(scope="module")
 def illumos_std() -> tuple[Path, dict[str, object]]:
-    require_debian_rust()
+    require_full_std()
     return cached_build_std(ILLUMOS, "--frame-pointers")
 
 
@@ -38,7 +44,7 @@ def served(
     illumos_std: tuple[Path, dict[str, object]], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     if not RUSTUP.is_file():
-        pytest.skip(f"{RUSTUP}: no rustup binary on this machine")
+        pytest.fail(f"{RUSTUP}: no rustup binary on this machine")
     sysroot, _ = illumos_std
     tree = tmp_path_factory.mktemp("dist") / "tree"
     r = cli("dist", "build", str(tree), "--from-debian", "--std", f"{sysroot}:{ILLUMOS}",
@@ -108,30 +114,6 @@ def _check_install(rustup_env: dict[str, str]) -> None:
     assert ILLUMOS in listed
 
 
-def _objdump_prologues(binary: Path, names: list[str]) -> dict[str, bool]:
-    """Independent oracle: does each function's disassembly start with push %rbp; mov %rsp,%rbp (after an
-    optional endbr64), or set it up before its first call (shrink-wrapping)?"""
-    out = subprocess.run(["objdump", "-d", "--no-show-raw-insn", str(binary)], capture_output=True, text=True,
-                         check=True).stdout  # fmt: skip
-    result: dict[str, bool] = {}
-    for block in out.split("\n\n"):
-        m = re.search(r"<([^>]+)>:\n", block)
-        if not m or m.group(1) not in names:
-            continue
-        insns = [line.split("\t", 1)[-1].strip() for line in block.splitlines()[1:] if "\t" in line]
-        before_call = []
-        for ins in insns:
-            if ins.startswith("call"):
-                break
-            before_call.append(ins)
-        calls = any(i.startswith("call") for i in insns)
-        has_fp = any(i.startswith("push   %rbp") for i in before_call) and any(
-            re.match(r"mov\s+%rsp,%rbp", i) for i in before_call
-        )
-        result[m.group(1)] = has_fp or not calls
-    return result
-
-
 def test_cargo_build_for_illumos_with_our_std(rustup_env: dict[str, str], tmp_path: Path) -> None:
     """A fresh project builds for illumos with the std rustup installed from our server; every non-leaf std
     function linked in keeps its frame pointer (audit, cross-checked with objdump).
@@ -171,34 +153,12 @@ def test_cargo_build_for_illumos_with_our_std(rustup_env: dict[str, str], tmp_pa
             "obj",
             cwd=project,
         )
-        pytest.skip("no rust-lld or no ../shared fixtures to link an illumos binary; compiled an object only")
+        pytest.fail("no rust-lld or no ../shared fixtures to link an illumos binary; compiled an object only")
     head = subprocess.run(["readelf", "-h", str(binary)], capture_output=True, text=True, check=True).stdout
     assert "X86-64" in head and "EXEC" in head
     interp = subprocess.run(["readelf", "-l", str(binary)], capture_output=True, text=True, check=True).stdout
     assert "/usr/lib/amd64/ld.so.1" in interp
-    audited = cli("audit", "--format", "json", "--fail-on", "never", str(binary))
-    facts = json.loads(audited.stdout)["reports"][0]["facts"]["frame_pointers"]
-    owners = {o["name"]: o for o in facts["by_owner"] if o["kind"] == "crate"}
-    assert owners["std"]["FP"] > 50
-    for name in ("std", "core", "alloc"):
-        row = owners.get(name, {})
-        assert row.get("NO_FP", 0) == 0 and row.get("RBP_CLOBBER", 0) == 0, (name, row)
-    # objdump: every function named after std:: that calls something sets up %rbp before its first call.
-    syms = subprocess.run(
-        ["nm", "-C", "--defined-only", str(binary)], capture_output=True, text=True, check=True
-    )
-    mangled = subprocess.run(
-        ["nm", "--defined-only", str(binary)], capture_output=True, text=True, check=True
-    )
-    std_names = [
-        raw.split()[-1]
-        for raw, dem in zip(mangled.stdout.splitlines(), syms.stdout.splitlines(), strict=True)
-        if dem.split()[1:2] in (["t"], ["T"]) and " std::" in f" {dem.split(maxsplit=2)[-1]}"
-    ]
-    assert len(std_names) > 50
-    judged = _objdump_prologues(binary, std_names)
-    without = [n for n, ok in judged.items() if not ok]
-    assert len(judged) > 50 and not without, without[:5]
+    check_std_frame_pointers(binary)
 
 
 def test_linux_gnu_without_frame_pointers_shows_the_gap() -> None:

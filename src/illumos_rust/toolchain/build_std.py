@@ -61,14 +61,29 @@ def _resolve(tool: str) -> str:
 
 def check_target(rustc: str, target: str) -> tuple[str, Path | None]:
     """(target name, custom spec path or None); refuses a triple the compiler does not know."""
+    spec = None
     if target.endswith(".json"):
         spec = Path(target)
         if not spec.is_file():
             raise UsageError(f"{target}: no such target spec file")
-        return spec.stem, spec.resolve()
+        # Ask rustc itself before a long build, the way the build runs it (by name, see plan()): it is the
+        # only authority on what a spec may contain. The format is unstable, hence -Zunstable-options.
+        env = {**os.environ, "RUSTC_BOOTSTRAP": "1", "RUST_TARGET_PATH": str(spec.resolve().parent)}
+        probe = [rustc, "-Zunstable-options", "--print", "cfg", "--target", spec.stem]
+        checked = subprocess.run(probe, capture_output=True, text=True, env=env)
+        if checked.returncode != 0:
+            why = next((ln for ln in checked.stderr.splitlines() if ln.startswith("error")), "rejected")
+            raise UsageError(f"{target}: {rustc} does not accept this target spec ({why})")
     listing = subprocess.run([rustc, "--print", "target-list"], capture_output=True, text=True)
     if listing.returncode != 0:
         raise UsageError(f"{rustc} --print target-list failed: {listing.stderr.strip()}")
+    if spec is not None:
+        if spec.stem in listing.stdout.split():
+            # rustc resolves a built-in name before any JSON, so the std would silently be the built-in one
+            raise UsageError(
+                f"{target}: {spec.stem} is a built-in target of {rustc}; give the spec its own name"
+            )
+        return spec.stem, spec.resolve()
     if target not in listing.stdout.split():
         raise UsageError(
             f"unknown target {target!r}: {rustc} does not know it (see `rustc --print target-list`)"
@@ -100,8 +115,18 @@ def plan(opts: BuildStdOptions) -> tuple[list[str], dict[str, str], Path, RustcV
     flags = [f"--remap-path-prefix={lib.parent}=/rustc/{version.commit}", *opts.extra_rustflags]
     if opts.frame_pointers:
         flags.append("-Cforce-frame-pointers=yes")
+    if spec is not None:
+        # A custom target is built *by name*, found through RUST_TARGET_PATH, not as `--target FILE.json`:
+        # rustc records a JSON-path target in the rlibs as "<stem>-<hash of the JSON>" and then accepts them
+        # only from the same path form (E0461 otherwise), while the name is what a rustup user types
+        # (`rustup target add NAME`; rustc then finds <sysroot>/lib/rustlib/NAME/target.json, see _install).
+        # The spec format is unstable since Rust 1.95 (rust-lang/rust#150151): -Zunstable-options.
+        env["RUST_TARGET_PATH"] = str(spec.parent)
+        flags.insert(0, "-Zunstable-options")
+    else:
+        env.pop("RUST_TARGET_PATH", None)
     env["RUSTFLAGS"] = " ".join(flags)
-    cmd = [cargo, "build", "--offline", f"-Zbuild-std={opts.crates}", "--target", str(spec or name)]
+    cmd = [cargo, "build", "--offline", f"-Zbuild-std={opts.crates}", "--target", name]
     cmd += ["--profile", opts.profile]
     if opts.jobs:
         cmd += ["-j", str(opts.jobs)]
