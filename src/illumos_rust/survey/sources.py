@@ -3,8 +3,9 @@
 
 The hash is of the *content*, not of names or mtimes: a Debian registry's ``.cargo-checksum.json`` is the
 same before and after someone edits a file, and a ``touch`` must not cost a re-analysis. A crate directory's
-digest covers every file's relative path and bytes (build output and VCS metadata excluded, as ``port``
-excludes them); a ``.crate`` archive's and a binary's is the sha256 of the file.
+digest covers the relative path and bytes of every file ``port`` reads (``*.rs`` and ``Cargo.toml``; build
+output and VCS metadata excluded, as ``port`` excludes them); a ``.crate`` archive's and a binary's is the
+sha256 of the file.
 """
 
 from __future__ import annotations
@@ -37,28 +38,54 @@ class Source:
     error: str = ""
 
 
-def _files(root: str) -> list[str]:
-    out: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
-        out.extend(os.path.join(dirpath, name) for name in sorted(filenames))
+def _is_port_input(name: str) -> bool:
+    """What ``port`` reads of a crate: every ``*.rs`` file (``port.workspace._walk``) and the
+    ``Cargo.toml`` manifests (``port.analysis.analyze_crate``)."""
+    return name.endswith(".rs") or name == "Cargo.toml"
+
+
+def _inputs(root: str) -> list[tuple[str, os.DirEntry[str]]]:
+    """(path relative to ``root``, entry) of the regular files ``port`` reads under ``root``, sorted by
+    path, skipping the directories ``port`` skips (build output, VCS metadata, dot-directories) and
+    symbolic links. One ``scandir`` per directory: the entry carries the file type, and ``stat`` on it
+    is one ``lstat`` cached on the entry (os.walk plus os.lstat did the path joins twice in Python); one
+    sort at the end instead of one per directory (a rerun walks every crate of the corpus)."""
+    out: list[tuple[str, os.DirEntry[str]]] = []
+    stack = [("", root)]
+    while stack:
+        rel, path = stack.pop()
+        with os.scandir(path) as it:
+            for e in it:
+                if e.is_symlink():
+                    continue
+                if e.is_dir():
+                    if e.name not in SKIP_DIRS and not e.name.startswith("."):
+                        stack.append((rel + e.name + "/", e.path))
+                elif _is_port_input(e.name) and e.is_file():
+                    out.append((rel + e.name, e))
+    out.sort(key=_first)
     return out
 
 
+def _first(t: tuple[str, object]) -> str:
+    return t[0]
+
+
 def stat_signature(src: Source) -> None:
-    """Fill ``signature`` and ``size`` from ``stat`` alone (no file is read)."""
-    h = hashlib.sha256()
-    size = 0
+    """Fill ``signature`` and ``size`` from ``stat`` alone (no file is read): path, size, mtime and inode
+    of every file the digest covers, so that an unchanged signature means an unchanged digest."""
     try:
-        for full in _files(src.path) if src.how == "tree" else [src.path]:
-            st = os.lstat(full)
-            h.update(
-                f"{full}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\n".encode("utf-8", "surrogateescape")
-            )
-            size += st.st_size
+        if src.how == "tree":
+            stats = [(rel, e.stat(follow_symlinks=False)) for rel, e in _inputs(src.path)]
+        else:
+            stats = [("", os.stat(src.path))]
     except OSError as exc:
         src.error = str(exc)
-    src.signature, src.size = h.hexdigest(), size
+        src.signature, src.size = "", 0
+        return
+    text = "\n".join(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}" for rel, st in stats)
+    src.signature = hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+    src.size = sum(st.st_size for _rel, st in stats)
 
 
 def file_digest(path: str) -> str:
@@ -67,13 +94,13 @@ def file_digest(path: str) -> str:
 
 
 def tree_digest(root: str) -> str:
-    """sha256 over (relative path, size, bytes) of every regular file under ``root``, in sorted order."""
+    """sha256 over (relative path, size, bytes) of every file ``port`` reads under ``root`` (its ``.rs``
+    files and manifests), in sorted order. Only those: the analysis depends on nothing else, and the
+    rest (test data, C sources of ``-sys`` crates, documentation) is half the bytes of the Debian
+    registry, which every first run would otherwise read twice (once to hash, once to analyse)."""
     h = hashlib.sha256()
-    for full in _files(root):
-        if not os.path.isfile(full) or os.path.islink(full):
-            continue
-        rel = os.path.relpath(full, root)
-        with open(full, "rb") as fh:
+    for rel, entry in _inputs(root):
+        with open(entry.path, "rb") as fh:
             data = fh.read()
         h.update(f"{rel}\0{len(data)}\0".encode("utf-8", "surrogateescape"))
         h.update(data)
@@ -104,12 +131,22 @@ def crate_sources(paths: list[str]) -> list[Source]:
         elif (p / "Cargo.toml").is_file():
             out.append(Source("crate", str(p.resolve()), "tree"))
         else:
-            for child in sorted(p.iterdir()):
-                if child.is_dir() and (child / "Cargo.toml").is_file():
-                    out.append(Source("crate", str(child.resolve()), "tree"))
-                elif child.is_file() and child.name.endswith(".crate"):
-                    out.append(Source("crate", str(child.resolve()), "file"))
+            # scandir, and realpath only for the links: a registry has thousands of children, and
+            # Path.resolve on each was a quarter of a rerun's time
+            base = os.path.realpath(p)
+            with os.scandir(base) as it:
+                children = sorted(it, key=_name)
+            for child in children:
+                full = os.path.realpath(child.path) if child.is_symlink() else child.path
+                if child.is_dir() and os.path.isfile(os.path.join(full, "Cargo.toml")):
+                    out.append(Source("crate", full, "tree"))
+                elif child.name.endswith(".crate") and child.is_file():
+                    out.append(Source("crate", full, "file"))
     return out
+
+
+def _name(e: os.DirEntry[str]) -> str:
+    return e.name
 
 
 def binary_sources(paths: list[str]) -> list[Source]:

@@ -16,6 +16,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,14 +94,29 @@ class Store:
             r[0]: (r[1], r[2]) for r in self.db.execute("SELECT path, signature, digest FROM fingerprints")
         }
 
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group writes into one commit (a chunk's results, a run's relocations): one WAL append instead
+        of one per row. An interrupted run keeps every committed group; nesting joins the outer one."""
+        if self.db.in_transaction:
+            yield
+            return
+        self.db.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
     def remember(self, rows: list[tuple[str, str, str]]) -> None:
         """Store (path, signature, digest) rows in one transaction."""
-        with self.db:
-            self.db.execute("BEGIN")
-            self.db.executemany("INSERT OR REPLACE INTO fingerprints VALUES (?,?,?)", rows)
+        if rows:
+            with self.transaction():
+                self.db.executemany("INSERT OR REPLACE INTO fingerprints VALUES (?,?,?)", rows)
 
     def put(self, item: Item) -> None:
-        """Insert or replace one row in its own transaction: an interrupted run keeps every finished item."""
+        """Insert or replace one row (in the caller's transaction, else in its own)."""
         self.db.execute(
             "INSERT OR REPLACE INTO items VALUES (?,?,?,?,?,?,?,?,?,?)",
             (
@@ -117,10 +133,12 @@ class Store:
             ),
         )
 
-    def relocate(self, kind: str, digest: str, tool: str, path: str) -> None:
-        """An unchanged item found at a new path: remember where it is now."""
-        self.db.execute(
-            "UPDATE items SET path=? WHERE kind=? AND digest=? AND tool=?", (path, kind, digest, tool)
+    def relocate(self, kind: str, tool: str, moves: list[tuple[str, str]]) -> None:
+        """Unchanged items ``(digest, path)``, maybe found at a new path: remember where they are now (a
+        row already there is not rewritten)."""
+        self.db.executemany(
+            "UPDATE items SET path=? WHERE kind=? AND digest=? AND tool=? AND path<>?",
+            [(path, kind, digest, tool, path) for digest, path in moves],
         )
 
     def items(self, kind: str | None = None, tool: str | None = None) -> Iterator[Item]:
