@@ -102,10 +102,15 @@ def run_survey(
         remembered = store.fingerprints()
         stale: list[Source] = []
         for src in sources:
-            stat_signature(src)
-            sig_digest = remembered.get(src.path)
-            if sig_digest and sig_digest[0] == src.signature and not src.error:
-                src.digest = sig_digest[1]
+            before = remembered.get(src.path)
+            if before and before[2]:  # stat what was there last time, without listing directories
+                stat_signature(src, before[2])
+                if src.signature != before[0]:
+                    stat_signature(src)  # something changed: walk it again for the current layout
+            else:
+                stat_signature(src)
+            if before and before[0] == src.signature and not src.error:
+                src.digest = before[1]
             else:
                 stale.append(src)
         summary.phases["signatures"] = time.perf_counter() - started
@@ -156,9 +161,9 @@ def run_survey(
                     cluster.close()
         store.remember(
             [
-                (s.path, s.signature, s.digest)
+                (s.path, s.signature, s.digest, s.layout)
                 for s in sources
-                if s.digest and not s.error and remembered.get(s.path) != (s.signature, s.digest)
+                if s.digest and not s.error and remembered.get(s.path) != (s.signature, s.digest, s.layout)
             ]
         )
     summary.seconds = time.perf_counter() - started

@@ -10,6 +10,7 @@ sha256 of the file.
 
 from __future__ import annotations
 
+import array
 import hashlib
 import os
 import tarfile
@@ -36,6 +37,7 @@ class Source:
     size: int = 0
     digest: str = ""
     error: str = ""
+    layout: str = ""  # a crate directory's walked directories and input files, see :func:`stat_signature`
 
 
 def _is_port_input(name: str) -> bool:
@@ -44,13 +46,13 @@ def _is_port_input(name: str) -> bool:
     return name.endswith(".rs") or name == "Cargo.toml"
 
 
-def _inputs(root: str) -> list[tuple[str, os.DirEntry[str]]]:
-    """(path relative to ``root``, entry) of the regular files ``port`` reads under ``root``, sorted by
-    path, skipping the directories ``port`` skips (build output, VCS metadata, dot-directories) and
-    symbolic links. One ``scandir`` per directory: the entry carries the file type, and ``stat`` on it
-    is one ``lstat`` cached on the entry (os.walk plus os.lstat did the path joins twice in Python); one
-    sort at the end instead of one per directory (a rerun walks every crate of the corpus)."""
-    out: list[tuple[str, os.DirEntry[str]]] = []
+def _walk(root: str) -> tuple[list[tuple[str, os.DirEntry[str]]], list[tuple[str, os.DirEntry[str]]]]:
+    """The directories walked (below ``root``) and the regular files ``port`` reads, each as (path
+    relative to ``root``, entry), files sorted by path; skips the directories ``port`` skips (build
+    output, VCS metadata, dot-directories) and symbolic links. One ``scandir`` per directory: the entry
+    carries the file type, and ``stat`` on it is one ``lstat`` cached on the entry."""
+    dirs: list[tuple[str, os.DirEntry[str]]] = []
+    files: list[tuple[str, os.DirEntry[str]]] = []
     stack = [("", root)]
     while stack:
         rel, path = stack.pop()
@@ -60,32 +62,78 @@ def _inputs(root: str) -> list[tuple[str, os.DirEntry[str]]]:
                     continue
                 if e.is_dir():
                     if e.name not in SKIP_DIRS and not e.name.startswith("."):
-                        stack.append((rel + e.name + "/", e.path))
+                        sub = rel + e.name + "/"
+                        dirs.append((sub, e))
+                        stack.append((sub, e.path))
                 elif _is_port_input(e.name) and e.is_file():
-                    out.append((rel + e.name, e))
-    out.sort(key=_first)
-    return out
+                    files.append((rel + e.name, e))
+    files.sort(key=_first)
+    dirs.sort(key=_first)
+    return dirs, files
+
+
+def _inputs(root: str) -> list[tuple[str, os.DirEntry[str]]]:
+    return _walk(root)[1]
 
 
 def _first(t: tuple[str, object]) -> str:
     return t[0]
 
 
-def stat_signature(src: Source) -> None:
-    """Fill ``signature`` and ``size`` from ``stat`` alone (no file is read): path, size, mtime and inode
-    of every file the digest covers, so that an unchanged signature means an unchanged digest."""
+def _signature(src: Source, layout: str, dirs: list[os.stat_result], files: list[os.stat_result]) -> None:
+    """sha256 over the layout (which paths) and the packed stat numbers (mtime and inode of each
+    directory; size, mtime and inode of each file), in the layout's order; no per-file string."""
+    numbers = array.array("q")
+    for st in dirs:
+        numbers.append(st.st_mtime_ns)
+        numbers.append(st.st_ino)
+    size = 0
+    for st in files:
+        size += st.st_size
+        numbers.append(st.st_size)
+        numbers.append(st.st_mtime_ns)
+        numbers.append(st.st_ino)
+    h = hashlib.sha256(layout.encode("utf-8", "surrogateescape"))
+    h.update(numbers.tobytes())
+    src.signature, src.size = h.hexdigest(), size
+
+
+def stat_signature(src: Source, layout: str = "") -> None:
+    """Fill ``signature`` and ``size`` from ``stat`` alone (no file is read): size, mtime and inode of
+    every file the digest covers, and mtime and inode of every directory walked (a file added, removed
+    or renamed changes its directory's mtime), so that an unchanged signature means an unchanged digest.
+
+    ``layout`` (a crate directory's, remembered from the last run: :attr:`Source.layout`) lists those
+    directories and files: they are stat'ed directly, without listing a directory (half the cost of the
+    walk, which a rerun pays for every crate of the corpus). Whatever changed since, the signature
+    differs from the remembered one and the caller walks the crate again (``layout=""``)."""
     try:
-        if src.how == "tree":
-            stats = [(rel, e.stat(follow_symlinks=False)) for rel, e in _inputs(src.path)]
-        else:
-            stats = [("", os.stat(src.path))]
+        if src.how != "tree":
+            _signature(src, src.path, [], [os.stat(src.path)])
+            return
+        prefix = src.path + "/"
+        if layout:
+            d_rel, _, f_rel = layout.partition("\0\0")
+            st = os.lstat
+            try:
+                dirs = [st(prefix + rel) for rel in d_rel.split("\0")]  # "" first: the root
+                files = [st(prefix + rel) for rel in f_rel.split("\0")] if f_rel else []
+            except OSError:  # something listed is gone: the walk below finds what is there now
+                pass
+            else:
+                _signature(src, layout, dirs, files)
+                src.layout = layout
+                return
+        d_entries, f_entries = _walk(src.path)
+        layout = (
+            "\0".join(["", *(rel for rel, _e in d_entries)]) + "\0\0" + "\0".join(r for r, _e in f_entries)
+        )
+        dirs = [os.lstat(src.path), *(e.stat(follow_symlinks=False) for _rel, e in d_entries)]
+        _signature(src, layout, dirs, [e.stat(follow_symlinks=False) for _rel, e in f_entries])
+        src.layout = layout
     except OSError as exc:
         src.error = str(exc)
         src.signature, src.size = "", 0
-        return
-    text = "\n".join(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}" for rel, st in stats)
-    src.signature = hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
-    src.size = sum(st.st_size for _rel, st in stats)
 
 
 def file_digest(path: str) -> str:

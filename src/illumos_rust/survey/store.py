@@ -41,7 +41,8 @@ CREATE INDEX IF NOT EXISTS items_by_path ON items (kind, path);
 CREATE TABLE IF NOT EXISTS fingerprints (
     path      TEXT PRIMARY KEY,
     signature TEXT NOT NULL,
-    digest    TEXT NOT NULL
+    digest    TEXT NOT NULL,
+    layout    TEXT NOT NULL DEFAULT ''  -- a crate's directories and input files (sources.stat_signature)
 );
 """
 
@@ -71,6 +72,9 @@ class Store:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(_SCHEMA)
+            columns = {r[1] for r in self.db.execute("PRAGMA table_info(fingerprints)")}
+            if "layout" not in columns:  # a store written before layouts were remembered
+                self.db.execute("ALTER TABLE fingerprints ADD COLUMN layout TEXT NOT NULL DEFAULT ''")
         except sqlite3.DatabaseError as exc:
             raise FileError(path, f"not a usable survey store ({exc})") from None
 
@@ -88,11 +92,10 @@ class Store:
         rows = self.db.execute("SELECT digest FROM items WHERE kind=? AND tool=?", (kind, tool))
         return {r[0] for r in rows}
 
-    def fingerprints(self) -> dict[str, tuple[str, str]]:
-        """path -> (stat signature, digest) from earlier runs."""
-        return {
-            r[0]: (r[1], r[2]) for r in self.db.execute("SELECT path, signature, digest FROM fingerprints")
-        }
+    def fingerprints(self) -> dict[str, tuple[str, str, str]]:
+        """path -> (stat signature, digest, layout) from earlier runs."""
+        rows = self.db.execute("SELECT path, signature, digest, layout FROM fingerprints")
+        return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -109,11 +112,14 @@ class Store:
             raise
         self.db.execute("COMMIT")
 
-    def remember(self, rows: list[tuple[str, str, str]]) -> None:
-        """Store (path, signature, digest) rows in one transaction."""
+    def remember(self, rows: list[tuple[str, str, str, str]]) -> None:
+        """Store (path, signature, digest, layout) rows in one transaction."""
         if rows:
             with self.transaction():
-                self.db.executemany("INSERT OR REPLACE INTO fingerprints VALUES (?,?,?)", rows)
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO fingerprints (path, signature, digest, layout) VALUES (?,?,?,?)",
+                    rows,
+                )
 
     def put(self, item: Item) -> None:
         """Insert or replace one row (in the caller's transaction, else in its own)."""
