@@ -195,3 +195,20 @@ def test_corpus_script_drops_unsatisfiable_packages(tmp_path: Path) -> None:
     expected = ["librust-a-dev", "librust-b-dev", "librust-c-dev", "librust-d-dev", "librust-e-dev"]
     assert out_list.read_text().split() == expected
     assert "4 of them are not installed yet" in proc.stdout  # librust-a-dev is
+
+
+def test_linked_crates_resolve_like_realpath(tmp_path: Path) -> None:
+    """A directory of links (a vendor tree, a registry view): each item's path is os.path.realpath's."""
+    real = _copies(tmp_path)
+    (tmp_path / "hop").symlink_to(real)  # a link in the target's parent: must be resolved too
+    view = tmp_path / "view"
+    view.mkdir()
+    (view / "a").symlink_to(real / "adler-1.0.2")  # absolute
+    (view / "b").symlink_to(Path("..") / "corpus" / "term_size-0.3.1")  # relative, with ..
+    (view / "c").symlink_to(tmp_path / "hop" / "fs2-0.4.3")  # through a linked directory
+    (view / "d").symlink_to(view / "a")  # a link to a link
+    (view / "e").symlink_to("c")  # relative, same directory
+    from illumos_rust.survey.sources import crate_sources
+
+    got = [s.path for s in crate_sources([str(view)])]
+    assert got == [os.path.realpath(view / n) for n in "abcde"]

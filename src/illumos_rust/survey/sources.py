@@ -184,8 +184,9 @@ def crate_sources(paths: list[str]) -> list[Source]:
             base = os.path.realpath(p)
             with os.scandir(base) as it:
                 children = sorted(it, key=_name)
+            real_dirs: dict[str, str] = {}
             for child in children:
-                full = os.path.realpath(child.path) if child.is_symlink() else child.path
+                full = _resolve_link(child.path, real_dirs) if child.is_symlink() else child.path
                 if child.is_dir() and os.path.isfile(os.path.join(full, "Cargo.toml")):
                     out.append(Source("crate", full, "tree"))
                 elif child.name.endswith(".crate") and child.is_file():
@@ -195,6 +196,23 @@ def crate_sources(paths: list[str]) -> list[Source]:
 
 def _name(e: os.DirEntry[str]) -> str:
     return e.name
+
+
+def _resolve_link(link: str, real_dirs: dict[str, str]) -> str:
+    """``os.path.realpath(link)``, cheaper for a directory of links into one place (``cargo vendor``
+    trees, a view of a registry): the link's target directory is resolved once (``real_dirs``), not one
+    ``lstat`` per path component per link. A target with ``..`` or one that is itself a link takes the
+    general way."""
+    target = os.readlink(link)
+    if not os.path.isabs(target):
+        target = os.path.join(os.path.dirname(link), target)
+    if ".." in target.split(os.sep):
+        return os.path.realpath(link)
+    parent, name = os.path.split(os.path.normpath(target))
+    if parent not in real_dirs:
+        real_dirs[parent] = os.path.realpath(parent)
+    full = os.path.join(real_dirs[parent], name)
+    return os.path.realpath(full) if os.path.islink(full) else full
 
 
 def binary_sources(paths: list[str]) -> list[Source]:
