@@ -212,3 +212,51 @@ def test_linked_crates_resolve_like_realpath(tmp_path: Path) -> None:
 
     got = [s.path for s in crate_sources([str(view)])]
     assert got == [os.path.realpath(view / n) for n in "abcde"]
+
+
+def _oracle_dependencies(manifest: Path) -> list[str]:
+    """The whole manifest through tomllib: normal, build and target-specific dependency package names."""
+    import tomllib
+
+    data = tomllib.loads(manifest.read_text())
+    tables = [data.get("dependencies"), data.get("build-dependencies")]
+    for t in data.get("target", {}).values():
+        tables += [t.get("dependencies"), t.get("build-dependencies")]
+    return sorted(
+        {
+            spec.get("package", key) if isinstance(spec, dict) else key
+            for table in tables
+            if table
+            for key, spec in table.items()
+        }
+    )
+
+
+def test_dependency_edges_match_a_full_parse(tmp_path: Path) -> None:
+    """The section-extract parse gives what a full tomllib parse gives: every manifest of the Debian
+    registry, plus hand-written ones that must take the full-parse way (dotted keys, an inline table,
+    a quoted header, an array of tables, the word in a string)."""
+    from illumos_rust.survey.tasks import dependencies
+
+    manifests = sorted(REGISTRY.glob("*/Cargo.toml"))
+    if len(manifests) < 100:
+        pytest.skip(f"Debian crate sources missing under {REGISTRY} (make corpus)")
+    odd = {
+        "dotted": '[package]\nname = "a"\n[target."cfg(unix)"]\ndependencies.libc = "0.2"\n',
+        "inline": '[package]\nname = "a"\ndependencies = { serde = "1" }\n',
+        "quoted": '[package]\nname = "a"\n["dependencies".foo]\nversion = "1"\n'
+        "['build-dependencies']\ncc = \"1\"\n",
+        "renamed": '[dependencies.x]\npackage = "real-x"\nversion = "1"\n'
+        "[target.'cfg(windows)'.build-dependencies]\nw = \"1\"\n",
+        "string": '[package]\ndescription = """\n[dependencies]\nnot = "a table"\n"""\n'
+        '[dependencies]\ny = "1"\n',
+        "arrays": '[[bin]]\nname = "b"\n[dependencies]\nz = "1"\n[[example]]\nname = "e"\n',
+        "dev-only": '[dev-dependencies]\nt = "1"\n[features]\ndefault = ["dep:t"]\n',
+    }
+    for name, text in odd.items():
+        (tmp_path / f"{name}.toml").write_text(text)
+    manifests += sorted(tmp_path.glob("*.toml"))
+    mismatched = [m for m in manifests if dependencies(str(m)) != _oracle_dependencies(m)]
+    assert mismatched == []
+    assert dependencies(str(tmp_path / "renamed.toml")) == ["real-x", "w"]
+    assert dependencies(str(tmp_path / "string.toml")) == ["y"]
