@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import multiprocessing
 import os
 import time
 from collections.abc import Callable
@@ -183,6 +182,8 @@ _QUIET = {
 
 
 def _connect(scheduler: str | None, workers: int | None, kind: str, dashboard: bool) -> tuple[Any, Any]:
+    import multiprocessing  # here: a rerun that starts no cluster need not import it (~12 ms)
+
     try:
         import dask
         from dask.distributed import Client, LocalCluster
