@@ -48,6 +48,13 @@ def add_parser(subparsers: Any) -> None:
         s.add_argument(
             "--workers", type=int, default=None, help="local cluster worker processes (default: cores)"
         )
+        s.add_argument(
+            "--dashboard",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="serve the Dask dashboard of the local cluster (default: when stderr is a terminal, where "
+            "someone can open it; it costs ~1.5 s of start-up)",
+        )
         s.add_argument("--format", choices=("text", "json"), default="text")
         s.set_defaults(func=_run, kind="crate" if kind == "crates" else "binary")
     q = sub.add_parser("query", help="answer a common question from the store")
@@ -82,6 +89,7 @@ def _run(args: argparse.Namespace) -> int:
         workers=args.workers,
         progress=progress,
         on_dashboard=dashboard,
+        dashboard=sys.stderr.isatty() if args.dashboard is None else args.dashboard,
     )
     if args.format == "json":
         print_json(summary.to_dict())

@@ -9,8 +9,8 @@ resumes where it stopped: a rerun skips every digest already stored for this too
 
 from __future__ import annotations
 
+import gc
 import hashlib
-import multiprocessing
 import os
 import time
 from collections.abc import Callable
@@ -77,8 +77,12 @@ def run_survey(
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     on_dashboard: Callable[[str], None] | None = None,
+    dashboard: bool = True,
 ) -> RunSummary:
-    """Analyse every item under ``paths`` that the store does not hold yet for this tool version."""
+    """Analyse every item under ``paths`` that the store does not hold yet for this tool version.
+
+    ``dashboard``: serve the Dask dashboard from a local cluster (bokeh: ~1.5 s more to start the cluster,
+    and the scheduler's periodic plot updates); a remote scheduler's dashboard is linked either way."""
     if kind not in ("crate", "binary"):
         raise UsageError(f"unknown survey kind {kind!r}")
     if workers is not None and workers < 1:
@@ -88,43 +92,56 @@ def run_survey(
     summary = RunSummary(kind, found=len(sources))
     with Store(store_path) as store, ThreadPoolExecutor(1) as background:
         known = store.known(kind, TOOL)
+        connecting: Future[Any] | None = None
+        if scheduler is not None or (not known and len(sources) >= INLINE_BELOW):
+            # nothing of this kind in the store for this tool version: every item will be analysed, so
+            # start the cluster (importing Dask, forking the workers: seconds) while the stat walk runs
+            connecting = background.submit(_connect, scheduler, workers, kind, dashboard)
         # 1. stat signatures: an item whose sizes and mtimes are as last time keeps its digest unread
         remembered = store.fingerprints()
         stale: list[Source] = []
         for src in sources:
-            stat_signature(src)
-            sig_digest = remembered.get(src.path)
-            if sig_digest and sig_digest[0] == src.signature and not src.error:
-                src.digest = sig_digest[1]
+            before = remembered.get(src.path)
+            if before and before[2]:  # stat what was there last time, without listing directories
+                stat_signature(src, before[2])
+                if src.signature != before[0]:
+                    stat_signature(src)  # something changed: walk it again for the current layout
+            else:
+                stat_signature(src)
+            if before and before[0] == src.signature and not src.error:
+                src.digest = before[1]
             else:
                 stale.append(src)
         summary.phases["signatures"] = time.perf_counter() - started
         # 2. many changed items: start the cluster (seconds) and let the workers hash them (reading every
         # byte of a corpus is work worth spreading too); a few: hash them here and maybe skip the cluster
-        connecting: Future[Any] | None = None
-        if scheduler is not None or len(stale) >= INLINE_BELOW:
-            connecting = background.submit(_connect, scheduler, workers, kind)
-        else:
+        if connecting is None and len(stale) >= INLINE_BELOW:
+            connecting = background.submit(_connect, scheduler, workers, kind, dashboard)
+        elif connecting is None:
             for src in stale:
                 content_digest(src)
         todo: list[Source] = []
-        for src in sources:
-            if src.error:
-                content_digest(src)  # the path-derived digest of an unreadable item
-                _record(store, summary, kind, src, {"status": "failed", "reason": src.error, "result": {}})
-            elif src.digest in known:
-                summary.reused += 1
-                store.relocate(kind, src.digest, TOOL, src.path)
-            else:
-                todo.append(src)
+        moved: list[tuple[str, str]] = []
+        with store.transaction():
+            for src in sources:
+                if src.error:
+                    content_digest(src)  # the path-derived digest of an unreadable item
+                    failed = {"status": "failed", "reason": src.error, "result": {}}
+                    _record(store, summary, kind, src, failed)
+                elif src.digest in known:
+                    summary.reused += 1
+                    moved.append((src.digest, src.path))
+                else:
+                    todo.append(src)
+            store.relocate(kind, TOOL, moved)
         total = len(todo)
         if progress:
             progress(0, total)
         if connecting is None:
             for i, src in enumerate(todo):
-                _record(
-                    store, summary, kind, src, run_chunk(kind, [(src.path, src.how, src.digest)], known)[0]
-                )
+                result = run_chunk(kind, [(src.path, src.how, src.digest)], known)[0]
+                with store.transaction():
+                    _record(store, summary, kind, src, result)
                 if progress:
                     progress(i + 1, total)
         else:
@@ -134,18 +151,39 @@ def run_survey(
             summary.phases["cluster_wait"] = t_up - t_wait
             try:
                 if todo:
-                    _distributed(client, store, summary, kind, todo, known, progress, on_dashboard)
+                    served = dashboard or cluster is None  # a remote scheduler's own dashboard, if any
+                    _distributed(client, store, summary, kind, todo, known, progress, on_dashboard, served)
                 summary.phases["analyse"] = time.perf_counter() - t_up
             finally:
                 client.close()
                 if cluster is not None:
                     cluster.close()
-        store.remember([(s.path, s.signature, s.digest) for s in sources if s.digest and not s.error])
+        store.remember(
+            [
+                (s.path, s.signature, s.digest, s.layout)
+                for s in sources
+                if s.digest and not s.error and remembered.get(s.path) != (s.signature, s.digest, s.layout)
+            ]
+        )
     summary.seconds = time.perf_counter() - started
     return summary
 
 
-def _connect(scheduler: str | None, workers: int | None, kind: str) -> tuple[Any, Any]:
+#: Dask's periodic housekeeping, slowed down for a local cluster whose workers run one CPU-bound task after
+#: another: the statistical profiler samples each worker's task thread every 10 ms (it feeds the dashboard's
+#: profile page, so it stays on with the dashboard), the event-loop tick monitor wakes every 20 ms, the nanny
+#: polls memory every 100 ms. Together about 1-2 s of CPU over a 1,500-crate run, measured at load 10.
+_QUIET = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "500ms",
+    "distributed.worker.memory.monitor-interval": "1s",
+    "distributed.admin.system-monitor.interval": "2s",
+}
+
+
+def _connect(scheduler: str | None, workers: int | None, kind: str, dashboard: bool) -> tuple[Any, Any]:
+    import multiprocessing  # here: a rerun that starts no cluster need not import it (~12 ms)
+
     try:
         import dask
         from dask.distributed import Client, LocalCluster
@@ -159,10 +197,25 @@ def _connect(scheduler: str | None, workers: int | None, kind: str) -> tuple[Any
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         if method == "fork" and kind == "crate":
             prewarm()
-        with dask.config.set({"distributed.worker.multiprocessing-method": method}):
-            cluster = LocalCluster(  # type: ignore[no-untyped-call]
-                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=40
-            )
+        if method == "fork":
+            # the forked workers share this process's heap copy-on-write; a collection in a worker that
+            # walks the inherited objects would touch (copy) their pages: keep them out of the collector
+            gc.freeze()
+        try:
+            quiet = {k: v for k, v in _QUIET.items() if not (dashboard and k.endswith("profile.enabled"))}
+            with dask.config.set({"distributed.worker.multiprocessing-method": method, **quiet}):
+                cluster = LocalCluster(  # type: ignore[no-untyped-call]
+                    n_workers=n,
+                    threads_per_worker=1,
+                    processes=True,
+                    # the HTTP server (health, metrics) on a free port either way; the bokeh dashboard on it
+                    # only when asked for (dashboard_address=None would still bind the default :8787)
+                    dashboard_address=":0",
+                    scheduler_kwargs={"dashboard": dashboard},
+                    silence_logs=40,
+                )
+        finally:
+            gc.unfreeze()
         return Client(cluster), cluster  # type: ignore[no-untyped-call]
     try:
         return Client(scheduler, timeout=30), None  # type: ignore[no-untyped-call]
@@ -198,10 +251,11 @@ def _distributed(
     known: set[str],
     progress: Callable[[int, int], None] | None,
     on_dashboard: Callable[[str], None] | None,
+    served: bool,
 ) -> None:
     from dask.distributed import as_completed
 
-    link = client.dashboard_link if _has_dashboard(client) else ""
+    link = client.dashboard_link if served and _has_dashboard(client) else ""
     summary.dashboard = link
     if link and on_dashboard:
         on_dashboard(link)
@@ -228,8 +282,9 @@ def _distributed(
                 continue
             results = [{"status": "failed", "reason": f"{type(exc).__name__}: {exc}", "result": {}}]
         fut.release()
-        for src, result in zip(chunk, results, strict=True):
-            _record(store, summary, kind, src, result)
+        with store.transaction():  # one commit per chunk, not per item
+            for src, result in zip(chunk, results, strict=True):
+                _record(store, summary, kind, src, result)
         done += len(chunk)
         if progress:
             progress(done, len(todo))
@@ -251,7 +306,7 @@ def _record(store: Store, summary: RunSummary, kind: str, src: Source, result: d
         src.digest = "unreadable:" + hashlib.sha256(src.path.encode("utf-8", "surrogateescape")).hexdigest()
     if status == "known":  # the worker found this content already in the store
         summary.reused += 1
-        store.relocate(kind, src.digest, TOOL, src.path)
+        store.relocate(kind, TOOL, [(src.digest, src.path)])
         return
     reason = str(result.get("reason", ""))
     store.put(

@@ -3,12 +3,14 @@
 
 The hash is of the *content*, not of names or mtimes: a Debian registry's ``.cargo-checksum.json`` is the
 same before and after someone edits a file, and a ``touch`` must not cost a re-analysis. A crate directory's
-digest covers every file's relative path and bytes (build output and VCS metadata excluded, as ``port``
-excludes them); a ``.crate`` archive's and a binary's is the sha256 of the file.
+digest covers the relative path and bytes of every file ``port`` reads (``*.rs`` and ``Cargo.toml``; build
+output and VCS metadata excluded, as ``port`` excludes them); a ``.crate`` archive's and a binary's is the
+sha256 of the file.
 """
 
 from __future__ import annotations
 
+import array
 import hashlib
 import os
 import tarfile
@@ -35,30 +37,103 @@ class Source:
     size: int = 0
     digest: str = ""
     error: str = ""
+    layout: str = ""  # a crate directory's walked directories and input files, see :func:`stat_signature`
 
 
-def _files(root: str) -> list[str]:
-    out: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
-        out.extend(os.path.join(dirpath, name) for name in sorted(filenames))
-    return out
+def _is_port_input(name: str) -> bool:
+    """What ``port`` reads of a crate: every ``*.rs`` file (``port.workspace._walk``) and the
+    ``Cargo.toml`` manifests (``port.analysis.analyze_crate``)."""
+    return name.endswith(".rs") or name == "Cargo.toml"
 
 
-def stat_signature(src: Source) -> None:
-    """Fill ``signature`` and ``size`` from ``stat`` alone (no file is read)."""
-    h = hashlib.sha256()
+def _walk(root: str) -> tuple[list[tuple[str, os.DirEntry[str]]], list[tuple[str, os.DirEntry[str]]]]:
+    """The directories walked (below ``root``) and the regular files ``port`` reads, each as (path
+    relative to ``root``, entry), files sorted by path; skips the directories ``port`` skips (build
+    output, VCS metadata, dot-directories) and symbolic links. One ``scandir`` per directory: the entry
+    carries the file type, and ``stat`` on it is one ``lstat`` cached on the entry."""
+    dirs: list[tuple[str, os.DirEntry[str]]] = []
+    files: list[tuple[str, os.DirEntry[str]]] = []
+    stack = [("", root)]
+    while stack:
+        rel, path = stack.pop()
+        with os.scandir(path) as it:
+            for e in it:
+                if e.is_symlink():
+                    continue
+                if e.is_dir():
+                    if e.name not in SKIP_DIRS and not e.name.startswith("."):
+                        sub = rel + e.name + "/"
+                        dirs.append((sub, e))
+                        stack.append((sub, e.path))
+                elif _is_port_input(e.name) and e.is_file():
+                    files.append((rel + e.name, e))
+    files.sort(key=_first)
+    dirs.sort(key=_first)
+    return dirs, files
+
+
+def _inputs(root: str) -> list[tuple[str, os.DirEntry[str]]]:
+    return _walk(root)[1]
+
+
+def _first(t: tuple[str, object]) -> str:
+    return t[0]
+
+
+def _signature(src: Source, layout: str, dirs: list[os.stat_result], files: list[os.stat_result]) -> None:
+    """sha256 over the layout (which paths) and the packed stat numbers (mtime and inode of each
+    directory; size, mtime and inode of each file), in the layout's order; no per-file string."""
+    numbers = array.array("q")
+    for st in dirs:
+        numbers.append(st.st_mtime_ns)
+        numbers.append(st.st_ino)
     size = 0
+    for st in files:
+        size += st.st_size
+        numbers.append(st.st_size)
+        numbers.append(st.st_mtime_ns)
+        numbers.append(st.st_ino)
+    h = hashlib.sha256(layout.encode("utf-8", "surrogateescape"))
+    h.update(numbers.tobytes())
+    src.signature, src.size = h.hexdigest(), size
+
+
+def stat_signature(src: Source, layout: str = "") -> None:
+    """Fill ``signature`` and ``size`` from ``stat`` alone (no file is read): size, mtime and inode of
+    every file the digest covers, and mtime and inode of every directory walked (a file added, removed
+    or renamed changes its directory's mtime), so that an unchanged signature means an unchanged digest.
+
+    ``layout`` (a crate directory's, remembered from the last run: :attr:`Source.layout`) lists those
+    directories and files: they are stat'ed directly, without listing a directory (half the cost of the
+    walk, which a rerun pays for every crate of the corpus). Whatever changed since, the signature
+    differs from the remembered one and the caller walks the crate again (``layout=""``)."""
     try:
-        for full in _files(src.path) if src.how == "tree" else [src.path]:
-            st = os.lstat(full)
-            h.update(
-                f"{full}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\n".encode("utf-8", "surrogateescape")
-            )
-            size += st.st_size
+        if src.how != "tree":
+            _signature(src, src.path, [], [os.stat(src.path)])
+            return
+        prefix = src.path + "/"
+        if layout:
+            d_rel, _, f_rel = layout.partition("\0\0")
+            st = os.lstat
+            try:
+                dirs = [st(prefix + rel) for rel in d_rel.split("\0")]  # "" first: the root
+                files = [st(prefix + rel) for rel in f_rel.split("\0")] if f_rel else []
+            except OSError:  # something listed is gone: the walk below finds what is there now
+                pass
+            else:
+                _signature(src, layout, dirs, files)
+                src.layout = layout
+                return
+        d_entries, f_entries = _walk(src.path)
+        layout = (
+            "\0".join(["", *(rel for rel, _e in d_entries)]) + "\0\0" + "\0".join(r for r, _e in f_entries)
+        )
+        dirs = [os.lstat(src.path), *(e.stat(follow_symlinks=False) for _rel, e in d_entries)]
+        _signature(src, layout, dirs, [e.stat(follow_symlinks=False) for _rel, e in f_entries])
+        src.layout = layout
     except OSError as exc:
         src.error = str(exc)
-    src.signature, src.size = h.hexdigest(), size
+        src.signature, src.size = "", 0
 
 
 def file_digest(path: str) -> str:
@@ -67,13 +142,13 @@ def file_digest(path: str) -> str:
 
 
 def tree_digest(root: str) -> str:
-    """sha256 over (relative path, size, bytes) of every regular file under ``root``, in sorted order."""
+    """sha256 over (relative path, size, bytes) of every file ``port`` reads under ``root`` (its ``.rs``
+    files and manifests), in sorted order. Only those: the analysis depends on nothing else, and the
+    rest (test data, C sources of ``-sys`` crates, documentation) is half the bytes of the Debian
+    registry, which every first run would otherwise read twice (once to hash, once to analyse)."""
     h = hashlib.sha256()
-    for full in _files(root):
-        if not os.path.isfile(full) or os.path.islink(full):
-            continue
-        rel = os.path.relpath(full, root)
-        with open(full, "rb") as fh:
+    for rel, entry in _inputs(root):
+        with open(entry.path, "rb") as fh:
             data = fh.read()
         h.update(f"{rel}\0{len(data)}\0".encode("utf-8", "surrogateescape"))
         h.update(data)
@@ -104,12 +179,40 @@ def crate_sources(paths: list[str]) -> list[Source]:
         elif (p / "Cargo.toml").is_file():
             out.append(Source("crate", str(p.resolve()), "tree"))
         else:
-            for child in sorted(p.iterdir()):
-                if child.is_dir() and (child / "Cargo.toml").is_file():
-                    out.append(Source("crate", str(child.resolve()), "tree"))
-                elif child.is_file() and child.name.endswith(".crate"):
-                    out.append(Source("crate", str(child.resolve()), "file"))
+            # scandir, and realpath only for the links: a registry has thousands of children, and
+            # Path.resolve on each was a quarter of a rerun's time
+            base = os.path.realpath(p)
+            with os.scandir(base) as it:
+                children = sorted(it, key=_name)
+            real_dirs: dict[str, str] = {}
+            for child in children:
+                full = _resolve_link(child.path, real_dirs) if child.is_symlink() else child.path
+                if child.is_dir() and os.path.isfile(os.path.join(full, "Cargo.toml")):
+                    out.append(Source("crate", full, "tree"))
+                elif child.name.endswith(".crate") and child.is_file():
+                    out.append(Source("crate", full, "file"))
     return out
+
+
+def _name(e: os.DirEntry[str]) -> str:
+    return e.name
+
+
+def _resolve_link(link: str, real_dirs: dict[str, str]) -> str:
+    """``os.path.realpath(link)``, cheaper for a directory of links into one place (``cargo vendor``
+    trees, a view of a registry): the link's target directory is resolved once (``real_dirs``), not one
+    ``lstat`` per path component per link. A target with ``..`` or one that is itself a link takes the
+    general way."""
+    target = os.readlink(link)
+    if not os.path.isabs(target):
+        target = os.path.join(os.path.dirname(link), target)
+    if ".." in target.split(os.sep):
+        return os.path.realpath(link)
+    parent, name = os.path.split(os.path.normpath(target))
+    if parent not in real_dirs:
+        real_dirs[parent] = os.path.realpath(parent)
+    full = os.path.join(real_dirs[parent], name)
+    return os.path.realpath(full) if os.path.islink(full) else full
 
 
 def binary_sources(paths: list[str]) -> list[Source]:

@@ -16,6 +16,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +41,8 @@ CREATE INDEX IF NOT EXISTS items_by_path ON items (kind, path);
 CREATE TABLE IF NOT EXISTS fingerprints (
     path      TEXT PRIMARY KEY,
     signature TEXT NOT NULL,
-    digest    TEXT NOT NULL
+    digest    TEXT NOT NULL,
+    layout    TEXT NOT NULL DEFAULT ''  -- a crate's directories and input files (sources.stat_signature)
 );
 """
 
@@ -70,6 +72,9 @@ class Store:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(_SCHEMA)
+            columns = {r[1] for r in self.db.execute("PRAGMA table_info(fingerprints)")}
+            if "layout" not in columns:  # a store written before layouts were remembered
+                self.db.execute("ALTER TABLE fingerprints ADD COLUMN layout TEXT NOT NULL DEFAULT ''")
         except sqlite3.DatabaseError as exc:
             raise FileError(path, f"not a usable survey store ({exc})") from None
 
@@ -87,20 +92,37 @@ class Store:
         rows = self.db.execute("SELECT digest FROM items WHERE kind=? AND tool=?", (kind, tool))
         return {r[0] for r in rows}
 
-    def fingerprints(self) -> dict[str, tuple[str, str]]:
-        """path -> (stat signature, digest) from earlier runs."""
-        return {
-            r[0]: (r[1], r[2]) for r in self.db.execute("SELECT path, signature, digest FROM fingerprints")
-        }
+    def fingerprints(self) -> dict[str, tuple[str, str, str]]:
+        """path -> (stat signature, digest, layout) from earlier runs."""
+        rows = self.db.execute("SELECT path, signature, digest, layout FROM fingerprints")
+        return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
-    def remember(self, rows: list[tuple[str, str, str]]) -> None:
-        """Store (path, signature, digest) rows in one transaction."""
-        with self.db:
-            self.db.execute("BEGIN")
-            self.db.executemany("INSERT OR REPLACE INTO fingerprints VALUES (?,?,?)", rows)
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group writes into one commit (a chunk's results, a run's relocations): one WAL append instead
+        of one per row. An interrupted run keeps every committed group; nesting joins the outer one."""
+        if self.db.in_transaction:
+            yield
+            return
+        self.db.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def remember(self, rows: list[tuple[str, str, str, str]]) -> None:
+        """Store (path, signature, digest, layout) rows in one transaction."""
+        if rows:
+            with self.transaction():
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO fingerprints (path, signature, digest, layout) VALUES (?,?,?,?)",
+                    rows,
+                )
 
     def put(self, item: Item) -> None:
-        """Insert or replace one row in its own transaction: an interrupted run keeps every finished item."""
+        """Insert or replace one row (in the caller's transaction, else in its own)."""
         self.db.execute(
             "INSERT OR REPLACE INTO items VALUES (?,?,?,?,?,?,?,?,?,?)",
             (
@@ -117,10 +139,12 @@ class Store:
             ),
         )
 
-    def relocate(self, kind: str, digest: str, tool: str, path: str) -> None:
-        """An unchanged item found at a new path: remember where it is now."""
-        self.db.execute(
-            "UPDATE items SET path=? WHERE kind=? AND digest=? AND tool=?", (path, kind, digest, tool)
+    def relocate(self, kind: str, tool: str, moves: list[tuple[str, str]]) -> None:
+        """Unchanged items ``(digest, path)``, maybe found at a new path: remember where they are now (a
+        row already there is not rewritten)."""
+        self.db.executemany(
+            "UPDATE items SET path=? WHERE kind=? AND digest=? AND tool=? AND path<>?",
+            [(path, kind, digest, tool, path) for digest, path in moves],
         )
 
     def items(self, kind: str | None = None, tool: str | None = None) -> Iterator[Item]:

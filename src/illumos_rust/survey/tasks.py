@@ -11,6 +11,7 @@ count.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -62,12 +63,53 @@ def _failed(reason: str, started: float) -> dict[str, Any]:
     return {"status": "failed", "reason": reason, "seconds": time.perf_counter() - started, "result": {}}
 
 
+#: The keys of a TOML table header: bare keys, "basic" and 'literal' quoted keys (TOML 1.0, section 2.1).
+_HEADER_KEYS = re.compile(r'"(?:[^"\\]|\\.)*"|\'[^\']*\'|[^.\s"\'\[\]]+')
+_DEPENDENCY_TABLES = frozenset({"dependencies", "build-dependencies"})
+
+
+def _is_dependency_header(line: str) -> bool:
+    """``[dependencies...]``, ``[build-dependencies...]``, ``[target.SPEC.dependencies...]`` or
+    ``[target.SPEC.build-dependencies...]`` (``line`` starts with one ``[``)."""
+    keys = [k.strip("\"'") for k in _HEADER_KEYS.findall(line, 1, line.rfind("]"))]
+    if keys and keys[0] in _DEPENDENCY_TABLES:
+        return True
+    return len(keys) >= 3 and keys[0] == "target" and keys[2] in _DEPENDENCY_TABLES
+
+
+def _dependency_tables(text: str) -> dict[str, Any]:
+    """The dependency tables of a manifest, parsed from those sections only.
+
+    A ``cargo package``-normalised ``Cargo.toml`` (every registry crate's) puts each dependency under its
+    own ``[dependencies.NAME]``-style header, and the rest (``[package]`` with its long description,
+    features, badges) is most of the text: TOML-parsing only the dependency sections costs a fifth of
+    the whole file. Whenever "dependencies" appears anywhere but in a header line or a comment (dotted
+    keys, an inline table, a string), the whole file is parsed instead, as it is when the extract does not
+    parse."""
+    lines = text.splitlines()
+    for ln in lines:
+        if "dependencies" in ln and not ln.lstrip().startswith(("[", "#")):
+            return tomllib.loads(text)
+    kept: list[str] = []
+    keep = False
+    for ln in lines:
+        stripped = ln.lstrip()
+        if stripped.startswith("["):
+            keep = not stripped.startswith("[[") and _is_dependency_header(stripped)
+        if keep:
+            kept.append(ln)
+    try:
+        return tomllib.loads("\n".join(kept))
+    except tomllib.TOMLDecodeError:
+        return tomllib.loads(text)
+
+
 def dependencies(manifest: str) -> list[str]:
     """Package names this crate depends on (normal, build and target-specific; dev-dependencies are not
     edges a user of the crate inherits), resolving ``package = "..."`` renames."""
     try:
         with open(manifest, "rb") as fh:
-            data = tomllib.load(fh)
+            data = _dependency_tables(fh.read().decode("utf-8"))
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
         return []
     tables: list[object] = [data.get("dependencies"), data.get("build-dependencies")]

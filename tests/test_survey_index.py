@@ -1,0 +1,262 @@
+"""``survey``'s change index and content digest, and ``make corpus``'s package selection.
+
+The rerun bar (a second run after touching one crate costs a small fraction of the first) rests on the
+stat index: each crate's directories and input files are remembered and stat'ed directly next time. These
+tests check it notices every kind of change that alters what ``port`` reads (an edit in place, a new file,
+a removed file) and ignores what does not (a ``touch``, a README, test data). Oracles: a digest computed
+here with hashlib from an ``os.walk`` written in the test, and hand-written expectations. Everything runs
+in-process on copies of a few crates (no cluster: three or fewer changed items are analysed inline).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from illumos_rust.survey import Store, run_survey
+from illumos_rust.survey.sources import Source, content_digest, stat_signature
+
+REGISTRY = Path("/usr/share/cargo/registry")
+CRATES = ("adler-1.0.2", "term_size-0.3.1", "fs2-0.4.3")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _copies(tmp: Path) -> Path:
+    corpus = tmp / "corpus"
+    corpus.mkdir()
+    for name in CRATES:
+        if not (REGISTRY / name / "Cargo.toml").is_file():
+            pytest.skip(f"{REGISTRY / name} missing (make sysdeps installs the Debian crate sources)")
+        shutil.copytree(REGISTRY / name, corpus / name, symlinks=True)
+    return corpus
+
+
+def _oracle_digest(root: Path) -> str:
+    """The documented digest: sha256 over (relative path NUL size NUL bytes) of every *.rs and Cargo.toml
+    (no symlinks, no dot-directories, none of port's skipped directories), sorted by relative path."""
+    skip = {"target", ".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv"}
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d not in skip and not d.startswith(".")]
+        for f in filenames:
+            full = Path(dirpath) / f
+            if (f.endswith(".rs") or f == "Cargo.toml") and not full.is_symlink():
+                found.append(full.relative_to(root).as_posix())
+    h = hashlib.sha256()
+    for rel in sorted(found):
+        data = (root / rel).read_bytes()
+        h.update(f"{rel}\0{len(data)}\0".encode())
+        h.update(data)
+    return h.hexdigest()
+
+
+def test_digest_covers_port_inputs_only(tmp_path: Path) -> None:
+    corpus = _copies(tmp_path)
+    crate = corpus / "fs2-0.4.3"
+    (crate / "target").mkdir()
+    (crate / "target" / "junk.rs").write_text("fn skipped() {}\n")  # build output: port skips it
+    src = Source("crate", str(crate), "tree")
+    content_digest(src)
+    assert src.digest == _oracle_digest(crate)
+    before = src.digest
+    (crate / "README.md").write_text("not read by port\n")
+    (crate / "data.bin").write_bytes(b"\0" * 4096)
+    content_digest(src)
+    assert src.digest == before
+    (crate / "src" / "extra.rs").write_text("// new module\n")
+    content_digest(src)
+    assert src.digest != before and src.digest == _oracle_digest(crate)
+
+
+def test_signature_from_layout_equals_walk(tmp_path: Path) -> None:
+    """The remembered layout gives the same signature as a fresh walk while nothing changed, and a
+    different one after each kind of change."""
+    crate = _copies(tmp_path) / "term_size-0.3.1"
+    walked = Source("crate", str(crate), "tree")
+    stat_signature(walked)
+    quick = Source("crate", str(crate), "tree")
+    stat_signature(quick, walked.layout)
+    assert (quick.signature, quick.size) == (walked.signature, walked.size)
+    assert walked.size == sum(
+        (Path(d) / f).stat().st_size
+        for d, _, fs in os.walk(crate)
+        for f in fs
+        if f.endswith(".rs") or f == "Cargo.toml"
+    )
+    lib = crate / "src" / "lib.rs"
+    for change in (
+        lambda: lib.write_text(lib.read_text() + "\n// edited\n"),  # in place: size and mtime
+        lambda: (crate / "src" / "new.rs").write_text(""),  # a new file: the directory's mtime
+        lambda: (crate / "src" / "new.rs").unlink(),  # a removed file: the stat fails
+    ):
+        change()
+        again = Source("crate", str(crate), "tree")
+        stat_signature(again, walked.layout)
+        assert again.signature != walked.signature
+        stat_signature(walked)  # what the runner does next: walk again, remember the new layout
+
+
+def test_rerun_notices_changes_to_port_inputs_only(tmp_path: Path) -> None:
+    corpus = _copies(tmp_path)
+    store = str(tmp_path / "s.db")
+    first = run_survey("crate", [str(corpus)], store)
+    assert (first.found, first.analysed, first.failed) == (3, 3, 0)
+
+    def again() -> tuple[int, int]:
+        s = run_survey("crate", [str(corpus)], store)
+        return s.analysed, s.reused
+
+    fs2 = corpus / "fs2-0.4.3"
+    assert again() == (0, 3)
+    os.utime(fs2 / "src" / "lib.rs")  # touch: new mtime, same bytes
+    assert again() == (0, 3)
+    (fs2 / "NOTES.txt").write_text("port never reads this\n")  # new directory mtime, same inputs
+    assert again() == (0, 3)
+    (fs2 / "src" / "extra.rs").write_text("// a new input\n")
+    assert again() == (1, 2)
+    (fs2 / "src" / "extra.rs").unlink()  # back to the content analysed first: stored already
+    assert again() == (0, 3)
+    with Store(store) as st:
+        fingerprints = st.fingerprints()
+    assert set(fingerprints) == {str(corpus / n) for n in CRATES}
+    assert all(layout.count("\0\0") == 1 for _sig, _digest, layout in fingerprints.values())
+
+
+def test_store_written_before_layouts_opens(tmp_path: Path) -> None:
+    """A store from before the layout column: opened, migrated, and its fingerprints still used."""
+    corpus = _copies(tmp_path)
+    store = tmp_path / "old.db"
+    run_survey("crate", [str(corpus)], str(store))
+    with sqlite3.connect(store) as con:
+        con.execute("ALTER TABLE fingerprints DROP COLUMN layout")
+    s = run_survey("crate", [str(corpus)], str(store))
+    assert (s.analysed, s.reused) == (0, 3)
+    with sqlite3.connect(store) as con:
+        columns = [r[1] for r in con.execute("PRAGMA table_info(fingerprints)")]
+    assert columns == ["path", "signature", "digest", "layout"]
+
+
+FAKE_APT_GET = """#!/bin/sh
+# simulate: librust-deep-dev breaks without apt naming it; librust-named-dev is named as unmet
+for a in "$@"; do
+  case "$a" in
+    librust-deep-dev)
+      echo "The following packages have unmet dependencies:"
+      echo " librust-inner+x-dev : Depends: librust-gone-dev but it is not installable"
+      echo "E: Unable to correct problems, you have held broken packages."
+      exit 100;;
+    librust-named-dev)
+      echo "The following packages have unmet dependencies:"
+      echo " librust-named-dev:amd64 : Breaks: librust-a-dev (< 2) but 1.0 is to be installed"
+      echo "                           Depends: librust-gone-dev but it is not installable"
+      echo "E: Unable to correct problems, you have held broken packages."
+      exit 100;;
+  esac
+done
+echo "NOTE: This is only a simulation!"
+exit 0
+"""
+
+
+def test_corpus_script_drops_unsatisfiable_packages(tmp_path: Path) -> None:
+    """scripts/corpus.sh against a fake apt: +feature packages are not candidates, a package apt names
+    in its unmet-dependency block is dropped directly, one it does not name is found by bisection."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    names = ["librust-a-dev", "librust-a+std-dev", "librust-b-dev", "librust-deep-dev", "librust-named-dev"]
+    names += ["librust-c-dev", "librust-d-dev", "librust-e-dev", "librust-e+serde-dev"]
+    scripts = {
+        "apt-get": FAKE_APT_GET,
+        "apt-cache": "#!/bin/sh\nprintf '%s\\n' " + " ".join(names) + "\n",
+        "dpkg-query": "#!/bin/sh\necho 'librust-a-dev installed'\n",
+    }
+    for name, text in scripts.items():
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    out_list = tmp_path / "list.txt"
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "CORPUS_DRY_RUN": "1",
+        "CORPUS_LIST": str(out_list),
+    }
+    proc = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "corpus.sh")], env=env, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "7 librust-*-dev packages in the archive" in proc.stdout
+    assert "5 install together, 2 dropped" in proc.stdout
+    expected = ["librust-a-dev", "librust-b-dev", "librust-c-dev", "librust-d-dev", "librust-e-dev"]
+    assert out_list.read_text().split() == expected
+    assert "4 of them are not installed yet" in proc.stdout  # librust-a-dev is
+
+
+def test_linked_crates_resolve_like_realpath(tmp_path: Path) -> None:
+    """A directory of links (a vendor tree, a registry view): each item's path is os.path.realpath's."""
+    real = _copies(tmp_path)
+    (tmp_path / "hop").symlink_to(real)  # a link in the target's parent: must be resolved too
+    view = tmp_path / "view"
+    view.mkdir()
+    (view / "a").symlink_to(real / "adler-1.0.2")  # absolute
+    (view / "b").symlink_to(Path("..") / "corpus" / "term_size-0.3.1")  # relative, with ..
+    (view / "c").symlink_to(tmp_path / "hop" / "fs2-0.4.3")  # through a linked directory
+    (view / "d").symlink_to(view / "a")  # a link to a link
+    (view / "e").symlink_to("c")  # relative, same directory
+    from illumos_rust.survey.sources import crate_sources
+
+    got = [s.path for s in crate_sources([str(view)])]
+    assert got == [os.path.realpath(view / n) for n in "abcde"]
+
+
+def _oracle_dependencies(manifest: Path) -> list[str]:
+    """The whole manifest through tomllib: normal, build and target-specific dependency package names."""
+    import tomllib
+
+    data = tomllib.loads(manifest.read_text())
+    tables = [data.get("dependencies"), data.get("build-dependencies")]
+    for t in data.get("target", {}).values():
+        tables += [t.get("dependencies"), t.get("build-dependencies")]
+    return sorted(
+        {
+            spec.get("package", key) if isinstance(spec, dict) else key
+            for table in tables
+            if table
+            for key, spec in table.items()
+        }
+    )
+
+
+def test_dependency_edges_match_a_full_parse(tmp_path: Path) -> None:
+    """The section-extract parse gives what a full tomllib parse gives: every manifest of the Debian
+    registry, plus hand-written ones that must take the full-parse way (dotted keys, an inline table,
+    a quoted header, an array of tables, the word in a string)."""
+    from illumos_rust.survey.tasks import dependencies
+
+    manifests = sorted(REGISTRY.glob("*/Cargo.toml"))
+    if len(manifests) < 100:
+        pytest.skip(f"Debian crate sources missing under {REGISTRY} (make corpus)")
+    odd = {
+        "dotted": '[package]\nname = "a"\n[target."cfg(unix)"]\ndependencies.libc = "0.2"\n',
+        "inline": '[package]\nname = "a"\ndependencies = { serde = "1" }\n',
+        "quoted": '[package]\nname = "a"\n["dependencies".foo]\nversion = "1"\n'
+        "['build-dependencies']\ncc = \"1\"\n",
+        "renamed": '[dependencies.x]\npackage = "real-x"\nversion = "1"\n'
+        "[target.'cfg(windows)'.build-dependencies]\nw = \"1\"\n",
+        "string": '[package]\ndescription = """\n[dependencies]\nnot = "a table"\n"""\n'
+        '[dependencies]\ny = "1"\n',
+        "arrays": '[[bin]]\nname = "b"\n[dependencies]\nz = "1"\n[[example]]\nname = "e"\n',
+        "dev-only": '[dev-dependencies]\nt = "1"\n[features]\ndefault = ["dep:t"]\n',
+    }
+    for name, text in odd.items():
+        (tmp_path / f"{name}.toml").write_text(text)
+    manifests += sorted(tmp_path.glob("*.toml"))
+    mismatched = [m for m in manifests if dependencies(str(m)) != _oracle_dependencies(m)]
+    assert mismatched == []
+    assert dependencies(str(tmp_path / "renamed.toml")) == ["real-x", "w"]
+    assert dependencies(str(tmp_path / "string.toml")) == ["y"]
