@@ -8,7 +8,6 @@ import time
 from typing import Any
 
 from ..survey import QUESTIONS, ask, build_report, run_survey
-from ..survey.query import render
 from .common import print_json
 
 EXAMPLES = """examples:
@@ -104,6 +103,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _query(args: argparse.Namespace) -> int:
+    from ..survey.query import render  # only queries pay for it (~20 ms on every survey run otherwise)
+
     q, rows = ask(args.store, args.question)
     sys.stdout.write(render(q, rows, args.format))
     return 0

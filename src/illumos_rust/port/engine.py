@@ -14,7 +14,6 @@ import os
 import time
 import traceback
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -220,6 +219,8 @@ def scan(
             if progress:
                 progress(i + 1, len(order))
     else:
+        from concurrent.futures import ProcessPoolExecutor  # only a parallel scan pays for multiprocessing
+
         with ProcessPoolExecutor(max_workers=n, initializer=_init, initargs=(ctx,)) as pool:
             pending = pool.map(_work, order, chunksize=1)
             if meanwhile:
@@ -238,8 +239,12 @@ def scan(
 class LibcResolver:
     """Finds the libc source a crate resolves to and indexes each version once."""
 
-    def __init__(self, ctx: Context, extra_dirs: list[str] | None = None) -> None:
+    def __init__(
+        self, ctx: Context, extra_dirs: list[str] | None = None, index_cache: str | None = None
+    ) -> None:
         self.ctx = ctx
+        #: a directory where built indexes are kept between processes (``libcindex.build_cached``)
+        self.index_cache = index_cache
         self.cache: dict[str, LibcIndex] = {}
         self.available: list[tuple[tuple[int, int, int], str, str]] = []
         self._seen: set[str] = set()
@@ -283,7 +288,12 @@ class LibcResolver:
     def _index(self, root: str, version: str) -> LibcIndex:
         if root not in self.cache:
             a, b = evaluators(self.ctx)
-            self.cache[root] = libcindex.build(root, version, {self.ctx.base: a, self.ctx.port: b})
+            evs = {self.ctx.base: a, self.ctx.port: b}
+            self.cache[root] = (
+                libcindex.build(root, version, evs)
+                if self.index_cache is None
+                else libcindex.build_cached(root, version, evs, self.index_cache)
+            )
         elif version and not self.cache[root].version:
             self.cache[root].version = version
         return self.cache[root]

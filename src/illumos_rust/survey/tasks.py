@@ -33,6 +33,9 @@ KEEP_PER_RULE = 50
 FAULT_ENV = "ILLUMOS_RUST_SURVEY_FAULT"
 
 _PORT_STATE: dict[tuple[str, str], tuple[Any, LibcResolver]] = {}
+#: Where libc indexes are kept between runs (beside the store; set by ``run_survey`` before any worker
+#: starts, so forked workers inherit it). None: indexes live only as long as the process.
+INDEX_CACHE: str | None = None
 
 
 def _port_state(base: str, target: str) -> tuple[Any, LibcResolver]:
@@ -41,7 +44,7 @@ def _port_state(base: str, target: str) -> tuple[Any, LibcResolver]:
     key = (base, target)
     if key not in _PORT_STATE:
         ctx = make_context(base, target)
-        _PORT_STATE[key] = (ctx, LibcResolver(ctx, default_libc_dirs()))
+        _PORT_STATE[key] = (ctx, LibcResolver(ctx, default_libc_dirs(), index_cache=INDEX_CACHE))
     return _PORT_STATE[key]
 
 
