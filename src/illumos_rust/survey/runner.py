@@ -24,8 +24,6 @@ from .sources import Source, binary_sources, content_digest, crate_sources, stat
 from .store import Item, Store
 from .tasks import TOOL, prewarm, run_chunk
 
-#: Threads that stat the items' files in the signature pass.
-SIGN_THREADS = 4
 #: Fewer items than this to analyse (and no --scheduler): analyse them in this process. Starting a local
 #: cluster costs seconds, which dwarfs re-analysing the one crate that changed since the last run.
 INLINE_BELOW = 4
@@ -118,14 +116,9 @@ def run_survey(
                 if before and before[0] == src.signature and not src.error:
                     src.digest = before[1]
 
-        # ~40k lstat calls for a 1,500-crate corpus: the kernel side runs without the GIL, so a few threads
-        # over contiguous slices overlap it (the Python side stays serial); each source is signed by one.
-        parts = [sources[i::SIGN_THREADS] for i in range(SIGN_THREADS)] if len(sources) > 64 else [sources]
-        if len(parts) > 1:
-            with ThreadPoolExecutor(len(parts)) as signers:
-                list(signers.map(sign, parts))
-        else:
-            sign(sources)
+        # (serial on purpose: four threads over slices of the ~40k lstat calls doubled the system time in the
+        # kernel's path lookups and gained no wall time on 2 cores)
+        sign(sources)
         stale = [src for src in sources if not src.digest]
         summary.phases["signatures"] = time.perf_counter() - started
         # 2. many changed items: start the cluster (seconds) and let the workers hash them (reading every
