@@ -170,7 +170,10 @@ def _report(image: CoreImage, objects: ObjectMap, max_frames: int, source_lines:
     problems = list(image.problems)
     objs = []
     for o in objects.objects:
-        objs.append({"path": o.path, "file": o.disk_path, "start": f"0x{o.start:x}", "bias": f"0x{o.bias:x}"})
+        entry = {"path": o.path, "file": o.disk_path, "start": f"0x{o.start:x}", "bias": f"0x{o.bias:x}"}
+        if o.debug_note:
+            entry["debug"] = o.debug_note
+        objs.append(entry)
         problems.extend(o.problems)
     if panic is not None and panic.message is None and kind == "panic":
         problems.append(

@@ -22,6 +22,7 @@ from ..elf.core_model import CoreImage
 from ..elf.eh_frame import CfaRow, EhFrame, eh_frame
 from ..elf.reader import ElfFile, SymbolIndex
 from ..errors import FormatError
+from .debugfile import find_debug_file, wants_debug_file
 
 DWARF_LIMIT = 16 << 20
 LOAD_GAP = 2 << 20  # largest hole between two segments of one load (max-page-size alignment)
@@ -47,6 +48,9 @@ class LoadedObject:
     load_ranges: list[FileBacking] = field(default_factory=list)  # its segments' NT_FILE ranges
     _cfi: EhFrame | bool | None = False
     _dwarf: DwarfInfo | bool | None = False
+    debug_elf: ElfFile | None = None  # the separate debug file (``debugfile``), when the object is stripped
+    debug_note: str = ""  # where its symbols and DWARF came from, for the report
+    debug_dwarf: bool = False  # whether file:line may come from the debug file's DWARF
     dwarf_limit: int = DWARF_LIMIT  # bytes of .debug_info beyond which DWARF is not decoded (0: no limit)
 
     @property
@@ -86,7 +90,15 @@ class LoadedObject:
         """Source frames at process address ``pc`` from DWARF (inlined calls first), [] without DWARF."""
         if self._dwarf is False:
             self._dwarf = None
-            info = self.elf.section(".debug_info") if self.elf is not None else None
+            source = self.elf
+            if (
+                source is not None
+                and source.section(".debug_info") is None
+                and self.debug_elf is not None
+                and self.debug_dwarf
+            ):
+                source = self.debug_elf  # a stripped object: its DWARF is in the separate debug file
+            info = source.section(".debug_info") if source is not None else None
             if info is not None and self.dwarf_limit and info.sh_size > self.dwarf_limit:
                 # indexing functions and inlined calls runs at ~6 MB/s of .debug_info here: past the limit
                 # one object would blow the whole analysis' time, so say so instead
@@ -94,9 +106,9 @@ class LoadedObject:
                     f"{self.name}: DWARF not used for file:line ({info.sh_size >> 20} MiB of .debug_info, "
                     f"over the {self.dwarf_limit >> 20} MiB limit; --dwarf-limit 0 lifts it)"
                 )
-            elif info is not None and self.elf is not None:
+            elif info is not None and source is not None:
                 try:
-                    self._dwarf = DwarfInfo(self.elf)
+                    self._dwarf = DwarfInfo(source)
                 except FormatError as exc:
                     self.problems.append(f"unusable DWARF: {exc}")
         dwarf = self._dwarf
@@ -167,6 +179,8 @@ class ObjectMap:
         for o in self.objects:
             if o.elf is not None:
                 o.elf.close()
+            if o.debug_elf is not None:
+                o.debug_elf.close()
 
 
 def linux_objects(image: CoreImage, resolver: ObjectResolver) -> ObjectMap:
@@ -251,6 +265,12 @@ def _open(
             obj.symbols = SymbolIndex([s for s in table if not s.name.startswith("$")])
     except FormatError as exc:
         obj.problems.append(f"{disk}: symbols unreadable ({exc.what})")
+    if code:
+        try:
+            if wants_debug_file(elf):
+                _attach_debug_file(obj, elf, disk, resolver.sysroot)
+        except FormatError:  # a file cut short has no usable section table: the checks below say so
+            pass
     if _check_build_id(obj, image, base, elf) is None:
         # no build-id to settle it (none in the file, or no copy of the header in the core): compare what
         # the core does hold — one message per file, not three for the same mismatch
@@ -258,6 +278,30 @@ def _open(
         if code:  # a file mapped only as data (a debug file read by std's backtrace code) has no layout
             _check_layout(obj, image, elf)
     _check_mtime(obj, image)
+
+
+def _attach_debug_file(obj: LoadedObject, elf: ElfFile, disk: str, sysroot: str | None) -> None:
+    """Use a stripped object's separate debug file: its ``.symtab`` when the object has only ``.dynsym``
+    (glibc's internal functions, ``__pthread_kill_implementation``, are not exported), its DWARF for
+    file:line. CFI stays the object's own (``.eh_frame`` is allocated, a debug file holds it as NOBITS)."""
+    debug, note = find_debug_file(elf, disk, sysroot)
+    if debug is None:
+        return
+    obj.debug_elf, obj.debug_note = debug, note
+    # file:line from the debug file's DWARF for the program itself (or an object split by hand, found by
+    # its debuglink); a distribution's library debug file (glibc's: ~30 MB of DWARF) gives symbols only,
+    # so that indexing it cannot eat the time budget the program's own frames need for their file:line
+    obj.debug_dwarf = obj.is_main or "(debuglink)" in note
+    if not len(elf.symtab):
+        try:
+            if len(debug.symtab):
+                table = debug.symtab
+                if debug.header.e_machine in (C.EM_AARCH64, 40):  # mapping symbols, as above
+                    obj.symbols = SymbolIndex([s for s in table if not s.name.startswith("$")])
+                else:
+                    obj.symbols = debug.symbol_index
+        except FormatError as exc:
+            obj.problems.append(f"{note}: symbols unreadable ({exc.what})")
 
 
 def _looks_like_elf(path: str) -> bool:
