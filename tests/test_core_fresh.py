@@ -207,8 +207,19 @@ def test_cargo_illumos_core_finds_the_binary(tmp_path: Path) -> None:
         '[package]\nname = "crashy"\nversion = "0.1.0"\nedition = "2021"\n\n[profile.dev]\npanic = "abort"\n'
     )
     (proj / "src" / "main.rs").write_text(NAMED_THREAD_PANIC)
-    env = {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}", "CARGO_TARGET_DIR": str(proj / "target")}
-    subprocess.run(["cargo", "build", "-q", "--offline"], cwd=proj, env=env, check=True, timeout=300)
+    keep = ("HOME", "RUSTUP_HOME", "CARGO_HOME", "RUSTUP_TOOLCHAIN", "LANG", "TMPDIR", "ILLUMOS_RUST_SHARED")
+    env = {k: os.environ[k] for k in keep if k in os.environ}
+    env |= {"PATH": f"{bindir}:{os.environ['PATH']}", "CARGO_TARGET_DIR": str(proj / "target")}
+    proc = subprocess.run(
+        ["cargo", "build", "-q", "--offline"],
+        cwd=proj,
+        env=env,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, (proc.stderr, {k: v for k, v in env.items() if "RUST" in k or "CARGO" in k})
     core = make_core(proj / "target" / "debug" / "crashy", tmp_path / "run")
     r = subprocess.run(
         ["cargo", "illumos", "core", str(core), "--no-source", "--format", "json"],

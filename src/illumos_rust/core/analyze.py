@@ -253,7 +253,7 @@ def describe_address(image: CoreImage, addr: int, extra_sps: list[int] | None = 
         perms = "".join(c if m.flags & bit else "-" for c, bit in (("r", 4), ("w", 2), ("x", 1)))
         return f"mapped {perms} 0x{m.start:x}-0x{m.end:x} {m.path or '[anon]'}"
     for t in image.threads:
-        if t.stack is not None and t.stack[0] - (1 << 20) <= addr < t.stack[0]:
+        if t.stack is not None and t.stack[0] - GUARD_GAP <= addr < t.stack[0]:
             # illumos: the LWP's own stack_t (lwpstatus pr_ustack) says where its stack ends, even when its
             # stack pointer has already left it (an overflow leaves rsp in the guard page)
             return (
@@ -261,7 +261,7 @@ def describe_address(image: CoreImage, addr: int, extra_sps: list[int] | None = 
                 "(pr_ustack): stack overflow"
             )
     for s in stacks:
-        if s.start - (1 << 20) <= addr < s.start:
+        if s.start - GUARD_GAP <= addr < s.start:
             return f"unmapped, just below the stack at 0x{s.start:x}: stack overflow"
     return "unmapped"
 
@@ -278,12 +278,24 @@ def _stack_facts(t: CoreThread) -> tuple[str | None, bool]:
     return stack, on_alt
 
 
+#: Linux keeps this gap below a growing stack (``stack_guard_gap``: 256 pages by default); illumos threads
+#: have a guard page of their own. A fault within it, just below a stack, is that stack's overflow.
+GUARD_GAP = 1 << 20
+
+
 def _stack_mappings(image: CoreImage, extra_sps: list[int]) -> list[Mapping]:
     out = []
     sps = [t.registers.get("rsp", t.registers.get("sp")) for t in image.threads] + extra_sps
     for sp in sps:
-        if sp is not None:
-            m = image.mapping_at(sp)
-            if m is not None:
-                out.append(m)
+        if sp is None:
+            continue
+        m = image.mapping_at(sp)
+        if m is None:
+            # the stack pointer has already left its stack (a main-thread overflow in C: the kernel would
+            # not grow [stack] into the guard gap, and rsp points just below it): the writable mapping
+            # right above it, within the guard gap, is the stack it came from
+            above = [x for x in image.mappings if sp < x.start <= sp + GUARD_GAP and x.flags & 6 == 6]
+            m = min(above, key=lambda x: x.start) if above else None
+        if m is not None:
+            out.append(m)
     return out
