@@ -367,3 +367,24 @@ def test_read_only_file_is_refused_in_place(tmp_path: Path, capsys: pytest.Captu
     assert main(["ctf", "convert", str(work)]) == 2
     assert "read-only" in capsys.readouterr().err and work.read_bytes() == before
     assert main(["ctf", "convert", str(work), "-o", str(tmp_path / "out.o")]) == 0
+
+
+def test_an_output_that_is_not_a_regular_file_is_never_replaced(tmp_path: Path) -> None:
+    """``ctf convert X -o /dev/null`` (as root) used to rename the converted ELF over the device node, and
+    every later reader of /dev/null read it. A device or FIFO given as the output is refused, untouched."""
+    import stat
+
+    src = build_rust('fn main() { println!("{}", 1 + 1); }', "ctf_out_node", "-g")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    nodes = [fifo]
+    if os.geteuid() == 0:
+        dev = tmp_path / "null"
+        os.mknod(dev, 0o666 | stat.S_IFCHR, os.makedev(1, 3))  # a second /dev/null (Linux major 1, minor 3)
+        nodes.append(dev)
+    for node in nodes:
+        before = os.lstat(node)
+        assert main(["ctf", "convert", str(src), "-o", str(node)]) == 2
+        after = os.lstat(node)
+        assert stat.S_IFMT(after.st_mode) == stat.S_IFMT(before.st_mode) and after.st_ino == before.st_ino
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(n.name for n in nodes)  # no temporary left

@@ -21,6 +21,7 @@ import tempfile
 from collections.abc import Callable
 
 from ..errors import UnsafeEditError
+from ..files import file_kind
 from . import constants as C
 from .editor import pack_shdr, with_section
 from .reader import ElfFile, Section
@@ -105,6 +106,16 @@ def write_atomically(
     refuse), then rename it over ``output`` (default ``path``) keeping ``path``'s permission bits.
     Nothing is left behind on failure; the original is untouched until the rename."""
     target = os.path.realpath(output or path)
+    try:
+        existing = os.stat(target)
+    except FileNotFoundError:
+        existing = None
+    except OSError as exc:
+        raise UnsafeEditError(target, f"cannot write: {exc.strerror or exc}") from None
+    if existing is not None and not stat.S_ISREG(existing.st_mode):
+        # a rename would replace the node itself: run as root, `-o /dev/null` turned /dev/null into a
+        # regular file (and every later reader of /dev/null read this ELF image)
+        raise UnsafeEditError(target, f"not a regular file ({file_kind(existing.st_mode)}): nothing written")
     try:
         st = os.stat(path)
         fd, tmp = tempfile.mkstemp(prefix=".illumos-rust-", dir=os.path.dirname(target))
