@@ -174,3 +174,19 @@ def test_split_dwarf_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[s
     err = capsys.readouterr().err
     assert "split DWARF (.dwo)" in err and "skeleton" in err and str(copy) in err
     assert copy.read_bytes() == before
+
+
+def test_rustc_split_debuginfo_is_reported(tmp_path: Path) -> None:
+    """rustc ``-C split-debuginfo=unpacked``: the crate's codegen units are skeletons naming ``.dwo`` files
+    (pyelftools lists them); the report names every one of them."""
+    exe = build_rust(RUST_SOURCE, "ctfsplit", "-g", "-C", "split-debuginfo=unpacked")
+    want: list[str] = []
+    with exe.open("rb") as fh:
+        for cu in ELFFile(fh).get_dwarf_info().iter_CUs():
+            top = cu.get_top_DIE()
+            for attr in ("DW_AT_dwo_name", "DW_AT_GNU_dwo_name"):
+                if attr in top.attributes:
+                    want.append(top.attributes[attr].value.decode())
+    assert want, "the premise: rustc wrote skeleton units"
+    report = convert(str(exe), str(tmp_path / "split"))
+    assert report.split_units == len(want) and sorted(report.split_dwo_names) == sorted(want)
