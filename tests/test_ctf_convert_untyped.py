@@ -22,6 +22,7 @@ from illumos_rust.cli.main import main
 from illumos_rust.ctf.load import load_ctf
 from illumos_rust.ctf.names import type_name
 from illumos_rust.ctfconvert.convert import convert
+from illumos_rust.errors import FormatError
 
 C_SOURCE = r"""
 struct pair { int a; long b; };
@@ -190,3 +191,9 @@ def test_rustc_split_debuginfo_is_reported(tmp_path: Path) -> None:
     assert want, "the premise: rustc wrote skeleton units"
     report = convert(str(exe), str(tmp_path / "split"))
     assert report.split_units == len(want) and sorted(report.split_dwo_names) == sorted(want)
+    # An LLVM .dwo alone (its unit says DW_AT_GNU_dwo_name like the skeleton's): refused with the hint.
+    dwo = exe.parent / Path(want[0]).name  # (built in a directory renamed since)
+    assert dwo.exists()
+    with pytest.raises(FormatError, match=r"split DWARF \(\.dwo\) file.*skeleton"):
+        convert(str(dwo), str(tmp_path / "dwo-out"))
+    assert not (tmp_path / "dwo-out").exists()

@@ -120,15 +120,8 @@ def _index(dwarf: DwarfInfo, report: ConvertReport, progress: Progress | None = 
             progress("reading DWARF units", done, len(units))
         top = unit.top
         report.units += 1
-        if unit.unit_type == DW.DW_UT_split_compile or (top.has(DW.DW_AT_GNU_dwo_id) and not _dwo_name(top)):
-            # DWARF 5 §3.1.3: a split unit's addresses and strings are indexed through its skeleton's
-            # DW_AT_addr_base/.debug_addr, which a .dwo does not carry.
-            raise FormatError(
-                dwarf.path,
-                None,
-                "a split DWARF (.dwo) file: its addresses and symbols are in the skeleton object that "
-                "names it; convert that executable or object instead",
-            )
+        if unit.unit_type == DW.DW_UT_split_compile:
+            raise FormatError(dwarf.path, None, _DWO_ALONE)
         dwo = _dwo_name(top)
         if unit.unit_type == DW.DW_UT_skeleton or dwo:
             report.split_units += 1
@@ -196,6 +189,9 @@ def build(
         symbols = list(elf.symbols(symtab)) if symtab is not None else []
         report.symtab = symtab.name if symtab is not None else None
         relocatable = elf.header.e_type == ET_REL
+        names = {s.name for s in sections}
+        if not names & {".debug_info", ".zdebug_info"} and names & {".debug_info.dwo", ".zdebug_info.dwo"}:
+            raise FormatError(path, None, _DWO_ALONE)  # a GNU v4 .dwo has no DW_UT_split_compile to tell
         idx = _index(dwarf, report, progress)
         builder = GraphBuilder(pointer_size)
         roots: list[int] = []
@@ -327,6 +323,14 @@ class _UnitPrivate:
 def _normal(unit: Unit, path: str) -> str:
     """``path`` made absolute against the unit's ``DW_AT_comp_dir`` and normalised, for comparison."""
     return posixpath.normpath(posixpath.join(unit.top.get_str(DW.DW_AT_comp_dir) or "/", path))
+
+
+# DWARF 5 §3.1.3 (and the GNU v4 extension): a split unit's addresses are indexed through its skeleton's
+# DW_AT_addr_base in the skeleton file's .debug_addr, which a .dwo does not carry.
+_DWO_ALONE = (
+    "a split DWARF (.dwo) file: its addresses and symbols are in the skeleton object that names it; "
+    "convert that executable or object instead"
+)
 
 
 def _dwo_name(top: DIE) -> str | None:
