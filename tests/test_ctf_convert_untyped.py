@@ -70,16 +70,24 @@ def _gcc_object(level: str, *extra: str) -> tuple[Path, Path]:
     return obj, work
 
 
-def _func_symbols(path: Path) -> set[str]:
-    """pyelftools: the defined function symbols of ``.symtab``."""
+def _func_symbol_list(path: Path) -> list[str]:
+    """pyelftools: the named, defined function symbols of ``.symtab`` (illumos libctf ``init_symtab`` also
+    skips ``_START_``/``_END_``), each owning a CTF function entry."""
     with path.open("rb") as fh:
         symtab = ELFFile(fh).get_section_by_name(".symtab")
         assert isinstance(symtab, SymbolTableSection)
-        return {
+        return [
             s.name
             for s in symtab.iter_symbols()
-            if s["st_info"]["type"] == "STT_FUNC" and s["st_shndx"] != "SHN_UNDEF"
-        }
+            if s["st_info"]["type"] == "STT_FUNC"
+            and s["st_shndx"] != "SHN_UNDEF"
+            and s.name
+            and s.name not in ("_START_", "_END_")
+        ]
+
+
+def _func_symbols(path: Path) -> set[str]:
+    return set(_func_symbol_list(path))
 
 
 def _signatures(path: Path) -> dict[str, tuple[str, list[str]] | None]:
@@ -141,7 +149,9 @@ def test_rust_untyped_units_not_counted(tmp_path: Path, debuginfo: str) -> None:
         assert sigs["twice"] == ("i64", ["i64"]) and sigs["nothing"] == ("void", [])
     with_sig = sum(1 for v in sigs.values() if v is not None)
     assert report.functions_typed == with_sig
-    assert _audit_coverage(out)["functions_with_signature"] == with_sig
+    coverage = _audit_coverage(out)
+    assert coverage["functions_with_signature"] == with_sig
+    assert coverage["functions"] == len(_func_symbol_list(out)) == report.functions
 
 
 def _dwo_name(obj: Path) -> str:
