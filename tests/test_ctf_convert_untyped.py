@@ -207,3 +207,12 @@ def test_rustc_split_debuginfo_is_reported(tmp_path: Path) -> None:
     with pytest.raises(FormatError, match=r"split DWARF \(\.dwo\) file.*skeleton"):
         convert(str(dwo), str(tmp_path / "dwo-out"))
     assert not (tmp_path / "dwo-out").exists()
+
+
+def test_progress_covers_every_phase(tmp_path: Path) -> None:
+    """The progress bar is told about conversion, deduplication and selection, not only unit reading."""
+    obj, _ = _gcc_object("-g")
+    phases: list[str] = []
+    convert(str(obj), str(tmp_path / "p.o"), progress=lambda phase, _done, _total: phases.append(phase))
+    assert phases[0] == "reading DWARF units"
+    assert phases.index("deduplicating types") < phases.index("selecting types")
