@@ -34,6 +34,9 @@ class Facts:
     enums: dict[str, tuple[int, dict[str, int]]] = field(default_factory=dict)
     functions: dict[str, list[int | None]] = field(default_factory=dict)  # symbol name -> param sizes
     objects: dict[str, int | None] = field(default_factory=dict)
+    # functions of units with no type information at all (no DW_AT_type anywhere, no formal parameter):
+    # -C debuginfo=1 / std's prebuilt units / gcc -g1; their DWARF does not say the signature
+    untyped_functions: set[str] = field(default_factory=set)
 
 
 def _attr(die: DIE, name: str) -> Any:
@@ -128,8 +131,13 @@ def read_facts(path: Path, only_cu: str | None = None) -> Facts:
             if only_cu and only_cu not in (_str(top, "DW_AT_name") or ""):
                 continue
             rust = _attr(top, "DW_AT_language") == LANG_RUST
+            before = set(facts.functions)
+            typed = False
             for die in cu.iter_DIEs():
+                typed = typed or "DW_AT_type" in die.attributes or die.tag == "DW_TAG_formal_parameter"
                 _collect(die, rust, facts)
+            if not typed:
+                facts.untyped_functions.update(set(facts.functions) - before)
     return facts
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..ctf.load import load_ctf_elf
+from ..ctf.symbols import ctf_symbols
 from ..elf import constants as C
 from ..errors import FormatError
 from .context import Context
@@ -85,7 +86,7 @@ def _ctf_coverage(ctx: Context) -> dict[str, Any]:
         ctf = load_ctf_elf(ctx.elf)
     except FormatError as exc:
         return {"error": exc.what}
-    functions = len(ctf.functions)
+    functions = max(len(ctf.functions), _function_symbols(ctx))
     typed = sum(1 for _addr, _name, info in ctf.functions if info is not None)
     return {
         "types": len(ctf.container.types),
@@ -94,6 +95,24 @@ def _ctf_coverage(ctx: Context) -> dict[str, Any]:
         "functions_with_signature": typed,
         "symbol_table": ctf.symtab_name,
     }
+
+
+def _function_symbols(ctx: Context) -> int:
+    """How many symbols of the table ``.SUNW_ctf`` links to own a function entry (illumos libctf
+    ``init_symtab`` rules): the function section stops at its last entry with information, so its length
+    alone would make "0 of 0 functions" of a file whose functions all lack signatures."""
+    elf = ctx.elf
+    section = elf.section(C.SHT_SUNW_CTF_NAME)
+    sections = elf.sections
+    if section is None or not 0 < section.sh_link < len(sections):
+        return 0
+    symtab = sections[section.sh_link]
+    if symtab.sh_type not in (C.SHT_SYMTAB, C.SHT_DYNSYM):
+        return 0
+    try:
+        return sum(1 for _i, _sym, is_func in ctf_symbols(elf.symbols(symtab)) if is_func)
+    except FormatError:
+        return 0
 
 
 def _ctf_text(coverage: dict[str, Any]) -> str:

@@ -187,6 +187,19 @@ def _write_report(report: Any) -> None:
         f"  functions with signatures: {report.functions_typed} of {report.functions}; "
         f"data objects with types: {report.objects_typed} of {report.objects}\n"
     )
+    if report.functions_untyped_unit:
+        out.write(
+            f"  {report.functions_untyped_unit} functions are in units built without type information "
+            f"(-C debuginfo=1, line tables only, gcc -g1, std's own units): no signature given\n"
+        )
+    if report.split_units:
+        names = report.split_dwo_names
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        out.write(
+            f"  warning: {report.split_units} units keep their types in split DWARF (.dwo) files, "
+            f"not followed{': ' + shown if shown else ''} (link with the .dwo files merged, or build "
+            f"without -gsplit-dwarf / -C split-debuginfo=unpacked)\n"
+        )
     if report.stand_ins or report.dropped:
         out.write(
             f"  budget: {len(report.stand_ins)} types kept as opaque sized stand-ins, "

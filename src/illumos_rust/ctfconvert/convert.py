@@ -58,6 +58,12 @@ class ConvertReport:
     symtab: str | None = None
     functions: int = 0
     functions_typed: int = 0
+    # function symbols whose DWARF unit carries no type information at all (-C debuginfo=1, line tables
+    # only, gcc -g1, std's prebuilt units): left as "no information", never a made-up ``void f(void)``
+    functions_untyped_unit: int = 0
+    # skeleton units whose types live in split DWARF (.dwo) files, which are not followed
+    split_units: int = 0
+    split_dwo_names: list[str] = field(default_factory=list)
     objects: int = 0
     objects_typed: int = 0
     functions_over_budget: int = 0
@@ -76,6 +82,7 @@ class _Index:
     variables_by_name: dict[str, DIE] = field(default_factory=dict)
     variables_by_addr: dict[int, DIE] = field(default_factory=dict)
     type_dies: list[DIE] = field(default_factory=list)
+    typed_units: set[int] = field(default_factory=set)  # offsets of units with at least one type DIE
 
 
 def _origin(die: DIE) -> DIE:
@@ -113,6 +120,13 @@ def _index(dwarf: DwarfInfo, report: ConvertReport, progress: Progress | None = 
             progress("reading DWARF units", done, len(units))
         top = unit.top
         report.units += 1
+        if unit.unit_type == DW.DW_UT_split_compile:
+            raise FormatError(dwarf.path, None, _DWO_ALONE)
+        dwo = _dwo_name(top)
+        if unit.unit_type == DW.DW_UT_skeleton or dwo:
+            report.split_units += 1
+            if dwo:
+                report.split_dwo_names.append(dwo)
         lang = top.get_int(DW.DW_AT_language)
         if lang == DW.DW_LANG_Rust:
             report.rust_units += 1
@@ -125,6 +139,7 @@ def _index(dwarf: DwarfInfo, report: ConvertReport, progress: Progress | None = 
                 tag = die.tag
                 if tag in TYPE_TAGS:
                     idx.type_dies.append(die)
+                    idx.typed_units.add(unit.offset)
                     if tag in (DW.DW_TAG_structure_type, DW.DW_TAG_union_type, DW.DW_TAG_class_type):
                         stack.append(die)  # nested types (Rust enum variants, C++ members) and methods
                 elif tag in _WALK_INTO:
@@ -158,7 +173,8 @@ def build(
     path: str, *, limit: int = CTF_MAX_PTYPE, progress: Progress | None = None
 ) -> tuple[Container, ConvertReport, int]:
     """The CTF container for ``path`` and the index of the symbol table it is keyed to (0: none).
-    ``progress(phase, done, total)`` is called as units are read (for a progress bar)."""
+    ``progress(phase, done, total)`` is called as units are read, types converted, deduplicated and selected
+    (for a progress bar)."""
     start = time.monotonic()
     report = ConvertReport(path)
     with ElfFile(path) as elf:
@@ -173,6 +189,9 @@ def build(
         symbols = list(elf.symbols(symtab)) if symtab is not None else []
         report.symtab = symtab.name if symtab is not None else None
         relocatable = elf.header.e_type == ET_REL
+        names = {s.name for s in sections}
+        if not names & {".debug_info", ".zdebug_info"} and names & {".debug_info.dwo", ".zdebug_info.dwo"}:
+            raise FormatError(path, None, _DWO_ALONE)  # a GNU v4 .dwo has no DW_UT_split_compile to tell
         idx = _index(dwarf, report, progress)
         builder = GraphBuilder(pointer_size)
         roots: list[int] = []
@@ -187,7 +206,12 @@ def build(
                 if die is None:
                     functions.append(None)
                     continue
-                ret, args, varargs = builder.signature(_signature_die(die))
+                sig = _signature_die(die)
+                if not _has_types(sig, die, idx.typed_units):
+                    report.functions_untyped_unit += 1
+                    functions.append(None)
+                    continue
+                ret, args, varargs = builder.signature(sig)
                 functions.append((ret, args, varargs))
                 roots += [ret, *args]
                 report.functions_typed += 1
@@ -209,13 +233,17 @@ def build(
         roots = object_roots + [r for r in roots if r not in first]
         for die in idx.type_dies:
             builder.node_for(die)
-        builder.drain()
+        builder.drain(progress)
         builder.separate_chars()
         symtab_index = symtab.index if symtab is not None else 0
         graph = builder.graph
         report.nodes = len(graph.nodes)
+        if progress is not None:
+            progress("deduplicating types", 0, 1)
         classes = partition(graph.nodes, _UnitPrivate(dwarf, graph.nodes))
     report.unique_types = len(set(classes))
+    if progress is not None:
+        progress("selecting types", 0, 1)
     sel = select(graph.nodes, classes, roots, limit=limit, pointer_size=pointer_size)
     report.types = len(sel.types)
     report.stand_ins, report.dropped, report.dropped_names = sel.stand_ins, sel.dropped, sel.dropped_names
@@ -295,6 +323,32 @@ class _UnitPrivate:
 def _normal(unit: Unit, path: str) -> str:
     """``path`` made absolute against the unit's ``DW_AT_comp_dir`` and normalised, for comparison."""
     return posixpath.normpath(posixpath.join(unit.top.get_str(DW.DW_AT_comp_dir) or "/", path))
+
+
+# DWARF 5 §3.1.3 (and the GNU v4 extension): a split unit's addresses are indexed through its skeleton's
+# DW_AT_addr_base in the skeleton file's .debug_addr, which a .dwo does not carry.
+_DWO_ALONE = (
+    "a split DWARF (.dwo) file: its addresses and symbols are in the skeleton object that names it; "
+    "convert that executable or object instead"
+)
+
+
+def _dwo_name(top: DIE) -> str | None:
+    """The ``.dwo`` file a skeleton unit names (DWARF 5 ``DW_AT_dwo_name``, GNU v4 ``DW_AT_GNU_dwo_name``)."""
+    return top.get_str(DW.DW_AT_dwo_name) or top.get_str(DW.DW_AT_GNU_dwo_name)
+
+
+def _has_types(sig: DIE, die: DIE, typed_units: set[int]) -> bool:
+    """Whether a subprogram's signature is known rather than merely absent.
+
+    A unit built without type information (rustc ``-C debuginfo=1``/line tables only, ``gcc -g1``, std's
+    prebuilt units in a ``-g`` build) still has subprogram DIEs, with neither ``DW_AT_type`` nor formal
+    parameters: read literally that is ``void f(void)``, a signature nobody wrote. Such a function is only
+    trusted when the subprogram itself says something (a return type or a parameter) or its unit (or its
+    origin's unit) has type DIEs, so an absent ``DW_AT_type`` there really means ``void``."""
+    if sig.has(DW.DW_AT_type) or any(c.tag == DW.DW_TAG_formal_parameter for c in sig.children()):
+        return True
+    return sig.unit.offset in typed_units or die.unit.offset in typed_units
 
 
 def _signature_die(die: DIE) -> DIE:

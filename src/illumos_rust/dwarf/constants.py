@@ -117,6 +117,8 @@ DW_AT_loclists_base = 0x8C
 DW_AT_MIPS_linkage_name = 0x2007
 DW_AT_GNU_addr_base = 0x2133
 DW_AT_GNU_ranges_base = 0x2132
+DW_AT_GNU_dwo_name = 0x2130  # GNU split DWARF for version 4: the skeleton unit names its .dwo
+DW_AT_GNU_dwo_id = 0x2131
 
 # -- Forms (table 7.6) ---------------------------------------------------------------------------------------
 DW_FORM_addr = 0x01
