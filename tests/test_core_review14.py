@@ -4,7 +4,6 @@ location and the message), gdb for the pc, pyelftools for ``NT_FILE``; never our
 
 from __future__ import annotations
 
-import functools
 import re
 import shutil
 import subprocess
@@ -13,11 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, build_rust
+from conftest import build_rust
 from core_helpers import make_core
 from illumos_rust.core import CoreReport, analyze
 
-WORK = REPO / ".cache" / "core-runs"
 FLAGS = ("-g", "-C", "panic=abort", "-C", "force-frame-pointers=yes")
 
 PROGRAM = r"""
@@ -29,6 +27,7 @@ fn main() {
         "main_unwrap" => { let o: Option<u8> = std::hint::black_box(None); o.unwrap(); }
         "main_empty" => panic!(""),
         "main_any" => std::panic::panic_any("a panic_any &str"),
+        "main_big" => panic!("{}", "y".repeat(100_000)),
         "segv" => unsafe { std::ptr::write_volatile(std::hint::black_box(16usize) as *mut u32, 1) },
         _ => {}
     }
@@ -61,20 +60,25 @@ def _said(binary: Path, arg: str) -> tuple[str, str, str]:
     return m.group(1), m.group(2), m.group(3)
 
 
-@functools.cache
-def _crash(arg: str) -> tuple[Path, Path, CoreReport]:
+def _core(arg: str, workdir: Path) -> tuple[Path, Path]:
+    """(binary, a fresh core of it run with ``arg``), in the test's own directory (xdist workers run
+    tests in parallel: a shared directory would let one worker's core replace another's)."""
     binary = _binary()
     # RUST_BACKTRACE=1: std's hook writes straight to stderr, never through its 512-byte stack buffer, so
     # the message can only come from the payload (the path the review found wrong)
-    core = make_core(binary, WORK / f"core_review14_{arg}", arg, env={"RUST_BACKTRACE": "1"})
+    return binary, make_core(binary, workdir / "run", arg, env={"RUST_BACKTRACE": "1"})
+
+
+def _crash(arg: str, workdir: Path) -> tuple[Path, Path, CoreReport]:
+    binary, core = _core(arg, workdir)
     return binary, core, analyze(str(core), str(binary), source_lines=False)
 
 
 @pytest.mark.parametrize("arg", ["static", "unwrap"])
-def test_a_captured_string_is_not_the_panic_message(arg: str) -> None:
+def test_a_captured_string_is_not_the_panic_message(arg: str, tmp_path: Path) -> None:
     """A thread closure owns a heap String ``"static"``/``"unwrap"`` (its argument) above std's panic
     frames; the message is the &'static str payload std printed, not that String."""
-    binary, _core, r = _crash(arg)
+    binary, _c, r = _crash(arg, tmp_path)
     thread, location, message = _said(binary, arg)
     assert r.panic is not None and r.panic.message is not None
     assert r.panic.message.value == message != arg
@@ -83,11 +87,12 @@ def test_a_captured_string_is_not_the_panic_message(arg: str) -> None:
     assert r.panic.location is not None and r.panic.location.value == location
 
 
-@pytest.mark.parametrize("arg", ["main_static", "main_unwrap", "main_any"])
-def test_static_message_of_a_short_panic_in_main(arg: str) -> None:
+@pytest.mark.parametrize("arg", ["main_static", "main_unwrap", "main_any", "main_big"])
+def test_static_message_of_a_short_panic_in_main(arg: str, tmp_path: Path) -> None:
     """``panic=abort``, a message without arguments: std's report is not left in the stack, the payload
-    ``&'static str`` (StaticStrPayload, or begin_panic's Payload<&str> for panic_any) is."""
-    binary, _core, r = _crash(arg)
+    ``&'static str`` (StaticStrPayload, or begin_panic's Payload<&str> for panic_any) is; a 100,000-byte
+    formatted message is the heap payload ``String``."""
+    binary, _c, r = _crash(arg, tmp_path)
     thread, location, message = _said(binary, arg)
     assert r.panic is not None and r.panic.message is not None
     assert r.panic.message.value == message
@@ -96,8 +101,8 @@ def test_static_message_of_a_short_panic_in_main(arg: str) -> None:
     assert not [p for p in r.problems if "message was not found" in p]
 
 
-def test_an_empty_message_is_said_to_be_not_found_without_blaming_the_buffer() -> None:
-    binary, _core, r = _crash("main_empty")
+def test_an_empty_message_is_said_to_be_not_found_without_blaming_the_buffer(tmp_path: Path) -> None:
+    binary, _c, r = _crash("main_empty", tmp_path)
     _thread, location, message = _said(binary, "main_empty")
     assert message == ""
     assert r.crash_kind == "panic" and r.panic is not None and r.panic.message is None
@@ -106,8 +111,8 @@ def test_an_empty_message_is_said_to_be_not_found_without_blaming_the_buffer() -
     assert len(warning) == 1 and "512" not in warning[0] and 'panic!("")' in warning[0]
 
 
-def test_unnamed_thread_is_called_unnamed_like_std() -> None:
-    binary, _core, r = _crash("unnamed_unwrap")
+def test_unnamed_thread_is_called_unnamed_like_std(tmp_path: Path) -> None:
+    binary, _c, r = _crash("unnamed_unwrap", tmp_path)
     thread, _location, message = _said(binary, "unnamed_unwrap")
     assert thread == "<unnamed>"
     assert r.panic is not None and r.panic.thread is not None and r.panic.thread.value == thread
@@ -118,7 +123,7 @@ def test_unnamed_thread_is_called_unnamed_like_std() -> None:
 def test_frames_of_a_missing_executable_are_module_offsets(tmp_path: Path) -> None:
     """The executable is gone: frame #0 is ``name`+(pc - load base)`` with the base its file-offset-0
     mapping in NT_FILE (pyelftools) and the pc from gdb, not the absolute pc."""
-    _binary_path, core, _r = _crash("segv")
+    core = _core("segv", tmp_path)[1]
     gdb = shutil.which("gdb")
     if gdb is None:
         pytest.skip("gdb not installed (make sysdeps installs it)")
@@ -162,7 +167,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize("keep", [0, 10, 4000, -1000])
 def test_an_empty_or_truncated_binary_is_an_error(tmp_path: Path, keep: int) -> None:
-    binary, core, _r = _crash("segv")
+    binary, core = _core("segv", tmp_path)
     data = binary.read_bytes()
     bad = tmp_path / "bad-binary"
     bad.write_bytes(data[:keep])  # keep < 0: all but the last bytes (the section headers)
@@ -173,7 +178,7 @@ def test_an_empty_or_truncated_binary_is_an_error(tmp_path: Path, keep: int) -> 
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "x"])
-def test_max_frames_must_be_positive(value: str) -> None:
-    binary, core, _r = _crash("segv")
+def test_max_frames_must_be_positive(value: str, tmp_path: Path) -> None:
+    binary, core = _core("segv", tmp_path)
     p = _cli(str(core), str(binary), "--max-frames", value)
     assert p.returncode == 2 and p.stdout == "" and "--max-frames" in p.stderr

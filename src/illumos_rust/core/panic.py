@@ -38,7 +38,7 @@ OVERFLOW = re.compile(rb"thread '([^'\n\x00]{0,256})' has overflowed its stack")
 MAX_STACK_SCAN = 16 << 20
 MAX_HEAP_SCAN = 64 << 20
 PAYLOAD_SCAN = 4096  # bytes above sp: the panic machinery's frames (panic_fmt … panic_with_hook)
-MAX_PAYLOAD = 64 << 10
+MAX_PAYLOAD = 1 << 20  # a formatted message can be long (panic!("{}", big)); beyond 1 MiB is not taken
 
 
 def stack_bytes(image: CoreImage, sp: int) -> tuple[int, bytes] | None:
