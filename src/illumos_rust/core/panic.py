@@ -169,17 +169,16 @@ def _static_str(
     if end - start < 16:
         return
     words = struct.unpack_from(f"<{(end - start) // 8}Q", data, start)
-    skip = (
-        set(int(x, 16) for x in re.findall(r"Location 0x([0-9a-f]+)", report.location.source))
-        if (report.location is not None)
-        else set()
-    )
+    located = report.location.source if report.location is not None else ""
+    skip = {int(x, 16) for x in re.findall(r"Location 0x([0-9a-f]+)", located)}
     for i in range(len(words) - 1):
         ptr, length = words[i], words[i + 1]
         if not (main.start <= ptr < main.end) or not 0 < length <= MAX_PAYLOAD or ptr in skip:
             continue
         m = image.mapping_at(ptr)
-        if m is None or m.flags & 7 != 4:  # read-only data: not code (r-x), not writable
+        # read-only data, not code (r-x) nor writable: rustc/GNU ld give .rodata its own r-- segment; an
+        # object that keeps .rodata in its text segment (illumos ld's default) is not searched here
+        if m is None or m.flags & 7 != 4:
             continue
         raw = image.memory.read(ptr, length)
         if raw is None or b"\x00" in raw:
