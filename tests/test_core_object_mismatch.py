@@ -13,9 +13,12 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from conftest import REPO, build_rust
 from core_helpers import make_core
 from illumos_rust.core import analyze
+from illumos_rust.errors import FormatError
 from test_core_illumos import _binary, _make
 
 WORK = REPO / ".cache" / "core-runs"
@@ -66,14 +69,19 @@ def test_illumos_binary_modified_after_the_process_started(tmp_path: Path) -> No
 
 def test_binary_shorter_than_the_mapped_file_is_reported(tmp_path: Path) -> None:
     """The right file cut short (a half-copied binary): its first page still matches the core's copy, but
-    the core maps file offsets past its end."""
+    its segments run past its end. Given as BINARY it is refused (review 14: a truncated BINARY is an
+    error naming the file, exit 2, not a partial answer); the same file found by path is a warning."""
     a = build_rust(SOURCE_A, "core_rebuilt", *FLAGS)
     core = make_core(a, WORK / "core_rebuilt")
     cut = tmp_path / "core_rebuilt"
     cut.write_bytes(a.read_bytes()[:0x3000])
     # the oracle: readelf -l of the intact file puts a loadable segment past the cut
     assert max(off for off, _vaddr in _load_addresses(a)) >= 0x3000
-    r = analyze(str(core), str(cut), source_lines=False)
+    with pytest.raises(FormatError) as exc:
+        analyze(str(core), str(cut), source_lines=False)
+    assert str(cut) in str(exc.value) and "past the end of the file (12288 bytes)" in str(exc.value)
+    # found through --search instead, the short file is loaded with a warning saying what is wrong
+    r = analyze(str(core), None, search=(str(tmp_path),), source_lines=False)
     mine = [p for p in r.problems if p.startswith(str(cut))]
     assert any("but the file is only 12288 bytes" in p for p in mine), mine
     assert not any("differ from the copy in the core" in p for p in mine), mine

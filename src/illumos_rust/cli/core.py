@@ -50,7 +50,9 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="every thread's full stack (default: the crashing thread in full, one line per other thread)",
     )
-    parser.add_argument("--max-frames", type=int, default=4096, help="frames per thread (default 4096)")
+    parser.add_argument(
+        "--max-frames", type=_positive, default=4096, help="frames per thread (default 4096; at least 1)"
+    )
     parser.add_argument(
         "--no-source", action="store_true", help="skip DWARF: no file:line, no inlined frames (faster)"
     )
@@ -68,6 +70,17 @@ def add_parser(subparsers: Any) -> None:
     )
     add_format(parser)
     parser.set_defaults(func=run)
+
+
+def _positive(text: str) -> int:
+    """A count of frames: a whole number of at least 1 (0 or -1 would print threads with no frames)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected at least 1")
+    return value
 
 
 def _cargo_binary(core: str) -> str:

@@ -64,8 +64,8 @@ def analyze(
     source_lines: bool = True,
     dwarf_limit: int = DWARF_LIMIT,
 ) -> CoreReport:
-    if binary is not None and not os.path.isfile(binary):
-        raise FormatError(binary, None, "binary not found")
+    if binary is not None:
+        _check_binary(binary)
     image = read_core(core)
     resolver = ObjectResolver(binary, sysroot, search)
     if image.system == "illumos" or not image.files:
@@ -83,6 +83,30 @@ def analyze(
         image.memory.close()
         if image.elf is not None:
             image.elf.close()
+
+
+def _check_binary(binary: str) -> None:
+    """A BINARY the user named must be a readable ELF file: an empty or truncated one is an error (exit 2),
+    never silently replaced by "no symbols" advice to pass the binary that was passed."""
+    if not os.path.isfile(binary):
+        raise FormatError(binary, None, "binary not found")
+    elf = ElfFile(binary)  # FormatError: empty, not ELF, header beyond the end
+    try:
+        if elf.header.e_type not in (C.ET_EXEC, C.ET_DYN):
+            raise FormatError(binary, 0x10, f"not an executable or shared object (e_type {elf.type_name})")
+        loads = elf.segments_of_type(C.PT_LOAD)
+        if not loads:
+            raise FormatError(binary, None, "no PT_LOAD segment: not a loadable executable")
+        for p in loads:
+            if p.p_offset + p.p_filesz > elf.size:
+                raise FormatError(
+                    binary,
+                    p.p_offset,
+                    f"truncated: a PT_LOAD segment ends past the end of the file ({elf.size} bytes)",
+                )
+        elf.sections  # noqa: B018 - a section header table past the end of the file is a truncated file
+    finally:
+        elf.close()
 
 
 def executable_identity(core: str) -> tuple[str | None, str | None]:
@@ -131,7 +155,7 @@ def _report(image: CoreImage, objects: ObjectMap, max_frames: int, source_lines:
     sp = dumper.registers.get("rsp", dumper.registers.get("sp")) if dumper is not None else None
     panicking = crash is not None and any(_PANIC_FRAME.search(f.symbol or "") for f in crash.frames)
     if crash is not None and sp is not None and (panicking or image.signal == 6):
-        found = recover_panic(image, objects, sp, payload=panicking)
+        found = recover_panic(image, objects, sp, _panic_caller_sp(crash.frames) if panicking else None)
         # A SIGABRT without panic frames is a plain abort(); a stale Location alone does not make a panic.
         if found is not None and (panicking or found.message is not None):
             panic = found
@@ -177,8 +201,9 @@ def _report(image: CoreImage, objects: ObjectMap, max_frames: int, source_lines:
         problems.extend(o.problems)
     if panic is not None and panic.message is None and kind == "panic":
         problems.append(
-            "the panic message was not found in the crashing thread's stack: std writes messages over its "
-            "512-byte buffer (and custom hooks write theirs) straight to stderr"
+            "the panic message was not found: no report text in the crashing thread's stack (std's hook "
+            "writes to stderr, and frames called after it reuse that stack), and no String or &'static str "
+            'payload in std\'s panic frames (an empty message, panic!(""), leaves none)'
         )
     if unwinder.source_truncated:
         problems.append(
@@ -216,6 +241,18 @@ def _report(image: CoreImage, objects: ObjectMap, max_frames: int, source_lines:
         sender_pid=image.si_pid,
         sender_uid=image.si_uid,
     )
+
+
+def _panic_caller_sp(frames: list[Frame]) -> int | None:
+    """The stack pointer of the program's frame that called the panic: the first frame outside std after
+    the last of std's panic frames (the payload lives in the frames below it)."""
+    last = max((i for i, f in enumerate(frames) if _PANIC_FRAME.search(f.symbol or "")), default=None)
+    if last is None:
+        return None
+    for f in frames[last + 1 :]:
+        if f.crate not in (None, "std") and f.method != "inline":
+            return f.sp
+    return None
 
 
 def _crash_kind(image: CoreImage, crash: ThreadReport | None, panic: PanicReport | None) -> str:

@@ -18,7 +18,7 @@ from ..elf.core_memory import FileBacking
 from ..elf.core_model import CoreImage
 from ..elf.reader import ElfFile, SymbolIndex
 from ..errors import FormatError
-from .objects import LoadedObject, ObjectMap, ObjectResolver, _open
+from .objects import LoadedObject, ObjectMap, ObjectResolver, _open, unopened_bias
 
 MAX_LINK_MAP = 1024
 
@@ -94,6 +94,8 @@ def link_map_objects(image: CoreImage, resolver: ObjectResolver) -> ObjectMap:
             if obj.elf is not None and obj.elf.header.e_type == C.ET_EXEC:
                 obj.bias = obj.symbol_bias = 0
         _core_symbols(obj, image, core, base)
+        if obj.elf is None and obj.symbols is None:
+            obj.bias = obj.symbol_bias = unopened_bias(image, base)
         objects.append(obj)
     image.memory.resolve = resolver
     _file_backing(image, objects)

@@ -240,15 +240,18 @@ def _open(
     problem worth a warning."""
     disk = resolver(obj.path)
     if disk is None:
+        obj.bias = obj.symbol_bias = unopened_bias(image, base)
         if code:
             obj.problems.append(f"{obj.path}: not found on this machine (use BINARY, --sysroot or --search)")
         return
     if not _looks_like_elf(disk):
+        obj.bias = obj.symbol_bias = unopened_bias(image, base)
         return
     try:
         elf = ElfFile(disk)
         elf.segments  # noqa: B018 - parse now so a broken file is reported here
     except FormatError as exc:
+        obj.bias = obj.symbol_bias = unopened_bias(image, base)
         obj.problems.append(f"{disk}: unusable ({exc.what})")
         return
     obj.disk_path, obj.elf = disk, elf
@@ -302,6 +305,17 @@ def _attach_debug_file(obj: LoadedObject, elf: ElfFile, disk: str, sysroot: str 
                     obj.symbols = debug.symbol_index
         except FormatError as exc:
             obj.problems.append(f"{note}: symbols unreadable ({exc.what})")
+
+
+def unopened_bias(image: CoreImage, base: int) -> int:
+    """The load bias of an object whose file could not be opened, so that its frames print as offsets
+    into the module (``module`+0x4630a``, what ``addr2line -e`` takes), never as absolute addresses: the
+    address of its file-offset-0 mapping (``NT_FILE``, the link map), or 0 when the core's copy of its ELF
+    header says ``ET_EXEC`` (addresses are link-time addresses; ``e_type`` at offset 16, gABI)."""
+    head = image.memory.read(base, 18, files=False)
+    if head is not None and head[:4] == b"\x7fELF" and struct.unpack_from("<H", head, 16)[0] == C.ET_EXEC:
+        return 0
+    return base
 
 
 def _looks_like_elf(path: str) -> bool:

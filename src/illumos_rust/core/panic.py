@@ -38,7 +38,7 @@ OVERFLOW = re.compile(rb"thread '([^'\n\x00]{0,256})' has overflowed its stack")
 MAX_STACK_SCAN = 16 << 20
 MAX_HEAP_SCAN = 64 << 20
 PAYLOAD_SCAN = 4096  # bytes above sp: the panic machinery's frames (panic_fmt … panic_with_hook)
-MAX_PAYLOAD = 64 << 10
+MAX_PAYLOAD = 1 << 20  # a formatted message can be long (panic!("{}", big)); beyond 1 MiB is not taken
 
 
 def stack_bytes(image: CoreImage, sp: int) -> tuple[int, bytes] | None:
@@ -53,9 +53,13 @@ def stack_bytes(image: CoreImage, sp: int) -> tuple[int, bytes] | None:
     return seg.vaddr + start, bytes(view[start : start + size])
 
 
-def recover_panic(image: CoreImage, objects: ObjectMap, sp: int, payload: bool = True) -> PanicReport | None:
-    """Message, thread and location; ``payload``: also take a heap ``String`` pointed to from the stack
-    as the message (only when std's panic frames are on the stack: in a plain abort any String could be)."""
+def recover_panic(
+    image: CoreImage, objects: ObjectMap, sp: int, panic_frames_end: int | None = None
+) -> PanicReport | None:
+    """Message, thread and location. ``panic_frames_end``: the stack pointer of the frame that called
+    the panic (std's panic frames lie in ``[sp, panic_frames_end)``); when known, the payload is looked
+    for in those frames only: a ``String`` or ``&'static str`` above them belongs to the program (a
+    closure's captured ``String`` is not the message), and in a plain abort there is no payload at all."""
     found = stack_bytes(image, sp)
     report = PanicReport()
     if found is not None:
@@ -69,8 +73,10 @@ def recover_panic(image: CoreImage, objects: ObjectMap, sp: int, payload: bool =
                     m.group(1).decode("utf-8", "replace"), f"stack overflow report @0x{base + m.start():x}"
                 )
                 report.format = "stack overflow"
-        if report.message is None and payload:
-            _payload_string(report, image, base, data, sp)
+        if report.message is None and panic_frames_end is not None:
+            _payload_string(report, image, base, data, sp, panic_frames_end)
+        if report.message is None and panic_frames_end is not None:
+            _static_str(report, image, objects, base, data, sp, panic_frames_end)
     if report.message is not None:
         _heap_copy(report, image)
     if report.message is None and report.location is None and report.thread is None:
@@ -98,7 +104,9 @@ def _from_buffer(report: PanicReport, base: int, data: bytes) -> None:
         report.format = "std < 1.73"
 
 
-def _payload_string(report: PanicReport, image: CoreImage, base: int, data: bytes, sp: int) -> None:
+def _payload_string(
+    report: PanicReport, image: CoreImage, base: int, data: bytes, sp: int, end_sp: int
+) -> None:
     """The message as the lazily formatted payload ``String`` in the heap, when the stack buffer lacks it.
 
     With ``RUST_BACKTRACE`` set, or a message over 512 bytes, std's ``default_hook`` writes straight to
@@ -106,10 +114,12 @@ def _payload_string(report: PanicReport, image: CoreImage, base: int, data: byte
     panicking.rs``) formats the ``fmt::Arguments`` into an ``Option<String>`` that lives in
     ``panic_with_hook``'s frame, a few hundred bytes above ``sp``. A ``String`` is ``{cap, ptr, len}``
     (three words, rustc's field order for ``RawVec``/``Vec``); the first triple whose ``ptr`` is in writable
-    anonymous memory (the heap, not a stack) and whose bytes are printable UTF-8 is taken.
+    anonymous memory (the heap, not a stack) and whose bytes are printable UTF-8 is taken, searched only
+    in std's panic frames below ``end_sp`` (the caller's frame and those above it hold the program's own
+    Strings: a thread closure's captured ``String`` sits there).
     """
     start = max(0, (sp - base) & ~7)
-    end = min(len(data), start + PAYLOAD_SCAN)
+    end = min(len(data), start + PAYLOAD_SCAN, max(0, end_sp - base))
     if end - start < 24:
         return
     words = struct.unpack_from(f"<{(end - start) // 8}Q", data, start)
@@ -132,7 +142,58 @@ def _payload_string(report: PanicReport, image: CoreImage, base: int, data: byte
             continue
         where = base + start + 8 * i
         report.message = Fact(
-            text, f"panic payload String @0x{ptr:x} in the heap ({{cap, ptr, len}} on the stack @0x{where:x})"
+            text,
+            f"panic payload String @0x{ptr:x} in the heap ({{cap, ptr, len}} on the stack @0x{where:x}, "
+            f"in std's panic frames below the caller's sp 0x{end_sp:x})",
+        )
+        return
+
+
+def _static_str(
+    report: PanicReport, image: CoreImage, objects: ObjectMap, base: int, data: bytes, sp: int, end_sp: int
+) -> None:
+    """The message as a ``&'static str`` payload in std's panic frames, when nothing formatted it.
+
+    A message without arguments (``panic!("literal")``, ``Option::unwrap`` on ``None``) never becomes a
+    ``String``: ``panic_handler`` wraps ``fmt::Arguments::as_str()`` in ``StaticStrPayload(&'static str)``
+    and ``begin_panic`` (edition 2015, ``panic_any``) in ``Payload<&str>`` (``library/std/src/
+    panicking.rs``), both ``{ptr, len}`` on the stack pointing into the executable's read-only data. The
+    first such pair in ``[sp, end_sp)`` whose bytes are printable UTF-8 is taken; the ``Location`` (also in
+    that data, also pointed to from these frames) is skipped.
+    """
+    main = objects.main
+    if main is None:
+        return
+    start = max(0, (sp - base) & ~7)
+    end = min(len(data), start + PAYLOAD_SCAN, max(0, end_sp - base))
+    if end - start < 16:
+        return
+    words = struct.unpack_from(f"<{(end - start) // 8}Q", data, start)
+    located = report.location.source if report.location is not None else ""
+    skip = {int(x, 16) for x in re.findall(r"Location 0x([0-9a-f]+)", located)}
+    for i in range(len(words) - 1):
+        ptr, length = words[i], words[i + 1]
+        if not (main.start <= ptr < main.end) or not 0 < length <= MAX_PAYLOAD or ptr in skip:
+            continue
+        m = image.mapping_at(ptr)
+        # read-only data, not code (r-x) nor writable: rustc/GNU ld give .rodata its own r-- segment; an
+        # object that keeps .rodata in its text segment (illumos ld's default) is not searched here
+        if m is None or m.flags & 7 != 4:
+            continue
+        raw = image.memory.read(ptr, length)
+        if raw is None or b"\x00" in raw:
+            continue
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        if not text.replace("\n", " ").replace("\t", " ").isprintable():
+            continue
+        where = base + start + 8 * i
+        report.message = Fact(
+            text,
+            f"&'static str payload @0x{ptr:x} in the executable's read-only data ({{ptr, len}} on the stack "
+            f"@0x{where:x}, in std's panic frames below the caller's sp 0x{end_sp:x})",
         )
         return
 

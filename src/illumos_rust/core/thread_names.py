@@ -100,9 +100,24 @@ def thread_names(image: CoreImage, objects: ObjectMap, machine: str) -> dict[int
                     f"std's thread id (TLS std::thread::current::id::ID @0x{block + layout.thread_id:x}, "
                     f"{tp_reg} 0x{tp:x}) equals std::thread::main_thread::MAIN",
                 )
+        if found is None and layout.current is not None:
+            found = _unnamed(mem, block + layout.current, tp_reg, tp)
         if found is not None:
             out[t.tid] = found
     return out
+
+
+def _unnamed(mem: CoreMemory, where: int, tp_reg: str, tp: int) -> Fact | None:
+    """A thread whose std handle is set but holds no name (and is not the main thread): std prints it
+    as ``<unnamed>`` (``library/std/src/panicking.rs`` ``default_hook``: ``name.unwrap_or("<unnamed>")``)."""
+    inner = mem.u64(where)
+    if inner is None or inner <= 2 or inner & 7 or mem.read(inner, INNER_SCAN) is None:
+        return None
+    return Fact(
+        "<unnamed>",
+        f"std's thread handle (TLS std::thread::current::CURRENT @0x{where:x}, {tp_reg} 0x{tp:x}) → "
+        f"Inner @0x{inner:x} holds no name: std says <unnamed>",
+    )
 
 
 def _named(mem: CoreMemory, block: int, layout: TlsLayout, tp_reg: str, tp: int) -> Fact | None:
