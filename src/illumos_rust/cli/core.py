@@ -122,7 +122,10 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         print_json(report.to_json())
     else:
-        sys.stdout.write(render(report, full=args.all or args.thread is not None))
+        text = render(report, full=args.all or args.thread is not None)
+        # paths and names from the core are bytes, decoded with surrogateescape: show undecodable bytes as
+        # \xNN escapes instead of writing them raw to a terminal
+        sys.stdout.write(text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"))
     return 0
 
 

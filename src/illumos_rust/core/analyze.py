@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Any
 
 from ..elf import constants as C
 from ..elf.core_illumos import OLD_PRPSINFO_SIZE, OLD_PRSTATUS_SIZE, read_illumos_core
@@ -139,6 +140,18 @@ def _report(image: CoreImage, objects: ObjectMap, max_frames: int, source_lines:
         crashing = t.tid == image.crashing_tid
         if crashing and unwinder.signal_contexts:
             overflow_ctx = unwinder.signal_contexts[0]
+        for f in frames:
+            obj = objects.at(f.pc)
+            if obj is not None and obj.mismatch and f.note is None:
+                # the name and line come from a file the process did not run: say so on the frame itself
+                f.note = f"{obj.name} on disk is not the file that ran: name and line may be wrong"
+        sp_now = t.registers.get("rsp", t.registers.get("sp"))
+        if len(frames) <= 1 and sp_now is not None and image.memory.read(sp_now, 8, files=False) is None:
+            # nothing of this thread's stack is in the core: a core cut short (a full disk) or not dumped
+            stop = (
+                f"the stack at sp 0x{sp_now:x} is not in this core (the core is truncated, or that memory "
+                "was not dumped): no callers can be found"
+            )
         report = ThreadReport(t.tid, frames, t.name, t.signal, crashing, stop)
         report.stack, report.on_altstack = _stack_facts(t)
         if t.name is not None:
@@ -194,9 +207,16 @@ def _report(image: CoreImage, objects: ObjectMap, max_frames: int, source_lines:
     problems = list(image.problems)
     objs = []
     for o in objects.objects:
-        entry = {"path": o.path, "file": o.disk_path, "start": f"0x{o.start:x}", "bias": f"0x{o.bias:x}"}
+        entry: dict[str, Any] = {
+            "path": o.path,
+            "file": o.disk_path,
+            "start": f"0x{o.start:x}",
+            "bias": f"0x{o.bias:x}",
+        }
         if o.debug_note:
             entry["debug"] = o.debug_note
+        if o.mismatch:
+            entry["mismatch"] = True
         objs.append(entry)
         problems.extend(o.problems)
     if panic is not None and panic.message is None and kind == "panic":

@@ -51,6 +51,7 @@ class LoadedObject:
     debug_elf: ElfFile | None = None  # the separate debug file (``debugfile``), when the object is stripped
     debug_note: str = ""  # where its symbols and DWARF came from, for the report
     debug_dwarf: bool = False  # whether file:line may come from the debug file's DWARF
+    mismatch: bool = False  # the file on disk is not the one the process ran (build-id, header, layout)
     dwarf_limit: int = DWARF_LIMIT  # bytes of .debug_info beyond which DWARF is not decoded (0: no limit)
 
     @property
@@ -337,6 +338,7 @@ def _check_build_id(obj: LoadedObject, image: CoreImage, base: int, elf: ElfFile
     in_core = core_build_id(image, base)
     if in_core is not None and on_disk is not None:
         if in_core != on_disk:
+            obj.mismatch = True
             obj.problems.append(
                 f"{obj.disk_path}: build-id {on_disk} differs from the one in the core ({in_core}): "
                 "this is not the file the process ran, its symbols and frames may be wrong"
@@ -363,6 +365,7 @@ def _check_header(obj: LoadedObject, image: CoreImage, base: int, elf: ElfFile) 
     on_disk = bytes(elf.buf[:size])
     if held != on_disk:
         at = next(i for i in range(size) if held[i] != on_disk[i])
+        obj.mismatch = True
         obj.problems.append(
             f"{obj.disk_path}: its first {size} bytes differ from the copy in the core (first difference at "
             f"file offset 0x{at:x}): this is not the file the process ran"
@@ -392,6 +395,7 @@ def _check_layout(obj: LoadedObject, image: CoreImage, elf: ElfFile) -> None:
         if m is not None and m.flags & 7 == 0:
             continue
         if b.file_offset >= ((size + page - 1) & ~(page - 1)):
+            obj.mismatch = True
             obj.problems.append(
                 f"{obj.disk_path}: the core maps it from file offset 0x{b.file_offset:x}, but the file is "
                 f"only {size} bytes: its size differs from the file the process ran"
@@ -399,6 +403,7 @@ def _check_layout(obj: LoadedObject, image: CoreImage, elf: ElfFile) -> None:
             return
         seg = next((s for s in segs if s[0] <= b.start < s[1]), None)
         if seg is None or b.file_offset - seg[2] != b.start - seg[0] or b.end > seg[1]:
+            obj.mismatch = True
             obj.problems.append(
                 f"{obj.disk_path}: the core maps 0x{b.start:x}-0x{b.end:x} from file offset "
                 f"0x{b.file_offset:x}, which its program headers do not: its size/layout differs from the "
