@@ -141,7 +141,13 @@ class Unwinder:
     def _frames(self, index: int, pc: int, sp: int, method: str, exact: bool) -> list[Frame]:
         """The physical frame at ``pc`` preceded by the frames DWARF says were inlined into it there."""
         frame = self._frame(index, pc, sp, method, exact)
-        source = self._source(pc if exact else pc - 1) if method != "scan" else []
+        source = self._source(pc if exact else pc - 1)
+        if method == "scan" and source:
+            # a return address found by scanning may be stale: its own line is shown (as gdb does), but no
+            # inlined frames are built on top of a frame that is not certain
+            last = source[-1]
+            frame.file, frame.line, frame.column = last.file, last.line, last.column
+            return [frame]
         if not source:
             return [frame]
         out: list[Frame] = []
