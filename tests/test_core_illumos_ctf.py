@@ -8,14 +8,18 @@ args: <id>...``), and pyelftools for the symbol values; the signature is spelled
 
 from __future__ import annotations
 
+import os
 import re
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import shared_path
 from illumos_core_synth import IllumosCore, Lwp, Segment, SymSection, build
@@ -24,6 +28,7 @@ from illumos_rust.core import analyze
 BASE = 0xFED00000
 STACK_TOP = 0x7FFFFFE00000
 STACK_SIZE = 0x4000
+FUZZ = min(int(os.environ.get("FUZZ_EXAMPLES", "30")), 2000)
 
 
 def _fixture() -> Path:
@@ -113,3 +118,22 @@ def test_malformed_ctf_is_a_problem_line(tmp_path: Path) -> None:
         assert [f.symbol for f in report.threads[0].frames] == ["fn", "fn2", "main"]  # symbols still used
         assert all(f.note is None for f in report.threads[0].frames)
         assert any("its CTF in the core is unusable" in p for p in report.problems), report.problems
+
+
+@settings(
+    max_examples=FUZZ,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 255)), min_size=1, max_size=16))
+def test_fuzz_mutated_core_ctf(tmp_path: Path, edits: list[tuple[float, int]]) -> None:
+    """A mutated ``.SUNW_ctf`` in the core never fails the analysis: at worst a problem line, bounded CPU."""
+    ctf = bytearray(_sections()[2])
+    for where, value in edits:
+        ctf[int(where * len(ctf))] = value
+    began = time.process_time()
+    report = analyze(str(_core(tmp_path, bytes(ctf))), max_frames=64, source_lines=False)
+    assert time.process_time() - began < 2
+    assert [f.symbol for f in report.threads[0].frames] == ["fn", "fn2", "main"]
+    unusable = any("its CTF in the core is unusable" in p for p in report.problems)
+    assert ("ctf" in report.objects[0]) != unusable
