@@ -47,6 +47,7 @@ class SymSection:
     base: int
     symtab: bytes
     strtab: bytes
+    ctf: bytes | None = None  # the object's .SUNW_ctf (coreadm content ``ctf``), sh_link = its .symtab
 
 
 @dataclass
@@ -178,8 +179,8 @@ def build(core: IllumosCore) -> bytes:
         old += [_note(1, old_prstatus(core, lwp)), _note(2, old_prfpregset(lwp))]
     notes = [b"".join(old), b"".join(new)] if core.new_notes else [b"".join(old)]
 
-    # Section headers: null, then .symtab/.strtab per object, then .shstrtab.
-    shstr = b"\0.symtab\0.strtab\0.shstrtab\0"
+    # Section headers: null, then .symtab/.strtab (and .SUNW_ctf) per object, then .shstrtab.
+    shstr = b"\0.symtab\0.strtab\0.shstrtab\0.SUNW_ctf\0"
     n_ph = len(notes) + len(core.segments)
     ehsize, phsize = 64, 56
     offset = ehsize + n_ph * phsize
@@ -202,6 +203,10 @@ def build(core: IllumosCore) -> bytes:
         sect_data.append((offset, sym.strtab))
         sections.append((9, 3, 0, 0, offset, len(sym.strtab), 0, 0, 1, 0))
         offset += len(sym.strtab)
+        if sym.ctf is not None:  # SHT_PROGBITS, sh_addr = load base, sh_link = the .symtab (core(5))
+            sect_data.append((offset, sym.ctf))
+            sections.append((27, 1, 0, sym.base, offset, len(sym.ctf), symtab_index, 0, 4, 0))
+            offset += len(sym.ctf)
     sect_data.append((offset, shstr))
     sections.append((17, 3, 0, 0, offset, len(shstr), 0, 0, 1, 0))
     offset += len(shstr)

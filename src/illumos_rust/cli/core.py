@@ -201,7 +201,8 @@ def _thread(t: ThreadReport) -> list[str]:
     for f in t.frames:
         crate = f" [{f.crate}]" if f.crate else ""
         src = f" at {f.source()}" if f.source() else ""
-        lines.append(f"  #{f.index:<3} {f.sp:016x} {f.location()}{src}  ({f.method}){crate}")
+        note = f"  -- {f.note}" if f.note else ""
+        lines.append(f"  #{f.index:<3} {f.sp:016x} {f.location()}{src}  ({f.method}){crate}{note}")
     if t.stop:
         lines.append(f"  (unwind stopped: {t.stop})")
     return lines

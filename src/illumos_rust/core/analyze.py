@@ -127,6 +127,23 @@ def executable_identity(core: str) -> tuple[str | None, str | None]:
             image.elf.close()
 
 
+def _ctf_notes(threads: list[ThreadReport], objects: ObjectMap) -> None:
+    """Frames of an object whose file is missing or has no CTF get their C signature from the CTF the
+    core carries for it (``core_ctf``), as a note: ``ctf: int foo(char *, size_t)``."""
+    for t in threads:
+        for f in t.frames:
+            if f.note is not None or f.mangled is None:
+                continue
+            obj = objects.at(f.pc)
+            if obj is None or obj.ctf is None:
+                continue
+            if obj.elf is not None and obj.elf.section(".SUNW_ctf") is not None:
+                continue
+            sig = obj.ctf.signatures.get(f.mangled)
+            if sig is not None:
+                f.note = f"ctf: {sig}"
+
+
 def _report(image: CoreImage, objects: ObjectMap, max_frames: int, source_lines: bool) -> CoreReport:
     symbolize = Symbolizer(objects)
     machine = "aarch64" if image.machine == C.EM_AARCH64 else "amd64"
@@ -157,6 +174,7 @@ def _report(image: CoreImage, objects: ObjectMap, max_frames: int, source_lines:
         if t.name is not None:
             report.name_source = t.name_source or "the core's thread note"
         threads.append(report)
+    _ctf_notes(threads, objects)
     for report in threads:
         named = names.get(report.tid)
         if report.name is None and named is not None:
@@ -217,6 +235,8 @@ def _report(image: CoreImage, objects: ObjectMap, max_frames: int, source_lines:
             entry["debug"] = o.debug_note
         if o.mismatch:
             entry["mismatch"] = True
+        if o.ctf is not None:
+            entry["ctf"] = o.ctf.summary()
         objs.append(entry)
         problems.extend(o.problems)
     if panic is not None and panic.message is None and kind == "panic":

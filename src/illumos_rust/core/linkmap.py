@@ -18,6 +18,7 @@ from ..elf.core_memory import FileBacking
 from ..elf.core_model import CoreImage
 from ..elf.reader import ElfFile, SymbolIndex
 from ..errors import FormatError
+from .core_ctf import read_core_ctf
 from .objects import LoadedObject, ObjectMap, ObjectResolver, _open, unopened_bias
 
 MAX_LINK_MAP = 1024
@@ -94,6 +95,7 @@ def link_map_objects(image: CoreImage, resolver: ObjectResolver) -> ObjectMap:
             if obj.elf is not None and obj.elf.header.e_type == C.ET_EXEC:
                 obj.bias = obj.symbol_bias = 0
         _core_symbols(obj, image, core, base)
+        _core_ctf(obj, image, core, base)
         if obj.elf is None and obj.symbols is None:
             obj.bias = obj.symbol_bias = unopened_bias(image, base)
         objects.append(obj)
@@ -175,6 +177,18 @@ def _core_symbols(obj: LoadedObject, image: CoreImage, core: ElfFile, base: int)
                     f"{os.path.basename(obj.path)}: symbols from the core's section headers only"
                 )
             return
+
+
+def _core_ctf(obj: LoadedObject, image: CoreImage, core: ElfFile, base: int) -> None:
+    """The object's ``.SUNW_ctf`` from the core (``core(5)``); a malformed one is a problem line."""
+    for s in image.ctf_sections:
+        if s.base != base:
+            continue
+        try:
+            obj.ctf = read_core_ctf(core, s)
+        except FormatError as exc:
+            obj.problems.append(f"{obj.name}: its CTF in the core is unusable: {exc}")
+        return
 
 
 def _is_exec(image: CoreImage, base: int) -> bool:

@@ -22,6 +22,7 @@ from ..elf.core_model import CoreImage
 from ..elf.eh_frame import CfaRow, EhFrame, eh_frame
 from ..elf.reader import ElfFile, SymbolIndex
 from ..errors import FormatError
+from .core_ctf import ObjectCtf
 from .debugfile import find_debug_file, wants_debug_file
 
 DWARF_LIMIT = 16 << 20
@@ -52,6 +53,7 @@ class LoadedObject:
     debug_note: str = ""  # where its symbols and DWARF came from, for the report
     debug_dwarf: bool = False  # whether file:line may come from the debug file's DWARF
     mismatch: bool = False  # the file on disk is not the one the process ran (build-id, header, layout)
+    ctf: ObjectCtf | None = None  # from the core's own .SUNW_ctf for this object (illumos, coreadm ``ctf``)
     dwarf_limit: int = DWARF_LIMIT  # bytes of .debug_info beyond which DWARF is not decoded (0: no limit)
 
     @property

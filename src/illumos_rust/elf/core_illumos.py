@@ -21,7 +21,9 @@ new-style notes), ``PT_NOTE[1]`` the new ones, which are preferred:
   ``{u32 version; u32 flags; u8 data[1024]}``).
 
 Symbols: the core's own section headers name a ``.symtab``/``.dynsym`` per mapped object with ``sh_addr``
-at the object's load address (libproc ``Pgcore.c``); they become ``symbol_sections``.
+at the object's load address (libproc ``Pgcore.c``); they become ``symbol_sections``. With coreadm content
+``ctf`` (``core(5)``) each object's ``.SUNW_ctf`` is there too, ``sh_addr`` its load base and ``sh_link`` its
+``.symtab`` (whose function entries the CTF function section follows): they become ``ctf_sections``.
 """
 
 from __future__ import annotations
@@ -397,3 +399,5 @@ def _sections(image: CoreImage, elf: ElfFile) -> None:
     for s in sections:
         if s.sh_type in (C.SHT_SYMTAB, C.SHT_DYNSYM) and s.sh_addr:
             image.symbol_sections.append(SymbolSection(s.index, s.name, s.sh_addr, s.index))
+        elif s.name == ".SUNW_ctf" and s.sh_addr:
+            image.ctf_sections.append(SymbolSection(s.index, s.name, s.sh_addr, s.sh_link))

@@ -92,6 +92,7 @@ class CoreImage:
     note_types: list[str] = field(default_factory=list)  # every note seen, in file order
     old_notes: dict[str, object] = field(default_factory=dict)  # illumos old-style notes, decoded
     symbol_sections: list[SymbolSection] = field(default_factory=list)
+    ctf_sections: list[SymbolSection] = field(default_factory=list)  # .SUNW_ctf; symtab_index = sh_link
     failed_segments: list[tuple[int, int, str]] = field(default_factory=list)  # (vaddr, memsz, why)
     problems: list[str] = field(default_factory=list)
     elf: ElfFile | None = field(default=None, repr=False)  # the core file itself (its mmap backs ``memory``)
