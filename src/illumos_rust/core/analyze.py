@@ -171,6 +171,7 @@ def _report(image: CoreImage, objects: ObjectMap, max_frames: int, source_lines:
             )
         report = ThreadReport(t.tid, frames, t.name, t.signal, crashing, stop)
         report.stack, report.on_altstack = _stack_facts(t)
+        report.fp_state = dict(t.fp_state)
         if t.name is not None:
             report.name_source = t.name_source or "the core's thread note"
         threads.append(report)

@@ -53,6 +53,9 @@ class ThreadReport:
     name_source: str | None = None  # where ``name`` was read (a core note, std's TLS handle, the panic text)
     stack: str | None = None  # illumos: the LWP's stack from its pr_ustack stack_t
     on_altstack: bool = False  # illumos: running on its alternate signal stack (pr_altstack, SS_ONSTACK)
+    #: x87/SSE control state from the FP notes (Linux NT_FPREGSET ``fcw``/``mxcsr``, NT_X86_XSTATE
+    #: ``xstate_bv``): what a SIGFPE or a changed rounding mode is read against
+    fp_state: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
