@@ -131,14 +131,8 @@ def _payload_string(
         m = image.mapping_at(ptr)
         if m is None or m is stack or m.path is not None or m.flags & 6 != 6:
             continue
-        raw = image.memory.read(ptr, length)
-        if raw is None or b"\x00" in raw:
-            continue
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            continue
-        if not text.replace("\n", " ").replace("\t", " ").isprintable():
+        text = _printable_text(image, ptr, length)
+        if text is None:
             continue
         where = base + start + 8 * i
         report.message = Fact(
@@ -147,6 +141,19 @@ def _payload_string(
             f"in std's panic frames below the caller's sp 0x{end_sp:x})",
         )
         return
+
+
+def _printable_text(image: CoreImage, ptr: int, length: int) -> str | None:
+    """``length`` bytes at ``ptr`` if they read as printable UTF-8 text (newlines and tabs allowed): what a
+    panic message candidate must be before it is believed."""
+    raw = image.memory.read(ptr, length)
+    if raw is None or b"\x00" in raw:
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return text if text.replace("\n", " ").replace("\t", " ").isprintable() else None
 
 
 def _static_str(
@@ -180,14 +187,8 @@ def _static_str(
         # object that keeps .rodata in its text segment (illumos ld's default) is not searched here
         if m is None or m.flags & 7 != 4:
             continue
-        raw = image.memory.read(ptr, length)
-        if raw is None or b"\x00" in raw:
-            continue
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            continue
-        if not text.replace("\n", " ").replace("\t", " ").isprintable():
+        text = _printable_text(image, ptr, length)
+        if text is None:
             continue
         where = base + start + 8 * i
         report.message = Fact(

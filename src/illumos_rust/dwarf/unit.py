@@ -745,16 +745,9 @@ class DIE:
 
     def signed(self, attr: int) -> int | None:
         """A constant read as signed: ``DW_FORM_dataN`` values are sign-extended from their width."""
-        a = self.unit._abbrevs[self.index]
-        at = a.index.get(attr)
-        if at is None:
+        form = self.form_of(attr)
+        if form is None:
             return None
-        form = a.specs[at][1]
-        if form == DW.DW_FORM_indirect:
-            rec = self.attribute(attr)
-            if rec is None:
-                return None
-            form = rec.form
         v = self._value(attr)
         if type(v) is not int:
             return None
