@@ -256,11 +256,11 @@ def _hostile_families(length: int) -> dict[str, str]:
 def _best_cpu(sym: str, budget: float | None = None) -> float:
     """Best of three cold answers in both forms, in CPU seconds (the memo would hide the parse otherwise).
 
-    With a ``budget``, up to ten tries while the best is over it: on a loaded 2-core machine a quiet slice
+    With a ``budget``, up to thirty tries while the best is over it: on a loaded 2-core machine a quiet slice
     can take several tries, and the minimum is the noise-robust estimate of the cost (``timeit``'s rule).
     """
     times: list[float] = []
-    while len(times) < 3 or (budget is not None and min(times) / 2 >= budget and len(times) < 10):
+    while len(times) < 3 or (budget is not None and min(times) / 2 >= budget and len(times) < 30):
         core.clear_cache()
         start = time.process_time()
         try_demangle(sym)
