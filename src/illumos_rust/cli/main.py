@@ -204,7 +204,9 @@ def main(argv: Sequence[str] | None = None, prog: str = "illumos-rust") -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     first = next((a for a in argv if not a.startswith("-")), None)
     only = first if first in COMMANDS and not {"-h", "--help"} & set(argv[: argv.index(first)]) else None
-    with _signals_raise(), _usable_stdout():
+    # the stdout wrapper outside the handlers: a SIGTERM while it is set up or closed (after _run has
+    # flushed everything) takes the default action, never an Interrupted raised outside _run's handling
+    with _usable_stdout(), _signals_raise():
         return _run(argv, prog, only)
 
 
