@@ -18,9 +18,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from illumos_rust.dist.serve import make_server
 
 DEBIAN_RUSTC = Path("/usr/bin/rustc")
 DEBIAN_SRC = Path("/usr/src/rustc-1.96.0")
@@ -151,3 +156,48 @@ def check_std_frame_pointers(binary: Path) -> None:
     judged = objdump_prologues(binary, std_names)
     without = [n for n, ok in judged.items() if not ok]
     assert len(judged) > 50 and not without, without[:5]
+
+
+#: The version Debian's rustc-web packages; the channel our served tree offers.
+CHANNEL = "1.96.0"
+#: Variables of the calling shell that would point rustup or cargo elsewhere than the temporary home.
+RUST_ENV_PREFIXES = ("RUSTUP_", "CARGO", "RUSTC", "RUSTFLAGS", "RUST_TARGET_PATH")
+
+
+def built_and_verified_tree(tree: Path, sysroot: Path, target: str) -> None:
+    """``dist build`` of Debian's toolchain plus the std at ``sysroot`` for ``target``; ``dist verify``."""
+    r = cli("dist", "build", str(tree), "--from-debian", "--std", f"{sysroot}:{target}",
+            "--gzip-level", "1", "--xz-preset", "0")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    v = cli("dist", "verify", str(tree))
+    assert v.returncode == 0, v.stdout + v.stderr
+
+
+@contextmanager
+def serving(tree: Path) -> Iterator[str]:
+    """``dist serve``'s server for ``tree`` on a loopback port, for as long as the block runs: its URL."""
+    server = make_server(tree)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def rustup_install(url: str, home: Path, target: str, profile: str, timeout: float) -> dict[str, str]:
+    """The machine's real rustup, with ``RUSTUP_HOME``/``CARGO_HOME`` under ``home``, installs
+    ``CHANNEL`` from ``url`` with ``profile`` and adds ``target``: the environment that uses it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(RUST_ENV_PREFIXES)}
+    env.update(RUSTUP_HOME=str(home / "rustup"), CARGO_HOME=str(home / "cargo"), RUSTUP_DIST_SERVER=url)
+    env["RUSTUP_UPDATE_ROOT"] = url + "/rustup"  # never reach out for a rustup update
+    install = subprocess.run(
+        [str(RUSTUP), "toolchain", "install", CHANNEL, "--profile", profile, "--no-self-update"],
+        capture_output=True, text=True, env=env, timeout=timeout,
+    )  # fmt: skip
+    assert install.returncode == 0, install.stderr
+    add = subprocess.run([str(RUSTUP), "target", "add", "--toolchain", CHANNEL, target],
+                         capture_output=True, text=True, env=env, timeout=600)  # fmt: skip
+    assert add.returncode == 0, add.stderr
+    return env

@@ -12,7 +12,6 @@ from __future__ import annotations
 import glob
 import os
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,17 +19,17 @@ import pytest
 
 from conftest import SHARED
 from dist_helpers import (
+    CHANNEL,
     ILLUMOS,
     RUSTUP,
+    built_and_verified_tree,
     cached_build_std,
     check_std_frame_pointers,
-    cli,
     require_debian_rust,
     require_full_std,
+    rustup_install,
+    serving,
 )
-from illumos_rust.dist.serve import make_server
-
-CHANNEL = "1.96.0"
 
 
 @pytest.fixture(scope="module")
@@ -47,38 +46,14 @@ def served(
         pytest.fail(f"{RUSTUP}: no rustup binary on this machine")
     sysroot, _ = illumos_std
     tree = tmp_path_factory.mktemp("dist") / "tree"
-    r = cli("dist", "build", str(tree), "--from-debian", "--std", f"{sysroot}:{ILLUMOS}",
-            "--gzip-level", "1", "--xz-preset", "0")  # fmt: skip
-    assert r.returncode == 0, r.stderr
-    v = cli("dist", "verify", str(tree))
-    assert v.returncode == 0, v.stdout + v.stderr
-    server = make_server(tree)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    built_and_verified_tree(tree, sysroot, ILLUMOS)
+    with serving(tree) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def rustup_env(served: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    home = tmp_path_factory.mktemp("rustup")
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("RUSTUP_", "CARGO", "RUSTC", "RUSTFLAGS"))
-    }
-    env.update(RUSTUP_HOME=str(home / "rustup"), CARGO_HOME=str(home / "cargo"), RUSTUP_DIST_SERVER=served)
-    env["RUSTUP_UPDATE_ROOT"] = served + "/rustup"  # never reach out for a rustup update
-    install = subprocess.run(
-        [str(RUSTUP), "toolchain", "install", CHANNEL, "--profile", "minimal", "--no-self-update"],
-        capture_output=True, text=True, env=env, timeout=600,
-    )  # fmt: skip
-    assert install.returncode == 0, install.stderr
-    add = subprocess.run([str(RUSTUP), "target", "add", "--toolchain", CHANNEL, ILLUMOS],
-                         capture_output=True, text=True, env=env, timeout=600)  # fmt: skip
-    assert add.returncode == 0, add.stderr
-    return env
+    return rustup_install(served, tmp_path_factory.mktemp("rustup"), ILLUMOS, "minimal", timeout=600)
 
 
 def _run(env: dict[str, str], *cmd: str, cwd: Path | None = None) -> str:

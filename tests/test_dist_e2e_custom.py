@@ -23,7 +23,6 @@ from __future__ import annotations
 import glob
 import os
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,18 +30,17 @@ import pytest
 
 from conftest import SHARED
 from dist_helpers import (
+    CHANNEL,
     CUSTOM,
     RUSTUP,
+    built_and_verified_tree,
     cached_build_std,
     check_std_frame_pointers,
-    cli,
     custom_target_spec,
     require_full_std,
+    rustup_install,
+    serving,
 )
-from illumos_rust.dist.serve import make_server
-
-CHANNEL = "1.96.0"
-ENV_PREFIXES = ("RUSTUP_", "CARGO", "RUSTC", "RUSTFLAGS", "RUST_TARGET_PATH")
 
 
 @pytest.fixture(scope="module")
@@ -62,34 +60,11 @@ def rustup_env(
         pytest.fail(f"{RUSTUP}: no rustup binary on this machine")
     _, sysroot, _ = custom_std
     tree = tmp_path_factory.mktemp("dist-custom") / "tree"
-    r = cli("dist", "build", str(tree), "--from-debian", "--std", f"{sysroot}:{CUSTOM}",
-            "--gzip-level", "1", "--xz-preset", "0")  # fmt: skip
-    assert r.returncode == 0, r.stderr
-    v = cli("dist", "verify", str(tree))
-    assert v.returncode == 0, v.stdout + v.stderr
-    server = make_server(tree)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
-        home = tmp_path_factory.mktemp("rustup-custom")
-        env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIXES)}
-        env.update(RUSTUP_HOME=str(home / "rustup"), CARGO_HOME=str(home / "cargo"), RUSTUP_DIST_SERVER=url)
-        env["RUSTUP_UPDATE_ROOT"] = url + "/rustup"  # never reach out for a rustup update
+    built_and_verified_tree(tree, sysroot, CUSTOM)
+    with serving(tree) as url:
         # --profile default: rustup resolves the profile's members through the aggregate `rust` package's
         # component list, which our manifest carries although that package has no tarball (available=false).
-        install = subprocess.run(
-            [str(RUSTUP), "toolchain", "install", CHANNEL, "--profile", "default", "--no-self-update"],
-            capture_output=True, text=True, env=env, timeout=900,
-        )  # fmt: skip
-        assert install.returncode == 0, install.stderr
-        add = subprocess.run([str(RUSTUP), "target", "add", "--toolchain", CHANNEL, CUSTOM],
-                             capture_output=True, text=True, env=env, timeout=600)  # fmt: skip
-        assert add.returncode == 0, add.stderr
-        yield env
-    finally:
-        server.shutdown()
-        server.server_close()
+        yield rustup_install(url, tmp_path_factory.mktemp("rustup-custom"), CUSTOM, "default", timeout=900)
 
 
 def _run(env: dict[str, str], *cmd: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
