@@ -22,6 +22,7 @@ from ..elf.core_model import CoreImage
 from ..elf.eh_frame import CfaRow, EhFrame, eh_frame
 from ..elf.reader import ElfFile, SymbolIndex
 from ..errors import FormatError
+from ..files import looks_like_elf
 from .core_ctf import ObjectCtf
 from .debugfile import find_debug_file, wants_debug_file
 
@@ -247,7 +248,7 @@ def _open(
         if code:
             obj.problems.append(f"{obj.path}: not found on this machine (use BINARY, --sysroot or --search)")
         return
-    if not _looks_like_elf(disk):
+    if not looks_like_elf(disk):
         obj.bias = obj.symbol_bias = unopened_bias(image, base)
         return
     try:
@@ -319,16 +320,6 @@ def unopened_bias(image: CoreImage, base: int) -> int:
     if head is not None and head[:4] == b"\x7fELF" and struct.unpack_from("<H", head, 16)[0] == C.ET_EXEC:
         return 0
     return base
-
-
-def _looks_like_elf(path: str) -> bool:
-    """Whether ``path`` starts with ``\\x7fELF`` (ELF ``e_ident[EI_MAG0..3]``); unreadable → True, so
-    the ELF reader reports why."""
-    try:
-        with open(path, "rb") as f:
-            return f.read(4) == b"\x7fELF"
-    except OSError:
-        return True
 
 
 def _check_build_id(obj: LoadedObject, image: CoreImage, base: int, elf: ElfFile) -> bool | None:
