@@ -77,12 +77,7 @@ def write_pieces(
         for piece in pieces:
             out.write(piece())
         return
-    cut, running = len(pieces) - 1, 0
-    for i, w in enumerate(weights):
-        running += w
-        if running * 100 >= total * 52:
-            cut = min(i + 1, len(pieces) - 1)
-            break
+    cut = _weighted_cut(weights)
     head, tail = pieces[:cut], pieces[cut:]
     text = _tail_in_child(out, head, tail)
     if text is None:  # the child failed: the tail again, here, so its error (if any) is the parent's
@@ -90,6 +85,16 @@ def write_pieces(
             out.write(piece())
     else:
         out.write(text)
+
+
+def _weighted_cut(weights: Sequence[int]) -> int:
+    """Where the first 52 % of the total weight ends; both sides keep at least one item."""
+    total, running = sum(weights), 0
+    for i, w in enumerate(weights):
+        running += w
+        if running * 100 >= total * 52:
+            return max(1, min(i + 1, len(weights) - 1))
+    return max(1, len(weights) - 1)
 
 
 def _tail_in_child(
@@ -109,17 +114,24 @@ def _tail_in_child(
 
 
 def map_halves(
-    func: Callable[[Sequence[T]], list[R]], items: Sequence[T], *, min_items: int | None = None
+    func: Callable[[Sequence[T]], list[R]],
+    items: Sequence[T],
+    *,
+    min_items: int | None = None,
+    weights: Sequence[int] | None = None,
 ) -> list[R]:
     """``func(items)`` for a ``func`` that maps a slice to one result per item, the second half in a child.
 
     The results travel back pickled, so they must be plain data (strings, numbers, tuples); the parent
-    keeps 52 % of the items, since it also unpickles the child's.
+    keeps 52 % of the items, since it also unpickles the child's; of their ``weights`` when given (items
+    of very different cost: a crate of 3 files and one of 3,000).
     """
     least = MIN_SPLIT_WEIGHT if min_items is None else min_items
     if len(items) < max(least, 2) or not can_split():
         return func(items)
     cut = len(items) * 52 // 100
+    if weights is not None:
+        cut = _weighted_cut(weights)
     head: list[R] = []
     raw = run_split(
         lambda: head.extend(func(items[:cut])),

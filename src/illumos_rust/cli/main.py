@@ -20,12 +20,14 @@ Whatever goes wrong, stderr gets exactly one line ``illumos-rust: ...`` and neve
 from __future__ import annotations
 
 import argparse
+import atexit
 import errno
 import importlib
 import io
 import os
 import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -200,9 +202,40 @@ def _signals_raise() -> Iterator[None]:
             signal.signal(signum, old)
 
 
+#: Commands after which the console script skips the interpreter's teardown (see :func:`entry`): they
+#: write to stdout and to files they close themselves, and they leave large heaps behind.
+QUICK_EXIT = frozenset({"audit", "inspect", "survey"})
+
+
+def entry() -> NoReturn:
+    """The ``illumos-rust`` console script: :func:`main`, then the process exit.
+
+    After one of :data:`QUICK_EXIT`'s commands, once :func:`main` has returned (output flushed, files
+    closed, the survey store committed and closed), the exit skips the interpreter's teardown, which frees
+    every object one by one: 25 ms of a 0.25 s survey rerun, more after a listing of 186k symbols. The
+    ``atexit`` handlers still run, and only when no other thread is alive (a thread's unfinished work is
+    never cut short); anything else exits as usual. Tests call :func:`main`, which never does this.
+    """
+    argv = sys.argv[1:]
+    code = main(argv)
+    if _command(argv) in QUICK_EXIT and threading.active_count() == 1:
+        atexit._run_exitfuncs()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:  # None: the descriptor was closed when Python started
+                with suppress(OSError, ValueError):  # a failed stdout was already reported by main
+                    stream.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
+def _command(argv: Sequence[str]) -> str | None:
+    """The subcommand named on the command line (the first word that is not an option), if any."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
 def main(argv: Sequence[str] | None = None, prog: str = "illumos-rust") -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    first = next((a for a in argv if not a.startswith("-")), None)
+    first = _command(argv)
     only = first if first in COMMANDS and not {"-h", "--help"} & set(argv[: argv.index(first)]) else None
     # the stdout wrapper outside the handlers: a SIGTERM while it is set up or closed (after _run has
     # flushed everything) takes the default action, never an Interrupted raised outside _run's handling
@@ -266,4 +299,4 @@ def _run(argv: list[str], prog: str, only: str | None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

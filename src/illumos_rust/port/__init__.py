@@ -8,6 +8,20 @@ in Rust, Cargo.toml and build scripts), :mod:`.libcindex` (what a libc version d
 
 from __future__ import annotations
 
-from .engine import Report, run_port
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .engine import Report, run_port
+
+
+def __getattr__(name: str) -> Any:
+    # loaded on first use: importing one piece (``port.workspace`` for its skip list, from ``survey``)
+    # must not cost the whole engine (~45 ms), which a survey rerun with nothing to analyse never runs
+    if name in ("Report", "run_port"):
+        from . import engine
+
+        return getattr(engine, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["Report", "run_port"]

@@ -9,6 +9,7 @@ resumes where it stopped: a rerun skips every digest already stored for this too
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import os
@@ -20,7 +21,15 @@ from typing import Any
 
 from ..errors import UsageError
 from . import tasks
-from .sources import Source, binary_sources, content_digest, crate_sources, stat_signature
+from .sources import (
+    Source,
+    binary_sources,
+    content_digest,
+    crate_sources,
+    stat_listed_many,
+    stat_signature,
+    use_listed,
+)
 from .store import Item, Store
 from .tasks import TOOL, prewarm, run_chunk
 
@@ -89,12 +98,55 @@ def run_survey(
     if workers is not None and workers < 1:
         raise UsageError("workers must be at least 1")
     started = time.perf_counter()
-    sources = crate_sources(paths) if kind == "crate" else binary_sources(paths)
+    with ThreadPoolExecutor(1) as background:
+        # port's context needs the rustc identity (`rustc -vV`, ~30 ms, mostly process start-up): asked now,
+        # while the sources are listed and the store is read, instead of after
+        probe = None
+        if kind == "crate":
+            # imported here, in this thread: an import in the background thread holds the interpreter lock
+            # between its steps, and the listing's thousands of short system calls each wait for it
+            from ..targetspec import rustc
+
+            probe = background.submit(_probe_rustc, rustc.toolchain)
+        sources = crate_sources(paths) if kind == "crate" else binary_sources(paths)
+        return _survey(
+            kind,
+            sources,
+            store_path,
+            background,
+            probe,
+            started,
+            scheduler,
+            workers,
+            progress,
+            on_dashboard,
+            dashboard,
+        )
+
+
+def _probe_rustc(toolchain: Callable[[], object]) -> None:
+    with contextlib.suppress(UsageError):  # no rustc: the analysis reports it, where it happens
+        toolchain()
+
+
+def _survey(
+    kind: str,
+    sources: list[Source],
+    store_path: str,
+    background: ThreadPoolExecutor,
+    probe: Future[None] | None,
+    started: float,
+    scheduler: str | None,
+    workers: int | None,
+    progress: Callable[[int, int], None] | None,
+    on_dashboard: Callable[[str], None] | None,
+    dashboard: bool,
+) -> RunSummary:
     summary = RunSummary(kind, found=len(sources))
     if store_path != ":memory:":
         # a rerun that re-analyses one crate would otherwise spend most of its time re-indexing its libc
         tasks.INDEX_CACHE = store_path + ".libc-index"
-    with Store(store_path) as store, ThreadPoolExecutor(1) as background:
+    with Store(store_path) as store:
         known = store.known(kind, TOOL)
         connecting: Future[Any] | None = None
         if scheduler is not None or (not known and len(sources) >= INLINE_BELOW):
@@ -104,21 +156,22 @@ def run_survey(
         # 1. stat signatures: an item whose sizes and mtimes are as last time keeps its digest unread
         remembered = store.fingerprints()
 
-        def sign(part: list[Source]) -> None:
-            for src in part:
-                before = remembered.get(src.path)
-                if before and before[2]:  # stat what was there last time, without listing directories
-                    stat_signature(src, before[2])
-                    if src.signature != before[0]:
-                        stat_signature(src)  # something changed: walk it again for the current layout
-                else:
-                    stat_signature(src)
-                if before and before[0] == src.signature and not src.error:
-                    src.digest = before[1]
-
-        # (serial on purpose: four threads over slices of the ~40k lstat calls doubled the system time in the
-        # kernel's path lookups and gained no wall time on 2 cores)
-        sign(sources)
+        # what the last run listed is stat'ed directly (half of it in a forked child when there is much); an
+        # item with no remembered layout, or whose signature moved, is walked here
+        layouts = [remembered[s.path][2] if s.path in remembered else "" for s in sources]
+        quick = [
+            i for i, (s, layout) in enumerate(zip(sources, layouts, strict=True)) if layout or s.how == "file"
+        ]
+        numbers = stat_listed_many([(sources[i].path, sources[i].how, layouts[i]) for i in quick])
+        listed = dict(zip(quick, numbers, strict=True))
+        for i, src in enumerate(sources):
+            before = remembered.get(src.path)
+            if not use_listed(src, layouts[i], listed.get(i)):
+                stat_signature(src)
+            elif before and src.signature != before[0] and src.how == "tree":
+                stat_signature(src)  # something changed: walk it again for the current layout
+            if before and before[0] == src.signature and not src.error:
+                src.digest = before[1]
         stale = [src for src in sources if not src.digest]
         summary.phases["signatures"] = time.perf_counter() - started
         # 2. many changed items: start the cluster (seconds) and let the workers hash them (reading every
@@ -138,7 +191,9 @@ def run_survey(
                     _record(store, summary, kind, src, failed)
                 elif src.digest in known:
                     summary.reused += 1
-                    moved.append((src.digest, src.path))
+                    before = remembered.get(src.path)
+                    if not (before and before[1] == src.digest):  # found here last run too: nothing to move
+                        moved.append((src.digest, src.path))
                 else:
                     todo.append(src)
             store.relocate(kind, TOOL, moved)

@@ -14,6 +14,7 @@ import array
 import hashlib
 import os
 import tarfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from ..errors import UsageError
 from ..port.workspace import SKIP_DIRS
 
 _CHUNK = 1 << 20
+#: Fewer crates than this: stat them all here (a fork costs ~5 ms, a crate's layout ~0.1 ms).
+MIN_SPLIT_ITEMS = 200
 
 
 @dataclass(slots=True)
@@ -80,9 +83,9 @@ def _first(t: tuple[str, object]) -> str:
     return t[0]
 
 
-def _signature(src: Source, layout: str, dirs: list[os.stat_result], files: list[os.stat_result]) -> None:
-    """sha256 over the layout (which paths) and the packed stat numbers (mtime and inode of each
-    directory; size, mtime and inode of each file), in the layout's order; no per-file string."""
+def _pack(dirs: Sequence[os.stat_result], files: Sequence[os.stat_result]) -> tuple[bytes, int]:
+    """The stat numbers a signature covers, packed (mtime and inode of each directory; size, mtime and
+    inode of each file, in the layout's order; no per-file string), and the files' total size."""
     numbers = array.array("q")
     for st in dirs:
         numbers.append(st.st_mtime_ns)
@@ -93,9 +96,69 @@ def _signature(src: Source, layout: str, dirs: list[os.stat_result], files: list
         numbers.append(st.st_size)
         numbers.append(st.st_mtime_ns)
         numbers.append(st.st_ino)
+    return numbers.tobytes(), size
+
+
+def _finish(src: Source, layout: str, packed: bytes, size: int) -> None:
+    """sha256 over the layout (which paths) and the packed stat numbers."""
     h = hashlib.sha256(layout.encode("utf-8", "surrogateescape"))
-    h.update(numbers.tobytes())
+    h.update(packed)
     src.signature, src.size = h.hexdigest(), size
+
+
+def stat_listed(path: str, how: str, layout: str) -> tuple[bytes, int] | None:
+    """The packed stat numbers of what ``layout`` lists (a crate directory's layout, remembered from the
+    last run), or of the file itself for ``how`` 'file'; None when something listed is gone or
+    unreadable (the caller then walks the crate again). Plain data in, plain data out, and neither hashing
+    nor printing: :func:`stat_listed_many` runs it in a forked child as well.
+
+    The entries are ``lstat``-ed relative to the crate directory's descriptor: a path walk of two or three
+    components instead of the seven or eight of a registry path, ~10 % of the phase."""
+    try:
+        if how != "tree":
+            return _pack((), (os.stat(path),))
+        d_rel, _, f_rel = layout.partition("\0\0")
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        try:
+            st = os.lstat
+            dirs = [
+                os.fstat(fd),
+                *(st(rel, dir_fd=fd) for rel in d_rel.split("\0")[1:]),
+            ]  # "" first: the root
+            files = [st(rel, dir_fd=fd) for rel in f_rel.split("\0")] if f_rel else []
+        finally:
+            os.close(fd)
+    except OSError:  # something listed is gone (or the crate is): the walk finds what is there now
+        return None
+    return _pack(dirs, files)
+
+
+def stat_listed_many(items: Sequence[tuple[str, str, str]]) -> list[tuple[bytes, int] | None]:
+    """:func:`stat_listed` for every (path, how, layout). A rerun over a registry stats ~40k paths, which
+    is kernel time (~3 us each here) that a second core can share: with two usable cores a forked child
+    stats the second half by weight (``forked.map_halves``). Results are identical either way; a child
+    that fails has its half redone here.
+
+    (Measured on 1,512 crates, 2 cores: 145 ms serial, 75-90 ms split. A child that stats everything
+    while this process imports port and builds its context took 130-180 ms: the two compete for the
+    same cores, and the kernel's stat work does not get faster for being alone in a process.)"""
+    from ..forked import map_halves
+
+    def part(chunk: Sequence[tuple[str, str, str]]) -> list[tuple[bytes, int] | None]:
+        return [stat_listed(path, how, layout) for path, how, layout in chunk]
+
+    weights = [layout.count("\0") + 1 for _path, _how, layout in items]  # entries to stat
+    return map_halves(part, items, min_items=MIN_SPLIT_ITEMS, weights=weights)
+
+
+def use_listed(src: Source, layout: str, listed: tuple[bytes, int] | None) -> bool:
+    """Fill ``signature`` and ``size`` from :func:`stat_listed`'s numbers; False if there were none."""
+    if listed is None:
+        return False
+    _finish(src, layout if src.how == "tree" else src.path, *listed)
+    if src.how == "tree":
+        src.layout = layout
+    return True
 
 
 def stat_signature(src: Source, layout: str = "") -> None:
@@ -109,27 +172,16 @@ def stat_signature(src: Source, layout: str = "") -> None:
     differs from the remembered one and the caller walks the crate again (``layout=""``)."""
     try:
         if src.how != "tree":
-            _signature(src, src.path, [], [os.stat(src.path)])
+            _finish(src, src.path, *_pack((), (os.stat(src.path),)))
             return
-        prefix = src.path + "/"
-        if layout:
-            d_rel, _, f_rel = layout.partition("\0\0")
-            st = os.lstat
-            try:
-                dirs = [st(prefix + rel) for rel in d_rel.split("\0")]  # "" first: the root
-                files = [st(prefix + rel) for rel in f_rel.split("\0")] if f_rel else []
-            except OSError:  # something listed is gone: the walk below finds what is there now
-                pass
-            else:
-                _signature(src, layout, dirs, files)
-                src.layout = layout
-                return
+        if layout and use_listed(src, layout, stat_listed(src.path, src.how, layout)):
+            return
         d_entries, f_entries = _walk(src.path)
         layout = (
             "\0".join(["", *(rel for rel, _e in d_entries)]) + "\0\0" + "\0".join(r for r, _e in f_entries)
         )
         dirs = [os.lstat(src.path), *(e.stat(follow_symlinks=False) for _rel, e in d_entries)]
-        _signature(src, layout, dirs, [e.stat(follow_symlinks=False) for _rel, e in f_entries])
+        _finish(src, layout, *_pack(dirs, [e.stat(follow_symlinks=False) for _rel, e in f_entries]))
         src.layout = layout
     except OSError as exc:
         src.error = str(exc)
@@ -187,7 +239,10 @@ def crate_sources(paths: list[str]) -> list[Source]:
             real_dirs: dict[str, str] = {}
             for child in children:
                 full = _resolve_link(child.path, real_dirs) if child.is_symlink() else child.path
-                if child.is_dir() and os.path.isfile(os.path.join(full, "Cargo.toml")):
+                # a Cargo.toml that is a file makes it a directory: no second stat of a link's target
+                if (child.is_symlink() or child.is_dir()) and os.path.isfile(
+                    os.path.join(full, "Cargo.toml")
+                ):
                     out.append(Source("crate", full, "tree"))
                 elif child.name.endswith(".crate") and child.is_file():
                     out.append(Source("crate", full, "file"))

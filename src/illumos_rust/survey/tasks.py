@@ -19,12 +19,13 @@ import time
 import tomllib
 import traceback
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import __version__
-from ..port.engine import LibcResolver, decide, default_libc_dirs, make_context, scan
-from ..port.workspace import Crate, discover
 from .sources import Source, content_digest, unpack_crate
+
+if TYPE_CHECKING:
+    from ..port.engine import LibcResolver
 
 TOOL = __version__
 KEEP_PER_RULE = 50
@@ -43,6 +44,10 @@ def _port_state(base: str, target: str) -> tuple[Any, LibcResolver]:
     registry's crates share a handful of libc versions."""
     key = (base, target)
     if key not in _PORT_STATE:
+        # port is imported here, not with this module: ~50 ms that a survey of binaries, and a rerun in
+        # which nothing changed, never need
+        from ..port.engine import LibcResolver, default_libc_dirs, make_context
+
         ctx = make_context(base, target)
         _PORT_STATE[key] = (ctx, LibcResolver(ctx, default_libc_dirs(), index_cache=INDEX_CACHE))
     return _PORT_STATE[key]
@@ -51,6 +56,8 @@ def _port_state(base: str, target: str) -> tuple[Any, LibcResolver]:
 def prewarm(base: str = "x86_64-pc-solaris", target: str = "x86_64-unknown-illumos") -> None:
     """Build the port context and index the registry's libc sources now (in the process that forks the
     workers), so that every forked worker starts with them."""
+    from ..port.workspace import Crate
+
     _ctx, resolver = _port_state(base, target)
     # port's own prewarm indexes the libc-X.Y.Z directories among the crates it is given
     resolver.prewarm([Crate(root, "") for _v, _text, root in resolver.available])
@@ -143,6 +150,9 @@ def port_crate(
             tmp = tempfile.mkdtemp(prefix="illumos-rust-survey-")
             root = unpack_crate(path, tmp)
         ctx, resolver = _port_state(base, target)
+        from ..port.engine import decide, scan
+        from ..port.workspace import discover
+
         top, crates = discover([root])
         if not crates:
             return _failed("no Rust sources", started)
