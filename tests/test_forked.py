@@ -102,6 +102,21 @@ def test_map_halves_is_func_over_the_whole_and_survives_a_failing_child() -> Non
     want = [(x * x, f"#{x}") for x in items]  # by hand, not through the split
     assert forked_tail.map_halves(square, items, min_items=1) == want
     assert forked_tail.map_halves(square_failing_in_child, items, min_items=1) == want
+    # weighted: one heavy item first (the parent keeps it alone), and weights that put the cut at the end
+    heavy = [10_000, *([1] * 1000)]
+    assert forked_tail.map_halves(square, items, min_items=1, weights=heavy) == want
+    light = [*([1] * 1000), 10_000]
+    assert forked_tail.map_halves(square, items, min_items=1, weights=light) == want
+    seen: list[int] = []
+
+    def record(xs: Sequence[int]) -> list[tuple[int, str]]:
+        if os.getpid() == parent:
+            seen.extend(xs)
+        return square(xs)
+
+    assert forked_tail.map_halves(record, items, min_items=1, weights=heavy) == want
+    if forked_tail.can_split():
+        assert seen == [0]  # 52 % of the weight is the first item: the child did the rest
 
 
 def test_split_frame_pointer_verdicts_are_the_serial_ones_and_agree_with_readelf(

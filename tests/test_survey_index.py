@@ -16,6 +16,7 @@ import shutil
 import sqlite3
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -260,3 +261,45 @@ def test_dependency_edges_match_a_full_parse(tmp_path: Path) -> None:
     assert mismatched == []
     assert dependencies(str(tmp_path / "renamed.toml")) == ["real-x", "w"]
     assert dependencies(str(tmp_path / "string.toml")) == ["y"]
+
+
+def test_split_stat_of_many_crates_sees_an_edit_on_either_side(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Enough crates for the rerun's stat phase to be split with a forked child (MIN_SPLIT_ITEMS): the
+    split gives exactly the serial numbers, and an edit is noticed in the parent's part and in the
+    child's."""
+    from illumos_rust import forked
+    from illumos_rust.survey.sources import MIN_SPLIT_ITEMS, stat_listed, stat_listed_many
+
+    corpus = tmp_path / "corpus"
+    n = MIN_SPLIT_ITEMS + 40
+    names = [f"c{i:03d}-0.1.0" for i in range(n)]
+    for name in names:
+        (corpus / name / "src" / "sys").mkdir(parents=True)
+        (corpus / name / "Cargo.toml").write_text(f'[package]\nname = "{name[:4]}"\nversion = "0.1.0"\n')
+        (corpus / name / "src" / "lib.rs").write_text("mod sys;\npub fn f() -> u32 { 1 }\n")
+        (corpus / name / "src" / "sys" / "mod.rs").write_text('#[cfg(target_os = "linux")]\npub fn g() {}\n')
+    store = str(tmp_path / "s.db")
+    first = run_survey("crate", [str(corpus)], store, workers=1, dashboard=False)
+    assert (first.found, first.analysed, first.failed) == (n, n, 0)
+    with Store(store) as st:
+        remembered = st.fingerprints()
+    items = [(str(corpus / name), "tree", remembered[str(corpus / name)][2]) for name in names]
+    serial = [stat_listed(*item) for item in items]
+    assert all(x is not None for x in serial)
+    splits: list[int] = []
+    real_split = forked.run_split
+
+    def counted(*args: Any) -> Any:
+        splits.append(1)
+        return real_split(*args)
+
+    monkeypatch.setattr(forked, "run_split", counted)
+    assert stat_listed_many(items) == serial
+    assert len(splits) == (1 if forked.can_split() else 0)
+    for where in (names[0], names[-1]):  # the parent stats the first part, the child the rest
+        with open(corpus / where / "src" / "sys" / "mod.rs", "a", encoding="utf-8") as fh:
+            fh.write("// edited in place: no directory changes\n")
+        again = run_survey("crate", [str(corpus)], store)
+        assert (again.analysed, again.reused) == (1, n - 1), where

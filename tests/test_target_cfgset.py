@@ -109,7 +109,8 @@ def test_cold_cache_fill_is_atomic_and_reused(tmp_path: Path, monkeypatch: pytes
     raw = fill_cfg_cache(few, jobs=2)
     tc = rustc_mod.toolchain()
     files = sorted(p.name for p in (tmp_path / "illumos-rust").iterdir() if not p.name.endswith(".lock"))
-    assert files == [f"rustc-{tc.key}.json"]  # no temp file left behind (the fill lock stays, empty)
+    # no temp file left behind (the fill lock stays, empty); the format is in the name
+    assert files == [f"rustc-{tc.key}-v{rustc_mod.CACHE_FORMAT}.json"]
     data = json.loads((tmp_path / "illumos-rust" / files[0]).read_text())
     assert sorted(data["cfg"]) == sorted(few)
     assert data["key"] == tc.commit[:16]
@@ -179,3 +180,45 @@ def test_concurrent_cold_fills_run_rustc_once_per_target(tmp_path: Path) -> None
     assert [p.wait(timeout=60) for p in procs] == [0, 0]
     cfg_calls = [line for line in log.read_text().splitlines() if line.startswith("--print cfg")]
     assert sorted(cfg_calls) == sorted(f"--print cfg --target {t}" for t in few)
+
+
+def _known_from_sets() -> dict[str, frozenset[str]]:
+    """known_values by its definition: the union over every built-in target's set."""
+    found: dict[str, set[str]] = {}
+    for cs in all_cfg_sets().values():
+        for key, value in cs.atoms:
+            found.setdefault(key, set()).update([] if value is None else [value])
+    return {k: frozenset(v) for k, v in found.items()}
+
+
+def test_known_values_kept_in_the_cache_equal_the_union_of_every_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = _known_from_sets()
+    assert known_values() == expected  # computed (and stored) or read from the cache: the same answer
+    tc = rustc_mod.toolchain()
+    stored = rustc_mod.load_cache(tc)["known"]
+    assert stored["targets"] == len(target_list())
+    assert {k: frozenset(v) for k, v in stored["values"].items()} == expected
+    assert "specs" not in rustc_mod.load_cache(tc)  # the specs live in their own file
+
+    def no_parse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("every target's set was parsed although the known values are cached")
+
+    monkeypatch.setattr("illumos_rust.targetspec.cfgset.parse_cfg", no_parse)
+    monkeypatch.setattr("illumos_rust.targetspec.cfgset._parsed", {})
+    assert known_values() == expected
+
+
+def test_a_stale_known_values_entry_is_recomputed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tc = rustc_mod.toolchain()
+    real = rustc_mod.cache_path(tc)
+    if not real.is_file():
+        known_values()  # fills the real cache once
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    copy = rustc_mod.cache_path(tc)
+    copy.parent.mkdir(parents=True)
+    data = json.loads(real.read_text())
+    data["known"] = {"targets": 1, "values": {"target_os": ["made-up"]}}  # from a rustc with one target
+    copy.write_text(json.dumps(data))
+    monkeypatch.setattr("illumos_rust.targetspec.cfgset._parsed", {})
+    assert known_values() == _known_from_sets()
+    assert json.loads(copy.read_text())["known"]["targets"] == len(target_list())

@@ -415,5 +415,5 @@ def test_each_toolchain_has_its_own_cache(tmp_path: Path, monkeypatch: pytest.Mo
     # notes/targets/README.md: the nightly cfg adds unstable keys; ub_checks is one of them.
     assert on_nightly.has("ub_checks") and not on_stable.has("ub_checks")
     assert sorted(p.name for p in (tmp_path / "illumos-rust").glob("*.json")) == sorted(
-        [f"rustc-{stable.key}.json", f"rustc-{nightly.key}.json"]
+        [f"rustc-{tc.key}-v{rustc_mod.CACHE_FORMAT}.json" for tc in (stable, nightly)]
     )

@@ -109,7 +109,8 @@ def run_survey(
 
             probe = background.submit(_probe_rustc, rustc.toolchain)
         sources = crate_sources(paths) if kind == "crate" else binary_sources(paths)
-        return _survey(
+        listed = time.perf_counter() - started
+        summary = _survey(
             kind,
             sources,
             store_path,
@@ -122,6 +123,8 @@ def run_survey(
             on_dashboard,
             dashboard,
         )
+        summary.phases["sources"] = listed
+        return summary
 
 
 def _probe_rustc(toolchain: Callable[[], object]) -> None:
@@ -200,6 +203,7 @@ def _survey(
         total = len(todo)
         if progress:
             progress(0, total)
+        t_inline = time.perf_counter()
         if connecting is None:
             for i, src in enumerate(todo):
                 result = run_chunk(kind, [(src.path, src.how, src.digest)], known)[0]
@@ -207,6 +211,8 @@ def _survey(
                     _record(store, summary, kind, src, result)
                 if progress:
                     progress(i + 1, total)
+            if todo:
+                summary.phases["analyse"] = time.perf_counter() - t_inline
         else:
             t_wait = time.perf_counter()
             client, cluster = connecting.result()

@@ -25,8 +25,13 @@ from typing import Any
 
 from ..errors import UsageError
 
-CACHE_FORMAT = 1
-"""Bumped whenever the cache file layout changes, so an old file is ignored rather than misread."""
+CACHE_FORMAT = 2
+"""Bumped whenever the cache file layout changes, so an old file is ignored rather than misread.
+(2: the target specs moved to a file of their own, and the derived ``known`` values were added.)"""
+
+#: Sections kept in a file of their own beside the main one: the built-in target specs are two thirds of
+#: the bytes, and what ``port`` reads on every run (cfg sets, known values) never needs them.
+OWN_FILE = frozenset({"specs"})
 
 
 @dataclass(frozen=True)
@@ -116,13 +121,18 @@ def cache_dir() -> Path:
     return Path(base) / "illumos-rust"
 
 
-def cache_path(tc: Toolchain) -> Path:
-    return cache_dir() / f"rustc-{tc.key}.json"
+def cache_path(tc: Toolchain, section: str | None = None) -> Path:
+    """The main cache file of this rustc, or the file of a section in :data:`OWN_FILE`."""
+    # the format in the name: two installed versions of this tool keep one file each, instead of each
+    # refilling (~300 rustc calls) the file the other one just wrote
+    suffix = f"-{section}" if section in OWN_FILE else ""
+    return cache_dir() / f"rustc-{tc.key}-v{CACHE_FORMAT}{suffix}.json"
 
 
-def load_cache(tc: Toolchain) -> dict[str, Any]:
-    """The cache for this rustc, or an empty one; a damaged or foreign file is treated as absent."""
-    path = cache_path(tc)
+def load_cache(tc: Toolchain, section: str | None = None) -> dict[str, Any]:
+    """The cache for this rustc (the file holding ``section``), or an empty one; a damaged or foreign
+    file is treated as absent."""
+    path = cache_path(tc, section)
     try:
         stat = path.stat()
     except OSError:
@@ -150,12 +160,20 @@ def update_cache(tc: Toolchain, **sections: dict[str, Any] | list[str]) -> None:
     in the meantime; if two writers still race, the loser's entries are simply recomputed next time.
     An unwritable cache directory is not an error: the answers are still correct, only slower.
     """
-    path = cache_path(tc)
+    files: dict[str | None, dict[str, dict[str, Any] | list[str]]] = {}
+    for name, value in sections.items():
+        files.setdefault(name if name in OWN_FILE else None, {})[name] = value
+    for section, part in files.items():
+        _update_file(tc, section, part)
+
+
+def _update_file(tc: Toolchain, section: str | None, sections: dict[str, dict[str, Any] | list[str]]) -> None:
+    path = cache_path(tc, section)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError:
         return
-    data = dict(load_cache(tc))  # a copy: the memoised dict must not change under other readers
+    data = dict(load_cache(tc, section))  # a copy: the memoised dict must not change under other readers
     data.update({"format": CACHE_FORMAT, "key": tc.key, "rustc": tc.version_line})
     for name, value in sections.items():
         if isinstance(value, dict) and isinstance(data.get(name), dict):

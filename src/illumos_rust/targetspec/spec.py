@@ -51,7 +51,7 @@ class TargetSpec:
 def all_raw_specs(*, toolchain: Toolchain | None = None) -> dict[str, dict[str, Any]]:
     """Every built-in spec exactly as rustc prints it, from the cache or one rustc call."""
     tc = toolchain or rustc.toolchain()
-    cached = rustc.load_cache(tc).get("specs")
+    cached = rustc.load_cache(tc, "specs").get("specs")
     if isinstance(cached, dict) and cached:
         return cached
     proc = rustc.run(
