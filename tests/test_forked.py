@@ -117,6 +117,17 @@ def test_map_halves_is_func_over_the_whole_and_survives_a_failing_child() -> Non
     assert forked_tail.map_halves(record, items, min_items=1, weights=heavy) == want
     if forked_tail.can_split():
         assert seen == [0]  # 52 % of the weight is the first item: the child did the rest
+    # work beside the child: runs once, here, after this process's smaller share, and changes no result
+    ran: list[int] = []
+    seen.clear()
+    got = forked_tail.map_halves(
+        record, items, min_items=1, meanwhile=lambda: ran.append(os.getpid()), share=30
+    )
+    assert got == want
+    if forked_tail.can_split():
+        assert ran == [parent] and seen == items[: len(items) * 30 // 100]
+    else:
+        assert ran == []  # no split: the caller does that work itself when it needs it
 
 
 def test_split_frame_pointer_verdicts_are_the_serial_ones_and_agree_with_readelf(

@@ -87,12 +87,12 @@ def write_pieces(
         out.write(text)
 
 
-def _weighted_cut(weights: Sequence[int]) -> int:
-    """Where the first 52 % of the total weight ends; both sides keep at least one item."""
+def _weighted_cut(weights: Sequence[int], share: int = 52) -> int:
+    """Where the first ``share`` % of the total weight ends; both sides keep at least one item."""
     total, running = sum(weights), 0
     for i, w in enumerate(weights):
         running += w
-        if running * 100 >= total * 52:
+        if running * 100 >= total * share:
             return max(1, min(i + 1, len(weights) - 1))
     return max(1, len(weights) - 1)
 
@@ -119,24 +119,33 @@ def map_halves(
     *,
     min_items: int | None = None,
     weights: Sequence[int] | None = None,
+    meanwhile: Callable[[], None] | None = None,
+    share: int = 52,
 ) -> list[R]:
     """``func(items)`` for a ``func`` that maps a slice to one result per item, the second half in a child.
 
     The results travel back pickled, so they must be plain data (strings, numbers, tuples); the parent
-    keeps 52 % of the items, since it also unpickles the child's; of their ``weights`` when given (items
-    of very different cost: a crate of 3 files and one of 3,000).
+    keeps ``share`` % of the items (52: it also unpickles the child's); of their ``weights`` when given
+    (items of very different cost: a crate of 3 files and one of 3,000). ``meanwhile``, if given, runs
+    in the parent after its part, while the child finishes: work the caller needs next anyway, for which
+    it keeps a smaller ``share``. It runs only when the split happens, and must not raise (what it
+    raises stops the child and goes on to the caller).
     """
     least = MIN_SPLIT_WEIGHT if min_items is None else min_items
     if len(items) < max(least, 2) or not can_split():
         return func(items)
-    cut = len(items) * 52 // 100
+    cut = len(items) * share // 100
     if weights is not None:
-        cut = _weighted_cut(weights)
+        cut = _weighted_cut(weights, share)
+    cut = max(1, min(cut, len(items) - 1))
     head: list[R] = []
-    raw = run_split(
-        lambda: head.extend(func(items[:cut])),
-        lambda: pickle.dumps(func(items[cut:]), pickle.HIGHEST_PROTOCOL),
-    )
+
+    def run_head() -> None:
+        head.extend(func(items[:cut]))
+        if meanwhile is not None:
+            meanwhile()
+
+    raw = run_split(run_head, lambda: pickle.dumps(func(items[cut:]), pickle.HIGHEST_PROTOCOL))
     tail: list[R] = func(items[cut:]) if raw is None else pickle.loads(raw)
     if len(tail) != len(items) - cut:
         raise ValueError("a split map returned the wrong number of results")  # a bug, never bad input

@@ -165,7 +165,17 @@ def _survey(
         quick = [
             i for i, (s, layout) in enumerate(zip(sources, layouts, strict=True)) if layout or s.how == "file"
         ]
-        numbers = stat_listed_many([(sources[i].path, sources[i].how, layouts[i]) for i in quick])
+        # a rerun of crates (no cluster to start) usually has something to analyse: port's import and context
+        # are built beside the child's stats (wasted, but overlapped, when nothing changed)
+        warm: Callable[[], None] | None = None
+        if probe is not None and connecting is None:
+
+            def warm(probe: Future[None] = probe) -> None:
+                with contextlib.suppress(Exception):  # the context's own call reports what went wrong
+                    probe.result()  # the rustc identity it asked for: not asked a second time
+                tasks.warm_context()
+
+        numbers = stat_listed_many([(sources[i].path, sources[i].how, layouts[i]) for i in quick], warm)
         listed = dict(zip(quick, numbers, strict=True))
         for i, src in enumerate(sources):
             before = remembered.get(src.path)

@@ -10,6 +10,7 @@ count.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -51,6 +52,13 @@ def _port_state(base: str, target: str) -> tuple[Any, LibcResolver]:
         ctx = make_context(base, target)
         _PORT_STATE[key] = (ctx, LibcResolver(ctx, default_libc_dirs(), index_cache=INDEX_CACHE))
     return _PORT_STATE[key]
+
+
+def warm_context(base: str = "x86_64-pc-solaris", target: str = "x86_64-unknown-illumos") -> None:
+    """Import port and build its context now, if it can be: a rerun does this beside the stat phase's
+    forked child. A failure (no rustc) is not raised here: the analysis that needs the context reports it."""
+    with contextlib.suppress(Exception):
+        _port_state(base, target)
 
 
 def prewarm(base: str = "x86_64-pc-solaris", target: str = "x86_64-unknown-illumos") -> None:
