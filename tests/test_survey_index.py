@@ -209,10 +209,15 @@ def test_linked_crates_resolve_like_realpath(tmp_path: Path) -> None:
     (view / "c").symlink_to(tmp_path / "hop" / "fs2-0.4.3")  # through a linked directory
     (view / "d").symlink_to(view / "a")  # a link to a link
     (view / "e").symlink_to("c")  # relative, same directory
+    (view / "f").symlink_to(str(real / "adler-1.0.2") + "/")  # a trailing slash
+    (view / "g").symlink_to(str(real) + "//fs2-0.4.3")  # a doubled slash
+    (view / "h").symlink_to(real / "gone-0.1.0")  # dangling: not an item
+    (real / "late").symlink_to(real / "fs2-0.4.3")  # a link the target directory itself holds
+    (view / "i").symlink_to(real / "late")
     from illumos_rust.survey.sources import crate_sources
 
     got = [s.path for s in crate_sources([str(view)])]
-    assert got == [os.path.realpath(view / n) for n in "abcde"]
+    assert got == [os.path.realpath(view / n) for n in "abcdefgi"]
 
 
 def _oracle_dependencies(manifest: Path) -> list[str]:

@@ -254,13 +254,12 @@ def crate_sources(paths: list[str]) -> list[Source]:
             base = os.path.realpath(p)
             with os.scandir(base) as it:
                 children = sorted(it, key=_name)
-            real_dirs: dict[str, str] = {}
+            real_dirs: dict[str, tuple[str, dict[str, bool]]] = {}
             for child in children:
-                full = _resolve_link(child.path, real_dirs) if child.is_symlink() else child.path
+                link = child.is_symlink()
+                full = _resolve_link(child.path, real_dirs) if link else child.path
                 # a Cargo.toml that is a file makes it a directory: no second stat of a link's target
-                if (child.is_symlink() or child.is_dir()) and os.path.isfile(
-                    os.path.join(full, "Cargo.toml")
-                ):
+                if (link or child.is_dir()) and os.path.isfile(full + "/Cargo.toml"):
                     out.append(Source("crate", full, "tree"))
                 elif child.name.endswith(".crate") and child.is_file():
                     out.append(Source("crate", full, "file"))
@@ -271,21 +270,30 @@ def _name(e: os.DirEntry[str]) -> str:
     return e.name
 
 
-def _resolve_link(link: str, real_dirs: dict[str, str]) -> str:
+def _resolve_link(link: str, real_dirs: dict[str, tuple[str, dict[str, bool]]]) -> str:
     """``os.path.realpath(link)``, cheaper for a directory of links into one place (``cargo vendor``
-    trees, a view of a registry): the link's target directory is resolved once (``real_dirs``), not one
-    ``lstat`` per path component per link. A target with ``..`` or one that is itself a link takes the
-    general way."""
+    trees, a view of a registry): the link's target directory is resolved and listed once
+    (``real_dirs``: its real path, and which of its entries are links, from the listing's file types),
+    instead of one ``lstat`` per path component per link. A target with ``.``, ``..`` or ``//`` in it, one
+    not in its directory's listing, or one that is itself a link takes the general way."""
     target = os.readlink(link)
-    if not os.path.isabs(target):
-        target = os.path.join(os.path.dirname(link), target)
-    if ".." in target.split(os.sep):
+    if not target.startswith("/"):
+        target = link[: link.rfind("/") + 1] + target
+    parent, _, name = target.rpartition("/")
+    if not name or not parent or "/." in target or "//" in target:
         return os.path.realpath(link)
-    parent, name = os.path.split(os.path.normpath(target))
-    if parent not in real_dirs:
-        real_dirs[parent] = os.path.realpath(parent)
-    full = os.path.join(real_dirs[parent], name)
-    return os.path.realpath(full) if os.path.islink(full) else full
+    known = real_dirs.get(parent)
+    if known is None:
+        try:
+            with os.scandir(parent) as it:
+                links = {e.name: e.is_symlink() for e in it}
+        except OSError:
+            links = {}
+        known = real_dirs[parent] = (os.path.realpath(parent), links)
+    real, links = known
+    if links.get(name, True):  # a link to a link, or not listed (created since): the general way
+        return os.path.realpath(link)
+    return real + "/" + name
 
 
 def binary_sources(paths: list[str]) -> list[Source]:
