@@ -7,7 +7,7 @@ import sys
 import time
 from typing import Any
 
-from ..survey import QUESTIONS, ask, build_report, run_survey
+from ..survey import QUESTIONS, run_survey
 from .common import print_json
 
 EXAMPLES = """examples:
@@ -103,7 +103,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _query(args: argparse.Namespace) -> int:
-    from ..survey.query import render  # only queries pay for it (~20 ms on every survey run otherwise)
+    from ..survey.query import ask, render  # only queries pay for it (~20 ms on every survey run otherwise)
 
     q, rows = ask(args.store, args.question)
     sys.stdout.write(render(q, rows, args.format))
@@ -111,6 +111,8 @@ def _query(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from ..survey.report import build as build_report  # the report module only for reports
+
     out = build_report(args.store, args.output)
     print(f"wrote {out['pages']} pages, {out['bytes'] / 1e6:.2f} MB: {out['index']}")
     return 0

@@ -18,9 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-
-#: Never descend into these: build output, VCS metadata, and editor/tool caches hold no crate sources.
-SKIP_DIRS = frozenset({"target", ".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv"})
+from .skipdirs import SKIP_DIRS
 
 
 @dataclass(slots=True)

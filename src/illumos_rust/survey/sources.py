@@ -13,21 +13,19 @@ from __future__ import annotations
 import array
 import hashlib
 import os
-import tarfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..errors import UsageError
-from ..port.workspace import SKIP_DIRS
+from ..port.skipdirs import SKIP_DIRS
 
 _CHUNK = 1 << 20
 #: Fewer crates than this: stat them all here (a fork costs ~5 ms, a crate's layout ~0.1 ms).
 MIN_SPLIT_ITEMS = 200
 #: The part of a split stat (by entries) this process keeps when it also has ``meanwhile`` work (importing
-#: port and building its context, ~45 ms): 30-40 % measured best on 1,512 crates and 2 cores, 25-30 ms
+#: port and building its context, ~55 ms): 25-40 % measured best on 1,512 crates and 2 cores, 25-30 ms
 #: less wall time than an even split followed by that work.
-SHARE_BESIDE_WORK = 35
+SHARE_BESIDE_WORK = 30
 
 
 @dataclass(slots=True)
@@ -241,17 +239,16 @@ def crate_sources(paths: list[str]) -> list[Source]:
     registry, ``cargo vendor`` output, a download cache): its direct children are the items."""
     out: list[Source] = []
     for given in paths:
-        p = Path(given)
-        if not p.exists():
+        if not os.path.exists(given):
             raise UsageError(f"{given}: no such file or directory")
-        if p.is_file():
-            out.append(Source("crate", str(p.resolve()), "file"))
-        elif (p / "Cargo.toml").is_file():
-            out.append(Source("crate", str(p.resolve()), "tree"))
+        if os.path.isfile(given):
+            out.append(Source("crate", os.path.realpath(given), "file"))
+        elif os.path.isfile(os.path.join(given, "Cargo.toml")):
+            out.append(Source("crate", os.path.realpath(given), "tree"))
         else:
             # scandir, and realpath only for the links: a registry has thousands of children, and
             # Path.resolve on each was a quarter of a rerun's time
-            base = os.path.realpath(p)
+            base = os.path.realpath(given)
             with os.scandir(base) as it:
                 children = sorted(it, key=_name)
             real_dirs: dict[str, tuple[str, dict[str, bool]]] = {}
@@ -301,7 +298,7 @@ def binary_sources(paths: list[str]) -> list[Source]:
     from ..audit import expand  # here: `survey crates` need not pay for importing audit
 
     for given in paths:
-        if not Path(given).exists():
+        if not os.path.exists(given):
             raise UsageError(f"{given}: no such file or directory")
     return [Source("binary", str(f.resolve()), "file") for f in expand(paths)]
 
@@ -310,6 +307,8 @@ def unpack_crate(archive: str, into: str) -> str:
     """Extract a ``.crate`` (a gzipped tar with one top directory) under ``into``; returns the crate root.
     Members that would land outside ``into`` (absolute paths, ``..``, links) are refused by tarfile's
     ``data`` filter; a corrupt archive raises ``tarfile.TarError``/``OSError`` for the caller to record."""
+    import tarfile  # here: only archives need it, and a rerun of directories starts sooner without it
+
     os.makedirs(into, exist_ok=True)
     with tarfile.open(archive, "r:gz") as tar:
         tar.extractall(into, filter="data")

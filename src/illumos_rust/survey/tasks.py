@@ -13,12 +13,8 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import sys
-import tempfile
 import time
-import tomllib
-import traceback
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
@@ -104,6 +100,8 @@ def _dependency_tables(text: str) -> dict[str, Any]:
     the whole file. Whenever "dependencies" appears anywhere but in a header line or a comment (dotted
     keys, an inline table, a string), the whole file is parsed instead, as it is when the extract does not
     parse."""
+    import tomllib  # here, as the other imports of a task's own work: a rerun imports this module first
+
     lines = text.splitlines()
     for ln in lines:
         if "dependencies" in ln and not ln.lstrip().startswith(("[", "#")):
@@ -125,6 +123,8 @@ def _dependency_tables(text: str) -> dict[str, Any]:
 def dependencies(manifest: str) -> list[str]:
     """Package names this crate depends on (normal, build and target-specific; dev-dependencies are not
     edges a user of the crate inherits), resolving ``package = "..."`` renames."""
+    import tomllib
+
     try:
         with open(manifest, "rb") as fh:
             data = _dependency_tables(fh.read().decode("utf-8"))
@@ -155,6 +155,8 @@ def port_crate(
         _inject_fault(path)
         root = path
         if os.path.isfile(path):
+            import tempfile
+
             tmp = tempfile.mkdtemp(prefix="illumos-rust-survey-")
             root = unpack_crate(path, tmp)
         ctx, resolver = _port_state(base, target)
@@ -194,6 +196,8 @@ def port_crate(
         return _failed(f"{type(exc).__name__}: {exc}" + _where(), started)
     finally:
         if tmp is not None:
+            import shutil
+
             shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -260,5 +264,7 @@ def run_chunk(
 
 
 def _where() -> str:
+    import traceback
+
     tb = traceback.extract_tb(sys.exc_info()[2])
     return f" (at {os.path.basename(tb[-1].filename)}:{tb[-1].lineno})" if tb else ""
