@@ -753,3 +753,35 @@ def test_the_traceback_on_request_is_the_error_s_own(tmp_path: Path) -> None:
     assert first.startswith(f"illumos-rust: {junk}: not a CTF container")
     assert rest[0] == "Traceback (most recent call last):" and "NoneType: None" not in proc.stderr
     assert rest[-1].startswith("illumos_rust.errors.FormatError")
+
+
+def test_the_console_scripts_quick_exit_loses_nothing(tmp_path: Path) -> None:
+    """``entry`` ends inspect/audit/survey with os._exit after main returns: the listing of librustc_driver
+    (a forked half, 14 MB) must be byte for byte what main() writes with the normal interpreter exit, the
+    exit codes the same, and the atexit handlers must still run."""
+    big = _rustc_driver()
+    marker = tmp_path / "atexit-ran"
+    prog = (
+        "import atexit, sys\n"
+        "from illumos_rust.cli import main as m\n"
+        f"atexit.register(lambda how=sys.argv[1]: open({str(marker)!r}, 'a').write(how))\n"
+        "how, args = sys.argv[1], sys.argv[2:]\n"
+        "sys.argv = ['illumos-rust', *args]\n"
+        "if how == 'entry':\n"
+        "    m.entry()\n"
+        "sys.exit(m.main(args))\n"
+    )
+    runs = {}
+    for how in ("entry", "main"):
+        for args in (["inspect", "--symbols", str(big)], ["inspect", str(tmp_path / "missing")]):
+            proc = subprocess.run(
+                [sys.executable, "-c", prog, how, *args],
+                capture_output=True,
+                timeout=120,
+            )
+            runs[how, args[-1]] = (proc.returncode, proc.stdout, proc.stderr)
+    for what in (str(big), str(tmp_path / "missing")):
+        assert runs["entry", what] == runs["main", what]
+    assert runs["entry", str(big)][0] == 0 and len(runs["entry", str(big)][1]) > 10_000_000
+    assert runs["entry", str(tmp_path / "missing")][0] == code("bad input")
+    assert marker.read_text() == "entryentrymainmain"  # every run's handler ran, the quick exits' too
