@@ -47,8 +47,17 @@ def test_cached_index_is_the_built_one_and_a_changed_file_misses(tmp_path: Path)
     lib = root / "src" / "lib.rs"
     lib.write_text(lib.read_text() + "\n// edited\n")
     os.utime(lib, ns=(1, 1))
+    other = tmp_path / "libc-other"  # another libc tree's file, and one named the old way: see below
+    shutil.copytree(root, other)
+    libcindex.build_cached(str(other), "0.2", evs, str(cache))
+    (cache / ("libc-" + "0" * 32 + ".json")).write_text("{}")
+    before = {f.name for f in cache.iterdir()}
     rebuilt = libcindex.build_cached(str(root), "0.2", evs, str(cache))
-    assert "planted_marker" not in rebuilt.anywhere and len(list(cache.iterdir())) == 2
+    assert "planted_marker" not in rebuilt.anywhere
+    # the rebuilt index replaced the tree's old file; the other tree's stays; the old-style one is gone
+    after = {f.name for f in cache.iterdir()}
+    assert len(after) == 2 and files[0].name not in after and files[0].name in before
+    assert len(after & before) == 1  # the other tree's file
     # a corrupt cache file only costs the rebuild
     for f in cache.iterdir():
         f.write_text("{not json")

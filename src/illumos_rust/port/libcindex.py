@@ -214,12 +214,14 @@ def build_cached(root: str, version: str, evaluators: dict[str, Evaluator], cach
     what the index depends on: the libc tree (every ``.rs`` file's path, size and mtime), the version
     text, each target's cfg atoms and determined keys, and the tool version; any change is a miss and
     a rebuild. JSON, not pickle: a cache file is data, never code. A cache that cannot be read or written
-    only costs the rebuild.
+    only costs the rebuild. Each file is named after its libc tree and key, and writing one removes the
+    tree's other files (an edit, another tool version), so the directory holds one file per libc tree.
     """
     key = _cache_key(root, version, evaluators)
     if key is None:
         return build(root, version, evaluators)
-    path = os.path.join(cache_dir, f"libc-{key}.json")
+    tree = hashlib.sha256(root.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    path = os.path.join(cache_dir, f"libc-{tree}-{key}.json")
     try:
         with open(path, encoding="utf-8") as fh:
             found = _from_json(json.load(fh))
@@ -239,9 +241,20 @@ def build_cached(root: str, version: str, evaluators: dict[str, Evaluator], cach
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
+        _prune(cache_dir, f"libc-{tree}-", os.path.basename(path))
     except OSError:
         pass
     return index
+
+
+def _prune(cache_dir: str, prefix: str, keep: str) -> None:
+    """Remove the tree's other cache files, and files named the way earlier versions named them (one
+    ``libc-KEY.json`` per key, never read since)."""
+    for name in os.listdir(cache_dir):
+        stale = name.startswith(prefix) or re.fullmatch(r"libc-[0-9a-f]{32}\.json", name) is not None
+        if stale and name != keep and name.endswith(".json"):
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(cache_dir, name))
 
 
 def _cache_key(root: str, version: str, evaluators: dict[str, Evaluator]) -> str | None:
