@@ -308,3 +308,105 @@ def test_split_stat_of_many_crates_sees_an_edit_on_either_side(
             fh.write("// edited in place: no directory changes\n")
         again = run_survey("crate", [str(corpus)], store)
         assert (again.analysed, again.reused) == (1, n - 1), where
+
+
+def _crate(root: Path, name: str, lib: str) -> Path:
+    (root / name / "src").mkdir(parents=True)
+    (root / name / "Cargo.toml").write_text(f'[package]\nname = "{name.split("-")[0]}"\nversion = "0.1.0"\n')
+    (root / name / "src" / "lib.rs").write_text(lib)
+    return root / name
+
+
+GAP = '#[cfg(target_os = "solaris")]\npub fn only_solaris() {}\n'  # port: a solaris-only gap
+PLAIN = "pub fn f() -> u32 { 1 }\n"
+
+
+def _solaris_only(store: str) -> set[str]:
+    with Store(store) as st:
+        return {it.path for it in st.items("crate") if it.result.get("rules", {}).get("port/solaris-only")}
+
+
+def _port_rules(crate: Path) -> set[str]:
+    """The oracle: port itself, on the crate alone."""
+    from illumos_rust.port import run_port
+
+    return {f.rule for f in run_port([str(crate)], jobs=1).findings}
+
+
+def test_an_edit_whose_mtime_is_put_back_is_seen(tmp_path: Path) -> None:
+    """Same size, same inode, the old mtime restored (touch -r, cp -p, rsync -t): the ctime still moves."""
+    corpus = tmp_path / "corpus"
+    crate = _crate(corpus, "a-0.1.0", PLAIN)
+    _crate(corpus, "b-0.1.0", PLAIN)
+    store = str(tmp_path / "s.db")
+    run_survey("crate", [str(corpus)], store)
+    lib = crate / "src" / "lib.rs"
+    before = lib.stat()
+    new = "//" + "x" * (len(PLAIN) - 3) + "\n"  # same length as the old text, other bytes
+    assert len(new) == len(PLAIN)
+    lib.write_text(new)
+    os.utime(lib, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (lib.stat().st_size, lib.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    again = run_survey("crate", [str(corpus)], store)
+    assert (again.analysed, again.reused) == (1, 1)
+
+
+def test_linked_and_unreadable_inputs_count_as_port_reads_them(tmp_path: Path) -> None:
+    """port reads a *.rs through a link and reports a dangling link or a FIFO as not parsed: the change
+    index and the digest must see what port sees (a change of a linked file's target included)."""
+    corpus = tmp_path / "corpus"
+    linked = _crate(corpus, "linked-0.1.0", "mod extra;\n" + PLAIN)
+    odd = _crate(corpus, "odd-0.1.0", PLAIN)
+    target = tmp_path / "shared.rs"
+    target.write_text(PLAIN)
+    (linked / "src" / "extra.rs").symlink_to(target)
+    store = str(tmp_path / "s.db")
+    run_survey("crate", [str(corpus)], store)
+    assert _solaris_only(store) == set()
+    target.write_text(GAP)  # only the link's target changes: nothing in the crate's own directory
+    again = run_survey("crate", [str(corpus)], store)
+    assert (again.analysed, again.reused) == (1, 1)
+    assert "port/solaris-only" in _port_rules(linked)
+    assert _solaris_only(store) == {str(linked)}
+    (odd / "src" / "gone.rs").symlink_to(tmp_path / "nowhere.rs")
+    os.mkfifo(odd / "src" / "pipe.rs")  # never opened for reading: a read would block
+    again = run_survey("crate", [str(corpus)], store)
+    assert (again.analysed, again.reused) == (1, 1)
+    with Store(store) as st:
+        rules = {it.path: set(it.result.get("rules", {})) for it in st.items("crate")}
+    assert rules[str(odd)] == _port_rules(odd) and "port/not-parsed" in rules[str(odd)]
+
+
+def test_queries_show_the_corpus_as_it_is_now(tmp_path: Path) -> None:
+    """A crate put back to content analysed earlier shows that earlier analysis; a removed crate is gone;
+    identical items at two paths are two items. The oracle: a fresh store over the corpus as it is."""
+    from illumos_rust.survey.query import ask
+
+    corpus = tmp_path / "corpus"
+    a = _crate(corpus, "a-0.1.0", GAP)
+    b = _crate(corpus, "b-0.1.0", PLAIN)
+    c = _crate(corpus, "c-0.1.0", PLAIN)
+    store = str(tmp_path / "s.db")
+    run_survey("crate", [str(corpus)], store)
+    (a / "src" / "lib.rs").write_text(PLAIN)  # the gap fixed...
+    run_survey("crate", [str(corpus)], store)
+    assert _solaris_only(store) == set()
+    (a / "src" / "lib.rs").write_text(GAP)  # ...and put back: content the store analysed first
+    shutil.rmtree(c)
+    again = run_survey("crate", [str(corpus)], store)
+    assert again.analysed == 0  # both contents are stored already
+    fresh = str(tmp_path / "fresh.db")
+    run_survey("crate", [str(corpus)], fresh)
+    assert _solaris_only(store) == _solaris_only(fresh) == {str(a)}
+    with Store(store) as st:
+        assert [it.path for it in st.items("crate")] == [str(a), str(b)]  # c is gone
+    # ten identical corrupt archives: ten failed items (one analysis), in the query as in the run
+    archives = tmp_path / "archives"
+    archives.mkdir()
+    for i in range(3):
+        (archives / f"bad{i}-0.1.0.crate").write_bytes(b"not a gzip stream")
+    summary = run_survey("crate", [str(archives)], store)
+    assert summary.failed == 3
+    _q, rows = ask(store, "failed")
+    assert sorted(r["path"] for r in rows) == sorted(str(archives / f"bad{i}-0.1.0.crate") for i in range(3))
+    assert _solaris_only(store) == {str(a)}  # the other source's view is kept

@@ -417,3 +417,35 @@ def test_each_toolchain_has_its_own_cache(tmp_path: Path, monkeypatch: pytest.Mo
     assert sorted(p.name for p in (tmp_path / "illumos-rust").glob("*.json")) == sorted(
         [f"rustc-{tc.key}-v{rustc_mod.CACHE_FORMAT}.json" for tc in (stable, nightly)]
     )
+
+
+def test_a_damaged_entry_in_the_specs_cache_is_a_miss(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One entry of the cached specs that is not a JSON object (bit rot, a hand edit): the section is read
+    again from rustc, and the spec is rustc's own (the oracle: rustc's per-target print)."""
+    tc = rustc_mod.toolchain()
+    load_spec("x86_64-unknown-illumos")  # the real cache holds the specs now
+    real = json.loads(rustc_mod.cache_path(tc, "specs").read_text())
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    damaged = rustc_mod.cache_path(tc, "specs")
+    damaged.parent.mkdir(parents=True)
+    real["specs"]["x86_64-unknown-illumos"] = "notadict"
+    damaged.write_text(json.dumps(real))
+    out = subprocess.run(
+        [
+            "rustc",
+            "-Z",
+            "unstable-options",
+            "--print",
+            "target-spec-json",
+            "--target",
+            "x86_64-unknown-illumos",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=_bootstrap_env(),
+    ).stdout
+    assert load_spec("x86_64-unknown-illumos").raw == json.loads(out)
+    assert isinstance(json.loads(damaged.read_text())["specs"]["x86_64-unknown-illumos"], dict)

@@ -13,6 +13,7 @@ import contextlib
 import gc
 import hashlib
 import os
+import sqlite3
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -210,33 +211,39 @@ def _survey(
                 else:
                     todo.append(src)
             store.relocate(kind, TOOL, moved)
-        total = len(todo)
-        if progress:
-            progress(0, total)
-        t_inline = time.perf_counter()
-        if connecting is None:
-            for i, src in enumerate(todo):
-                result = run_chunk(kind, [(src.path, src.how, src.digest)], known)[0]
-                with store.transaction():
-                    _record(store, summary, kind, src, result)
-                if progress:
-                    progress(i + 1, total)
-            if todo:
-                summary.phases["analyse"] = time.perf_counter() - t_inline
-        else:
-            t_wait = time.perf_counter()
-            client, cluster = connecting.result()
-            t_up = time.perf_counter()
-            summary.phases["cluster_wait"] = t_up - t_wait
-            try:
+        try:
+            total = len(todo)
+            if progress:
+                progress(0, total)
+            t_inline = time.perf_counter()
+            if connecting is None:
+                for i, src in enumerate(todo):
+                    result = run_chunk(kind, [(src.path, src.how, src.digest)], known)[0]
+                    with store.transaction():
+                        _record(store, summary, kind, src, result)
+                    if progress:
+                        progress(i + 1, total)
                 if todo:
-                    served = dashboard or cluster is None  # a remote scheduler's own dashboard, if any
-                    _distributed(client, store, summary, kind, todo, known, progress, on_dashboard, served)
-                summary.phases["analyse"] = time.perf_counter() - t_up
-            finally:
-                client.close()
-                if cluster is not None:
-                    cluster.close()
+                    summary.phases["analyse"] = time.perf_counter() - t_inline
+            else:
+                t_wait = time.perf_counter()
+                client, cluster = connecting.result()
+                t_up = time.perf_counter()
+                summary.phases["cluster_wait"] = t_up - t_wait
+                try:
+                    if todo:
+                        served = dashboard or cluster is None  # a remote scheduler's own dashboard, if any
+                        _distributed(
+                            client, store, summary, kind, todo, known, progress, on_dashboard, served
+                        )
+                    summary.phases["analyse"] = time.perf_counter() - t_up
+                finally:
+                    client.close()
+                    if cluster is not None:
+                        cluster.close()
+        finally:  # also when interrupted: the view then keeps the earlier analysis of what was not reached
+            with contextlib.suppress(sqlite3.Error):
+                _record_view(store, kind, sources, remembered)
         store.remember(
             [
                 (s.path, s.signature, s.digest, s.layout)
@@ -367,6 +374,24 @@ def _distributed(
         done += len(chunk)
         if progress:
             progress(done, len(todo))
+
+
+def _record_view(
+    store: Store, kind: str, sources: list[Source], remembered: dict[str, tuple[str, str, str]]
+) -> None:
+    """What this run found under each source it was given, for queries and reports (``Store.items``):
+    each path with the digest of its content now, or, when that content was not analysed (an interrupted
+    run), the digest it had last time."""
+    analysed = store.known(kind, TOOL)
+    found: dict[str, list[tuple[str, str]]] = {}
+    for src in sources:
+        digest = src.digest if src.digest in analysed else remembered.get(src.path, ("", "", ""))[1]
+        view = found.setdefault(src.origin, [])
+        if digest:
+            view.append((src.path, digest))
+    with store.transaction():
+        for origin, pairs in found.items():
+            store.record_view(kind, origin, TOOL, pairs)
 
 
 def _has_dashboard(client: Any) -> bool:

@@ -13,10 +13,12 @@ from __future__ import annotations
 import array
 import hashlib
 import os
+import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ..errors import UsageError
+from ..errors import FormatError, UsageError
+from ..files import open_regular
 from ..port.skipdirs import SKIP_DIRS
 
 _CHUNK = 1 << 20
@@ -43,6 +45,7 @@ class Source:
     digest: str = ""
     error: str = ""
     layout: str = ""  # a crate directory's walked directories and input files, see :func:`stat_signature`
+    origin: str = ""  # the source given to the run that found it (its real path): see ``store.views``
 
 
 def _is_port_input(name: str) -> bool:
@@ -52,10 +55,12 @@ def _is_port_input(name: str) -> bool:
 
 
 def _walk(root: str) -> tuple[list[tuple[str, os.DirEntry[str]]], list[tuple[str, os.DirEntry[str]]]]:
-    """The directories walked (below ``root``) and the regular files ``port`` reads, each as (path
-    relative to ``root``, entry), files sorted by path; skips the directories ``port`` skips (build
-    output, VCS metadata, dot-directories) and symbolic links. One ``scandir`` per directory: the entry
-    carries the file type, and ``stat`` on it is one ``lstat`` cached on the entry."""
+    """The directories walked (below ``root``) and the files ``port`` reads, each as (path relative to
+    ``root``, entry), sorted by path. The same as ``port.workspace``'s ``os.walk``: the directories it
+    skips (build output, VCS metadata, dot-directories) and links to directories are not entered, and
+    every other entry with an input's name is a file ``port`` tries to read: a regular file, a link to
+    one (read through the link), and also a dangling link, a FIFO or a device, which ``port`` reports as
+    not parsed. One ``scandir`` per directory: the entry carries the file type."""
     dirs: list[tuple[str, os.DirEntry[str]]] = []
     files: list[tuple[str, os.DirEntry[str]]] = []
     stack = [("", root)]
@@ -63,14 +68,12 @@ def _walk(root: str) -> tuple[list[tuple[str, os.DirEntry[str]]], list[tuple[str
         rel, path = stack.pop()
         with os.scandir(path) as it:
             for e in it:
-                if e.is_symlink():
-                    continue
-                if e.is_dir():
-                    if e.name not in SKIP_DIRS and not e.name.startswith("."):
+                if e.is_dir():  # following links, as os.walk sorts them
+                    if not e.is_symlink() and e.name not in SKIP_DIRS and not e.name.startswith("."):
                         sub = rel + e.name + "/"
                         dirs.append((sub, e))
                         stack.append((sub, e.path))
-                elif _is_port_input(e.name) and e.is_file():
+                elif _is_port_input(e.name):
                     files.append((rel + e.name, e))
     files.sort(key=_first)
     dirs.sort(key=_first)
@@ -86,17 +89,21 @@ def _first(t: tuple[str, object]) -> str:
 
 
 def _pack(dirs: Sequence[os.stat_result], files: Sequence[os.stat_result]) -> tuple[bytes, int]:
-    """The stat numbers a signature covers, packed (mtime and inode of each directory; size, mtime and
-    inode of each file, in the layout's order; no per-file string), and the files' total size."""
+    """The stat numbers a signature covers, packed (mtime, ctime and inode of each directory; size,
+    mtime, ctime and inode of each file, in the layout's order; no per-file string), and the files'
+    total size. The ctime because an mtime can be put back (``touch -r``, ``cp -p`` or ``rsync -t`` over
+    a file of the same size) and a ctime cannot: any write or rename sets it to the present."""
     numbers = array.array("q")
     for st in dirs:
         numbers.append(st.st_mtime_ns)
+        numbers.append(st.st_ctime_ns)
         numbers.append(st.st_ino)
     size = 0
     for st in files:
         size += st.st_size
         numbers.append(st.st_size)
         numbers.append(st.st_mtime_ns)
+        numbers.append(st.st_ctime_ns)
         numbers.append(st.st_ino)
     return numbers.tobytes(), size
 
@@ -123,19 +130,19 @@ def stat_listed(path: str, how: str, layout: str) -> tuple[bytes, int] | None:
         d_rel, _, f_rel = layout.partition("\0\0")
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
         try:
-            st = os.lstat
+            lst, fst = os.lstat, os.stat
             root = os.fstat(fd)
-            numbers = [root.st_mtime_ns, root.st_ino]
+            numbers = [root.st_mtime_ns, root.st_ctime_ns, root.st_ino]
             add = numbers.extend
             for rel in d_rel.split("\0")[1:]:  # "" first: the root
-                s = st(rel, dir_fd=fd)
-                add((s.st_mtime_ns, s.st_ino))
+                s = lst(rel, dir_fd=fd)
+                add((s.st_mtime_ns, s.st_ctime_ns, s.st_ino))
             size = 0
             if f_rel:
                 for rel in f_rel.split("\0"):
-                    s = st(rel, dir_fd=fd)
+                    s = fst(rel, dir_fd=fd)  # through a link, as port reads it (a dangling one: walked)
                     size += s.st_size
-                    add((s.st_size, s.st_mtime_ns, s.st_ino))
+                    add((s.st_size, s.st_mtime_ns, s.st_ctime_ns, s.st_ino))
         finally:
             os.close(fd)
     except OSError:  # something listed is gone (or the crate is): the walk finds what is there now
@@ -197,11 +204,19 @@ def stat_signature(src: Source, layout: str = "") -> None:
             "\0".join(["", *(rel for rel, _e in d_entries)]) + "\0\0" + "\0".join(r for r, _e in f_entries)
         )
         dirs = [os.lstat(src.path), *(e.stat(follow_symlinks=False) for _rel, e in d_entries)]
-        _finish(src, layout, *_pack(dirs, [e.stat(follow_symlinks=False) for _rel, e in f_entries]))
+        _finish(src, layout, *_pack(dirs, [_file_stat(e) for _rel, e in f_entries]))
         src.layout = layout
     except OSError as exc:
         src.error = str(exc)
         src.signature, src.size = "", 0
+
+
+def _file_stat(entry: os.DirEntry[str]) -> os.stat_result:
+    """A file's stat through a link (what port reads), the link's own when it dangles."""
+    try:
+        return entry.stat()
+    except FileNotFoundError:
+        return entry.stat(follow_symlinks=False)
 
 
 def file_digest(path: str) -> str:
@@ -211,13 +226,27 @@ def file_digest(path: str) -> str:
 
 def tree_digest(root: str) -> str:
     """sha256 over (relative path, size, bytes) of every file ``port`` reads under ``root`` (its ``.rs``
-    files and manifests), in sorted order. Only those: the analysis depends on nothing else, and the
-    rest (test data, C sources of ``-sys`` crates, documentation) is half the bytes of the Debian
-    registry, which every first run would otherwise read twice (once to hash, once to analyse)."""
+    files and manifests, read through links), in sorted order; a file port cannot read (a FIFO, a
+    device: its kind; a dangling link: its target) counts by what it is, without being opened. Only
+    those: the analysis depends on nothing else, and the rest (test data, C sources of ``-sys`` crates,
+    documentation) is half the bytes of the Debian registry, which every first run would otherwise read
+    twice (once to hash, once to analyse)."""
     h = hashlib.sha256()
     for rel, entry in _inputs(root):
-        with open(entry.path, "rb") as fh:
-            data = fh.read()
+        try:
+            with open_regular(entry.path) as fh:  # a FIFO is never opened for a read that would block
+                data = fh.read()
+        except FormatError:  # a FIFO, a device: port cannot parse it, and only its kind counts
+            h.update(
+                f"{rel}\0special\0{stat.S_IFMT(entry.stat().st_mode)}\0".encode("utf-8", "surrogateescape")
+            )
+            continue
+        except FileNotFoundError:
+            if not entry.is_symlink():
+                raise
+            target = os.readlink(entry.path)  # a dangling link: where it points is all there is
+            h.update(f"{rel}\0dangling\0{target}\0".encode("utf-8", "surrogateescape"))
+            continue
         h.update(f"{rel}\0{len(data)}\0".encode("utf-8", "surrogateescape"))
         h.update(data)
     return h.hexdigest()
@@ -241,14 +270,14 @@ def crate_sources(paths: list[str]) -> list[Source]:
     for given in paths:
         if not os.path.exists(given):
             raise UsageError(f"{given}: no such file or directory")
+        base = os.path.realpath(given)
         if os.path.isfile(given):
-            out.append(Source("crate", os.path.realpath(given), "file"))
+            out.append(Source("crate", base, "file", origin=base))
         elif os.path.isfile(os.path.join(given, "Cargo.toml")):
-            out.append(Source("crate", os.path.realpath(given), "tree"))
+            out.append(Source("crate", base, "tree", origin=base))
         else:
             # scandir, and realpath only for the links: a registry has thousands of children, and
             # Path.resolve on each was a quarter of a rerun's time
-            base = os.path.realpath(given)
             with os.scandir(base) as it:
                 children = sorted(it, key=_name)
             real_dirs: dict[str, tuple[str, dict[str, bool]]] = {}
@@ -257,9 +286,9 @@ def crate_sources(paths: list[str]) -> list[Source]:
                 full = _resolve_link(child.path, real_dirs) if link else child.path
                 # a Cargo.toml that is a file makes it a directory: no second stat of a link's target
                 if (link or child.is_dir()) and os.path.isfile(full + "/Cargo.toml"):
-                    out.append(Source("crate", full, "tree"))
+                    out.append(Source("crate", full, "tree", origin=base))
                 elif child.name.endswith(".crate") and child.is_file():
-                    out.append(Source("crate", full, "file"))
+                    out.append(Source("crate", full, "file", origin=base))
     return out
 
 
@@ -300,7 +329,16 @@ def binary_sources(paths: list[str]) -> list[Source]:
     for given in paths:
         if not os.path.exists(given):
             raise UsageError(f"{given}: no such file or directory")
-    return [Source("binary", str(f.resolve()), "file") for f in expand(paths)]
+    out: list[Source] = []
+    seen: set[str] = set()
+    for given in paths:  # one walk per source: each item knows which source it was found under
+        origin = os.path.realpath(given)
+        for f in expand([given]):
+            path = str(f.resolve())
+            if path not in seen:  # named twice (a file inside a tree also given): one item, as expand does
+                seen.add(path)
+                out.append(Source("binary", path, "file", origin=origin))
+    return out
 
 
 def unpack_crate(archive: str, into: str) -> str:

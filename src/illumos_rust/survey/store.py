@@ -8,6 +8,13 @@ waits on SQLite's lock (``busy_timeout``) instead of corrupting the file.
 Key: ``(kind, digest, tool)`` where ``digest`` is the content hash of the item (a crate's files, a binary's
 bytes) and ``tool`` the illumos-rust version: an unchanged item is never analysed twice by the same tool,
 and a new tool version re-analyses everything.
+
+What a corpus looks like *now* is the view its last run left (table ``views``): for each source a run was
+given (a registry directory, a crate, a tree of binaries), every path found under it, with the digest of
+its content then. ``items`` answers from the views, so a crate reverted to content analysed long ago shows
+that old analysis, a crate removed from its registry is gone from queries and reports, and two paths with
+the same bytes (a vendored copy, ten identical corrupt archives) are two items sharing one analysis. Runs
+over other sources (two registries, two concurrent runs) keep their own views.
 """
 
 from __future__ import annotations
@@ -37,6 +44,15 @@ CREATE TABLE IF NOT EXISTS items (
     PRIMARY KEY (kind, digest, tool)
 );
 CREATE INDEX IF NOT EXISTS items_by_path ON items (kind, path);
+-- per kind and source given to a run, the last run's "path<TAB>digest" lines (see the module docstring)
+CREATE TABLE IF NOT EXISTS views (
+    kind     TEXT NOT NULL,
+    origin   TEXT NOT NULL,
+    tool     TEXT NOT NULL,
+    finished REAL NOT NULL,
+    items    TEXT NOT NULL,
+    PRIMARY KEY (kind, origin)
+);
 -- stat signature -> content digest: a rerun reads only the files whose sizes/mtimes changed
 CREATE TABLE IF NOT EXISTS fingerprints (
     path      TEXT PRIMARY KEY,
@@ -147,35 +163,76 @@ class Store:
             [(path, kind, digest, tool, path) for digest, path in moves],
         )
 
+    def record_view(self, kind: str, origin: str, tool: str, found: list[tuple[str, str]]) -> None:
+        """Keep ``found`` (path, digest) as what the source ``origin`` holds now (:meth:`items`)."""
+        text = "\n".join(f"{path}\t{digest}" for path, digest in found)
+        self.db.execute(
+            "INSERT OR REPLACE INTO views VALUES (?,?,?,?,?)", (kind, origin, tool, time.time(), text)
+        )
+
     def items(self, kind: str | None = None, tool: str | None = None) -> Iterator[Item]:
-        """Stored items, newest row per path (an older version of a file that changed is history)."""
-        sql = "SELECT kind,digest,tool,name,path,status,reason,seconds,result FROM items"
-        where, args = [], []
-        if kind:
-            where.append("kind=?")
-            args.append(kind)
-        if tool:
-            where.append("tool=?")
-            args.append(tool)
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY kind, path, updated DESC"
-        seen: set[tuple[str, str]] = set()
-        for row in self.db.execute(sql, args):
-            if (row[0], row[4]) in seen:
+        """The items of the views (:meth:`record_view`), by path: each path with the analysis of the
+        content it had at the last run over its source (a binary's name is its path); a path in two views
+        takes the newer. A kind without views (a store written before views were kept) answers the old
+        way: the newest row per path. ``tool``: only views and rows of that tool version."""
+        for k in [kind] if kind else self._kinds():
+            sql = "SELECT tool, items FROM views WHERE kind=?" + (" AND tool=?" if tool else "")
+            views = list(self.db.execute(sql + " ORDER BY finished", (k, tool) if tool else (k,)))
+            if not views:
+                yield from self._newest_rows(k, tool)
                 continue
-            seen.add((row[0], row[4]))
-            yield Item(
-                str(row[0]),
-                str(row[1]),
-                str(row[2]),
-                str(row[3]),
-                str(row[4]),
-                str(row[5]),
-                str(row[6]),
-                float(row[7]),
-                json.loads(row[8]),
-            )
+            current: dict[str, tuple[str, str]] = {}  # path -> (tool, digest), the newest view last
+            for view_tool, text in views:
+                for line in str(text).split("\n"):
+                    path, tab, digest = line.partition("\t")
+                    if tab:
+                        current[path] = (str(view_tool), digest)
+            rows: dict[tuple[str, str], tuple[Any, ...]] = {}
+            columns = "kind,digest,tool,name,path,status,reason,seconds,result"
+            for t in {t for t, _d in current.values()}:
+                found = self.db.execute(f"SELECT {columns} FROM items WHERE kind=? AND tool=?", (k, t))
+                rows.update(((t, r[1]), r) for r in found)
+            for path in sorted(current):
+                row = rows.get(current[path])
+                if row is not None:
+                    yield _item(row, path=path, name=path if k == "binary" else str(row[3]))
+
+    def _kinds(self) -> list[str]:
+        return sorted(
+            {
+                str(r[0])
+                for r in self.db.execute("SELECT kind FROM views UNION SELECT DISTINCT kind FROM items")
+            }
+        )
+
+    def _newest_rows(self, kind: str, tool: str | None) -> Iterator[Item]:
+        """Stored items, newest row per path (an older version of a file that changed is history)."""
+        sql = "SELECT kind,digest,tool,name,path,status,reason,seconds,result FROM items WHERE kind=?"
+        args = [kind]
+        if tool:
+            sql += " AND tool=?"
+            args.append(tool)
+        sql += " ORDER BY path, updated DESC"
+        seen: set[str] = set()
+        for row in self.db.execute(sql, args):
+            if row[4] in seen:
+                continue
+            seen.add(row[4])
+            yield _item(row, path=str(row[4]), name=str(row[3]))
 
     def count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM items").fetchone()[0])
+
+
+def _item(row: tuple[Any, ...], *, path: str, name: str) -> Item:
+    return Item(
+        str(row[0]),
+        str(row[1]),
+        str(row[2]),
+        name,
+        path,
+        str(row[5]),
+        str(row[6]),
+        float(row[7]),
+        json.loads(row[8]),
+    )

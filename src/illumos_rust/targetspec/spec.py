@@ -52,7 +52,9 @@ def all_raw_specs(*, toolchain: Toolchain | None = None) -> dict[str, dict[str, 
     """Every built-in spec exactly as rustc prints it, from the cache or one rustc call."""
     tc = toolchain or rustc.toolchain()
     cached = rustc.load_cache(tc, "specs").get("specs")
-    if isinstance(cached, dict) and cached:
+    # every entry a JSON object, or the whole section is a miss: a damaged entry (bit rot, a hand edit)
+    # would otherwise surface as an internal error in whichever command reads that target
+    if isinstance(cached, dict) and cached and all(isinstance(v, dict) for v in cached.values()):
         return cached
     proc = rustc.run(
         [*tc.command, "-Z", "unstable-options", "--print", "all-target-specs-json"], bootstrap=True
