@@ -410,3 +410,55 @@ def test_queries_show_the_corpus_as_it_is_now(tmp_path: Path) -> None:
     _q, rows = ask(store, "failed")
     assert sorted(r["path"] for r in rows) == sorted(str(archives / f"bad{i}-0.1.0.crate") for i in range(3))
     assert _solaris_only(store) == {str(a)}  # the other source's view is kept
+
+
+def _unprivileged() -> list[str]:
+    """A prefix that runs a command without root's permission override (as root: setpriv drops the DAC
+    capabilities), so that a mode of 000 really denies."""
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv: permissions cannot be denied (util-linux)")
+    caps = "-dac_override,-dac_read_search"
+    return ["setpriv", f"--inh-caps={caps}", f"--bounding-set={caps}", "--"]
+
+
+def test_unreadable_crates_and_files_are_reported_not_lost(tmp_path: Path) -> None:
+    """A crate directory that cannot be searched is a failed item with the reason (it used to vanish from
+    the survey); an unreadable file inside a crate is what port makes of it: not parsed, the rest analysed.
+    The oracle for the second: `port` itself under the same permissions."""
+    import json
+    import sys
+
+    corpus = tmp_path / "corpus"
+    _crate(corpus, "fine-0.1.0", GAP)
+    locked_dir = _crate(corpus, "lockeddir-0.1.0", PLAIN)
+    locked_file = _crate(corpus, "lockedfile-0.1.0", "mod extra;\n" + GAP)
+    (locked_file / "src" / "extra.rs").write_text(PLAIN)
+    cli = [*_unprivileged(), sys.executable, "-m", "illumos_rust.cli.main"]
+    os.chmod(locked_file / "src" / "extra.rs", 0)
+    os.chmod(locked_dir, 0)
+    try:
+        proc = subprocess.run(
+            [*cli, "survey", "crates", str(corpus), "--store", str(tmp_path / "s.db"), "--format", "json"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        port = subprocess.run(
+            [*cli, "port", str(locked_file), "--format", "json"], capture_output=True, text=True, timeout=300
+        )
+    finally:
+        os.chmod(locked_dir, 0o755)
+        os.chmod(locked_file / "src" / "extra.rs", 0o644)
+    summary = json.loads(proc.stdout)
+    assert proc.returncode == 1 and summary["found"] == 3, proc.stderr
+    assert [(f["path"], "Permission denied" in f["reason"]) for f in summary["failures"]] == [
+        (str(locked_dir), True)
+    ]
+    with Store(str(tmp_path / "s.db")) as st:
+        by_path = {it.path: it for it in st.items("crate")}
+    got = by_path[str(locked_file)]
+    expected = {f["rule"] for f in json.loads(port.stdout)["findings"]}
+    assert got.status == "ok" and set(got.result["rules"]) == expected
+    assert {"port/not-parsed", "port/solaris-only"} <= expected

@@ -247,6 +247,9 @@ def tree_digest(root: str) -> str:
             target = os.readlink(entry.path)  # a dangling link: where it points is all there is
             h.update(f"{rel}\0dangling\0{target}\0".encode("utf-8", "surrogateescape"))
             continue
+        except PermissionError:  # port reports the file as not parsed and analyses the rest: so do we
+            h.update(f"{rel}\0unreadable\0".encode("utf-8", "surrogateescape"))
+            continue
         h.update(f"{rel}\0{len(data)}\0".encode("utf-8", "surrogateescape"))
         h.update(data)
     return h.hexdigest()
@@ -273,23 +276,54 @@ def crate_sources(paths: list[str]) -> list[Source]:
         base = os.path.realpath(given)
         if os.path.isfile(given):
             out.append(Source("crate", base, "file", origin=base))
-        elif os.path.isfile(os.path.join(given, "Cargo.toml")):
-            out.append(Source("crate", base, "tree", origin=base))
-        else:
-            # scandir, and realpath only for the links: a registry has thousands of children, and
-            # Path.resolve on each was a quarter of a rerun's time
+            continue
+        manifest = _manifest(base)
+        if manifest is not False:  # a crate, or a directory that cannot be searched: a failed item
+            out.append(
+                Source(
+                    "crate", base, "tree", origin=base, error=manifest if isinstance(manifest, str) else ""
+                )
+            )
+            continue
+        # scandir, and realpath only for the links: a registry has thousands of children, and
+        # Path.resolve on each was a quarter of a rerun's time
+        try:
             with os.scandir(base) as it:
                 children = sorted(it, key=_name)
-            real_dirs: dict[str, tuple[str, dict[str, bool]]] = {}
-            for child in children:
-                link = child.is_symlink()
-                full = _resolve_link(child.path, real_dirs) if link else child.path
-                # a Cargo.toml that is a file makes it a directory: no second stat of a link's target
-                if (link or child.is_dir()) and os.path.isfile(full + "/Cargo.toml"):
-                    out.append(Source("crate", full, "tree", origin=base))
-                elif child.name.endswith(".crate") and child.is_file():
-                    out.append(Source("crate", full, "file", origin=base))
+        except OSError as exc:  # a registry that cannot be listed: one failed item, with the reason
+            out.append(Source("crate", base, "tree", origin=base, error=str(exc)))
+            continue
+        real_dirs: dict[str, tuple[str, dict[str, bool]]] = {}
+        for child in children:
+            link = child.is_symlink()
+            full = _resolve_link(child.path, real_dirs) if link else child.path
+            # a Cargo.toml that is a file makes it a directory: no second stat of a link's target
+            manifest = _manifest(full) if link or child.is_dir() else False
+            if manifest is not False:
+                out.append(
+                    Source(
+                        "crate",
+                        full,
+                        "tree",
+                        origin=base,
+                        error=manifest if isinstance(manifest, str) else "",
+                    )
+                )
+            elif child.name.endswith(".crate") and child.is_file():
+                out.append(Source("crate", full, "file", origin=base))
     return out
+
+
+def _manifest(directory: str) -> bool | str:
+    """True if ``directory`` holds a ``Cargo.toml`` file; False if it does not (or is no directory); the
+    reason as text when it cannot be searched (permission denied): the caller records a failed item
+    rather than losing the crate from the survey without a word."""
+    try:
+        return stat.S_ISREG(os.stat(directory + "/Cargo.toml").st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError as exc:
+        return str(exc)
 
 
 def _name(e: os.DirEntry[str]) -> str:
