@@ -346,7 +346,9 @@ def _distributed(
     if link and on_dashboard:
         on_dashboard(link)
     n_workers = max(1, len(client.scheduler_info().get("workers", {})))
-    known_on_workers = client.scatter(frozenset(known), broadcast=True) if known else frozenset()
+    # one object, in a list: scatter() of a set itself scatters each element, and the tasks then got a set
+    # of futures in which no digest was ever found (every stale item re-analysed, known content or not)
+    known_on_workers = client.scatter([frozenset(known)], broadcast=True)[0] if known else frozenset()
     pending: dict[str, list[Source]] = {}
 
     def submit(chunk: list[Source]) -> Any:
