@@ -298,7 +298,10 @@ def _connect(scheduler: str | None, workers: int | None, kind: str, dashboard: b
                     # only when asked for (dashboard_address=None would still bind the default :8787)
                     dashboard_address=":0",
                     scheduler_kwargs={"dashboard": dashboard},
-                    silence_logs=40,
+                    # CRITICAL only: what a worker logs as an ERROR reaches the survey anyway (a task's
+                    # exception, a lost worker: a failed item), and at close a worker's last heartbeat
+                    # to the stopping scheduler logged a 40-line traceback that meant nothing
+                    silence_logs=50,
                 )
         finally:
             gc.unfreeze()
