@@ -124,15 +124,19 @@ def test_rerun_analyses_only_what_changed(crate_run: dict[str, Any], tmp_path: P
     store = str(tmp_path / "copy.db")
     shutil.copy(crate_run["store"], store)
     again = run_survey("crate", [str(crate_run["corpus"]), str(crate_run["archive"])], store, workers=1)
-    assert (again.analysed, again.reused) == (0, crate_run["summary"].found)
-    # touch: same bytes, new mtime -> still unchanged; an edit -> exactly that crate again
+    # the two failures are tried again: the crate whose analysis had a fault injected now succeeds, the
+    # corrupt archive fails again; everything else is unchanged
+    found = crate_run["summary"].found
+    assert (again.analysed, again.reused, again.failed) == (2, found - 2, 1)
+    # touch: same bytes, new times -> unchanged; an edit -> exactly that crate again (and the archive)
     faulty = crate_run["corpus"] / "faulty-0.1.0"
     lib = faulty / "src" / "lib.rs"
     os.utime(lib)
-    assert run_survey("crate", [str(crate_run["corpus"])], store).analysed == 0
+    touched = run_survey("crate", [str(crate_run["corpus"])], store)
+    assert (touched.analysed, touched.failed) == (1, 1)
     lib.write_text(lib.read_text() + "\n// edited\n")
     third = run_survey("crate", [str(crate_run["corpus"])], store)
-    assert (third.analysed, third.failed) == (1, 0)  # no fault injected this time: it now succeeds
+    assert (third.analysed, third.failed) == (2, 1)
 
 
 def test_query_formats(crate_run: dict[str, Any]) -> None:

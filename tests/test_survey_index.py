@@ -317,7 +317,8 @@ def test_split_stat_of_many_crates_sees_an_edit_on_either_side(
 
 def _crate(root: Path, name: str, lib: str) -> Path:
     (root / name / "src").mkdir(parents=True)
-    (root / name / "Cargo.toml").write_text(f'[package]\nname = "{name.split("-")[0]}"\nversion = "0.1.0"\n')
+    package = name.split("-")[0].encode("ascii", "ignore").decode() or "odd"  # a name that is not UTF-8: "w"
+    (root / name / "Cargo.toml").write_text(f'[package]\nname = "{package}"\nversion = "0.1.0"\n')
     (root / name / "src" / "lib.rs").write_text(lib)
     return root / name
 
@@ -467,3 +468,74 @@ def test_unreadable_crates_and_files_are_reported_not_lost(tmp_path: Path) -> No
     expected = {f["rule"] for f in json.loads(port.stdout)["findings"]}
     assert got.status == "ok" and set(got.result["rules"]) == expected
     assert {"port/not-parsed", "port/solaris-only"} <= expected
+
+
+def test_a_crate_reached_twice_is_one_item(tmp_path: Path) -> None:
+    """Named twice, and two links to one crate in a registry view: one item each (equal Dask task keys
+    for two one-item chunks used to end the run with a KeyError)."""
+    store_dir = tmp_path / "store"
+    crates = [_crate(store_dir, f"k{i}-0.1.0", PLAIN if i % 2 else GAP) for i in range(5)]
+    view = tmp_path / "view"
+    view.mkdir()
+    for c in crates:
+        (view / c.name).symlink_to(c)
+    (view / "again").symlink_to(view / crates[0].name)  # a link to a link to k0
+    store = str(tmp_path / "s.db")
+    first = run_survey(
+        "crate", [str(crates[0]), str(crates[0]), str(view)], store, workers=1, dashboard=False
+    )
+    assert (first.found, first.analysed, first.failed) == (5, 5, 0)
+    again = run_survey("crate", [str(view), str(view)], store)
+    assert (again.found, again.analysed, again.reused) == (5, 0, 5)
+    assert _solaris_only(store) == {str(crates[0]), str(crates[2]), str(crates[4])}
+
+
+def test_names_that_are_not_utf8_are_stored_and_queried(tmp_path: Path) -> None:
+    """A file and a crate directory whose names are not UTF-8: analysed as port analyses them, stored,
+    found unchanged on the rerun, and printed by the query (one such name used to stop the survey)."""
+    import subprocess
+    import sys
+
+    corpus = tmp_path / "corpus"
+    plain = _crate(corpus, "plain-0.1.0", "mod odd;\n" + PLAIN)
+    with open(os.fsencode(plain / "src") + b"/odd\xff.rs", "wb") as fh:
+        fh.write(GAP.encode())
+    (plain / "src" / "odd.rs").write_text(GAP)
+    weird = corpus / os.fsdecode(b"w\xfe-0.1.0")
+    _crate(corpus, weird.name, GAP)
+    store = str(tmp_path / "s.db")
+    first = run_survey("crate", [str(corpus)], store)
+    assert (first.found, first.analysed, first.failed) == (2, 2, 0)
+    again = run_survey("crate", [str(corpus)], store)
+    assert (again.analysed, again.reused) == (0, 2)
+    assert _solaris_only(store) == {str(plain), str(weird)}
+    with Store(store) as st:
+        rules = {it.path: set(it.result.get("rules", {})) for it in st.items("crate")}
+    assert rules[str(plain)] == _port_rules(plain)
+    cli = [sys.executable, "-m", "illumos_rust.cli.main", "survey", "query", "solaris-only", "--store", store]
+    for fmt in ("text", "json", "csv"):
+        proc = subprocess.run([*cli, "--format", fmt], capture_output=True, timeout=120)
+        assert proc.returncode == 0 and proc.stderr == b"", (fmt, proc.stderr)
+        # text and CSV: the name's own bytes, as ls prints them; JSON: the escaped surrogate
+        named = os.fsencode(weird) in proc.stdout or b"w\\udcfe" in proc.stdout
+        assert b"plain-0.1.0" in proc.stdout and named, (fmt, proc.stdout)
+
+
+def test_a_failure_from_the_environment_is_retried(tmp_path: Path) -> None:
+    """No rustc on the first run: a failed item; rustc back: the next run analyses it (a failure is not
+    kept as the crate's result for good)."""
+    import json
+    import subprocess
+    import sys
+
+    corpus = tmp_path / "corpus"
+    _crate(corpus, "a-0.1.0", GAP)
+    cli = [sys.executable, "-m", "illumos_rust.cli.main", "survey", "crates", str(corpus)]
+    cli += ["--store", str(tmp_path / "s.db"), "--format", "json"]
+    env = {**os.environ, "RUSTC": str(tmp_path / "no-rustc")}
+    broken = subprocess.run(cli, capture_output=True, text=True, env=env, timeout=300)
+    assert broken.returncode == 1 and json.loads(broken.stdout)["failed"] == 1, broken.stderr
+    fixed = subprocess.run(cli, capture_output=True, text=True, timeout=300)
+    summary = json.loads(fixed.stdout)
+    assert fixed.returncode == 0 and (summary["analysed"], summary["failed"]) == (1, 0), fixed.stderr
+    assert _solaris_only(str(tmp_path / "s.db")) == {str(corpus / "a-0.1.0")}

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -217,8 +218,11 @@ def test_a_stale_known_values_entry_is_recomputed(tmp_path: Path, monkeypatch: p
     copy = rustc_mod.cache_path(tc)
     copy.parent.mkdir(parents=True)
     data = json.loads(real.read_text())
-    data["known"] = {"targets": 1, "values": {"target_os": ["made-up"]}}  # from a rustc with one target
-    copy.write_text(json.dumps(data))
-    monkeypatch.setattr("illumos_rust.targetspec.cfgset._parsed", {})
-    assert known_values() == _known_from_sets()
-    assert json.loads(copy.read_text())["known"]["targets"] == len(target_list())
+    stale: dict[str, Any] = {"targets": 1, "values": {"target_os": ["made-up"]}}  # from a one-target rustc
+    damaged: dict[str, Any] = {"targets": len(target_list()), "values": {"target_os": 5}}  # bit rot, an edit
+    for entry in (stale, damaged):
+        data["known"] = entry
+        copy.write_text(json.dumps(data))
+        monkeypatch.setattr("illumos_rust.targetspec.cfgset._parsed", {})
+        assert known_values() == _known_from_sets()
+        assert json.loads(copy.read_text())["known"]["values"]["target_os"] != entry["values"]["target_os"]

@@ -109,7 +109,7 @@ def run_survey(
             from ..targetspec import rustc
 
             probe = background.submit(_probe_rustc, rustc.toolchain)
-        sources = crate_sources(paths) if kind == "crate" else binary_sources(paths)
+        sources = _once(crate_sources(paths) if kind == "crate" else binary_sources(paths))
         listed = time.perf_counter() - started
         summary = _survey(
             kind,
@@ -126,6 +126,18 @@ def run_survey(
         )
         summary.phases["sources"] = listed
         return summary
+
+
+def _once(sources: list[Source]) -> list[Source]:
+    """Each item once, under the first source that reached it (a crate named twice, two links to one
+    crate): an item is one analysis and one row per run."""
+    seen: set[str] = set()
+    out: list[Source] = []
+    for src in sources:
+        if src.path not in seen:
+            seen.add(src.path)
+            out.append(src)
+    return out
 
 
 def _probe_rustc(toolchain: Callable[[], object]) -> None:
@@ -353,10 +365,14 @@ def _distributed(
     # of futures in which no digest was ever found (every stale item re-analysed, known content or not)
     known_on_workers = client.scatter([frozenset(known)], broadcast=True)[0] if known else frozenset()
     pending: dict[str, list[Source]] = {}
+    submitted: list[str] = []
 
     def submit(chunk: list[Source]) -> Any:
         items = [(s.path, s.how, s.digest) for s in chunk]
-        key = "survey-" + hashlib.sha256(repr(items).encode("utf-8", "surrogateescape")).hexdigest()[:24]
+        # numbered: a key is one submission (two chunks of equal items must not share one)
+        digest = hashlib.sha256(repr(items).encode("utf-8", "surrogateescape")).hexdigest()[:24]
+        key = f"survey-{len(submitted)}-{digest}"
+        submitted.append(key)
         pending[key] = chunk
         return client.submit(run_chunk, kind, items, known_on_workers, key=key, pure=False, retries=2)
 
@@ -387,7 +403,7 @@ def _record_view(
     """What this run found under each source it was given, for queries and reports (``Store.items``):
     each path with the digest of its content now, or, when that content was not analysed (an interrupted
     run), the digest it had last time."""
-    analysed = store.known(kind, TOOL)
+    analysed = store.stored(kind, TOOL)
     found: dict[str, list[tuple[str, str]]] = {}
     for src in sources:
         digest = src.digest if src.digest in analysed else remembered.get(src.path, ("", "", ""))[1]

@@ -104,14 +104,23 @@ class Store:
         self.close()
 
     def known(self, kind: str, tool: str) -> set[str]:
-        """Digests already analysed by this tool version (ok or failed: a failure is a result too)."""
+        """Digests this tool version analysed successfully: what a run need not analyse again. A failure
+        is tried again on every run: it may have come from the environment (no rustc, a full disk, memory,
+        a worker killed) rather than from the bytes, and a retry of a truly bad item is cheap."""
+        rows = self.db.execute(
+            "SELECT digest FROM items WHERE kind=? AND tool=? AND status='ok'", (kind, tool)
+        )
+        return {r[0] for r in rows}
+
+    def stored(self, kind: str, tool: str) -> set[str]:
+        """Digests with a row for this tool version, failed ones included."""
         rows = self.db.execute("SELECT digest FROM items WHERE kind=? AND tool=?", (kind, tool))
         return {r[0] for r in rows}
 
     def fingerprints(self) -> dict[str, tuple[str, str, str]]:
         """path -> (stat signature, digest, layout) from earlier runs."""
         rows = self.db.execute("SELECT path, signature, digest, layout FROM fingerprints")
-        return {r[0]: (r[1], r[2], r[3]) for r in rows}
+        return {_text(r[0]): (r[1], r[2], _text(r[3])) for r in rows}
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -134,7 +143,7 @@ class Store:
             with self.transaction():
                 self.db.executemany(
                     "INSERT OR REPLACE INTO fingerprints (path, signature, digest, layout) VALUES (?,?,?,?)",
-                    rows,
+                    [(_db(p), sig, digest, _db(layout)) for p, sig, digest, layout in rows],
                 )
 
     def put(self, item: Item) -> None:
@@ -145,10 +154,10 @@ class Store:
                 item.kind,
                 item.digest,
                 item.tool,
-                item.name,
-                item.path,
+                _db(item.name),
+                _db(item.path),
                 item.status,
-                item.reason,
+                _db(item.reason),
                 item.seconds,
                 json.dumps(item.result, separators=(",", ":"), default=str),
                 time.time(),
@@ -160,14 +169,15 @@ class Store:
         row already there is not rewritten)."""
         self.db.executemany(
             "UPDATE items SET path=? WHERE kind=? AND digest=? AND tool=? AND path<>?",
-            [(path, kind, digest, tool, path) for digest, path in moves],
+            [(_db(path), kind, digest, tool, _db(path)) for digest, path in moves],
         )
 
     def record_view(self, kind: str, origin: str, tool: str, found: list[tuple[str, str]]) -> None:
         """Keep ``found`` (path, digest) as what the source ``origin`` holds now (:meth:`items`)."""
         text = "\n".join(f"{path}\t{digest}" for path, digest in found)
         self.db.execute(
-            "INSERT OR REPLACE INTO views VALUES (?,?,?,?,?)", (kind, origin, tool, time.time(), text)
+            "INSERT OR REPLACE INTO views VALUES (?,?,?,?,?)",
+            (kind, _db(origin), tool, time.time(), _db(text)),
         )
 
     def items(self, kind: str | None = None, tool: str | None = None) -> Iterator[Item]:
@@ -183,7 +193,7 @@ class Store:
                 continue
             current: dict[str, tuple[str, str]] = {}  # path -> (tool, digest), the newest view last
             for view_tool, text in views:
-                for line in str(text).split("\n"):
+                for line in _text(text).split("\n"):
                     path, tab, digest = line.partition("\t")
                     if tab:
                         current[path] = (str(view_tool), digest)
@@ -195,7 +205,7 @@ class Store:
             for path in sorted(current):
                 row = rows.get(current[path])
                 if row is not None:
-                    yield _item(row, path=path, name=path if k == "binary" else str(row[3]))
+                    yield _item(row, path=path, name=path if k == "binary" else _text(row[3]))
 
     def _kinds(self) -> list[str]:
         return sorted(
@@ -215,10 +225,11 @@ class Store:
         sql += " ORDER BY path, updated DESC"
         seen: set[str] = set()
         for row in self.db.execute(sql, args):
-            if row[4] in seen:
+            path = _text(row[4])
+            if path in seen:
                 continue
-            seen.add(row[4])
-            yield _item(row, path=str(row[4]), name=str(row[3]))
+            seen.add(path)
+            yield _item(row, path=path, name=_text(row[3]))
 
     def count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM items").fetchone()[0])
@@ -232,7 +243,25 @@ def _item(row: tuple[Any, ...], *, path: str, name: str) -> Item:
         name,
         path,
         str(row[5]),
-        str(row[6]),
+        _text(row[6]),
         float(row[7]),
         json.loads(row[8]),
     )
+
+
+def _db(text: str) -> str | bytes:
+    """Text for SQLite: itself when it is valid UTF-8; else (a path with bytes that are not UTF-8, held
+    as lone surrogates the way ``os.fsdecode`` does) those exact bytes as a BLOB, which :func:`_text`
+    turns back into the same ``str``. SQLite's TEXT refuses lone surrogates, and one such file name
+    stopped the whole survey."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape")
+    return text
+
+
+def _text(value: object) -> str:
+    return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else str(value)

@@ -265,6 +265,7 @@ def known_values(*, toolchain: Toolchain | None = None) -> dict[str, frozenset[s
         isinstance(stored, dict)
         and stored.get("targets") == len(targets)
         and isinstance(stored.get("values"), dict)
+        and all(isinstance(v, list) and all(isinstance(x, str) for x in v) for v in stored["values"].values())
         and isinstance(cfg, dict)
         and all(t in cfg for t in targets)
     ):
