@@ -519,6 +519,15 @@ def test_names_that_are_not_utf8_are_stored_and_queried(tmp_path: Path) -> None:
         # text and CSV: the name's own bytes, as ls prints them; JSON: the escaped surrogate
         named = os.fsencode(weird) in proc.stdout or b"w\\udcfe" in proc.stdout
         assert b"plain-0.1.0" in proc.stdout and named, (fmt, proc.stdout)
+    # the report: written, the name's byte shown as an escape; a copy with the same bytes is its own page
+    shutil.copytree(plain, corpus / "copy-0.1.0", symlinks=True)
+    run_survey("crate", [str(corpus)], store)
+    from illumos_rust.survey.report import build
+
+    out = build(store, str(tmp_path / "rep"))
+    pages = sorted((tmp_path / "rep" / "items").iterdir())
+    assert out["pages"] == 4 and len(pages) == 3
+    assert any("w\\xfe-0.1.0" in p.read_text() for p in pages)
 
 
 def test_a_failure_from_the_environment_is_retried(tmp_path: Path) -> None:

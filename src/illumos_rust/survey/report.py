@@ -9,6 +9,7 @@ crates, the proposed patch.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import io
 import os
@@ -78,7 +79,10 @@ def _svg_bar(
 
 
 def _page_name(it: Item) -> str:
-    return f"{it.kind}-{it.digest[:20]}.html"
+    """One page per item, named after its path: two paths with the same bytes are two items (two pages
+    showing one analysis), which a name from the digest would have folded into one."""
+    key = hashlib.sha256(it.path.encode("utf-8", "surrogateescape")).hexdigest()[:20]
+    return f"{it.kind}-{key}.html"
 
 
 def _gap_count(it: Item) -> int:
@@ -123,6 +127,8 @@ def build(store_path: str, out_dir: str, *, top: int = 20) -> dict[str, Any]:
     def write(rel: str, text: str) -> None:
         nonlocal written
         path = os.path.join(out_dir, rel)
+        # a name that is not UTF-8 (held as lone surrogates) is shown with its bytes as \xNN escapes
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
         try:
             with open(path, "w", encoding="utf-8") as fh:
                 fh.write(text)
