@@ -548,3 +548,88 @@ def test_a_failure_from_the_environment_is_retried(tmp_path: Path) -> None:
     summary = json.loads(fixed.stdout)
     assert fixed.returncode == 0 and (summary["analysed"], summary["failed"]) == (1, 0), fixed.stderr
     assert _solaris_only(str(tmp_path / "s.db")) == {str(corpus / "a-0.1.0")}
+
+
+def test_views_take_any_name_and_follow_the_sources(tmp_path: Path) -> None:
+    """Names with a tab or a newline; a registry emptied; a crate surveyed alone, then its registry, then
+    removed from the registry: the items are the corpus as it is (the oracle: the directory listing)."""
+    corpus = tmp_path / "corpus"
+    odd = [_crate(corpus, name, GAP) for name in ("tab\there-0.1.0", "new\nline-0.1.0", "plain-0.1.0")]
+    store = str(tmp_path / "s.db")
+    run_survey("crate", [str(corpus / "plain-0.1.0")], store)  # alone first: a view of its own
+    run_survey("crate", [str(corpus)], store)
+    with Store(store) as st:
+        assert sorted(it.path for it in st.items("crate")) == sorted(str(c) for c in odd)
+    shutil.rmtree(corpus / "plain-0.1.0")  # its own source is gone, its registry is surveyed again
+    run_survey("crate", [str(corpus)], store)
+    with Store(store) as st:
+        assert sorted(it.path for it in st.items("crate")) == sorted(str(c) for c in odd[:2])
+    for c in odd[:2]:
+        shutil.rmtree(c)
+    emptied = run_survey("crate", [str(corpus)], store)
+    assert emptied.found == 0
+    with Store(store) as st:
+        assert list(st.items("crate")) == []
+
+
+def test_a_store_from_before_views_keeps_its_items(tmp_path: Path) -> None:
+    """A store written before views were kept (no views table): its items stay what they were, also those
+    of a source the new code has not surveyed again."""
+    one, two = tmp_path / "one", tmp_path / "two"
+    a, b = _crate(one, "a-0.1.0", GAP), _crate(two, "b-0.1.0", GAP)
+    store = str(tmp_path / "s.db")
+    run_survey("crate", [str(one)], store)
+    run_survey("crate", [str(two)], store)
+    with sqlite3.connect(store) as db:  # what the earlier code left: items and fingerprints, no views
+        db.execute("DROP TABLE views")
+    assert _solaris_only(store) == {str(a), str(b)}
+    run_survey("crate", [str(one)], store)
+    assert _solaris_only(store) == {str(a), str(b)}
+
+
+def test_an_item_that_ends_its_process_fails_alone_without_a_cluster(tmp_path: Path) -> None:
+    """Analysed in this process (too few to start a cluster), a crate whose analysis ends its process is a
+    failed item and the survey finishes; once the fault is gone, the next run analyses it."""
+    import json
+    import sys
+
+    corpus = tmp_path / "corpus"
+    _crate(corpus, "boom-0.1.0", GAP)
+    _crate(corpus, "fine-0.1.0", PLAIN)
+    cli = [sys.executable, "-m", "illumos_rust.cli.main", "survey", "crates", str(corpus)]
+    cli += ["--store", str(tmp_path / "s.db"), "--format", "json"]
+    env = {**os.environ, "ILLUMOS_RUST_SURVEY_FAULT": "exit:boom-"}
+    crashed = subprocess.run(cli, capture_output=True, text=True, env=env, timeout=300)
+    summary = json.loads(crashed.stdout)
+    assert crashed.returncode == 1 and (summary["analysed"], summary["failed"]) == (2, 1), crashed.stderr
+    assert "exit status 70" in summary["failures"][0]["reason"]
+    again = subprocess.run(cli, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and json.loads(again.stdout)["analysed"] == 1, again.stderr
+    assert _solaris_only(str(tmp_path / "s.db")) == {str(corpus / "boom-0.1.0")}
+
+
+def test_many_failures_are_retried_on_a_cluster(tmp_path: Path) -> None:
+    """Failed items are tried again on every run, and as many of them as changed items would start a
+    cluster do start one: they are not analysed one by one in this process."""
+    archives = tmp_path / "archives"
+    archives.mkdir()
+    for i in range(5):
+        (archives / f"bad{i}-0.1.0.crate").write_bytes(b"not a gzip stream %d" % i)
+    _crate(archives, "good-0.1.0", PLAIN)  # one success: the store is not empty of results
+    store = str(tmp_path / "s.db")
+    first = run_survey("crate", [str(archives)], store, workers=1, dashboard=False)
+    assert (first.analysed, first.failed) == (6, 5)
+    again = run_survey("crate", [str(archives)], store, workers=1, dashboard=False)
+    assert (again.analysed, again.reused, again.failed) == (5, 1, 5) and "cluster_wait" in again.phases
+
+
+def test_report_takes_a_crate_name_with_dollar_signs(tmp_path: Path) -> None:
+    from illumos_rust.survey.report import build
+
+    corpus = tmp_path / "corpus"
+    crate = _crate(corpus, "m-0.1.0", GAP)
+    (crate / "Cargo.toml").write_text('[package]\nname = "a$\\\\frac$"\nversion = "1.0.0"\n')
+    store = str(tmp_path / "s.db")
+    run_survey("crate", [str(corpus)], store)
+    out = build(store, str(tmp_path / "rep"))
+    assert out["pages"] == 2 and "a$\\frac$" in (tmp_path / "rep" / "index.html").read_text()

@@ -189,6 +189,57 @@ def run_split(head: Callable[[], None], tail: Callable[[], bytes]) -> bytes | No
     return b"".join(received)
 
 
+def call_in_child(func: Callable[[], bytes]) -> tuple[bytes | None, str]:
+    """``func()`` in a forked child: its bytes, or None and how the child ended ("killed by SIGSEGV",
+    "exit status 9", "raised MemoryError") when it did not return. Unlike :func:`run_split`, nothing is
+    redone here: the point is that whatever ``func`` does to its process stays in the child."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: compute, send, and leave without running any of the parent's exit code
+        code = 1
+        try:
+            os.close(read_end)
+            try:
+                data = func()
+            except BaseException as exc:  # reported to the parent as text, with exit status 3
+                data, code = type(exc).__name__.encode("utf-8", "replace"), 3
+            with open(write_end, "wb", buffering=_READ_SIZE) as pipe:
+                pipe.write(data)
+            code = 0 if code == 1 else code
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    received: list[bytes] = []
+    read_failed: list[OSError] = []
+    reader = threading.Thread(target=_drain, args=(read_end, received, read_failed), daemon=True)
+    reader.start()
+    finished = False
+    try:
+        reader.join()
+        finished = True
+    finally:
+        if not finished:  # we are leaving with an exception (a signal): stop the child before it goes on
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+        reader.join()
+        os.close(read_end)
+    data = b"".join(received)
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = f"signal {number}"
+        return None, f"killed by {name}"
+    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
+    if code == 3:
+        return None, "raised " + data.decode("utf-8", "replace")
+    if code != 0 or read_failed:
+        return None, f"exit status {code}"
+    return data, ""
+
+
 def _drain(fd: int, into: list[bytes], failed: list[OSError]) -> None:
     """Read the pipe to its end (in a thread: ``os.read`` lets the parent's formatting run meanwhile)."""
     try:

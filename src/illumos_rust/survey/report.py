@@ -54,6 +54,9 @@ def _svg_bar(
     import matplotlib.pyplot as plt
 
     plt.rcParams["svg.fonttype"] = "none"
+    # labels are crate names from manifests, taken as they are: "a$b$" is a name, not TeX math (a name
+    # with "$\\frac$" stopped the report with a mathtext parse error)
+    plt.rcParams["text.parse_math"] = False
     height = max(2.5, 0.28 * len(labels) + 1.0) if horizontal else 3.2
     fig, ax = plt.subplots(figsize=(6.4, height))
     try:

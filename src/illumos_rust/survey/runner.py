@@ -13,7 +13,9 @@ import contextlib
 import gc
 import hashlib
 import os
+import pickle
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -110,10 +112,12 @@ def run_survey(
 
             probe = background.submit(_probe_rustc, rustc.toolchain)
         sources = _once(crate_sources(paths) if kind == "crate" else binary_sources(paths))
+        origins = list(dict.fromkeys(os.path.realpath(p) for p in paths))
         listed = time.perf_counter() - started
         summary = _survey(
             kind,
             sources,
+            origins,
             store_path,
             background,
             probe,
@@ -126,6 +130,29 @@ def run_survey(
         )
         summary.phases["sources"] = listed
         return summary
+
+
+#: The prefix of a digest made from an item's path, for an item whose content could not be hashed (see
+#: ``sources.content_digest``): never remembered as the content's, so it is hashed again next run.
+UNREAD = "unreadable:"
+
+
+def _isolated(kind: str, src: Source, known: set[str]) -> dict[str, Any]:
+    """One item analysed here, without a cluster, but in a forked child when this process can fork: an
+    item whose analysis ends its process (a crash in a library, memory, an injected fault) then fails
+    alone, as it does in a Dask worker, instead of ending the survey. The child inherits port's context
+    and the libc index already built here, so the fork costs a few milliseconds."""
+    item = [(src.path, src.how, src.digest)]
+    if not hasattr(os, "fork") or threading.current_thread() is not threading.main_thread():
+        return run_chunk(kind, item, known)[0]
+    from ..forked import call_in_child
+
+    payload, failure = call_in_child(lambda: pickle.dumps(run_chunk(kind, item, known)[0]))
+    if payload is None:
+        reason = f"the analysis ended its process ({failure})"
+        return {"status": "failed", "reason": reason, "result": {}, "digest": src.digest}
+    result: dict[str, Any] = pickle.loads(payload)
+    return result
 
 
 def _once(sources: list[Source]) -> list[Source]:
@@ -148,6 +175,7 @@ def _probe_rustc(toolchain: Callable[[], object]) -> None:
 def _survey(
     kind: str,
     sources: list[Source],
+    origins: list[str],
     store_path: str,
     background: ThreadPoolExecutor,
     probe: Future[None] | None,
@@ -165,7 +193,7 @@ def _survey(
     with Store(store_path) as store:
         known = store.known(kind, TOOL)
         connecting: Future[Any] | None = None
-        if scheduler is not None or (not known and len(sources) >= INLINE_BELOW):
+        if scheduler is not None or (not store.has_any(kind, TOOL) and len(sources) >= INLINE_BELOW):
             # nothing of this kind in the store for this tool version: every item will be analysed, so
             # start the cluster (importing Dask, forking the workers: seconds) while the stat walk runs
             connecting = background.submit(_connect, scheduler, workers, kind, dashboard)
@@ -199,10 +227,12 @@ def _survey(
             if before and before[0] == src.signature and not src.error:
                 src.digest = before[1]
         stale = [src for src in sources if not src.digest]
+        retried = sum(1 for src in sources if src.digest and src.digest not in known and not src.error)
         summary.phases["signatures"] = time.perf_counter() - started
-        # 2. many changed items: start the cluster (seconds) and let the workers hash them (reading every
-        # byte of a corpus is work worth spreading too); a few: hash them here and maybe skip the cluster
-        if connecting is None and len(stale) >= INLINE_BELOW:
+        # 2. many changed items (or failures to try again): start the cluster (seconds) and let the workers
+        # hash them (reading every byte of a corpus is work worth spreading too); a few: hash them here and
+        # maybe skip the cluster
+        if connecting is None and len(stale) + retried >= INLINE_BELOW:
             connecting = background.submit(_connect, scheduler, workers, kind, dashboard)
         elif connecting is None:
             for src in stale:
@@ -230,7 +260,7 @@ def _survey(
             t_inline = time.perf_counter()
             if connecting is None:
                 for i, src in enumerate(todo):
-                    result = run_chunk(kind, [(src.path, src.how, src.digest)], known)[0]
+                    result = _isolated(kind, src, known)
                     with store.transaction():
                         _record(store, summary, kind, src, result)
                     if progress:
@@ -255,12 +285,15 @@ def _survey(
                         cluster.close()
         finally:  # also when interrupted: the view then keeps the earlier analysis of what was not reached
             with contextlib.suppress(sqlite3.Error):
-                _record_view(store, kind, sources, remembered)
+                _record_view(store, kind, sources, remembered, origins)
         store.remember(
             [
                 (s.path, s.signature, s.digest, s.layout)
                 for s in sources
-                if s.digest and not s.error and remembered.get(s.path) != (s.signature, s.digest, s.layout)
+                if s.digest
+                and not s.error
+                and not s.digest.startswith(UNREAD)  # a failure keyed by path: hashed again next time
+                and remembered.get(s.path) != (s.signature, s.digest, s.layout)
             ]
         )
     summary.seconds = time.perf_counter() - started
@@ -398,13 +431,17 @@ def _distributed(
 
 
 def _record_view(
-    store: Store, kind: str, sources: list[Source], remembered: dict[str, tuple[str, str, str]]
+    store: Store,
+    kind: str,
+    sources: list[Source],
+    remembered: dict[str, tuple[str, str, str]],
+    origins: list[str],
 ) -> None:
     """What this run found under each source it was given, for queries and reports (``Store.items``):
     each path with the digest of its content now, or, when that content was not analysed (an interrupted
     run), the digest it had last time."""
     analysed = store.stored(kind, TOOL)
-    found: dict[str, list[tuple[str, str]]] = {}
+    found: dict[str, list[tuple[str, str]]] = {origin: [] for origin in origins}  # an emptied source too
     for src in sources:
         digest = src.digest if src.digest in analysed else remembered.get(src.path, ("", "", ""))[1]
         view = found.setdefault(src.origin, [])

@@ -44,7 +44,7 @@ CREATE TABLE IF NOT EXISTS items (
     PRIMARY KEY (kind, digest, tool)
 );
 CREATE INDEX IF NOT EXISTS items_by_path ON items (kind, path);
--- per kind and source given to a run, the last run's "path<TAB>digest" lines (see the module docstring)
+-- per kind and source given to a run, the last run's [[path, digest], ...] as JSON (the module docstring)
 CREATE TABLE IF NOT EXISTS views (
     kind     TEXT NOT NULL,
     origin   TEXT NOT NULL,
@@ -87,7 +87,12 @@ class Store:
             self.db = sqlite3.connect(path, timeout=60.0, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
+            had_views = self.db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='views'"
+            ).fetchone()
             self.db.executescript(_SCHEMA)
+            if had_views is None:
+                self._views_from_rows()
             columns = {r[1] for r in self.db.execute("PRAGMA table_info(fingerprints)")}
             if "layout" not in columns:  # a store written before layouts were remembered
                 self.db.execute("ALTER TABLE fingerprints ADD COLUMN layout TEXT NOT NULL DEFAULT ''")
@@ -111,6 +116,11 @@ class Store:
             "SELECT digest FROM items WHERE kind=? AND tool=? AND status='ok'", (kind, tool)
         )
         return {r[0] for r in rows}
+
+    def has_any(self, kind: str, tool: str) -> bool:
+        """Whether this tool version stored anything of ``kind`` yet (ok or failed)."""
+        row = self.db.execute("SELECT 1 FROM items WHERE kind=? AND tool=? LIMIT 1", (kind, tool)).fetchone()
+        return row is not None
 
     def stored(self, kind: str, tool: str) -> set[str]:
         """Digests with a row for this tool version, failed ones included."""
@@ -173,30 +183,38 @@ class Store:
         )
 
     def record_view(self, kind: str, origin: str, tool: str, found: list[tuple[str, str]]) -> None:
-        """Keep ``found`` (path, digest) as what the source ``origin`` holds now (:meth:`items`)."""
-        text = "\n".join(f"{path}\t{digest}" for path, digest in found)
+        """Keep ``found`` (path, digest) as what the source ``origin`` holds now (:meth:`items`). JSON:
+        a path may hold any byte but NUL and ``/``, a tab or a newline included."""
         self.db.execute(
             "INSERT OR REPLACE INTO views VALUES (?,?,?,?,?)",
-            (kind, _db(origin), tool, time.time(), _db(text)),
+            (kind, _db(origin), tool, time.time(), json.dumps(found)),
         )
 
     def items(self, kind: str | None = None, tool: str | None = None) -> Iterator[Item]:
         """The items of the views (:meth:`record_view`), by path: each path with the analysis of the
-        content it had at the last run over its source (a binary's name is its path); a path in two views
-        takes the newer. A kind without views (a store written before views were kept) answers the old
-        way: the newest row per path. ``tool``: only views and rows of that tool version."""
+        content it had at the last run over its source (a binary's name is its path). Views are applied
+        oldest first, and each replaces what older views said about the paths under its source (its own
+        old list, a crate inside a registry surveyed on its own): a path reaches the answer only through the
+        newest run that covered it. ``tool``: only views of that tool version."""
         for k in [kind] if kind else self._kinds():
-            sql = "SELECT tool, items FROM views WHERE kind=?" + (" AND tool=?" if tool else "")
+            sql = "SELECT origin, tool, items FROM views WHERE kind=?" + (" AND tool=?" if tool else "")
             views = list(self.db.execute(sql + " ORDER BY finished", (k, tool) if tool else (k,)))
             if not views:
                 yield from self._newest_rows(k, tool)
                 continue
-            current: dict[str, tuple[str, str]] = {}  # path -> (tool, digest), the newest view last
-            for view_tool, text in views:
-                for line in _text(text).split("\n"):
-                    path, tab, digest = line.partition("\t")
-                    if tab:
-                        current[path] = (str(view_tool), digest)
+            current: dict[str, tuple[str, str]] = {}  # path -> (tool, digest)
+            for origin_value, view_tool, text in views:
+                origin = _text(origin_value)
+                try:
+                    entries = json.loads(text)
+                except (ValueError, TypeError):  # a damaged view says nothing
+                    continue
+                under = origin.rstrip("/") + "/"
+                for path in [p for p in current if p == origin or p.startswith(under)]:
+                    del current[path]
+                for entry in entries if isinstance(entries, list) else []:
+                    if isinstance(entry, list) and len(entry) == 2:
+                        current[str(entry[0])] = (str(view_tool), str(entry[1]))
             rows: dict[tuple[str, str], tuple[Any, ...]] = {}
             columns = "kind,digest,tool,name,path,status,reason,seconds,result"
             for t in {t for t, _d in current.values()}:
@@ -206,6 +224,18 @@ class Store:
                 row = rows.get(current[path])
                 if row is not None:
                     yield _item(row, path=path, name=path if k == "binary" else _text(row[3]))
+
+    def _views_from_rows(self) -> None:
+        """A store written before views were kept: its newest row per path becomes one view per kind and
+        tool version, named after no directory (so only a newer run that lists a path, or whose source
+        holds it, replaces it), and what the store answered before is what it answers now."""
+        with self.transaction():
+            for kind in self._kinds():
+                by_tool: dict[str, list[tuple[str, str]]] = {}
+                for it in self._newest_rows(kind, None):
+                    by_tool.setdefault(it.tool, []).append((it.path, it.digest))
+                for tool, found in by_tool.items():
+                    self.record_view(kind, f"(surveyed before views were kept, {tool})", tool, found)
 
     def _kinds(self) -> list[str]:
         return sorted(

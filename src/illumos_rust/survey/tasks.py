@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 TOOL = __version__
 KEEP_PER_RULE = 50
 #: Fault injection for tests: a task whose path contains this text raises before analysing (the survey
-#: must record it as failed and finish). Unset in normal use.
+#: must record it as failed and finish); with the prefix "exit:", the task ends its process instead, as a
+#: crash in a library would. Unset in normal use.
 FAULT_ENV = "ILLUMOS_RUST_SURVEY_FAULT"
 
 _PORT_STATE: dict[tuple[str, str], tuple[Any, LibcResolver]] = {}
@@ -69,6 +70,8 @@ def prewarm(base: str = "x86_64-pc-solaris", target: str = "x86_64-unknown-illum
 
 def _inject_fault(path: str) -> None:
     marker = os.environ.get(FAULT_ENV)
+    if marker and marker.startswith("exit:") and marker[5:] in path:
+        os._exit(70)
     if marker and marker in path:
         raise RuntimeError(f"injected fault ({FAULT_ENV}={marker})")
 
