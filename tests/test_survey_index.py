@@ -22,6 +22,7 @@ import pytest
 
 from illumos_rust.survey import Store, run_survey
 from illumos_rust.survey.sources import Source, content_digest, stat_signature
+from illumos_rust.survey.tasks import FAULT_ENV
 
 REGISTRY = Path("/usr/share/cargo/registry")
 CRATES = ("adler-1.0.2", "term_size-0.3.1", "fs2-0.4.3")
@@ -633,3 +634,80 @@ def test_report_takes_a_crate_name_with_dollar_signs(tmp_path: Path) -> None:
     run_survey("crate", [str(corpus)], store)
     out = build(store, str(tmp_path / "rep"))
     assert out["pages"] == 2 and "a$\\frac$" in (tmp_path / "rep" / "index.html").read_text()
+
+
+def test_an_unreadable_subdirectory_is_skipped_as_port_skips_it(tmp_path: Path) -> None:
+    """port's os.walk skips a subdirectory it cannot list and analyses the rest; so does the survey (the
+    oracle: port under the same permissions). The crate directory itself unreadable stays a failure."""
+    import json
+    import sys
+
+    corpus = tmp_path / "corpus"
+    crate = _crate(corpus, "sub-0.1.0", GAP)
+    (crate / "src" / "hidden").mkdir()
+    (crate / "src" / "hidden" / "mod.rs").write_text(PLAIN)
+    cli = [*_unprivileged(), sys.executable, "-m", "illumos_rust.cli.main"]
+    os.chmod(crate / "src" / "hidden", 0)
+    try:
+        survey = subprocess.run(
+            [*cli, "survey", "crates", str(corpus), "--store", str(tmp_path / "s.db"), "--format", "json"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        port = subprocess.run([*cli, "port", str(crate), "--format", "json"], capture_output=True, text=True)
+    finally:
+        os.chmod(crate / "src" / "hidden", 0o755)
+    assert survey.returncode == 0 and json.loads(survey.stdout)["failed"] == 0, survey.stdout
+    with Store(str(tmp_path / "s.db")) as st:
+        (item,) = st.items("crate")
+    assert set(item.result["rules"]) == {f["rule"] for f in json.loads(port.stdout)["findings"]}
+    assert "port/solaris-only" in item.result["rules"]
+
+
+def test_copies_keep_their_own_names_and_pages(tmp_path: Path) -> None:
+    """Two identical corrupt archives: each item is named after its own file, and a report written again
+    after one is removed drops that one's page."""
+    from illumos_rust.survey.report import build
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in ("alpha", "beta"):
+        (corpus / f"{name}-1.0.0.crate").write_bytes(b"the same bytes, not a gzip stream")
+    store = str(tmp_path / "s.db")
+    run_survey("crate", [str(corpus)], store)
+    with Store(store) as st:
+        assert sorted(it.name for it in st.items("crate")) == ["alpha-1.0.0", "beta-1.0.0"]
+    rep = tmp_path / "rep"
+    build(store, str(rep))
+    assert len(list((rep / "items").iterdir())) == 2
+    (corpus / "beta-1.0.0.crate").unlink()
+    run_survey("crate", [str(corpus)], store)
+    (rep / "items" / "notes.txt").write_text("not a page of ours")
+    build(store, str(rep))
+    assert sorted(p.suffix for p in (rep / "items").iterdir()) == [".html", ".txt"]
+
+
+def test_an_older_snapshot_does_not_replace_a_newer_view(tmp_path: Path) -> None:
+    """Two runs over one source at once: the view of the run that looked at the files later wins, whichever
+    finishes last."""
+    with Store(str(tmp_path / "s.db")) as st:
+        st.record_view("crate", "/r", "t", [("/r/a", "new")], as_of=200.0)
+        st.record_view("crate", "/r", "t", [("/r/a", "old")], as_of=100.0)  # began earlier, ends later
+        (row,) = st.db.execute("SELECT items FROM views WHERE origin='/r'").fetchall()
+    assert row[0] == '[["/r/a", "new"]]'
+
+
+def test_an_item_that_kills_its_workers_fails_alone(tmp_path: Path) -> None:
+    """On a local cluster, a crate whose analysis ends its worker process fails (KilledWorker), and none
+    of the items queued beside it does."""
+    corpus = tmp_path / "corpus"
+    for i in range(6):
+        _crate(corpus, f"c{i}-0.1.0", GAP if i % 2 else PLAIN)
+    os.environ[FAULT_ENV] = "exit:c2-"
+    try:
+        summary = run_survey("crate", [str(corpus)], str(tmp_path / "s.db"), workers=2, dashboard=False)
+    finally:
+        del os.environ[FAULT_ENV]
+    assert (summary.found, summary.analysed) == (6, 6)
+    assert [(os.path.basename(p), "KilledWorker" in r) for p, r in summary.failures] == [("c2-0.1.0", True)]

@@ -9,10 +9,12 @@ crates, the proposed patch.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import html
 import io
 import os
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
@@ -79,6 +81,9 @@ def _svg_bar(
     svg = buf.getvalue()
     start = svg.find("<svg")
     return svg[start:] if start >= 0 else svg
+
+
+_PAGE = re.compile(r"(crate|binary)-[0-9a-f]{20}\.html")
 
 
 def _page_name(it: Item) -> str:
@@ -249,8 +254,15 @@ def build(store_path: str, out_dir: str, *, top: int = 20) -> dict[str, Any]:
             )
         )
     write("index.html", _page("illumos readiness survey", "\n".join(body)))
+    pages = {_page_name(it) for it in items}
     for it in items:
         write(os.path.join("items", _page_name(it)), _item_page(it, rdeps))
+    # a report written again into the same directory: the pages of items gone since are removed (only
+    # pages named the way this module names them; anything else in the directory is not ours)
+    for name in os.listdir(os.path.join(out_dir, "items")):
+        if _PAGE.fullmatch(name) and name not in pages:
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(out_dir, "items", name))
     return {"pages": len(items) + 1, "bytes": written, "index": os.path.join(out_dir, "index.html")}
 
 

@@ -187,6 +187,7 @@ def _survey(
     dashboard: bool,
 ) -> RunSummary:
     summary = RunSummary(kind, found=len(sources))
+    began = time.time()  # what the view of this run is as of (store.record_view)
     if store_path != ":memory:":
         # a rerun that re-analyses one crate would otherwise spend most of its time re-indexing its libc
         tasks.INDEX_CACHE = store_path + ".libc-index"
@@ -285,7 +286,7 @@ def _survey(
                         cluster.close()
         finally:  # also when interrupted: the view then keeps the earlier analysis of what was not reached
             with contextlib.suppress(sqlite3.Error):
-                _record_view(store, kind, sources, remembered, origins)
+                _record_view(store, kind, sources, remembered, origins, began)
         store.remember(
             [
                 (s.path, s.signature, s.digest, s.layout)
@@ -399,6 +400,7 @@ def _distributed(
     known_on_workers = client.scatter([frozenset(known)], broadcast=True)[0] if known else frozenset()
     pending: dict[str, list[Source]] = {}
     submitted: list[str] = []
+    alone_again: set[str] = set()
 
     def submit(chunk: list[Source]) -> Any:
         items = [(s.path, s.how, s.digest) for s in chunk]
@@ -420,6 +422,12 @@ def _distributed(
                 for src in chunk:
                     queue.add(submit([src]))  # type: ignore[no-untyped-call]
                 continue
+            if type(exc).__name__ == "KilledWorker" and chunk[0].path not in alone_again:
+                # Dask blames every task that was on a worker when it died: an item queued beside the one
+                # that kills its workers can be declared killed with it. Alone once more, it is not.
+                alone_again.add(chunk[0].path)
+                queue.add(submit(chunk))  # type: ignore[no-untyped-call]
+                continue
             results = [{"status": "failed", "reason": f"{type(exc).__name__}: {exc}", "result": {}}]
         fut.release()
         with store.transaction():  # one commit per chunk, not per item
@@ -436,6 +444,7 @@ def _record_view(
     sources: list[Source],
     remembered: dict[str, tuple[str, str, str]],
     origins: list[str],
+    began: float,
 ) -> None:
     """What this run found under each source it was given, for queries and reports (``Store.items``):
     each path with the digest of its content now, or, when that content was not analysed (an interrupted
@@ -449,7 +458,7 @@ def _record_view(
             view.append((src.path, digest))
     with store.transaction():
         for origin, pairs in found.items():
-            store.record_view(kind, origin, TOOL, pairs)
+            store.record_view(kind, origin, TOOL, pairs, began)
 
 
 def _has_dashboard(client: Any) -> bool:

@@ -66,7 +66,13 @@ def _walk(root: str) -> tuple[list[tuple[str, os.DirEntry[str]]], list[tuple[str
     stack = [("", root)]
     while stack:
         rel, path = stack.pop()
-        with os.scandir(path) as it:
+        try:
+            it = os.scandir(path)
+        except OSError:
+            if not rel:  # the crate directory itself: the item fails, with the reason
+                raise
+            continue  # a subdirectory that cannot be listed: skipped, as port's os.walk skips it
+        with it:
             for e in it:
                 if e.is_dir():  # following links, as os.walk sorts them
                     if not e.is_symlink() and e.name not in SKIP_DIRS and not e.name.startswith("."):

@@ -20,6 +20,7 @@ over other sources (two registries, two concurrent runs) keep their own views.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -182,12 +183,18 @@ class Store:
             [(_db(path), kind, digest, tool, _db(path)) for digest, path in moves],
         )
 
-    def record_view(self, kind: str, origin: str, tool: str, found: list[tuple[str, str]]) -> None:
-        """Keep ``found`` (path, digest) as what the source ``origin`` holds now (:meth:`items`). JSON:
-        a path may hold any byte but NUL and ``/``, a tab or a newline included."""
+    def record_view(
+        self, kind: str, origin: str, tool: str, found: list[tuple[str, str]], as_of: float | None = None
+    ) -> None:
+        """Keep ``found`` (path, digest) as what the source ``origin`` held at ``as_of`` (when the run
+        began stat'ing it): :meth:`items`. A view as of an earlier time than the stored one is dropped, so
+        that of two concurrent runs the one that saw the files later wins, not the one that ends later.
+        JSON: a path may hold any byte but NUL and ``/``, a tab or a newline included."""
         self.db.execute(
-            "INSERT OR REPLACE INTO views VALUES (?,?,?,?,?)",
-            (kind, _db(origin), tool, time.time(), json.dumps(found)),
+            "INSERT INTO views VALUES (?,?,?,?,?) ON CONFLICT (kind, origin) DO UPDATE SET"
+            " tool=excluded.tool, finished=excluded.finished, items=excluded.items"
+            " WHERE excluded.finished >= views.finished",
+            (kind, _db(origin), tool, time.time() if as_of is None else as_of, json.dumps(found)),
         )
 
     def items(self, kind: str | None = None, tool: str | None = None) -> Iterator[Item]:
@@ -223,7 +230,7 @@ class Store:
             for path in sorted(current):
                 row = rows.get(current[path])
                 if row is not None:
-                    yield _item(row, path=path, name=path if k == "binary" else _text(row[3]))
+                    yield _item(row, path=path, name=path if k == "binary" else "")
 
     def _views_from_rows(self) -> None:
         """A store written before views were kept: its newest row per path becomes one view per kind and
@@ -266,6 +273,17 @@ class Store:
 
 
 def _item(row: tuple[Any, ...], *, path: str, name: str) -> Item:
+    """An item from a row; ``name`` "" for a crate seen through a view: from its own analysis (name and
+    version), or from its own path when it has none (a failed one), never from another path with the same
+    bytes, which is what the shared row's name may be."""
+    result = json.loads(row[8])
+    if not name:
+        res = result.get("result", result) if isinstance(result, dict) else {}
+        if isinstance(res, dict) and res.get("crate"):
+            name = f"{res['crate']}-{res.get('version', '')}".rstrip("-")
+        else:
+            base = os.path.basename(path)
+            name = base[: -len(".crate")] if base.endswith(".crate") else base
     return Item(
         str(row[0]),
         str(row[1]),
@@ -275,7 +293,7 @@ def _item(row: tuple[Any, ...], *, path: str, name: str) -> Item:
         str(row[5]),
         _text(row[6]),
         float(row[7]),
-        json.loads(row[8]),
+        result,
     )
 
 
