@@ -110,11 +110,14 @@ class Store:
         self.close()
 
     def known(self, kind: str, tool: str) -> set[str]:
-        """Digests this tool version analysed successfully: what a run need not analyse again. A failure
-        is tried again on every run: it may have come from the environment (no rustc, a full disk, memory,
-        a worker killed) rather than from the bytes, and a retry of a truly bad item is cheap."""
+        """Digests this tool version need not analyse again: those analysed successfully, and those that
+        failed because of their bytes (:data:`PERMANENT`: a corrupt archive, a malformed ELF). Any other
+        failure is tried again on every run: it may have come from the environment (no rustc, a full disk,
+        memory, a killed worker, a bug met by chance) rather than from the bytes."""
+        permanent = " OR ".join("reason LIKE ?" for _ in PERMANENT)
         rows = self.db.execute(
-            "SELECT digest FROM items WHERE kind=? AND tool=? AND status='ok'", (kind, tool)
+            f"SELECT digest FROM items WHERE kind=? AND tool=? AND (status='ok' OR {permanent})",
+            (kind, tool, *(f"{p}%" for p in PERMANENT)),
         )
         return {r[0] for r in rows}
 
@@ -212,10 +215,7 @@ class Store:
             current: dict[str, tuple[str, str]] = {}  # path -> (tool, digest)
             for origin_value, view_tool, text in views:
                 origin = _text(origin_value)
-                try:
-                    entries = json.loads(text)
-                except (ValueError, TypeError):  # a damaged view says nothing
-                    continue
+                entries = _view_entries(text)
                 under = origin.rstrip("/") + "/"
                 for path in [p for p in current if p == origin or p.startswith(under)]:
                     del current[path]
@@ -295,6 +295,35 @@ def _item(row: tuple[Any, ...], *, path: str, name: str) -> Item:
         float(row[7]),
         result,
     )
+
+
+#: The starts of failure reasons that come from an item's bytes, which a retry would only repeat (the
+#: reason is "ExceptionName: message", see ``tasks``): not tried again until the bytes change.
+PERMANENT = (
+    "FormatError",  # a malformed ELF file (audit)
+    "ReadError",  # tarfile: not a gzip/tar stream (a corrupt .crate)
+    "CompressionError",
+    "HeaderError",
+    "EOFError",  # a truncated gzip stream
+    "BadGzipFile",
+    "TarError",  # a .crate without exactly one crate directory
+    "no Rust sources",
+)
+
+
+def _view_entries(text: object) -> list[Any]:
+    """A view's [[path, digest], ...]; also the "path<TAB>digest" lines of the first views (kept by this
+    tool for an hour of one day, before names with a tab or a newline showed the format wrong); nothing
+    from a damaged one."""
+    if isinstance(text, str):
+        try:
+            entries = json.loads(text)
+        except ValueError:
+            return [line.split("\t", 1) for line in text.split("\n") if "\t" in line]
+        return entries if isinstance(entries, list) else []
+    if isinstance(text, bytes):
+        return _view_entries(text.decode("utf-8", "surrogateescape"))
+    return []
 
 
 def _db(text: str) -> str | bytes:
