@@ -10,13 +10,16 @@ DEB_PKGS := rustfilt ripgrep binutils gdb xz-utils patch clang golang-go nasm sy
             gcc llvm llvm-14 \
             librust-users-dev librust-fs2-dev librust-stacker-dev librust-term-size-dev \
             librust-shared-library-dev librust-libc-dev librust-nix-dev
+# port's recall test deports these and compares with what their porters wrote (a fresh CI machine skipped it).
+DEB_PKGS += librust-sys-info-dev librust-mio-dev librust-termios-dev
 # inspect's recognition and note tests build C, C++ and Go programs (issue 11).
 DEB_PKGS += gcc g++
 # toolchain build-std / dist (issue 17): Debian's rustc + its matching std source (with library/vendor),
 # repackaged and served to rustup in the end-to-end test.
 DEB_PKGS += rustc-web cargo-web rust-web-src
-# survey's report is rendered in headless Chromium by its tests (issue 18).
-DEB_PKGS += chromium
+# survey's report is rendered in headless Chromium by its tests (issue 18); adler is the crate with no OS code
+# its tests use beside the ones above (a fresh CI machine skipped them without it).
+DEB_PKGS += chromium librust-adler-dev
 # core's aarch64 test: a cross-built C program crashed under qemu-user (which writes an aarch64 core),
 # compared with gdb-multiarch on the same core (issue 14).
 DEB_PKGS += gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user gdb-multiarch
