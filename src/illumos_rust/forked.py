@@ -154,17 +154,55 @@ def map_halves(
 
 def run_split(head: Callable[[], None], tail: Callable[[], bytes]) -> bytes | None:
     """Run ``head()`` here while a forked child computes ``tail()``: the child's bytes, None if it failed."""
+    data, read_failed, status = _with_child(tail, head)
+    if read_failed or not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
+        return None
+    return data
+
+
+def call_in_child(func: Callable[[], bytes]) -> tuple[bytes | None, str]:
+    """``func()`` in a forked child: its bytes, or None and how the child ended ("killed by SIGSEGV",
+    "exit status 9", "raised MemoryError") when it did not return. Unlike :func:`run_split`, nothing is
+    redone here: the point is that whatever ``func`` does to its process stays in the child."""
+    data, read_failed, status = _with_child(func, lambda: None)
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = f"signal {number}"
+        return None, f"killed by {name}"
+    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
+    if code == _RAISED:
+        return None, "raised " + data.decode("utf-8", "replace")
+    if code != 0 or read_failed:
+        return None, f"exit status {code}"
+    return data, ""
+
+
+#: The child's exit status when ``func`` raised; what it sent is then the exception's type name.
+_RAISED = 3
+
+
+def _with_child(func: Callable[[], bytes], head: Callable[[], None]) -> tuple[bytes, list[OSError], int]:
+    """Fork a child that sends ``func()`` through a pipe while this process runs ``head()``: what arrived,
+    the read errors, and the child's wait status. If this process leaves with an exception (``head``
+    failed, Ctrl-C), the child is killed and reaped before the exception goes on."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: compute, send, and leave without running any of the parent's exit code
         code = 1
         try:
             os.close(read_end)
+            try:
+                data = func()
+                code = 0
+            except BaseException as exc:  # reported to the parent as text
+                data, code = type(exc).__name__.encode("utf-8", "replace"), _RAISED
             with open(write_end, "wb", buffering=_READ_SIZE) as pipe:
-                pipe.write(tail())
-            code = 0
-        except BaseException:  # any failure: the parent redoes the tail and reports it
-            code = 1
+                pipe.write(data)
+        except BaseException:  # the pipe itself failed: the parent sees a non-zero status
+            code = 1 if code == 0 else code
         finally:
             os._exit(code)
     os.close(write_end)
@@ -184,60 +222,7 @@ def run_split(head: Callable[[], None], tail: Callable[[], bytes]) -> bytes | No
         _, status = os.waitpid(pid, 0)
         reader.join()
         os.close(read_end)
-    if read_failed or not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
-        return None
-    return b"".join(received)
-
-
-def call_in_child(func: Callable[[], bytes]) -> tuple[bytes | None, str]:
-    """``func()`` in a forked child: its bytes, or None and how the child ended ("killed by SIGSEGV",
-    "exit status 9", "raised MemoryError") when it did not return. Unlike :func:`run_split`, nothing is
-    redone here: the point is that whatever ``func`` does to its process stays in the child."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: compute, send, and leave without running any of the parent's exit code
-        code = 1
-        try:
-            os.close(read_end)
-            try:
-                data = func()
-            except BaseException as exc:  # reported to the parent as text, with exit status 3
-                data, code = type(exc).__name__.encode("utf-8", "replace"), 3
-            with open(write_end, "wb", buffering=_READ_SIZE) as pipe:
-                pipe.write(data)
-            code = 0 if code == 1 else code
-        finally:
-            os._exit(code)
-    os.close(write_end)
-    received: list[bytes] = []
-    read_failed: list[OSError] = []
-    reader = threading.Thread(target=_drain, args=(read_end, received, read_failed), daemon=True)
-    reader.start()
-    finished = False
-    try:
-        reader.join()
-        finished = True
-    finally:
-        if not finished:  # we are leaving with an exception (a signal): stop the child before it goes on
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        _, status = os.waitpid(pid, 0)
-        reader.join()
-        os.close(read_end)
-    data = b"".join(received)
-    if os.WIFSIGNALED(status):
-        number = os.WTERMSIG(status)
-        try:
-            name = signal.Signals(number).name
-        except ValueError:
-            name = f"signal {number}"
-        return None, f"killed by {name}"
-    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
-    if code == 3:
-        return None, "raised " + data.decode("utf-8", "replace")
-    if code != 0 or read_failed:
-        return None, f"exit status {code}"
-    return data, ""
+    return b"".join(received), read_failed, status
 
 
 def _drain(fd: int, into: list[bytes], failed: list[OSError]) -> None:
