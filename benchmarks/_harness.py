@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import glob
 import os
+import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 
@@ -37,6 +39,35 @@ def run(label: str, argv: list[str], repeat: int = 3, stdout: int | None = subpr
             raise SystemExit(f"{label}: exit {proc.returncode}: {err[-2000:]}")
         rss = max(rss, usage.ru_maxrss / 1024)
     return Timing(label, statistics.median(walls), rss, statistics.median(cpus))
+
+
+GNU_TIME = "/usr/bin/time" if os.path.exists("/usr/bin/time") else None
+
+
+def timed_tree(cmd: list[str]) -> tuple[float, float, int, str]:
+    """One run of ``cmd`` as a user sees it: wall seconds, CPU seconds of the whole process tree (pool
+    workers, forked children), peak RSS in kB of its largest process (GNU time's %M; 0 without it), and
+    stdout. Exit status 1 counts as success (findings found); anything else stops the benchmark."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    run, rss_file = cmd, ""
+    if GNU_TIME:
+        fd, rss_file = tempfile.mkstemp(prefix="bench-rss-")
+        os.close(fd)
+        run = [GNU_TIME, "-f", "%M", "-o", rss_file, *cmd]
+    start = time.perf_counter()
+    proc = subprocess.run(run, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    rss = 0
+    if rss_file:
+        with open(rss_file, encoding="utf-8") as fh:
+            lines = fh.read().split()
+        os.unlink(rss_file)
+        rss = int(lines[-1]) if lines and lines[-1].isdigit() else 0
+    if proc.returncode not in (0, 1):
+        sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.strip()[-600:]}")
+    return wall, cpu, rss, proc.stdout
 
 
 def python(code: str, *args: str) -> list[str]:

@@ -14,46 +14,27 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
-import tempfile
-import time
+
+from _harness import timed_tree
 
 CORPUS = os.environ.get("PORT_CORPUS", "/usr/share/cargo/registry")
 BUDGET_S = 10.0
 REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
 
 
-GNU_TIME = "/usr/bin/time" if os.path.exists("/usr/bin/time") else None
 _RSS: dict[str, list[int]] = {}
 
 
 def _timed_once(cmd: list[str]) -> tuple[float, float, str]:
     """Wall seconds, child CPU seconds (user+sys, all processes of the run), stdout. The peak RSS of the
     largest process of the run (GNU time's %M: the parent or one pool worker) goes into ``_RSS``."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    rss_file = None
-    run = cmd
-    if GNU_TIME:
-        fd, rss_file = tempfile.mkstemp(prefix="bench-port-rss-")
-        os.close(fd)
-        run = [GNU_TIME, "-f", "%M", "-o", rss_file, *cmd]
-    start = time.perf_counter()
-    proc = subprocess.run(run, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    if rss_file:
-        with open(rss_file, encoding="utf-8") as fh:
-            last = fh.read().strip().splitlines()
-        os.unlink(rss_file)
-        if last and last[-1].isdigit():
-            _RSS.setdefault(" ".join(cmd), []).append(int(last[-1]))
-    if proc.returncode not in (0, 1):
-        sys.exit(f"{cmd[0]} failed ({proc.returncode}): {proc.stderr.strip()[:400]}")
-    return wall, cpu, proc.stdout
+    wall, cpu, rss, stdout = timed_tree(cmd)
+    if rss:
+        _RSS.setdefault(" ".join(cmd), []).append(rss)
+    return wall, cpu, stdout
 
 
 def _rss_mb(cmd: list[str]) -> str:

@@ -28,7 +28,6 @@ run (target <= 0.05). Peak RSS is GNU time's %M for the largest process of a run
 from __future__ import annotations
 
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -36,37 +35,21 @@ import tempfile
 import time
 from pathlib import Path
 
+from _harness import timed_tree
+
 CORPUS = Path(os.environ.get("PORT_CORPUS", "/usr/share/cargo/registry"))
 REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
 #: Reruns per round, each after its own edit of the one crate: a rerun costs a twentieth of a first run,
 #: so more samples of it are cheap, and its median is what machine noise moves most (one sample varied
 #: 0.23-0.34 s back to back here).
 AGAIN = int(os.environ.get("BENCH_AGAIN", "5"))
-GNU_TIME = "/usr/bin/time" if os.path.exists("/usr/bin/time") else None
 TOOL = str(Path(sys.executable).with_name("illumos-rust"))
 EDITED = "fs2-0.4.3"
 
 
 def timed(cmd: list[str]) -> tuple[float, float, int]:
     """Wall seconds, CPU seconds of the process tree, peak RSS in kB (0 without GNU time)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    run, rss_file = cmd, ""
-    if GNU_TIME:
-        fd, rss_file = tempfile.mkstemp(prefix="bench-survey-rss-")
-        os.close(fd)
-        run = [GNU_TIME, "-f", "%M", "-o", rss_file, *cmd]
-    start = time.perf_counter()
-    proc = subprocess.run(run, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode not in (0, 1):
-        sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.strip()[-600:]}")
-    rss = 0
-    if rss_file:
-        lines = Path(rss_file).read_text().split()
-        os.unlink(rss_file)
-        rss = int(lines[-1]) if lines and lines[-1].isdigit() else 0
-    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    wall, cpu, rss, _ = timed_tree(cmd)
     return wall, cpu, rss
 
 
