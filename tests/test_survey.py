@@ -149,6 +149,46 @@ def test_query_formats(crate_run: dict[str, Any]) -> None:
     assert render(q, rows, "text").splitlines()[0].split() == list(q.columns)
 
 
+def test_gap_questions_count_what_port_classes_as_gaps(tmp_path: Path) -> None:
+    """``gaps`` and ``solaris-only`` count the findings port classes gap, probable gap or refusal (and raw
+    syscalls), never the deliberate ones (class info). termios-0.3.3 handles illumos beside each of its
+    four Solaris sites (port's README: "deliberate: the cfg at line N handles illumos"), so it has Solaris
+    findings and no gap; fs2-0.4.3 has an illumos-only gap at src/unix.rs, which a count of the
+    solaris-only rule alone missed. Expected: port's own findings on each crate, read by class."""
+    names = ("termios-0.3.3", "fs2-0.4.3", "stacker-0.1.9")
+    crates = [REGISTRY / n for n in names]
+    if not all((c / "Cargo.toml").is_file() for c in crates):
+        pytest.skip(f"Debian crate sources {names} missing under {REGISTRY} (make sysdeps installs them)")
+    store = str(tmp_path / "s.db")
+    run_survey("crate", [str(c) for c in crates], store)
+    expected: dict[str, dict[str, int]] = {}
+    for c in crates:
+        counts: dict[str, int] = {}
+        for f in run_port([str(c)], jobs=1).findings:
+            cls = f.properties.get("class")
+            if cls in ("gap", "probable gap", "refusal") or f.rule in (
+                "port/raw-syscall",
+                "port/ioctl-constant",
+            ):
+                counts[f.rule] = counts.get(f.rule, 0) + 1
+        expected[c.name] = counts
+    termios_rules = {f.rule for f in run_port([str(crates[0])], jobs=1).findings}
+    assert "port/solaris-only" in termios_rules and expected["termios-0.3.3"] == {}  # the premise holds
+    assert expected["fs2-0.4.3"].get("port/illumos-only", 0) >= 1
+
+    _, rows = ask(store, "gaps")
+    got = {
+        r["crate"]: {f"port/{k}": v for k, v in r.items() if k not in ("crate", "path", "refused") and v}
+        for r in rows
+    }
+    assert got == {n: e for n, e in expected.items() if e}
+    _, rows = ask(store, "solaris-only")
+    assert {r["crate"]: r["solaris_only"] for r in rows} == {
+        n: e["port/solaris-only"] for n, e in expected.items() if e.get("port/solaris-only")
+    }
+    assert "termios-0.3.3" not in {r["crate"] for r in rows}
+
+
 RUST_MAIN = 'fn main() { println!("{}", std::env::args().count()); }\n'
 
 

@@ -41,22 +41,50 @@ def test_clean_run_exit_0_and_json_summary(tmp_path: Path) -> None:
     assert (data["found"], data["analysed"], data["failed"]) == (1, 1, 0)
 
 
-def test_hostile_archives_fail_alone_exit_1(tmp_path: Path) -> None:
+def test_hostile_archives_fail_alone_exit_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Archives whose bytes are refused fail alone, write nothing outside, and are not tried again: a
+    member escaping with ``..``, a link to an absolute path, a device node (tarfile's ``data`` filter), one
+    unpacking past the size bound (lowered to 1 MiB here: 2 MiB of zeros), and a truncated gzip stream."""
+    from illumos_rust.survey import sources
+
+    monkeypatch.setattr(sources, "MAX_UNPACKED", 1 << 20)
     src = tmp_path / "src"
     src.mkdir()
-    # a member escaping the extraction directory: tarfile's "data" filter refuses it
-    evil = src / "evil-0.1.0.crate"
-    with tarfile.open(evil, "w:gz") as tar:
-        payload = b"[package]\nname='evil'\nversion='0.1.0'\n"
-        info = tarfile.TarInfo("../../escaped/Cargo.toml")
-        info.size = len(payload)
-        tar.addfile(info, io.BytesIO(payload))
+    manifest = b"[package]\nname='evil'\nversion='0.1.0'\n"
+
+    def crate(name: str, *members: tuple[tarfile.TarInfo, bytes]) -> None:
+        with tarfile.open(src / f"{name}-0.1.0.crate", "w:gz") as tar:
+            for info, data in members:
+                info.size = len(data) if info.isfile() else 0
+                tar.addfile(info, io.BytesIO(data) if info.isfile() else None)
+
+    top = tarfile.TarInfo("evil-0.1.0/Cargo.toml")
+    crate("escape", (tarfile.TarInfo("../../escaped/Cargo.toml"), manifest))
+    link = tarfile.TarInfo("evil-0.1.0/src/lib.rs")
+    link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+    crate("abslink", (top, manifest), (link, b""))
+    dev = tarfile.TarInfo("evil-0.1.0/src/null")
+    dev.type, dev.devmajor, dev.devminor = tarfile.CHRTYPE, 1, 3
+    crate("device", (top, manifest), (dev, b""))
+    crate("bomb", (top, manifest), (tarfile.TarInfo("evil-0.1.0/src/lib.rs"), b"\0" * (2 << 20)))
     (src / "truncated-0.1.0.crate").write_bytes(b"\x1f\x8b\x08")  # a gzip header and nothing else
-    code, out, err = run("crates", str(src), "--store", str(tmp_path / "s.db"))
+    store = str(tmp_path / "s.db")
+    code, out, err = run("crates", str(src), "--store", store, "--format", "json")
     assert code == 1 and err == ""
-    assert "2 crates: 2 analysed, 0 unchanged, 2 failed" in out
-    assert out.count("failed: ") == 2
+    data = json.loads(out)
+    assert (data["found"], data["analysed"], data["failed"]) == (5, 5, 5)
+    reasons = {Path(f["path"]).name.split("-")[0]: f["reason"] for f in data["failures"]}
+    assert reasons["abslink"].startswith("AbsoluteLinkError"), reasons
+    assert reasons["device"].startswith("SpecialFileError"), reasons
+    assert reasons["bomb"].startswith("ArchiveTooLarge") and "1 MiB" in reasons["bomb"], reasons
     assert not (tmp_path / "escaped").exists() and not Path("/escaped").exists()
+    # the bytes are what is wrong: a rerun reads nothing again (and, having failed at nothing, exits 0;
+    # `survey query failed` still lists them)
+    code, out, err = run("crates", str(src), "--store", store, "--format", "json")
+    again = json.loads(out)
+    assert (code, again["found"], again["analysed"], again["reused"]) == (0, 5, 0, 5), again
+    code, out, _ = run("query", "failed", "--store", store, "--format", "json")
+    assert len(json.loads(out)["rows"]) == 5
 
 
 def test_missing_source_and_bad_store_exit_2_one_line(tmp_path: Path) -> None:
@@ -87,7 +115,7 @@ def test_query_csv_and_report(tmp_path: Path) -> None:
     store = str(tmp_path / "s.db")
     assert run("crates", str(tmp_path / "adler-1.0.2"), "--store", store)[0] == 0
     code, out, _ = run("query", "solaris-only", "--store", store, "--format", "csv")
-    assert (code, out) == (0, "crate,solaris_only,path\n")
+    assert (code, out) == (0, "crate,solaris_only,refused,path\n")
     code, out, _ = run("report", "-o", str(tmp_path / "rep"), "--store", store)
     assert code == 0 and (tmp_path / "rep" / "index.html").is_file() and "2 pages" in out
 

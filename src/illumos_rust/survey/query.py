@@ -9,14 +9,50 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from .store import Item, Store
 
-#: ``port`` rules that mean "illumos is left out" (the rest are informational or about parsing).
-GAP_RULES = ("port/solaris-only", "port/probable-gap", "port/shared-api", "port/raw-syscall")
+#: ``port``'s classes that leave illumos out (docs/readme/port.md, "Rules and classes"): a gap, a probable
+#: gap, and a refusal (a gap whose obvious edit would be unsafe). ``info`` is a deliberate difference (the
+#: crate handles illumos beside it) and is not counted.
+GAP_CLASSES = frozenset({"gap", "probable gap", "refusal"})
+#: Rules that carry no class but still break illumos where they fire: a raw syscall or a hard-coded ioctl
+#: number under a Solaris cfg (Solaris numbers, wrong or fatal on illumos).
+HAZARD_RULES = frozenset({"port/raw-syscall", "port/ioctl-constant"})
+#: The columns of ``gaps``, in port's README order.
+GAP_RULES = (
+    "port/solaris-only",
+    "port/illumos-only",
+    "port/shared-api",
+    "port/probable-gap",
+    "port/build-script",
+    "port/raw-syscall",
+    "port/ioctl-constant",
+)
+
+
+def _findings(it: Item) -> Iterable[tuple[str, str | None]]:
+    """(rule, port's class) of each stored finding; a store is input, so odd shapes are skipped."""
+    for f in it.result.get("findings") or []:
+        if isinstance(f, dict) and isinstance(f.get("rule"), str):
+            props = f.get("properties")
+            cls = props.get("class") if isinstance(props, dict) else None
+            yield f["rule"], cls if isinstance(cls, str) else None
+
+
+def gaps_of(it: Item) -> Counter[str]:
+    """The crate's findings that leave illumos out, by rule: what a porter has to act on. Counted from the
+    stored findings' ``class`` (port sets it), not from the rule counts, which include deliberate ones."""
+    return Counter(rule for rule, cls in _findings(it) if cls in GAP_CLASSES or rule in HAZARD_RULES)
+
+
+def refusals_of(it: Item, rule: str | None = None) -> int:
+    """Gaps port explains but will not patch (the edit would be unsafe or would not compile)."""
+    return sum(1 for r, cls in _findings(it) if cls == "refusal" and rule in (None, r))
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,9 +68,10 @@ def _solaris_only(items: Iterable[Item]) -> list[dict[str, Any]]:
     for it in items:
         if it.kind != "crate" or it.status != "ok":
             continue
-        n = int(it.result.get("rules", {}).get("port/solaris-only", 0))
+        n = gaps_of(it)["port/solaris-only"]
         if n:
-            out.append({"crate": it.name, "solaris_only": n, "path": it.path})
+            refused = refusals_of(it, "port/solaris-only")
+            out.append({"crate": it.name, "solaris_only": n, "refused": refused, "path": it.path})
     return sorted(out, key=lambda r: (-r["solaris_only"], r["crate"]))
 
 
@@ -43,10 +80,10 @@ def _gaps(items: Iterable[Item]) -> list[dict[str, Any]]:
     for it in items:
         if it.kind != "crate" or it.status != "ok":
             continue
-        rules = it.result.get("rules", {})
-        counts = {r.split("/", 1)[1]: int(rules.get(r, 0)) for r in GAP_RULES}
-        if any(counts.values()):
-            out.append({"crate": it.name, **counts, "path": it.path})
+        gaps = gaps_of(it)
+        if gaps:
+            counts = {r.split("/", 1)[1]: gaps[r] for r in GAP_RULES}
+            out.append({"crate": it.name, **counts, "refused": refusals_of(it), "path": it.path})
     return sorted(out, key=lambda r: r["crate"])
 
 
@@ -89,14 +126,14 @@ QUESTIONS = {
     for q in (
         Question(
             "solaris-only",
-            "crates using Solaris-only libc items",
-            ("crate", "solaris_only", "path"),
+            "crates whose cfgs give Solaris code that illumos is left without (port/solaris-only gaps)",
+            ("crate", "solaris_only", "refused", "path"),
             _solaris_only,
         ),
         Question(
             "gaps",
-            "crates with any illumos gap, counted by kind",
-            ("crate", *(r.split("/", 1)[1] for r in GAP_RULES), "path"),
+            "crates with any illumos gap (port's gap, probable gap, refusal; raw syscalls), by rule",
+            ("crate", *(r.split("/", 1)[1] for r in GAP_RULES), "refused", "path"),
             _gaps,
         ),
         Question(

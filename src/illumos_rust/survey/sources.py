@@ -381,15 +381,37 @@ def binary_sources(paths: list[str]) -> list[Source]:
     return out
 
 
+#: The most a ``.crate`` may unpack to, summed over its files: crates.io's own bound on a crate's unpacked
+#: size. A 2 MB archive of zeros unpacks to 2 GB; without a bound it fills the worker's temporary directory.
+MAX_UNPACKED = 512 << 20
+
+
+class ArchiveTooLarge(ValueError):
+    """An archive whose members add up to more than :data:`MAX_UNPACKED` (a permanent failure: its bytes)."""
+
+
 def unpack_crate(archive: str, into: str) -> str:
     """Extract a ``.crate`` (a gzipped tar with one top directory) under ``into``; returns the crate root.
-    Members that would land outside ``into`` (absolute paths, ``..``, links) are refused by tarfile's
-    ``data`` filter; a corrupt archive raises ``tarfile.TarError``/``OSError`` for the caller to record."""
+    Members that would land outside ``into`` (absolute paths, ``..``, links) or are devices are refused by
+    tarfile's ``data`` filter; members past :data:`MAX_UNPACKED` in all raise :class:`ArchiveTooLarge`
+    before they are written; a corrupt archive raises ``tarfile.TarError``/``OSError`` for the caller to
+    record."""
     import tarfile  # here: only archives need it, and a rerun of directories starts sooner without it
+
+    total = 0
+
+    def bounded(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
+        nonlocal total
+        kept = tarfile.data_filter(member, dest)
+        if kept is not None and kept.isfile():
+            total += kept.size
+            if total > MAX_UNPACKED:
+                raise ArchiveTooLarge(f"unpacks to more than {MAX_UNPACKED >> 20} MiB (at {member.name})")
+        return kept
 
     os.makedirs(into, exist_ok=True)
     with tarfile.open(archive, "r:gz") as tar:
-        tar.extractall(into, filter="data")
+        tar.extractall(into, filter=bounded)
     tops = [d for d in os.listdir(into) if os.path.isfile(os.path.join(into, d, "Cargo.toml"))]
     if len(tops) != 1:
         raise tarfile.TarError(f"expected one crate directory with a Cargo.toml, found {len(tops)}")

@@ -307,6 +307,14 @@ PERMANENT = (
     "EOFError",  # a truncated gzip stream
     "BadGzipFile",
     "TarError",  # a .crate without exactly one crate directory
+    # tarfile's ``data`` filter refusing a member: it would land outside the directory, or is a device
+    "OutsideDestinationError",
+    "AbsoluteLinkError",
+    "AbsolutePathError",
+    "LinkOutsideDestinationError",
+    "SpecialFileError",
+    "FilterError",
+    "ArchiveTooLarge",  # sources.MAX_UNPACKED
     "no Rust sources",
 )
 
