@@ -167,3 +167,74 @@ def test_binaries_with_no_functions_examined(tmp_path: Path) -> None:
         assert (code, err) == (0, ""), question
         assert json.loads(out)["rows"] == []
     assert run("report", "-o", str(tmp_path / "rep"), "--store", store)[0] == 0
+
+
+def test_readers_need_an_existing_store_and_never_write_it(tmp_path: Path) -> None:
+    """``query``/``report`` on a mistyped ``--store`` is an error naming it, not an empty corpus, and
+    creates nothing; a directory is not a store; a store of a newer format is refused untouched."""
+    missing = tmp_path / "typo.db"
+    for args in (("query", "gaps"), ("report", "-o", str(tmp_path / "rep"))):
+        code, out, err = run(*args, "--store", str(missing))
+        assert (code, out) == (2, "") and len(err.strip().splitlines()) == 1, err
+        assert "typo.db" in err and "no survey store" in err
+        assert not missing.exists()
+    code, out, err = run("query", "gaps", "--store", str(tmp_path))
+    assert code == 2 and "is a directory" in err and len(err.strip().splitlines()) == 1
+    store = tmp_path / "s.db"
+    assert run("crates", str(_adler()), "--store", str(store))[0] == 0
+    with sqlite3.connect(store) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 1  # the format is recorded
+        db.execute("PRAGMA user_version=99")
+    db.close()
+    before = store.read_bytes()
+    for args in (("query", "gaps"), ("crates", str(_adler()))):
+        code, out, err = run(*args, "--store", str(store))
+        assert code == 2 and "format 99" in err and "newer" in err and len(err.strip().splitlines()) == 1
+    assert store.read_bytes() == before
+
+
+def test_store_in_a_directory_the_reader_cannot_write(tmp_path: Path) -> None:
+    """A store published by someone else (root's file, in root's 0755 directory) is read by another user:
+    query and report answer; a run that would write it says the store is not writable."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0 or setpriv is None:
+        pytest.skip("needs root and setpriv to run the reader as another user")
+    tool = str(Path(sys.executable).with_name("illumos-rust"))
+    shared = Path(tempfile.mkdtemp(prefix="survey-published-"))
+    try:
+        shared.chmod(0o755)
+        store = shared / "s.db"
+        assert run("crates", str(_adler()), "--store", str(store))[0] == 0
+        store.chmod(0o644)
+        as_nobody = [setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups", tool, "survey"]
+        env = {**os.environ, "HOME": "/nonexistent"}
+        q = subprocess.run(
+            [*as_nobody, "query", "failed", "--store", str(store)], capture_output=True, text=True, env=env
+        )
+        assert (q.returncode, q.stderr, q.stdout) == (0, "", "failed: none\n")
+        report = shared / "rep"
+        report.mkdir(mode=0o777)
+        report.chmod(0o777)
+        r = subprocess.run(
+            [*as_nobody, "report", "-o", str(report), "--store", str(store)],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        assert (r.returncode, r.stderr) == (0, ""), r.stderr
+        assert (report / "index.html").is_file()
+        w = subprocess.run(
+            [*as_nobody, "crates", str(_adler()), "--store", str(store)],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        assert w.returncode == 2 and "not writable" in w.stderr and len(w.stderr.strip().splitlines()) == 1
+        assert sorted(p.name for p in shared.iterdir()) == ["rep", "s.db"]  # no -wal/-shm left by readers
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)

@@ -160,7 +160,7 @@ QUESTIONS = {
 
 def ask(store_path: str, name: str) -> tuple[Question, list[dict[str, Any]]]:
     q = QUESTIONS[name]
-    with Store(store_path) as store:
+    with Store(store_path, readonly=True) as store:
         return q, q.rows(list(store.items()))
 
 

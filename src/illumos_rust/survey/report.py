@@ -46,10 +46,31 @@ def _table(headers: Iterable[str], rows: Iterable[Iterable[str]], cls: str = "")
     return f"<table class='{cls}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _matplotlib_home() -> None:
+    """matplotlib keeps a font cache under ~/.config/matplotlib; a reader whose home is not writable (a
+    service account reporting on a published store) got two lines of warnings on stderr. It then gets a
+    private cache directory of its own, as matplotlib itself would, without the warning."""
+    if "MPLCONFIGDIR" in os.environ:
+        return
+    home = os.path.join(os.path.expanduser("~"), ".config", "matplotlib")
+    probe = home
+    while not os.path.exists(probe) and os.path.dirname(probe) != probe:
+        probe = os.path.dirname(probe)
+    if not os.access(probe, os.W_OK):
+        import atexit
+        import shutil
+        import tempfile
+
+        private = tempfile.mkdtemp(prefix="illumos-rust-matplotlib-")
+        atexit.register(shutil.rmtree, private, True)
+        os.environ["MPLCONFIGDIR"] = private
+
+
 def _svg_bar(
     title: str, labels: list[str], values: list[float], *, horizontal: bool = False, xlabel: str = ""
 ) -> str:
     """One bar chart as inline SVG (text kept as text, not paths: smaller and searchable)."""
+    _matplotlib_home()
     import matplotlib
 
     matplotlib.use("Agg")
@@ -121,7 +142,7 @@ def reverse_dependents(crates: list[Item]) -> dict[str, set[str]]:
 
 def build(store_path: str, out_dir: str, *, top: int = 20) -> dict[str, Any]:
     """Write the report; returns what was written (pages, bytes)."""
-    with Store(store_path) as store:
+    with Store(store_path, readonly=True) as store:
         items = list(store.items())
     crates = [it for it in items if it.kind == "crate"]
     binaries = [it for it in items if it.kind == "binary"]

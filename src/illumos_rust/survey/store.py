@@ -23,6 +23,7 @@ import json
 import os
 import sqlite3
 import time
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -79,26 +80,91 @@ class Item:
     result: dict[str, Any]
 
 
-class Store:
-    """A thin typed layer over the ``items`` table."""
+def _open_readonly(path: str) -> sqlite3.Connection:
+    """Open for reading only, without creating the file. A WAL store in a directory the reader cannot
+    write, with no ``-shm`` beside it, cannot be opened read-only the usual way (SQLite must create the
+    shared-memory file): it is then opened ``immutable``, which is exact when no run writes it meanwhile."""
+    if not os.path.exists(path):
+        raise FileError(path, "no survey store here (`survey crates` or `survey binaries` writes one)")
+    if os.path.isdir(path):
+        raise FileError(path, "is a directory, not a survey store")
+    uri = "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=ro"
+    db = sqlite3.connect(uri, uri=True, timeout=60.0, isolation_level=None)
+    try:
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError:
+        db.close()
+        db = sqlite3.connect(uri + "&immutable=1", uri=True, timeout=60.0, isolation_level=None)
+    return db
 
-    def __init__(self, path: str) -> None:
+
+def _check_format(path: str, db: sqlite3.Connection) -> None:
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > FORMAT:
+        raise FileError(
+            path,
+            f"survey store of format {version}, written by a newer illumos-rust (this one reads {FORMAT})",
+        )
+
+
+#: The store's format (``PRAGMA user_version``). 1: items, views, fingerprints with layouts. A store of a
+#: newer format is refused before anything is read or written; 0 is a store from before the format was
+#: recorded (same tables, migrated on open).
+FORMAT = 1
+
+
+class Store:
+    """A thin typed layer over the ``items`` table.
+
+    ``readonly`` is for ``query`` and ``report``: the file must exist (a mistyped ``--store`` is an error,
+    not an empty corpus) and is never written, so a store published in a directory the reader cannot write
+    is still readable. An older store that needs migrating is migrated in a private in-memory copy."""
+
+    def __init__(self, path: str, readonly: bool = False) -> None:
         self.path = path
         try:
-            self.db = sqlite3.connect(path, timeout=60.0, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            had_views = self.db.execute(
-                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='views'"
-            ).fetchone()
-            self.db.executescript(_SCHEMA)
-            if had_views is None:
-                self._views_from_rows()
-            columns = {r[1] for r in self.db.execute("PRAGMA table_info(fingerprints)")}
-            if "layout" not in columns:  # a store written before layouts were remembered
-                self.db.execute("ALTER TABLE fingerprints ADD COLUMN layout TEXT NOT NULL DEFAULT ''")
+            if readonly:
+                self.db = _open_readonly(path)
+            else:
+                if os.path.isdir(path):
+                    raise FileError(path, "is a directory, not a survey store")
+                self.db = sqlite3.connect(path, timeout=60.0, isolation_level=None)
+            _check_format(path, self.db)
+            if readonly and self._needs_migration():
+                memory = sqlite3.connect(":memory:", isolation_level=None)
+                self.db.backup(memory)
+                self.db.close()
+                self.db = memory
+            if not readonly:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+            if not readonly or self._needs_migration():
+                self._migrate()
         except sqlite3.DatabaseError as exc:
-            raise FileError(path, f"not a usable survey store ({exc})") from None
+            text = str(exc)
+            if "readonly" in text or "read-only" in text:
+                raise FileError(path, f"survey store is not writable ({text})") from None
+            raise FileError(path, f"not a usable survey store ({text})") from None
+
+    def _needs_migration(self) -> bool:
+        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not {"items", "views", "fingerprints"} <= tables:
+            return True
+        columns = {r[1] for r in self.db.execute("PRAGMA table_info(fingerprints)")}
+        return "layout" not in columns
+
+    def _migrate(self) -> None:
+        had_views = self.db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='views'"
+        ).fetchone()
+        self.db.executescript(_SCHEMA)
+        if had_views is None:
+            self._views_from_rows()
+        columns = {r[1] for r in self.db.execute("PRAGMA table_info(fingerprints)")}
+        if "layout" not in columns:  # a store written before layouts were remembered
+            self.db.execute("ALTER TABLE fingerprints ADD COLUMN layout TEXT NOT NULL DEFAULT ''")
+        if self.db.execute("PRAGMA user_version").fetchone()[0] != FORMAT:
+            self.db.execute(f"PRAGMA user_version={FORMAT}")
 
     def close(self) -> None:
         self.db.close()
