@@ -238,3 +238,60 @@ def test_store_in_a_directory_the_reader_cannot_write(tmp_path: Path) -> None:
         assert sorted(p.name for p in shared.iterdir()) == ["rep", "s.db"]  # no -wal/-shm left by readers
     finally:
         shutil.rmtree(shared, ignore_errors=True)
+
+
+@pytest.mark.parametrize("when", ["workers starting", "task running"])
+def test_cluster_workers_die_with_a_killed_survey(tmp_path: Path, when: str) -> None:
+    """``kill -9`` of a survey (the OOM killer) while its local cluster works: its worker processes end
+    with it and release the caller's pipe (they used to live on with PPID 1, holding stdout open, so a
+    ``survey | tee`` never ended, and ignored SIGTERM). Whether Dask's own watch of the parent caught it
+    depended on the moment: both moments are tried."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in ("a-1.0.0", "b-1.0.0", "c-1.0.0", "hang-1.0.0"):  # four: more than are analysed inline
+        shutil.copytree(_adler(), corpus / name)
+    tool = str(Path(sys.executable).with_name("illumos-rust"))
+    env = {**os.environ, "ILLUMOS_RUST_SURVEY_FAULT": "hang:hang-1.0.0"}
+    proc = subprocess.Popen(
+        [tool, "survey", "crates", str(corpus), "--store", str(tmp_path / "s.db"), "--workers", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+
+    def children() -> list[int]:
+        try:
+            with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as fh:
+                found = {int(p) for p in fh.read().split()}
+            for task in os.listdir(f"/proc/{proc.pid}/task"):  # the nannies fork from other threads
+                with open(f"/proc/{proc.pid}/task/{task}/children") as fh:
+                    found |= {int(p) for p in fh.read().split()}
+        except OSError:
+            return []
+        return sorted(found)
+
+    deadline = time.monotonic() + 60
+    while len(children()) < 2 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    workers = children()
+    assert len(workers) >= 2, f"no cluster workers appeared (exit {proc.poll()})"
+    if when == "task running":
+        time.sleep(2)  # the hanging task is running
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)  # returns only once every holder of the pipe is gone
+    for pid in workers:
+        deadline = time.monotonic() + 10
+        while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        state = ""
+        if os.path.exists(f"/proc/{pid}/stat"):
+            with open(f"/proc/{pid}/stat") as fh:
+                state = fh.read().rsplit(")", 1)[1].split()[0]
+        assert state in ("", "Z"), f"worker {pid} outlived the survey (state {state})"

@@ -14,6 +14,7 @@ import gc
 import hashlib
 import os
 import pickle
+import signal
 import sqlite3
 import threading
 import time
@@ -313,6 +314,41 @@ _QUIET = {
 }
 
 
+_FORKING: list[int] = []  # the pid of the process about to fork (set just before each fork)
+
+
+def _guard_forked_children() -> None:
+    """Every process forked from here on (the local cluster's workers, and their replacements) dies with
+    its parent. Dask's nannies run in this process, so its workers are its children: when it was killed
+    (``kill -9``, the OOM killer) they lived on with PPID 1, idle, holding the caller's stdout and stderr
+    (a ``survey ... | tee log`` then never ended), and ignored SIGTERM, whose handler they had inherited
+    from the CLI. In the child: ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` (Linux; linux/prctl.h:
+    PR_SET_PDEATHSIG = 1), a check that the parent did not die before that, and the default SIGTERM and
+    SIGHUP actions back."""
+    if _FORKING:
+        return
+    _FORKING.append(os.getpid())
+
+    def before() -> None:
+        _FORKING[0] = os.getpid()
+
+    def in_child() -> None:
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # not Linux: the workers' own death timeout still applies
+            pass
+        if os.getppid() != _FORKING[0]:
+            os._exit(1)  # the parent is already gone (killed between fork and prctl)
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            with contextlib.suppress(ValueError):  # not the main thread: nothing to restore
+                signal.signal(sig, signal.SIG_DFL)
+
+    os.register_at_fork(before=before, after_in_child=in_child)
+
+
 def _connect(scheduler: str | None, workers: int | None, kind: str, dashboard: bool) -> tuple[Any, Any]:
     import multiprocessing  # here: a rerun that starts no cluster need not import it (~12 ms)
 
@@ -330,6 +366,7 @@ def _connect(scheduler: str | None, workers: int | None, kind: str, dashboard: b
         if method == "fork" and kind == "crate":
             prewarm()
         if method == "fork":
+            _guard_forked_children()
             # the forked workers share this process's heap copy-on-write; a collection in a worker that
             # walks the inherited objects would touch (copy) their pages: keep them out of the collector
             gc.freeze()

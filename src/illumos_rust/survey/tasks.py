@@ -28,7 +28,8 @@ TOOL = __version__
 KEEP_PER_RULE = 50
 #: Fault injection for tests: a task whose path contains this text raises before analysing (the survey
 #: must record it as failed and finish); with the prefix "exit:", the task ends its process instead, as a
-#: crash in a library would. Unset in normal use.
+#: crash in a library would; with "hang:", it sleeps ten minutes (a run to kill while it works). Unset in
+#: normal use.
 FAULT_ENV = "ILLUMOS_RUST_SURVEY_FAULT"
 
 _PORT_STATE: dict[tuple[str, str], tuple[Any, LibcResolver]] = {}
@@ -72,6 +73,9 @@ def _inject_fault(path: str) -> None:
     marker = os.environ.get(FAULT_ENV)
     if marker and marker.startswith("exit:") and marker[5:] in path:
         os._exit(70)
+    if marker and marker.startswith("hang:") and marker[5:] in path:
+        time.sleep(600)  # a task still running when a test kills the survey
+        return
     if marker and marker in path:
         raise RuntimeError(f"injected fault ({FAULT_ENV}={marker})")
 
