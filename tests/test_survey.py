@@ -219,3 +219,65 @@ def test_binaries_match_audit_and_queries(tmp_path: Path) -> None:
     assert [Path(r["binary"]).name for r in rows] == ["optlocal"]
     _, rows = ask(store, "no-frame-pointers")
     assert "plain" in {Path(r["binary"]).name for r in rows}
+
+
+def test_packages_are_surveyed_member_by_member(tmp_path: Path) -> None:
+    """A repository of packages: a .deb built by dpkg-deb and a pkgsrc-style .tgz, each holding the two
+    Rust programs and a text file, give one binary per ELF member, named PACKAGE!/path, with audit's
+    findings on the same file; the members found are the ELF files ``dpkg-deb -x`` (the oracle) extracts;
+    a damaged package is one failed item, not tried again."""
+    dpkg_deb = require_tool("dpkg-deb")
+    plain = build_rust(RUST_MAIN, "svplain", "-C", "force-frame-pointers=no", "-C", "opt-level=2")
+    optlocal = build_rust(RUST_MAIN, "svoptlocal", "-C", "link-arg=-Wl,-rpath,/opt/local/lib")
+    root = tmp_path / "root"
+    (root / "DEBIAN").mkdir(parents=True)
+    (root / "DEBIAN" / "control").write_text(
+        "Package: svtest\nVersion: 1.0\nArchitecture: amd64\nMaintainer: t <t@example.org>\nDescription: t\n"
+    )
+    (root / "usr" / "bin").mkdir(parents=True)
+    shutil.copy(plain, root / "usr" / "bin" / "plain")
+    shutil.copy(optlocal, root / "usr" / "bin" / "optlocal")
+    (root / "usr" / "bin" / "README").write_text("not a binary\n")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    deb = repo / "svtest_1.0_amd64.deb"
+    subprocess.run(
+        [dpkg_deb, "--root-owner-group", "-Zxz", "--build", str(root), str(deb)],
+        check=True,
+        capture_output=True,
+    )
+    with tarfile.open(repo / "svtest-1.0.tgz", "w:gz") as tar:
+        tar.add(root / "usr", arcname="usr")
+    (repo / "damaged_1.0_amd64.deb").write_bytes(deb.read_bytes()[:3000])
+    extracted = tmp_path / "x"
+    subprocess.run([dpkg_deb, "-x", str(deb), str(extracted)], check=True)
+    oracle = sorted(
+        str(p.relative_to(extracted))
+        for p in extracted.rglob("*")
+        if p.is_file() and p.read_bytes()[:4] == b"\x7fELF"
+    )
+    assert oracle == ["usr/bin/optlocal", "usr/bin/plain"]
+
+    store = str(tmp_path / "p.db")
+    summary = run_survey("binary", [str(repo)], store)
+    assert (summary.found, summary.failed) == (3, 1)
+    _, failed = ask(store, "failed")
+    assert [Path(r["path"]).name for r in failed] == ["damaged_1.0_amd64.deb"]
+    for pkg in (deb, repo / "svtest-1.0.tgz"):
+        with Store(store) as st:
+            item = next(it for it in st.items("binary") if it.path == str(pkg))
+        members = {m["member"]: m for m in item.result["members"]}
+        assert sorted(members) == oracle, pkg.name
+        for name, original in (("plain", plain), ("optlocal", optlocal)):
+            expected = audit(original)
+            got = members[f"usr/bin/{name}"]
+            assert got["status"] == "ok", got["reason"]
+            assert got["result"]["rules"] == {
+                r: sum(f.rule == r for f in expected.findings) for r in {f.rule for f in expected.findings}
+            }
+    _, rows = ask(store, "opt-local")
+    assert sorted(r["binary"] for r in rows) == sorted(
+        f"{p}!/usr/bin/optlocal" for p in (deb, repo / "svtest-1.0.tgz")
+    )
+    again = run_survey("binary", [str(repo)], store)
+    assert (again.analysed, again.reused) == (0, 3)  # the damaged package failed by its bytes

@@ -85,10 +85,15 @@ def _run(elf: ElfFile, policy: Policy, report: Report) -> None:
     ctx.release_pages()
 
 
-def expand(paths: Sequence[str | os.PathLike[str]], skipped: list[str] | None = None) -> list[Path]:
+def expand(
+    paths: Sequence[str | os.PathLike[str]],
+    skipped: list[str] | None = None,
+    also: Callable[[Path], bool] | None = None,
+) -> list[Path]:
     """Files named directly are always audited (a non-ELF one then fails loudly); directories are walked
-    and only their ELF files are kept. FIFOs, sockets and devices in a tree are never opened (a FIFO
-    blocks): they are listed in ``skipped`` as "PATH (a FIFO)"."""
+    and only their ELF files are kept, and the regular files ``also`` accepts (the survey's packages).
+    FIFOs, sockets and devices in a tree are never opened (a FIFO blocks): they are listed in ``skipped``
+    as "PATH (a FIFO)"."""
     out: list[Path] = []
     for p in paths:
         path = Path(p)
@@ -106,6 +111,9 @@ def expand(paths: Sequence[str | os.PathLike[str]], skipped: list[str] | None = 
                     if not stat.S_ISREG(mode):
                         if skipped is not None:
                             skipped.append(f"{f} ({file_kind(mode)})")
+                        continue
+                    if also is not None and also(f):
+                        out.append(f)
                         continue
                     if not looks_like_elf(f):
                         continue

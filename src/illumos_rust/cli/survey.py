@@ -38,7 +38,7 @@ def add_parser(subparsers: Any) -> None:
     sub = p.add_subparsers(dest="survey_command", metavar="{crates,binaries,query,report}", required=True)
     for kind, help_text in (
         ("crates", "registry/vendor directories, crate directories, .crate archives"),
-        ("binaries", "ELF files and trees of them"),
+        ("binaries", "ELF files, binary packages (.deb, .tgz, .tar.xz, ...), and trees of them"),
     ):
         s = sub.add_parser(kind, help=f"analyse {help_text}")
         s.add_argument("paths", nargs="+", metavar="SOURCE")

@@ -55,6 +55,37 @@ def refusals_of(it: Item, rule: str | None = None) -> int:
     return sum(1 for r, cls in _findings(it) if cls == "refusal" and rule in (None, r))
 
 
+def with_members(items: Iterable[Item]) -> list[Item]:
+    """The items as questions and reports see them: a package (``survey binaries`` over a repository)
+    becomes one binary per ELF file in it, named ``PACKAGE!/path/in/package``, with that file's status
+    and analysis. A package that could not be read stays one failed item."""
+    out: list[Item] = []
+    for it in items:
+        members = it.result.get("members") if it.kind == "binary" and it.result.get("package") else None
+        if it.status != "ok" or not isinstance(members, list):
+            out.append(it)
+            continue
+        for m in members:
+            if not isinstance(m, dict):
+                continue
+            where = f"{it.path}!/{m.get('member', '')}"
+            result = m.get("result")
+            out.append(
+                Item(
+                    "binary",
+                    it.digest,
+                    it.tool,
+                    where,
+                    where,
+                    str(m.get("status", "failed")),
+                    str(m.get("reason", "")),
+                    0.0,
+                    result if isinstance(result, dict) else {},
+                )
+            )
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class Question:
     name: str
@@ -161,7 +192,7 @@ QUESTIONS = {
 def ask(store_path: str, name: str) -> tuple[Question, list[dict[str, Any]]]:
     q = QUESTIONS[name]
     with Store(store_path, readonly=True) as store:
-        return q, q.rows(list(store.items()))
+        return q, q.rows(with_members(store.items()))
 
 
 def render(q: Question, rows: list[dict[str, Any]], fmt: str) -> str:

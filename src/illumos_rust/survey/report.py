@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..errors import FileError
-from .query import gaps_of
+from .query import gaps_of, with_members
 from .store import Item, Store
 
 _CSS = """
@@ -143,7 +143,7 @@ def reverse_dependents(crates: list[Item]) -> dict[str, set[str]]:
 def build(store_path: str, out_dir: str, *, top: int = 20) -> dict[str, Any]:
     """Write the report; returns what was written (pages, bytes)."""
     with Store(store_path, readonly=True) as store:
-        items = list(store.items())
+        items = with_members(store.items())
     crates = [it for it in items if it.kind == "crate"]
     binaries = [it for it in items if it.kind == "binary"]
     try:

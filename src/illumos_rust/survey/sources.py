@@ -363,8 +363,10 @@ def _resolve_link(link: str, real_dirs: dict[str, tuple[str, dict[str, bool]]]) 
 
 
 def binary_sources(paths: list[str]) -> list[Source]:
-    """ELF files named or found in the trees (``audit``'s own walk, so both see the same files)."""
+    """ELF files and binary packages (``packages.SUFFIXES``) named or found in the trees (``audit``'s own
+    walk, so both see the same ELF files)."""
     from ..audit import expand  # here: `survey crates` need not pay for importing audit
+    from .packages import is_package
 
     for given in paths:
         if not os.path.exists(given):
@@ -373,7 +375,7 @@ def binary_sources(paths: list[str]) -> list[Source]:
     seen: set[str] = set()
     for given in paths:  # one walk per source: each item knows which source it was found under
         origin = os.path.realpath(given)
-        for f in expand([given]):
+        for f in expand([given], also=is_package):
             path = str(f.resolve())
             if path not in seen:  # named twice (a file inside a tree also given): one item, as expand does
                 seen.add(path)

@@ -381,6 +381,9 @@ PERMANENT = (
     "SpecialFileError",
     "FilterError",
     "ArchiveTooLarge",  # sources.MAX_UNPACKED
+    "BadPackage",  # packages.py: not the archive its name says
+    "LZMAError",  # a corrupt xz stream (.deb data.tar.xz, .txz)
+    "BadZipFile",
     "no Rust sources",
 )
 

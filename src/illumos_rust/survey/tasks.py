@@ -209,7 +209,21 @@ def port_crate(
 
 
 def audit_binary(path: str) -> dict[str, Any]:
-    """``audit`` (platform profile) on one ELF file."""
+    """``audit`` (platform profile) on one ELF file, or on every ELF file of a package."""
+    from .packages import audit_package, is_package
+
+    if not is_package(path):
+        return _audit_elf(path)
+    started = time.perf_counter()
+    try:
+        _inject_fault(path)
+        result = audit_package(path, _audit_elf)
+    except Exception as exc:  # a damaged package is a failed item; its members' failures are theirs
+        return _failed(f"{type(exc).__name__}: {exc}", started)
+    return {"status": "ok", "reason": "", "seconds": time.perf_counter() - started, "result": result}
+
+
+def _audit_elf(path: str) -> dict[str, Any]:
     from ..audit import audit  # here: `survey crates` need not pay for importing audit (~0.3 s)
 
     started = time.perf_counter()
