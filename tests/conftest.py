@@ -5,10 +5,17 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
 import pytest
+
+# A test run started in the background by a non-interactive shell (`make test &`, nohup) ignores SIGINT,
+# and every process it starts inherits that: the tests that press Ctrl-C on a child (test_cli_hardening)
+# then waited 60 s for a child that could not hear it. The ordinary handler here gives children the default.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("ILLUMOS_RUST_SHARED", REPO.parent / "shared"))
