@@ -295,3 +295,33 @@ def test_cluster_workers_die_with_a_killed_survey(tmp_path: Path, when: str) -> 
             with open(f"/proc/{pid}/stat") as fh:
                 state = fh.read().rsplit(")", 1)[1].split()[0]
         assert state in ("", "Z"), f"worker {pid} outlived the survey (state {state})"
+
+
+def test_bad_arguments_are_one_line_errors(tmp_path: Path) -> None:
+    """Each of these was a hang, a machine-wide OOM, an internal error or a silently converted file: now a
+    one-line error naming what is wrong, exit 2, before any work (and the other database untouched)."""
+    import os
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE x (a)")
+    db.close()
+    before = other.read_bytes()
+    store = str(tmp_path / "s.db")
+    adler = str(_adler())
+    cases = [
+        (("crates", adler, "--store", store, "--workers", "99999999999"), "at most"),
+        (("crates", adler, "--store", ""), "empty path"),
+        (("binaries", str(fifo), "--store", store), "not a regular file"),
+        (("binaries", "/dev/zero", "--store", store), "not a regular file"),
+        (("crates", adler, "--store", store, "--scheduler", "foo://x"), "tcp://HOST:PORT"),
+        (("query", "gaps", "--store", str(other)), "not a survey store"),
+        (("crates", adler, "--store", str(other)), "not a survey store"),
+    ]
+    for args, words in cases:
+        code, out, err = run(*args)
+        assert (code, out) == (2, ""), (args, err)
+        assert words in err and len(err.strip().splitlines()) == 1, (args, err)
+    assert other.read_bytes() == before and not Path("s.db").exists()

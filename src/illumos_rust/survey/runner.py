@@ -101,6 +101,10 @@ def run_survey(
         raise UsageError(f"unknown survey kind {kind!r}")
     if workers is not None and workers < 1:
         raise UsageError("workers must be at least 1")
+    most = MAX_WORKERS_PER_CORE * (os.cpu_count() or 1)
+    if workers is not None and scheduler is None and workers > most:
+        # each local worker is a process of ~80 MB: 10^20 of them took a 24 GB machine down (OOM killer)
+        raise UsageError(f"--workers {workers}: at most {most} local workers ({MAX_WORKERS_PER_CORE}/core)")
     started = time.perf_counter()
     with ThreadPoolExecutor(1) as background:
         # port's context needs the rustc identity (`rustc -vV`, ~30 ms, mostly process start-up): asked now,
@@ -314,6 +318,9 @@ _QUIET = {
 }
 
 
+#: More local worker processes than this per core only add memory (each is ~80 MB) and switching.
+MAX_WORKERS_PER_CORE = 4
+
 _FORKING: list[int] = []  # the pid of the process about to fork (set just before each fork)
 
 
@@ -390,9 +397,15 @@ def _connect(scheduler: str | None, workers: int | None, kind: str, dashboard: b
             gc.unfreeze()
         return Client(cluster), cluster  # type: ignore[no-untyped-call]
     try:
-        return Client(scheduler, timeout=30), None  # type: ignore[no-untyped-call]
+        # 10 s: a TCP connect to a live scheduler takes milliseconds, even across a data centre; Dask
+        # retries a refused connection until this timeout, which was a silent 30 s on a typo'd port
+        return Client(scheduler, timeout=10), None  # type: ignore[no-untyped-call]
     except (OSError, TimeoutError) as exc:
         raise UsageError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
+    except (ValueError, TypeError) as exc:  # a malformed address: foo://x, a missing port
+        raise UsageError(f"--scheduler {scheduler!r}: expected tcp://HOST:PORT ({exc})") from None
+    except MemoryError:  # the peer's first bytes read as a Dask frame length of exabytes
+        raise UsageError(f"{scheduler} does not answer as a Dask scheduler") from None
 
 
 def chunks(todo: list[Source], n_workers: int) -> list[list[Source]]:

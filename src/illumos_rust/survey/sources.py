@@ -369,8 +369,12 @@ def binary_sources(paths: list[str]) -> list[Source]:
     from .packages import is_package
 
     for given in paths:
-        if not os.path.exists(given):
-            raise UsageError(f"{given}: no such file or directory")
+        try:
+            mode = os.stat(given).st_mode
+        except OSError as exc:
+            raise UsageError(f"{given}: {exc.strerror.lower() if exc.strerror else exc}") from None
+        if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):  # a FIFO blocks its reader, /dev/zero never ends
+            raise UsageError(f"{given}: not a regular file or a directory; refusing to read it")
     out: list[Source] = []
     seen: set[str] = set()
     for given in paths:  # one walk per source: each item knows which source it was found under

@@ -122,6 +122,8 @@ class Store:
 
     def __init__(self, path: str, readonly: bool = False) -> None:
         self.path = path
+        if not path:
+            raise FileError("--store", "an empty path (SQLite would keep the results in a throw-away file)")
         try:
             if readonly:
                 self.db = _open_readonly(path)
@@ -130,6 +132,11 @@ class Store:
                     raise FileError(path, "is a directory, not a survey store")
                 self.db = sqlite3.connect(path, timeout=60.0, isolation_level=None)
             _check_format(path, self.db)
+            tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if tables and not tables & {"items", "views", "fingerprints"}:
+                # another application's database, given by mistake: never converted (WAL, our tables)
+                shown = ", ".join(sorted(tables)[:5])
+                raise FileError(path, f"an SQLite database that is not a survey store (its tables: {shown})")
             if readonly and self._needs_migration():
                 memory = sqlite3.connect(":memory:", isolation_level=None)
                 self.db.backup(memory)
