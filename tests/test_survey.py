@@ -281,3 +281,39 @@ def test_packages_are_surveyed_member_by_member(tmp_path: Path) -> None:
     )
     again = run_survey("binary", [str(repo)], store)
     assert (again.analysed, again.reused) == (0, 3)  # the damaged package failed by its bytes
+
+
+def test_a_new_libc_in_the_registry_reanalyses_crates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """port resolves a crate's libc to the lowest version its requirement admits among the libc sources it
+    finds; a new one (here libc 0.2.100 under $CARGO_HOME/registry/src) changes port's answer for fs2
+    without a byte of fs2 changing. The survey must analyse fs2 again and give port's new findings (the
+    oracle: run_port under the same environment); it used to answer "unchanged" with the old ones."""
+    crate = REGISTRY / "fs2-0.4.3"
+    libcs = sorted(REGISTRY.glob("libc-0.2.*"))
+    if not (crate / "Cargo.toml").is_file() or not libcs:
+        pytest.skip(f"fs2-0.4.3 or libc sources missing under {REGISTRY} (make sysdeps installs them)")
+    home = tmp_path / "cargo"
+    monkeypatch.setenv("CARGO_HOME", str(home))
+    store = str(tmp_path / "s.db")
+    first = run_survey("crate", [str(crate)], store)
+    assert (first.analysed, first.failed) == (1, 0)
+    assert run_survey("crate", [str(crate)], store).analysed == 0  # nothing changed: nothing analysed
+
+    older = home / "registry" / "src" / "index.example" / "libc-0.2.100"
+    shutil.copytree(libcs[-1], older, symlinks=True)
+    manifest = older / "Cargo.toml"
+    text = manifest.read_text()
+    manifest.write_text(text.replace(f'version = "{libcs[-1].name[5:]}"', 'version = "0.2.100"', 1))
+    expected = run_port([str(crate)], jobs=1)
+    assert any("libc 0.2.100" in (f.fix or "") for f in expected.findings)  # the premise: port's answer moved
+    again = run_survey("crate", [str(crate)], store)
+    assert (again.analysed, again.failed) == (1, 0) and again.tool != first.tool
+    with Store(store) as st:
+        (item,) = list(st.items("crate"))
+    assert _norm(item.result["findings"]) == _norm([f.to_dict() for f in expected.findings])
+    fixes = sorted(
+        (f["rule"], str(f["location"].get("line")), str(f.get("fix"))) for f in item.result["findings"]
+    )
+    assert fixes == sorted((f.rule, str(f.location.line), str(f.fix)) for f in expected.findings)

@@ -23,6 +23,7 @@ from . import libcindex, patch, shared_apis
 from . import oslists as shared_oslists
 from .analysis import EXTENSIONS, Candidate, Context, CrateResult, Edit, analyze_crate, evaluators
 from .cfgexpr import FLAG_DEPENDENT
+from .libcdirs import default_libc_dirs, libc_sources
 from .libcindex import LibcIndex
 from .workspace import Crate, cargo_workspace, discover, parse_version, satisfies
 
@@ -248,13 +249,8 @@ class LibcResolver:
         self.cache: dict[str, LibcIndex] = {}
         self.available: list[tuple[tuple[int, int, int], str, str]] = []
         self._seen: set[str] = set()
-        for d in extra_dirs or []:
-            if not os.path.isdir(d):
-                continue
-            for name in sorted(os.listdir(d)):
-                path = os.path.join(d, name)
-                if name.startswith("libc-") and os.path.isfile(os.path.join(path, "src", "lib.rs")):
-                    self._add(name[5:], path)
+        for version, path in libc_sources(extra_dirs or []):
+            self._add(version, path)
 
     def _add(self, version: str, root: str) -> None:
         v = parse_version(version)
@@ -320,16 +316,6 @@ class LibcResolver:
             if v > have and (v[:2] if v[0] == 0 else v[:1]) == compat:
                 out.append(self._index(path, text))
         return out
-
-
-def default_libc_dirs() -> list[str]:
-    """Where cargo and Debian keep crate sources, for a scan whose tree has no libc of its own."""
-    dirs = ["/usr/share/cargo/registry"]
-    home = os.environ.get("CARGO_HOME", os.path.expanduser("~/.cargo"))
-    src = os.path.join(home, "registry", "src")
-    if os.path.isdir(src):
-        dirs.extend(os.path.join(src, d) for d in sorted(os.listdir(src)))
-    return dirs
 
 
 # ---------------------------------------------------------------------------------------------- decisions

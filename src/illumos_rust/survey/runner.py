@@ -35,7 +35,7 @@ from .sources import (
     use_listed,
 )
 from .store import Item, Store
-from .tasks import TOOL, prewarm, run_chunk
+from .tasks import TOOL, crate_tool, prewarm, run_chunk
 
 #: Fewer items than this to analyse (and no --scheduler): analyse them in this process. Starting a local
 #: cluster costs seconds, which dwarfs re-analysing the one crate that changed since the last run.
@@ -50,6 +50,7 @@ class RunSummary:
 
     kind: str
     found: int = 0
+    tool: str = TOOL  # the store's key for this run's analyses: the version, and for crates what port reads
     analysed: int = 0
     reused: int = 0
     failed: int = 0
@@ -61,6 +62,7 @@ class RunSummary:
     def to_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
+            "tool": self.tool,
             "found": self.found,
             "analysed": self.analysed,
             "reused": self.reused,
@@ -196,10 +198,13 @@ def _survey(
     if store_path != ":memory:":
         # a rerun that re-analyses one crate would otherwise spend most of its time re-indexing its libc
         tasks.INDEX_CACHE = store_path + ".libc-index"
+    if kind == "crate":
+        summary.tool = crate_tool(probe)
+    tool = summary.tool
     with Store(store_path) as store:
-        known = store.known(kind, TOOL)
+        known = store.known(kind, tool)
         connecting: Future[Any] | None = None
-        if scheduler is not None or (not store.has_any(kind, TOOL) and len(sources) >= INLINE_BELOW):
+        if scheduler is not None or (not store.has_any(kind, tool) and len(sources) >= INLINE_BELOW):
             # nothing of this kind in the store for this tool version: every item will be analysed, so
             # start the cluster (importing Dask, forking the workers: seconds) while the stat walk runs
             connecting = background.submit(_connect, scheduler, workers, kind, dashboard)
@@ -258,7 +263,7 @@ def _survey(
                         moved.append((src.digest, src.path))
                 else:
                     todo.append(src)
-            store.relocate(kind, TOOL, moved)
+            store.relocate(kind, tool, moved)
         try:
             total = len(todo)
             if progress:
@@ -291,7 +296,7 @@ def _survey(
                         cluster.close()
         finally:  # also when interrupted: the view then keeps the earlier analysis of what was not reached
             with contextlib.suppress(sqlite3.Error):
-                _record_view(store, kind, sources, remembered, origins, began)
+                _record_view(store, kind, tool, sources, remembered, origins, began)
         store.remember(
             [
                 (s.path, s.signature, s.digest, s.layout)
@@ -491,6 +496,7 @@ def _distributed(
 def _record_view(
     store: Store,
     kind: str,
+    tool: str,
     sources: list[Source],
     remembered: dict[str, tuple[str, str, str]],
     origins: list[str],
@@ -499,7 +505,7 @@ def _record_view(
     """What this run found under each source it was given, for queries and reports (``Store.items``):
     each path with the digest of its content now, or, when that content was not analysed (an interrupted
     run), the digest it had last time."""
-    analysed = store.stored(kind, TOOL)
+    analysed = store.stored(kind, tool)
     found: dict[str, list[tuple[str, str]]] = {origin: [] for origin in origins}  # an emptied source too
     for src in sources:
         digest = src.digest if src.digest in analysed else remembered.get(src.path, ("", "", ""))[1]
@@ -508,7 +514,7 @@ def _record_view(
             view.append((src.path, digest))
     with store.transaction():
         for origin, pairs in found.items():
-            store.record_view(kind, origin, TOOL, pairs, began)
+            store.record_view(kind, origin, tool, pairs, began)
 
 
 def _has_dashboard(client: Any) -> bool:
@@ -527,14 +533,14 @@ def _record(store: Store, summary: RunSummary, kind: str, src: Source, result: d
         src.digest = "unreadable:" + hashlib.sha256(src.path.encode("utf-8", "surrogateescape")).hexdigest()
     if status == "known":  # the worker found this content already in the store
         summary.reused += 1
-        store.relocate(kind, TOOL, [(src.digest, src.path)])
+        store.relocate(kind, summary.tool, [(src.digest, src.path)])
         return
     reason = str(result.get("reason", ""))
     store.put(
         Item(
             kind,
             src.digest,
-            TOOL,
+            summary.tool,
             _name(kind, src, result),
             src.path,
             status,

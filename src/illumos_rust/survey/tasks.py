@@ -11,6 +11,7 @@ count.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import sys
@@ -19,9 +20,12 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
+from ..errors import UsageError
 from .sources import Source, content_digest, unpack_crate
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from ..port.engine import LibcResolver
 
 TOOL = __version__
@@ -33,6 +37,7 @@ KEEP_PER_RULE = 50
 FAULT_ENV = "ILLUMOS_RUST_SURVEY_FAULT"
 
 _PORT_STATE: dict[tuple[str, str], tuple[Any, LibcResolver]] = {}
+_PORT_TOOL: list[str] = []  # the crate_tool() that _PORT_STATE was built under
 #: Where libc indexes are kept between runs (beside the store; set by ``run_survey`` before any worker
 #: starts, so forked workers inherit it). None: indexes live only as long as the process.
 INDEX_CACHE: str | None = None
@@ -45,11 +50,45 @@ def _port_state(base: str, target: str) -> tuple[Any, LibcResolver]:
     if key not in _PORT_STATE:
         # port is imported here, not with this module: ~50 ms that a survey of binaries, and a rerun in
         # which nothing changed, never need
-        from ..port.engine import LibcResolver, default_libc_dirs, make_context
+        from ..port.engine import LibcResolver, make_context
+        from ..port.libcdirs import default_libc_dirs
 
         ctx = make_context(base, target)
         _PORT_STATE[key] = (ctx, LibcResolver(ctx, default_libc_dirs(), index_cache=INDEX_CACHE))
     return _PORT_STATE[key]
+
+
+def crate_tool(probe: Future[None] | None = None) -> str:
+    """The store's key for crate analyses made now: this version, plus a digest of what ``port`` reads
+    beside the crate: the rustc that gives the cfg sets and target list (``rustc -vV``), and the libc
+    sources a crate's libc resolves to (their versions, paths, and ``src/lib.rs`` sizes and mtimes). When
+    either changes (a rustc upgrade, a new libc in the registry), port's verdicts can change on crates whose
+    own files did not, so every crate is analysed again; before, such a run answered "unchanged" with
+    findings checked against a libc that was gone. On a remote cluster the workers are assumed to see the
+    same rustc and libc sources as this process."""
+    from ..port.libcdirs import default_libc_dirs, libc_sources
+    from ..targetspec import rustc
+
+    if probe is not None:
+        probe.result()  # the identity it asked for, started with the run (~20 ms)
+    h = hashlib.sha256()
+    try:
+        tc = rustc.toolchain()
+        h.update(f"{tc.version_line}\0{tc.commit}\0{tc.host}\0".encode())
+    except UsageError:  # no rustc: every analysis fails and says so; the key says it too
+        h.update(b"no rustc\0")
+    for version, root in libc_sources(default_libc_dirs()):
+        try:
+            st = os.stat(os.path.join(root, "src", "lib.rs"))
+            stamp = f"{st.st_size}:{st.st_mtime_ns}"
+        except OSError:
+            stamp = "gone"
+        h.update(f"{version}\0{root}\0{stamp}\0".encode("utf-8", "surrogateescape"))
+    tool = f"{TOOL}+{h.hexdigest()[:12]}"
+    if _PORT_TOOL and _PORT_TOOL[0] != tool:  # built for another rustc or libc set: built again when needed
+        _PORT_STATE.clear()
+    _PORT_TOOL[:] = [tool]
+    return tool
 
 
 def warm_context(base: str = "x86_64-pc-solaris", target: str = "x86_64-unknown-illumos") -> None:
