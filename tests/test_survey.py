@@ -200,13 +200,18 @@ def test_binaries_match_audit_and_queries(tmp_path: Path) -> None:
     optlocal = build_rust(RUST_MAIN, "svoptlocal", "-C", "link-arg=-Wl,-rpath,/opt/local/lib")
     shutil.copy(plain, tree / "plain")
     shutil.copy(optlocal, tree / "optlocal")
+    # a RUNPATH that only begins like /opt/local: not pkgsrc's prefix
+    lookalike = build_rust(RUST_MAIN, "svlookalike", "-C", "link-arg=-Wl,-rpath,/opt/localtools/lib")
+    shutil.copy(lookalike, tree / "lookalike")
     data = plain.read_bytes()
     (tree / "truncated").write_bytes(data[:200])  # an ELF header whose tables point past the end
     dyn = subprocess.run([readelf, "-d", str(tree / "optlocal")], capture_output=True, text=True).stdout
     assert "/opt/local/lib" in dyn  # the oracle: the linker really recorded it
+    dyn = subprocess.run([readelf, "-d", str(tree / "lookalike")], capture_output=True, text=True).stdout
+    assert "/opt/localtools/lib" in dyn
     store = str(tmp_path / "b.db")
-    summary = run_survey("binary", [str(tree)], store)  # 3 items: analysed in this process
-    assert (summary.found, summary.failed) == (3, 1)
+    summary = run_survey("binary", [str(tree)], store)
+    assert (summary.found, summary.failed) == (4, 1)
     with Store(store) as st:
         items = {Path(it.path).name: it for it in st.items("binary")}
     assert items["truncated"].status == "failed" and "FormatError" in items["truncated"].reason

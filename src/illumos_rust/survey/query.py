@@ -141,7 +141,8 @@ def _opt_local(items: Iterable[Item]) -> list[dict[str, Any]]:
             value = deps.get(key) or []
             # audit's facts: NEEDED is a list, DT_RUNPATH/DT_RPATH the colon-separated string (or None)
             for entry in value.split(":") if isinstance(value, str) else value:
-                if isinstance(entry, str) and entry.startswith("/opt/local"):
+                # a path under /opt/local, not any name that begins so (/opt/localtools is not pkgsrc)
+                if isinstance(entry, str) and (entry == "/opt/local" or entry.startswith("/opt/local/")):
                     hits.append(f"{key}={entry}")
         if hits:
             out.append({"binary": it.path, "references": "; ".join(hits)})
