@@ -325,3 +325,37 @@ def test_bad_arguments_are_one_line_errors(tmp_path: Path) -> None:
         assert (code, out) == (2, ""), (args, err)
         assert words in err and len(err.strip().splitlines()) == 1, (args, err)
     assert other.read_bytes() == before and not Path("s.db").exists()
+
+
+def test_ctrl_c_while_reaching_the_scheduler_stops_at_once(tmp_path: Path) -> None:
+    """Ctrl-C while the survey waits for a scheduler (nothing listens on port 1: Dask retries until its
+    10 s timeout) ends the run within a second or two, exit 130, one line; it used to wait the timeout out."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    tool = str(Path(sys.executable).with_name("illumos-rust"))
+    proc = subprocess.Popen(
+        [
+            tool,
+            "survey",
+            "crates",
+            str(_adler()),
+            "--store",
+            str(tmp_path / "s.db"),
+            "--scheduler",
+            "tcp://127.0.0.1:1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(3)  # imports done, the connection being retried
+    assert proc.poll() is None
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    took = time.monotonic() - sent
+    assert proc.returncode == 130 and len(err.strip().splitlines()) == 1, err
+    assert took < 3, f"{took:.1f} s after Ctrl-C"

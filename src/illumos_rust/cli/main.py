@@ -219,7 +219,10 @@ def entry() -> NoReturn:
     """
     argv = sys.argv[1:]
     code = main(argv)
-    if _command(argv) in QUICK_EXIT and threading.active_count() == 1:
+    # an interrupted survey may have a thread still starting a cluster or reaching a scheduler (up to 10 s):
+    # main has cleaned up and said so; the user asked to stop now (its forked workers die with it)
+    interrupted = code in (130, 128 + signal.SIGTERM, 128 + signal.SIGHUP)
+    if _command(argv) in QUICK_EXIT and (threading.active_count() == 1 or interrupted):
         atexit._run_exitfuncs()
         for stream in (sys.stdout, sys.stderr):
             if stream is not None:  # None: the descriptor was closed when Python started

@@ -108,7 +108,9 @@ def run_survey(
         # each local worker is a process of ~80 MB: 10^20 of them took a 24 GB machine down (OOM killer)
         raise UsageError(f"--workers {workers}: at most {most} local workers ({MAX_WORKERS_PER_CORE}/core)")
     started = time.perf_counter()
-    with ThreadPoolExecutor(1) as background:
+    background = ThreadPoolExecutor(1)
+    finished = False
+    try:
         # port's context needs the rustc identity (`rustc -vV`, ~30 ms, mostly process start-up): asked now,
         # while the sources are listed and the store is read, instead of after
         probe = None
@@ -136,7 +138,12 @@ def run_survey(
             dashboard,
         )
         summary.phases["sources"] = listed
+        finished = True
         return summary
+    finally:
+        # interrupted (Ctrl-C, SIGTERM): do not wait for a thread still starting the cluster or reaching
+        # the scheduler (that waited out Dask's connect timeout before the interrupt took effect)
+        background.shutdown(wait=finished, cancel_futures=not finished)
 
 
 #: The prefix of a digest made from an item's path, for an item whose content could not be hashed (see
