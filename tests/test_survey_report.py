@@ -4,6 +4,7 @@ what we wrote)."""
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import shutil
@@ -13,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from conftest import build_rust, require_tool
-from illumos_rust.survey import build_report, run_survey
+from illumos_rust.survey import Store, build_report, run_survey
+from illumos_rust.survey.report import _page_name
 
 REGISTRY = Path("/usr/share/cargo/registry")
 CRATES = ("fs2-0.4.3", "users-0.11.0", "adler-1.0.2")
@@ -95,3 +97,22 @@ def test_report_renders_with_plots_and_tables(tmp_path: Path) -> None:
     assert console == []
     assert "Proposed patch" in page_dom and "+++ " in page_dom and "port/solaris-only" in page_dom
     assert os.path.getsize(out / fs2) < 200_000
+
+    # the binary without frame pointers: its page names functions as rustfilt (the oracle) demangles them,
+    # and says when the store kept only the first findings of a rule
+    rustfilt = require_tool("rustfilt")
+    with Store(store) as st:
+        nofp = next(it for it in st.items("binary") if it.path.endswith("/nofp"))
+    text = (out / "items" / _page_name(nofp)).read_text()
+    mangled = [
+        f["location"]["symbol"]
+        for f in nofp.result["findings"]
+        if str(f["location"].get("symbol", "")).startswith(("_ZN", "_R"))
+    ]
+    assert mangled, "no Rust symbol among the findings"
+    shown = subprocess.run([rustfilt], input="\n".join(mangled), capture_output=True, text=True, check=True)
+    for sym, name in zip(mangled, shown.stdout.splitlines(), strict=True):
+        assert html.escape(name) in text and sym not in text, (sym, name)
+    total = int(nofp.result["rules"].get("fp-missing", 0))
+    kept = sum(f["rule"] == "fp-missing" for f in nofp.result["findings"])
+    assert (f"fp-missing: {kept:,} of {total:,}" in text) == (total > kept)

@@ -29,6 +29,7 @@ h1,h2{font-weight:600}table{border-collapse:collapse;margin:1em 0;font-size:90%}
 th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:top}
 th{background:#f3f3f3}.failed{color:#b00}.ok{color:#070}pre{background:#f7f7f7;padding:.8em;overflow:auto}
 figure{display:inline-block;margin:0 1em 1em 0}figcaption{font-size:90%;color:#555}
+table.findings td{overflow-wrap:anywhere}
 """
 
 
@@ -305,6 +306,11 @@ def _item_page(it: Item, rdeps: dict[str, set[str]]) -> str:
     findings = res.get("findings", [])
     if findings:
         parts.append("<h2>Findings</h2>")
+        shown = Counter(str(f.get("rule", "")) for f in findings)
+        cut = [(r, shown[r], int(n)) for r, n in sorted(counts.items()) if int(n) > shown[r]]
+        if cut:  # the store keeps the first KEEP_PER_RULE findings of each rule (a binary can have 70,000)
+            listed = ", ".join(f"{html.escape(r)}: {k:,} of {n:,}" for r, k, n in cut)
+            parts.append(f"<p class=cut>Only the first findings of each rule are kept: {listed}.</p>")
         parts.append(
             _table(
                 ("severity", "rule", "where", "message", "fix"),
@@ -337,6 +343,8 @@ def _where(loc: dict[str, Any]) -> str:
     text = str(loc.get("path", ""))
     if loc.get("line"):
         text += f":{loc['line']}"
-    if loc.get("symbol"):
-        text += f" {loc['symbol']}"
+    if loc.get("symbol"):  # demangled as audit's text output shows it (a v0 name is one unbreakable word)
+        from ..demangle import demangle
+
+        text += f" {demangle(str(loc['symbol']), hash=False)}"
     return text
