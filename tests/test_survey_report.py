@@ -116,3 +116,36 @@ def test_report_renders_with_plots_and_tables(tmp_path: Path) -> None:
     total = int(nofp.result["rules"].get("fp-missing", 0))
     kept = sum(f["rule"] == "fp-missing" for f in nofp.result["findings"])
     assert (f"fp-missing: {kept:,} of {total:,}" in text) == (total > kept)
+
+
+def test_reverse_dependencies_follow_version_requirements(tmp_path: Path) -> None:
+    """Two versions of one package: each is credited only with the crates whose requirement admits it
+    (Cargo's caret rule: "0.8" is >=0.8.0, <0.9.0; "0.6.5" is >=0.6.5, <0.7.0), transitively. Expected by
+    hand: a-0.8.1 <- b (requires "0.8") <- d (requires b "1"); a-0.6.9 <- c (requires "0.6.5"); e's "=0.8.0"
+    admits neither."""
+    from illumos_rust.survey.report import reverse_dependents
+
+    corpus = tmp_path / "corpus"
+    deps = {
+        ("a", "0.8.1"): "",
+        ("a", "0.6.9"): "",
+        ("b", "1.2.0"): 'a = "0.8"\n',
+        ("c", "0.1.0"): '[dependencies.a]\nversion = "0.6.5"\n',
+        ("d", "0.1.0"): 'b = { version = "1" }\n',
+        ("e", "0.1.0"): 'a = "=0.8.0"\n',
+    }
+    for (name, version), table in deps.items():
+        root = corpus / f"{name}-{version}"
+        (root / "src").mkdir(parents=True)
+        (root / "src" / "lib.rs").write_text("pub fn f() {}\n")
+        (root / "Cargo.toml").write_text(
+            f'[package]\nname = "{name}"\nversion = "{version}"\n\n[dependencies]\n{table}'
+        )
+    store = str(tmp_path / "s.db")
+    summary = run_survey("crate", [str(corpus)], store, workers=1)
+    assert (summary.found, summary.failed) == (6, 0)
+    with Store(store) as st:
+        rdeps = reverse_dependents([it for it in st.items("crate") if it.status == "ok"])
+    assert rdeps.get("a-0.8.1") == {"b-1.2.0", "d-0.1.0"}
+    assert rdeps.get("a-0.6.9") == {"c-0.1.0"}
+    assert rdeps.get("b-1.2.0") == {"d-0.1.0"}

@@ -120,13 +120,31 @@ def _gap_count(it: Item) -> int:
 
 
 def reverse_dependents(crates: list[Item]) -> dict[str, set[str]]:
-    """For each crate name, every crate in the corpus that depends on it, directly or transitively
-    (``Cargo.toml`` edges; versions are not told apart: the corpus rarely holds two of one crate)."""
+    """For each crate (by its name-version), every crate in the corpus that depends on it, directly or
+    transitively. An edge goes from a ``Cargo.toml`` dependency to the versions of that package in the
+    corpus that its requirement admits (Cargo's caret rules): the Debian corpus holds two or three
+    versions of 24 packages (mio 0.6 and 0.8, nom, clap, ...), and mio 0.6 must not be credited with the
+    users of mio 0.8. Results stored before requirements were kept admit every version."""
+    from ..port.workspace import parse_version
+
+    versions: dict[str, list[tuple[tuple[int, int, int], str]]] = defaultdict(list)
+    for it in crates:
+        name = it.result.get("crate")
+        version = parse_version(str(it.result.get("version") or ""))
+        if isinstance(name, str) and version is not None:
+            versions[name].append((version, it.name))
     direct: dict[str, set[str]] = defaultdict(set)
     for it in crates:
-        me = it.result.get("crate") or it.name
-        for dep in it.result.get("dependencies", []):
-            direct[dep].add(me)
+        requires = it.result.get("requires")
+        if not isinstance(requires, list):
+            requires = [[d, "*"] for d in it.result.get("dependencies", []) if isinstance(d, str)]
+        for pair in requires:
+            if not (isinstance(pair, list) and len(pair) == 2):
+                continue
+            dep, req = str(pair[0]), str(pair[1])
+            for version, target in versions.get(dep, ()):
+                if target != it.name and _admits(version, req):
+                    direct[target].add(it.name)
     closure: dict[str, set[str]] = {}
     for name in list(direct):
         seen: set[str] = set()
@@ -139,6 +157,15 @@ def reverse_dependents(crates: list[Item]) -> dict[str, set[str]]:
         seen.discard(name)
         closure[name] = seen
     return closure
+
+
+def _admits(version: tuple[int, int, int], req: str) -> bool:
+    from ..port.workspace import satisfies
+
+    try:
+        return satisfies(version, req)
+    except (AssertionError, ValueError):  # a requirement we cannot read: the edge is kept, as before
+        return True
 
 
 def build(store_path: str, out_dir: str, *, top: int = 20) -> dict[str, Any]:
@@ -182,7 +209,7 @@ def build(store_path: str, out_dir: str, *, top: int = 20) -> dict[str, Any]:
         by_rule.update(gaps_of(c))
     rdeps = reverse_dependents(ok_crates)
     blocking = sorted(
-        ((c, len(rdeps.get(c.result.get("crate") or c.name, ()))) for c in ok_crates if _gap_count(c)),
+        ((c, len(rdeps.get(c.name, ()))) for c in ok_crates if _gap_count(c)),
         key=lambda cn: (-cn[1], cn[0].name),
     )
     fp_fp: Counter[str] = Counter()
@@ -248,7 +275,7 @@ def build(store_path: str, out_dir: str, *, top: int = 20) -> dict[str, Any]:
                         _status(c),
                         str(_gap_count(c)),
                         str(len(c.result.get("findings", []))),
-                        str(len(rdeps.get(c.result.get("crate") or c.name, ()))),
+                        str(len(rdeps.get(c.name, ()))),
                         "yes" if c.result.get("patch") else "",
                     )
                     for c in sorted(crates, key=lambda c: c.name)
@@ -298,7 +325,7 @@ def _item_page(it: Item, rdeps: dict[str, set[str]]) -> str:
         parts.append(f"<p class=failed>analysis failed: {html.escape(it.reason)}</p>")
     res = it.result
     if it.kind == "crate" and it.status == "ok":
-        users = sorted(rdeps.get(res.get("crate") or it.name, ()))
+        users = sorted(rdeps.get(it.name, ()))
         parts.append(f"<p>{len(users)} crates in the corpus depend on it.</p>")
     counts = res.get("rules", {})
     if counts:

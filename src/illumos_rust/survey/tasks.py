@@ -71,7 +71,7 @@ def crate_tool(probe: Future[None] | None = None) -> str:
 
     if probe is not None:
         probe.result()  # the identity it asked for, started with the run (~20 ms)
-    h = hashlib.sha256()
+    h = hashlib.sha256(b"results 2\0")  # 2: dependency edges carry their version requirement
     try:
         tc = rustc.toolchain()
         h.update(f"{tc.version_line}\0{tc.commit}\0{tc.host}\0".encode())
@@ -166,9 +166,10 @@ def _dependency_tables(text: str) -> dict[str, Any]:
         return tomllib.loads(text)
 
 
-def dependencies(manifest: str) -> list[str]:
-    """Package names this crate depends on (normal, build and target-specific; dev-dependencies are not
-    edges a user of the crate inherits), resolving ``package = "..."`` renames."""
+def requirements(manifest: str) -> list[list[str]]:
+    """``[package name, version requirement]`` for each dependency (normal, build and target-specific;
+    dev-dependencies are not edges a user of the crate inherits), resolving ``package = "..."`` renames;
+    ``*`` where no version is given (a path or git dependency)."""
     import tomllib
 
     try:
@@ -182,13 +183,21 @@ def dependencies(manifest: str) -> list[str]:
         for t in targets.values():
             if isinstance(t, dict):
                 tables += [t.get("dependencies"), t.get("build-dependencies")]
-    names: set[str] = set()
+    pairs: set[tuple[str, str]] = set()
     for table in tables:
         if isinstance(table, dict):
             for key, spec in table.items():
-                pkg = spec.get("package", key) if isinstance(spec, dict) else key
-                names.add(str(pkg))
-    return sorted(names)
+                if isinstance(spec, dict):
+                    pkg, req = spec.get("package", key), spec.get("version", "*")
+                else:
+                    pkg, req = key, spec
+                pairs.add((str(pkg), req if isinstance(req, str) else "*"))
+    return [list(p) for p in sorted(pairs)]
+
+
+def dependencies(manifest: str) -> list[str]:
+    """Package names this crate depends on (see :func:`requirements`)."""
+    return sorted({name for name, _req in requirements(manifest)})
 
 
 def port_crate(
@@ -234,7 +243,8 @@ def port_crate(
                 "rules": dict(rules),
                 "patch": report.diff(),
                 "refused": [list(r) for r in report.refused],
-                "dependencies": dependencies(manifest),
+                "requires": (requires := requirements(manifest)),
+                "dependencies": sorted({name for name, _req in requires}),
                 "summary": report.summary(),
             },
         }
