@@ -149,3 +149,25 @@ def test_reverse_dependencies_follow_version_requirements(tmp_path: Path) -> Non
     assert rdeps.get("a-0.8.1") == {"b-1.2.0", "d-0.1.0"}
     assert rdeps.get("a-0.6.9") == {"c-0.1.0"}
     assert rdeps.get("b-1.2.0") == {"d-0.1.0"}
+
+
+def test_two_copies_of_a_crate_are_two_bars_and_two_rows(tmp_path: Path) -> None:
+    """matplotlib draws equal category labels as one bar: two copies of fs2 (a vendored one beside the
+    registry's) were one bar in the gaps ranking, and two rows the reader could not tell apart."""
+    fs2 = REGISTRY / "fs2-0.4.3"
+    if not (fs2 / "Cargo.toml").is_file():
+        pytest.skip(f"{fs2} missing (make sysdeps installs it)")
+    copies = [tmp_path / "one" / fs2.name, tmp_path / "two" / fs2.name]
+    for c in copies:
+        shutil.copytree(fs2, c, symlinks=True)
+    (copies[1] / "src" / "lib.rs").write_text((copies[1] / "src" / "lib.rs").read_text() + "\n// vendored\n")
+    store = str(tmp_path / "s.db")
+    run_survey("crate", [str(c) for c in copies], store)
+    out = tmp_path / "report"
+    build_report(store, str(out))
+    index = (out / "index.html").read_text()
+    figure = re.search(r"data-plot='blocking reverse dependencies'>(.*?)</figure>", index, re.S)
+    assert figure is not None
+    assert figure.group(1).count(">fs2-0.4.3<") == 2  # two tick labels, one per bar
+    table = re.search(r"<table class='crates'>.*?</table>", index, re.S)
+    assert table is not None and all(html.escape(str(c)) in table.group(0) for c in copies)

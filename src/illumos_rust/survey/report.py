@@ -68,9 +68,18 @@ def _matplotlib_home() -> None:
 
 
 def _svg_bar(
-    title: str, labels: list[str], values: list[float], *, horizontal: bool = False, xlabel: str = ""
+    title: str,
+    labels: list[str],
+    values: list[float],
+    *,
+    horizontal: bool = False,
+    xlabel: str = "",
+    limit: float | None = None,
 ) -> str:
-    """One bar chart as inline SVG (text kept as text, not paths: smaller and searchable)."""
+    """One bar chart as inline SVG (text kept as text, not paths: smaller and searchable). Bars are
+    placed by position, not by label (matplotlib draws equal category labels, two crates of one name, as
+    one bar), each bar carries its value (a 0 % bar is otherwise invisible), and ``limit`` fixes the
+    value axis (0-100 for percentages)."""
     _matplotlib_home()
     import matplotlib
 
@@ -88,10 +97,18 @@ def _svg_bar(
             ax.text(0.5, 0.5, "no data", ha="center", va="center")
             ax.set_axis_off()
         elif horizontal:
-            ax.barh(labels[::-1], values[::-1], color="#4c78a8")
+            where = range(len(labels))
+            bars = ax.barh(where, values[::-1], color="#4c78a8")
+            ax.set_yticks(where, labels[::-1])
+            ax.bar_label(bars, fmt="%g", padding=2, fontsize=8)
+            ax.set_xlim(0, limit if limit is not None else max(max(values) * 1.15, 1))
             ax.set_xlabel(xlabel)
         else:
-            ax.bar(labels, values, color="#4c78a8")
+            where = range(len(labels))
+            bars = ax.bar(where, values, color="#4c78a8")
+            ax.set_xticks(where, labels)
+            ax.bar_label(bars, fmt="%g", padding=2, fontsize=8)
+            ax.set_ylim(0, limit if limit is not None else max(max(values) * 1.15, 1))
             ax.set_ylabel(xlabel)
             ax.tick_params(axis="x", labelrotation=30)
         ax.set_title(title)
@@ -250,6 +267,7 @@ def build(store_path: str, out_dir: str, *, top: int = 20) -> dict[str, Any]:
             [round(p, 1) for _, p, _ in fp_rows],
             horizontal=True,
             xlabel="% of non-leaf functions with a frame pointer",
+            limit=100,
         ),
     ]
     captions = ["readiness", "gaps by kind", "blocking reverse dependencies", "frame-pointer coverage"]
@@ -266,19 +284,27 @@ def build(store_path: str, out_dir: str, *, top: int = 20) -> dict[str, Any]:
     ]
     if crates:
         body.append("<h2>Crates</h2>")
+        named = Counter(c.name for c in crates)
+
+        def crate_cell(c: Item) -> str:
+            link = f"<a href='items/{_page_name(c)}'>{html.escape(c.name)}</a>"
+            if named[c.name] > 1:  # copies of one crate (vendored, two sources): told apart by path
+                link += f"<br><small>{html.escape(c.path)}</small>"
+            return link
+
         body.append(
             _table(
                 ("crate", "status", "illumos gaps", "findings", "reverse deps", "patch"),
                 (
                     (
-                        f"<a href='items/{_page_name(c)}'>{html.escape(c.name)}</a>",
+                        crate_cell(c),
                         _status(c),
                         str(_gap_count(c)),
                         str(len(c.result.get("findings", []))),
                         str(len(rdeps.get(c.name, ()))),
                         "yes" if c.result.get("patch") else "",
                     )
-                    for c in sorted(crates, key=lambda c: c.name)
+                    for c in sorted(crates, key=lambda c: (c.name, c.path))
                 ),
                 "crates",
             )
