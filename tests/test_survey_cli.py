@@ -359,3 +359,27 @@ def test_ctrl_c_while_reaching_the_scheduler_stops_at_once(tmp_path: Path) -> No
     took = time.monotonic() - sent
     assert proc.returncode == 130 and len(err.strip().splitlines()) == 1, err
     assert took < 3, f"{took:.1f} s after Ctrl-C"
+
+
+def test_a_scheduler_address_that_never_answers_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A listener that accepts and never speaks (an HTTP server on the port): the survey gives up after
+    the handshake bound (lowered to 2 s here) with a one-line error, instead of waiting for ever."""
+    import socket
+    import time
+
+    from illumos_rust.survey import runner
+
+    monkeypatch.setattr(runner, "HANDSHAKE_S", 2.0)
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        address = f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+        started = time.monotonic()
+        code, out, err = run(
+            "crates", str(_adler()), "--store", str(tmp_path / "s.db"), "--scheduler", address
+        )
+        took = time.monotonic() - started
+    assert (code, out) == (2, "") and "no Dask handshake" in err and len(err.strip().splitlines()) == 1, err
+    assert took < 10

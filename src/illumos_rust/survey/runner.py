@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -214,7 +215,7 @@ def _survey(
         if scheduler is not None or (not store.has_any(kind, tool) and len(sources) >= INLINE_BELOW):
             # nothing of this kind in the store for this tool version: every item will be analysed, so
             # start the cluster (importing Dask, forking the workers: seconds) while the stat walk runs
-            connecting = background.submit(_connect, scheduler, workers, kind, dashboard)
+            connecting = _in_daemon(_connect, scheduler, workers, kind, dashboard)
         # 1. stat signatures: an item whose sizes and mtimes are as last time keeps its digest unread
         remembered = store.fingerprints()
 
@@ -251,7 +252,7 @@ def _survey(
         # hash them (reading every byte of a corpus is work worth spreading too); a few: hash them here and
         # maybe skip the cluster
         if connecting is None and len(stale) + retried >= INLINE_BELOW:
-            connecting = background.submit(_connect, scheduler, workers, kind, dashboard)
+            connecting = _in_daemon(_connect, scheduler, workers, kind, dashboard)
         elif connecting is None:
             for src in stale:
                 content_digest(src)
@@ -287,7 +288,12 @@ def _survey(
                     summary.phases["analyse"] = time.perf_counter() - t_inline
             else:
                 t_wait = time.perf_counter()
-                client, cluster = connecting.result()
+                try:
+                    client, cluster = connecting.result(timeout=None if scheduler is None else HANDSHAKE_S)
+                except FutureTimeout:
+                    raise UsageError(
+                        f"{scheduler}: no Dask handshake within {HANDSHAKE_S:.0f} s (is it a Dask scheduler?)"
+                    ) from None
                 t_up = time.perf_counter()
                 summary.phases["cluster_wait"] = t_up - t_wait
                 try:
@@ -328,6 +334,27 @@ _QUIET = {
     "distributed.worker.memory.monitor-interval": "1s",
     "distributed.admin.system-monitor.interval": "2s",
 }
+
+
+#: How long a remote scheduler may take to connect and answer Dask's handshake. The connect alone is
+#: bounded by Dask (10 s, see _connect); a listener that accepts and never answers (an HTTP server on the
+#: port) held the survey for as long as it kept the connection open (808 s, in a review).
+HANDSHAKE_S = 30.0
+
+
+def _in_daemon(fn: Callable[..., Any], *args: Any) -> Future[Any]:
+    """``fn(*args)`` in a daemon thread: starting a cluster or reaching a scheduler can outlast the run
+    (an interrupt, a handshake that never comes), and the process must be able to leave without it."""
+    done: Future[Any] = Future()
+
+    def run() -> None:
+        try:
+            done.set_result(fn(*args))
+        except BaseException as exc:  # handed to the waiting thread, which raises it
+            done.set_exception(exc)
+
+    threading.Thread(target=run, name="survey-connect", daemon=True).start()
+    return done
 
 
 #: More local worker processes than this per core only add memory (each is ~80 MB) and switching.
