@@ -251,6 +251,12 @@ def test_packages_are_surveyed_member_by_member(tmp_path: Path) -> None:
         check=True,
         capture_output=True,
     )
+    zst = repo / "svtest_1.0_zst.deb"  # Ubuntu's compression since 21.10: data.tar.zst
+    subprocess.run(
+        [dpkg_deb, "--root-owner-group", "-Zzstd", "--build", str(root), str(zst)],
+        check=True,
+        capture_output=True,
+    )
     with tarfile.open(repo / "svtest-1.0.tgz", "w:gz") as tar:
         tar.add(root / "usr", arcname="usr")
     (repo / "damaged_1.0_amd64.deb").write_bytes(deb.read_bytes()[:3000])
@@ -265,10 +271,10 @@ def test_packages_are_surveyed_member_by_member(tmp_path: Path) -> None:
 
     store = str(tmp_path / "p.db")
     summary = run_survey("binary", [str(repo)], store)
-    assert (summary.found, summary.failed) == (3, 1)
+    assert (summary.found, summary.failed) == (4, 1)
     _, failed = ask(store, "failed")
     assert [Path(r["path"]).name for r in failed] == ["damaged_1.0_amd64.deb"]
-    for pkg in (deb, repo / "svtest-1.0.tgz"):
+    for pkg in (deb, zst, repo / "svtest-1.0.tgz"):
         with Store(store) as st:
             item = next(it for it in st.items("binary") if it.path == str(pkg))
         members = {m["member"]: m for m in item.result["members"]}
@@ -282,10 +288,10 @@ def test_packages_are_surveyed_member_by_member(tmp_path: Path) -> None:
             }
     _, rows = ask(store, "opt-local")
     assert sorted(r["binary"] for r in rows) == sorted(
-        f"{p}!/usr/bin/optlocal" for p in (deb, repo / "svtest-1.0.tgz")
+        f"{p}!/usr/bin/optlocal" for p in (deb, zst, repo / "svtest-1.0.tgz")
     )
     again = run_survey("binary", [str(repo)], store)
-    assert (again.analysed, again.reused) == (0, 3)  # the damaged package failed by its bytes
+    assert (again.analysed, again.reused) == (0, 4)  # the damaged package failed by its bytes
 
 
 def test_a_new_libc_in_the_registry_reanalyses_crates(
