@@ -115,12 +115,16 @@ def run_survey(
         # port's context needs the rustc identity (`rustc -vV`, ~30 ms, mostly process start-up): asked now,
         # while the sources are listed and the store is read, instead of after
         probe = None
+        keyed: Future[str] | None = None
         if kind == "crate":
             # imported here, in this thread: an import in the background thread holds the interpreter lock
             # between its steps, and the listing's thousands of short system calls each wait for it
             from ..targetspec import rustc
 
             probe = background.submit(_probe_rustc, rustc.toolchain)
+            # then the store key of this run's analyses (rustc and the libc sources): needed only once the
+            # stat walk is done, so it is made beside it (the pool's one thread runs it after the probe)
+            keyed = background.submit(crate_tool)
         sources = _once(crate_sources(paths) if kind == "crate" else binary_sources(paths))
         origins = list(dict.fromkeys(os.path.realpath(p) for p in paths))
         listed = time.perf_counter() - started
@@ -131,6 +135,7 @@ def run_survey(
             store_path,
             background,
             probe,
+            keyed,
             started,
             scheduler,
             workers,
@@ -194,6 +199,7 @@ def _survey(
     store_path: str,
     background: ThreadPoolExecutor,
     probe: Future[None] | None,
+    keyed: Future[str] | None,
     started: float,
     scheduler: str | None,
     workers: int | None,
@@ -206,13 +212,11 @@ def _survey(
     if store_path != ":memory:":
         # a rerun that re-analyses one crate would otherwise spend most of its time re-indexing its libc
         tasks.INDEX_CACHE = store_path + ".libc-index"
-    if kind == "crate":
-        summary.tool = crate_tool(probe)
-    tool = summary.tool
     with Store(store_path) as store:
-        known = store.known(kind, tool)
         connecting: Future[Any] | None = None
-        if scheduler is not None or (not store.has_any(kind, tool) and len(sources) >= INLINE_BELOW):
+        # "this version analysed nothing of this kind here yet": decided before the key of what port
+        # reads beside each crate is known (a new rustc or libc then starts the cluster later, not early)
+        if scheduler is not None or (not store.has_any(kind, TOOL) and len(sources) >= INLINE_BELOW):
             # nothing of this kind in the store for this tool version: every item will be analysed, so
             # start the cluster (importing Dask, forking the workers: seconds) while the stat walk runs
             connecting = _in_daemon(_connect, scheduler, workers, kind, dashboard)
@@ -246,6 +250,10 @@ def _survey(
             if before and before[0] == src.signature and not src.error:
                 src.digest = before[1]
         stale = [src for src in sources if not src.digest]
+        if keyed is not None:
+            summary.tool = keyed.result()
+        tool = summary.tool
+        known = store.known(kind, tool)
         retried = sum(1 for src in sources if src.digest and src.digest not in known and not src.error)
         summary.phases["signatures"] = time.perf_counter() - started
         # 2. many changed items (or failures to try again): start the cluster (seconds) and let the workers

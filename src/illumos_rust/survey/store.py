@@ -195,8 +195,12 @@ class Store:
         return {r[0] for r in rows}
 
     def has_any(self, kind: str, tool: str) -> bool:
-        """Whether this tool version stored anything of ``kind`` yet (ok or failed)."""
-        row = self.db.execute("SELECT 1 FROM items WHERE kind=? AND tool=? LIMIT 1", (kind, tool)).fetchone()
+        """Whether this tool version stored anything of ``kind`` yet (ok or failed): under ``tool`` itself,
+        or under ``tool+KEY`` (a crate analysis keyed by the rustc and libc sources it saw)."""
+        row = self.db.execute(
+            "SELECT 1 FROM items WHERE kind=? AND (tool=? OR substr(tool, 1, ?)=?) LIMIT 1",
+            (kind, tool, len(tool) + 1, tool + "+"),
+        ).fetchone()
         return row is not None
 
     def stored(self, kind: str, tool: str) -> set[str]:

@@ -24,8 +24,6 @@ from ..errors import UsageError
 from .sources import Source, content_digest, unpack_crate
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
-
     from ..port.engine import LibcResolver
 
 TOOL = __version__
@@ -58,7 +56,7 @@ def _port_state(base: str, target: str) -> tuple[Any, LibcResolver]:
     return _PORT_STATE[key]
 
 
-def crate_tool(probe: Future[None] | None = None) -> str:
+def crate_tool() -> str:
     """The store's key for crate analyses made now: this version, plus a digest of what ``port`` reads
     beside the crate: the rustc that gives the cfg sets and target list (``rustc -vV``), and the libc
     sources a crate's libc resolves to (their versions, paths, and ``src/lib.rs`` sizes and mtimes). When
@@ -69,8 +67,6 @@ def crate_tool(probe: Future[None] | None = None) -> str:
     from ..port.libcdirs import default_libc_dirs, libc_sources
     from ..targetspec import rustc
 
-    if probe is not None:
-        probe.result()  # the identity it asked for, started with the run (~20 ms)
     h = hashlib.sha256(b"results 2\0")  # 2: dependency edges carry their version requirement
     try:
         tc = rustc.toolchain()
