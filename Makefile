@@ -26,7 +26,7 @@ DEB_PKGS += gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user gdb-multiarch
 SHARED   ?= $(or $(ILLUMOS_RUST_SHARED),$(abspath ../shared))
 export ILLUMOS_RUST_SHARED := $(SHARED)
 
-.PHONY: venv sysdeps demo test lint typecheck unit bench fuzz corpus clean readme illumos-std e2e
+.PHONY: venv sysdeps demo test lint typecheck unit bench fuzz corpus clean readme illumos-std aarch64-std e2e
 
 venv: $(STAMP)
 
@@ -87,13 +87,26 @@ illumos-std:
 	  else rm -f $(STD_DIR)/stamp; env -u ILLUMOS_RUST_STD_SYSROOT bash scripts/probes-illumos-std.sh && \
 	    $(STD_KEY) >$(STD_DIR)/stamp; fi'
 
+# std for aarch64-unknown-linux-gnu, the same way: the aarch64 core test (a Rust panic under qemu-user, read
+# against gdb-multiarch) and the probes' aarch64 backend test compile against it (~1 min).
+A64_DIR  := .cache/std-aarch64-unknown-linux-gnu
+aarch64-std:
+	@mkdir -p $(A64_DIR); flock $(A64_DIR).lock sh -c '\
+	  key=$$($(STD_KEY)); \
+	  if [ "$$(cat $(A64_DIR)/stamp 2>/dev/null)" = "$$key" ] && \
+	     [ -d $(A64_DIR)/sysroot/lib/rustlib/aarch64-unknown-linux-gnu/lib ]; then \
+	    echo "aarch64 std up to date ($(A64_DIR)/sysroot, key $$key)"; \
+	  else rm -f $(A64_DIR)/stamp; bash scripts/probes-illumos-std.sh aarch64-unknown-linux-gnu && \
+	    $(STD_KEY) >$(A64_DIR)/stamp; fi'
+
 # End-to-end tests that need the illumos std: a missing std is a failure here, not a skip.
 # The dist/toolchain ones (issue 17) build three full stds with `toolchain build-std` (illumos with frame
 # pointers, a custom target JSON, panic=abort; a few minutes each, cached in the temp dir by their inputs) and
 # install them with the real rustup; `make test` skips them with that reason.
 E2E_DIST := tests/test_dist_e2e.py tests/test_dist_e2e_custom.py tests/test_toolchain_panic_abort.py
-e2e: venv sysdeps illumos-std
-	env -u ILLUMOS_RUST_STD_SYSROOT ILLUMOS_RUST_REQUIRE_STD=1 $(VENV)/bin/pytest -q tests/test_probes_illumos.py
+e2e: venv sysdeps illumos-std aarch64-std
+	env -u ILLUMOS_RUST_STD_SYSROOT ILLUMOS_RUST_REQUIRE_STD=1 $(VENV)/bin/pytest -q tests/test_probes_illumos.py \
+	  tests/test_core_aarch64_qemu.py tests/test_probes_linux.py::test_aarch64_linux_backend
 	ILLUMOS_RUST_E2E=1 $(VENV)/bin/pytest -q $(E2E_DIST)
 
 corpus:
