@@ -91,6 +91,13 @@ def _deb_data(fh: IO[bytes]) -> tuple[str, _Limited]:
 
 
 def _tar_stream(path: str, fh: IO[bytes]) -> tarfile.TarFile:
+    try:
+        return _open_stream(path, fh)
+    except TypeError as exc:  # CPython's tarfile stream reads a cut gzip header with ord() of b"" (3.11)
+        raise BadPackage(f"damaged compressed stream ({exc})") from None
+
+
+def _open_stream(path: str, fh: IO[bytes]) -> tarfile.TarFile:
     low = path.lower()
     if low.endswith(".deb"):
         name, member = _deb_data(fh)
