@@ -33,3 +33,22 @@ def libc_sources(dirs: list[str]) -> list[tuple[str, str]]:
             if name.startswith("libc-") and os.path.isfile(os.path.join(path, "src", "lib.rs")):
                 out.append((name[5:], path))
     return out
+
+
+def tree_stamp(root: str) -> str:
+    """What a libc source's verdicts depend on, cheaply: every ``.rs`` file under ``src`` and the
+    ``Cargo.toml``, by path, size, mtime and ctime (an edit anywhere in ``src/unix/**`` changes which items
+    illumos declares; ctime cannot be put back as mtime can). ~230 stats for a libc 0.2 tree."""
+    parts: list[str] = []
+    try:
+        for dirpath, dirs, names in os.walk(os.path.join(root, "src")):
+            dirs.sort()
+            for name in sorted(names):
+                if name.endswith(".rs"):
+                    st = os.stat(os.path.join(dirpath, name))
+                    parts.append(f"{dirpath[len(root):]}/{name}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}")
+        st = os.stat(os.path.join(root, "Cargo.toml"))
+        parts.append(f"Cargo.toml:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}")
+    except OSError as exc:  # changing under us, or unreadable: a stamp of its own
+        parts.append(f"error:{exc.errno}")
+    return "\n".join(parts)

@@ -59,12 +59,12 @@ def _port_state(base: str, target: str) -> tuple[Any, LibcResolver]:
 def crate_tool() -> str:
     """The store's key for crate analyses made now: this version, plus a digest of what ``port`` reads
     beside the crate: the rustc that gives the cfg sets and target list (``rustc -vV``), and the libc
-    sources a crate's libc resolves to (their versions, paths, and ``src/lib.rs`` sizes and mtimes). When
-    either changes (a rustc upgrade, a new libc in the registry), port's verdicts can change on crates whose
+    sources a crate's libc resolves to (their versions, paths, and every source file's size, mtime and
+    ctime). When either changes (a rustc upgrade, a new libc in the registry), port's verdicts can change on crates whose
     own files did not, so every crate is analysed again; before, such a run answered "unchanged" with
     findings checked against a libc that was gone. On a remote cluster the workers are assumed to see the
     same rustc and libc sources as this process."""
-    from ..port.libcdirs import default_libc_dirs, libc_sources
+    from ..port.libcdirs import default_libc_dirs, libc_sources, tree_stamp
     from ..targetspec import rustc
 
     h = hashlib.sha256(b"results 2\0")  # 2: dependency edges carry their version requirement
@@ -74,12 +74,7 @@ def crate_tool() -> str:
     except UsageError:  # no rustc: every analysis fails and says so; the key says it too
         h.update(b"no rustc\0")
     for version, root in libc_sources(default_libc_dirs()):
-        try:
-            st = os.stat(os.path.join(root, "src", "lib.rs"))
-            stamp = f"{st.st_size}:{st.st_mtime_ns}"
-        except OSError:
-            stamp = "gone"
-        h.update(f"{version}\0{root}\0{stamp}\0".encode("utf-8", "surrogateescape"))
+        h.update(f"{version}\0{root}\0{tree_stamp(root)}\0".encode("utf-8", "surrogateescape"))
     tool = f"{TOOL}+{h.hexdigest()[:12]}"
     if _PORT_TOOL and _PORT_TOOL[0] != tool:  # built for another rustc or libc set: built again when needed
         _PORT_STATE.clear()
