@@ -328,3 +328,9 @@ def test_a_new_libc_in_the_registry_reanalyses_crates(
         (f["rule"], str(f["location"].get("line")), str(f.get("fix"))) for f in item.result["findings"]
     )
     assert fixes == sorted((f.rule, str(f.location.line), str(f.fix)) for f in expected.findings)
+
+    # an edit deep in that libc (not src/lib.rs): illumos now declares an item; again analysed, again port's
+    illumos_rs = older / "src" / "unix" / "solarish" / "illumos.rs"
+    illumos_rs.write_text(illumos_rs.read_text() + "\npub const SURVEY_TEST_EDIT: ::c_int = 1;\n")
+    edited = run_survey("crate", [str(crate)], store)
+    assert (edited.analysed, edited.failed) == (1, 0) and edited.tool != again.tool

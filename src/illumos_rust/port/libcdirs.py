@@ -46,7 +46,9 @@ def tree_stamp(root: str) -> str:
             for name in sorted(names):
                 if name.endswith(".rs"):
                     st = os.stat(os.path.join(dirpath, name))
-                    parts.append(f"{dirpath[len(root):]}/{name}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}")
+                    parts.append(
+                        f"{dirpath[len(root) :]}/{name}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
+                    )
         st = os.stat(os.path.join(root, "Cargo.toml"))
         parts.append(f"Cargo.toml:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}")
     except OSError as exc:  # changing under us, or unreadable: a stamp of its own

@@ -59,11 +59,11 @@ def _port_state(base: str, target: str) -> tuple[Any, LibcResolver]:
 def crate_tool() -> str:
     """The store's key for crate analyses made now: this version, plus a digest of what ``port`` reads
     beside the crate: the rustc that gives the cfg sets and target list (``rustc -vV``), and the libc
-    sources a crate's libc resolves to (their versions, paths, and every source file's size, mtime and
-    ctime). When either changes (a rustc upgrade, a new libc in the registry), port's verdicts can change on crates whose
-    own files did not, so every crate is analysed again; before, such a run answered "unchanged" with
-    findings checked against a libc that was gone. On a remote cluster the workers are assumed to see the
-    same rustc and libc sources as this process."""
+    sources a crate's libc resolves to (versions, paths, every source file's size, mtime and ctime).
+    When either changes (a rustc upgrade, a new or edited libc), port's verdicts can change on crates
+    whose own files did not, so every crate is analysed again; before, such a run answered "unchanged"
+    with findings checked against a libc that was gone. On a remote cluster the workers are assumed to
+    see the same rustc and libc sources as this process."""
     from ..port.libcdirs import default_libc_dirs, libc_sources, tree_stamp
     from ..targetspec import rustc
 
