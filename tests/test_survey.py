@@ -243,6 +243,8 @@ def test_packages_are_surveyed_member_by_member(tmp_path: Path) -> None:
     shutil.copy(plain, root / "usr" / "bin" / "plain")
     shutil.copy(optlocal, root / "usr" / "bin" / "optlocal")
     (root / "usr" / "bin" / "README").write_text("not a binary\n")
+    os.link(root / "usr" / "bin" / "plain", root / "usr" / "bin" / "plain-again")  # tar: a LNKTYPE member
+    (root / "usr" / "bin" / "broken").write_bytes(plain.read_bytes()[:3000])  # an ELF header, tables cut off
     repo = tmp_path / "repo"
     repo.mkdir()
     deb = repo / "svtest_1.0_amd64.deb"
@@ -267,19 +269,23 @@ def test_packages_are_surveyed_member_by_member(tmp_path: Path) -> None:
         for p in extracted.rglob("*")
         if p.is_file() and p.read_bytes()[:4] == b"\x7fELF"
     )
-    assert oracle == ["usr/bin/optlocal", "usr/bin/plain"]
+    assert oracle == ["usr/bin/broken", "usr/bin/optlocal", "usr/bin/plain", "usr/bin/plain-again"]
 
     store = str(tmp_path / "p.db")
     summary = run_survey("binary", [str(repo)], store)
-    assert (summary.found, summary.failed) == (4, 1)
+    # the damaged package, and the broken file in each of the three readable ones
+    assert (summary.found, summary.failed) == (4, 4)
     _, failed = ask(store, "failed")
-    assert [Path(r["path"]).name for r in failed] == ["damaged_1.0_amd64.deb"]
+    assert sorted(r["path"].rsplit("/", 1)[-1] for r in failed) == ["broken"] * 3 + ["damaged_1.0_amd64.deb"]
+    assert sorted(p.rsplit("/", 1)[-1] for p, _ in summary.failures) == sorted(
+        r["path"].rsplit("/", 1)[-1] for r in failed
+    )
     for pkg in (deb, zst, repo / "svtest-1.0.tgz"):
         with Store(store) as st:
             item = next(it for it in st.items("binary") if it.path == str(pkg))
         members = {m["member"]: m for m in item.result["members"]}
         assert sorted(members) == oracle, pkg.name
-        for name, original in (("plain", plain), ("optlocal", optlocal)):
+        for name, original in (("plain", plain), ("plain-again", plain), ("optlocal", optlocal)):
             expected = audit(original)
             got = members[f"usr/bin/{name}"]
             assert got["status"] == "ok", got["reason"]
@@ -291,7 +297,8 @@ def test_packages_are_surveyed_member_by_member(tmp_path: Path) -> None:
         f"{p}!/usr/bin/optlocal" for p in (deb, zst, repo / "svtest-1.0.tgz")
     )
     again = run_survey("binary", [str(repo)], store)
-    assert (again.analysed, again.reused) == (0, 4)  # the damaged package failed by its bytes
+    # nothing analysed again (the failures come from the bytes), and all four still stand
+    assert (again.analysed, again.reused, again.standing) == (0, 4, 4)
 
 
 def test_a_new_libc_in_the_registry_reanalyses_crates(
@@ -334,3 +341,36 @@ def test_a_new_libc_in_the_registry_reanalyses_crates(
     illumos_rs.write_text(illumos_rs.read_text() + "\npub const SURVEY_TEST_EDIT: ::c_int = 1;\n")
     edited = run_survey("crate", [str(crate)], store)
     assert (edited.analysed, edited.failed) == (1, 0) and edited.tool != again.tool
+
+
+def test_the_same_bytes_as_two_kinds_of_package_are_two_analyses(tmp_path: Path) -> None:
+    """A package is read as its name says; one file's bytes named .deb and .tgz are two readings (a
+    Debian reading fails: no ar header; a tar reading succeeds), so neither may answer for the other."""
+    with tarfile.open(tmp_path / "p.tgz", "w:gz") as tar:
+        info = tarfile.TarInfo("usr/share/doc/x")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"x\n"))
+    shutil.copy(tmp_path / "p.tgz", tmp_path / "p.deb")
+    store = str(tmp_path / "s.db")
+    run_survey("binary", [str(tmp_path / "p.tgz"), str(tmp_path / "p.deb")], store)
+    with Store(store) as st:
+        items = {Path(it.path).name: it for it in st.items("binary")}
+    assert items["p.tgz"].status == "ok" and items["p.tgz"].result["members"] == []
+    assert items["p.deb"].status == "failed" and "BadPackage" in items["p.deb"].reason
+
+
+def test_a_package_whose_file_failed_by_chance_is_tried_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An ELF file in a package whose analysis failed for another reason than its bytes (an injected
+    exception here; memory or a killed worker in life) is retried on the next run, as the same file
+    outside a package is; the run that met it exits as failed."""
+    with tarfile.open(tmp_path / "p.tgz", "w:gz") as tar:
+        tar.add("/bin/true", arcname="usr/bin/true")
+    store = str(tmp_path / "s.db")
+    monkeypatch.setenv(FAULT_ENV, "illumos-rust-package-")  # the path each member is analysed at
+    first = run_survey("binary", [str(tmp_path / "p.tgz")], store)
+    assert first.failed == 1 and "injected fault" in first.failures[0][1]
+    monkeypatch.delenv(FAULT_ENV)
+    second = run_survey("binary", [str(tmp_path / "p.tgz")], store)
+    assert (second.analysed, second.failed, second.standing) == (1, 0, 0)

@@ -78,11 +78,12 @@ def test_hostile_archives_fail_alone_exit_1(tmp_path: Path, monkeypatch: pytest.
     assert reasons["device"].startswith("SpecialFileError"), reasons
     assert reasons["bomb"].startswith("ArchiveTooLarge") and "1 MiB" in reasons["bomb"], reasons
     assert not (tmp_path / "escaped").exists() and not Path("/escaped").exists()
-    # the bytes are what is wrong: a rerun reads nothing again (and, having failed at nothing, exits 0;
-    # `survey query failed` still lists them)
+    # the bytes are what is wrong: a rerun reads nothing again, and still exits 1: they still fail
     code, out, err = run("crates", str(src), "--store", store, "--format", "json")
     again = json.loads(out)
-    assert (code, again["found"], again["analysed"], again["reused"]) == (0, 5, 0, 5), again
+    assert (code, again["found"], again["analysed"], again["reused"], again["standing"]) == (1, 5, 0, 5, 5), (
+        again
+    )
     code, out, _ = run("query", "failed", "--store", store, "--format", "json")
     assert len(json.loads(out)["rows"]) == 5
 

@@ -18,7 +18,8 @@ EXAMPLES = """examples:
   illumos-rust survey report -o report/                           # open report/index.html from disk
 
 A rerun analyses only what changed (content hash + tool version); an interrupted run resumes.
-exit codes: 0 every item analysed, 1 some items failed (recorded with the reason), 2 bad input or I/O error,
+exit codes: 0 every item analysed, 1 some items failed, in this run or unchanged since an earlier one
+(recorded with the reason; a package counts each ELF file in it), 2 bad input or I/O error,
 130 interrupted
 """
 
@@ -96,10 +97,15 @@ def _run(args: argparse.Namespace) -> int:
         print(
             f"{summary.found} {_PLURAL[args.kind]}: {summary.analysed} analysed, {summary.reused} unchanged, "
             f"{summary.failed} failed, {summary.seconds:.1f} s (store {args.store})"
+            + (
+                f"; {summary.standing} failed before, unchanged (survey query failed)"
+                if summary.standing
+                else ""
+            )
         )
         for path, reason in summary.failures:
             print(f"  failed: {path}: {reason}")
-    return 1 if summary.failed else 0
+    return 1 if summary.failed or summary.standing else 0
 
 
 def _query(args: argparse.Namespace) -> int:

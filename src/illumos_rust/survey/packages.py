@@ -15,6 +15,7 @@ file written is named by a counter, not by the member's path.
 
 from __future__ import annotations
 
+import copy
 import io
 import os
 import shutil
@@ -110,14 +111,37 @@ def _open_stream(path: str, fh: IO[bytes]) -> tarfile.TarFile:
     return tarfile.open(fileobj=fh, mode="r|*")
 
 
-def elf_members(path: str, scratch: str) -> Iterator[tuple[str, str | None, str]]:
+def _member_name(name: str) -> str:
+    return name[2:] if name.startswith("./") else name.lstrip("/")
+
+
+def reader_of(path: str) -> str:
+    """How a package is read, by its name: the same bytes named ``x.deb`` and ``x.tgz`` are read (and
+    answered) differently, so this is part of its store key."""
+    low = path.lower()
+    if low.endswith(".deb"):
+        return "deb"
+    return "tar.zst" if low.endswith((".tar.zst", ".tzst")) else "tar"
+
+
+def elf_members(path: str, scratch: str) -> Iterator[tuple[str, str | None, str, str]]:
     """For each ELF regular file in the package at ``path``: (its path in the package, the file it was
-    written to under ``scratch`` or None, why not). The caller analyses the file before asking for the
-    next one; it is removed then. A damaged package raises ``tarfile.TarError``, ``EOFError`` or
-    :class:`BadPackage`."""
+    written to under ``scratch`` or None, why not, ""). A hard link to such a file (tar's LNKTYPE: the
+    second name of perl/perl5.36, gzip/gunzip) comes as (its path, None, "", the path it links to): the
+    same bytes, one more binary, as ``audit`` sees it in the unpacked tree. Core files are skipped, as
+    ``audit``'s walk skips them. The caller analyses a file before asking for the next one; it is removed
+    then. A damaged package raises ``tarfile.TarError``, ``EOFError`` or :class:`BadPackage`."""
+    from ..files import is_core_file
+
     written = os.path.join(scratch, "member")
+    elf: set[str] = set()
     with open(path, "rb") as fh, _tar_stream(path, fh) as tar:
         for m in tar:
+            if m.islnk():
+                target = _member_name(m.linkname)
+                if target in elf:
+                    yield _member_name(m.name), None, "", target
+                continue
             if not m.isreg() or m.size < 4:
                 continue
             src = tar.extractfile(m)
@@ -126,16 +150,19 @@ def elf_members(path: str, scratch: str) -> Iterator[tuple[str, str | None, str]
             head = src.read(4)
             if head != b"\x7fELF":
                 continue
-            name = m.name[2:] if m.name.startswith("./") else m.name.lstrip("/")
+            name = _member_name(m.name)
             if m.size > MAX_MEMBER:
-                yield name, None, f"ELF member of {m.size} bytes, over the {MAX_MEMBER >> 30} GiB bound"
+                yield name, None, f"ELF member of {m.size} bytes, over the {MAX_MEMBER >> 30} GiB bound", ""
                 continue
             fd = os.open(written, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
             with os.fdopen(fd, "wb") as out:
                 out.write(head)
                 shutil.copyfileobj(src, out, 1 << 20)
             try:
-                yield name, written, ""
+                if is_core_file(written):
+                    continue
+                elf.add(name)
+                yield name, written, "", ""
             finally:
                 os.unlink(written)
 
@@ -146,8 +173,18 @@ def audit_package(path: str, audit_one: Callable[[str], dict[str, Any]]) -> dict
     import tempfile
 
     members: list[dict[str, Any]] = []
+    by_name: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="illumos-rust-package-") as scratch:
-        for name, file, why in elf_members(path, scratch):
+        for name, file, why, link_to in elf_members(path, scratch):
+            if link_to:  # a hard link: the target's analysis, under this name
+                record = copy.deepcopy(by_name[link_to])
+                record["member"] = name
+                for f in record["result"].get("findings", []):
+                    loc = f.get("location")
+                    if isinstance(loc, dict) and loc.get("path") == f"{path}!/{link_to}":
+                        loc["path"] = f"{path}!/{name}"
+                members.append(record)
+                continue
             if file is None:
                 members.append({"member": name, "status": "failed", "reason": why, "result": {}})
                 continue
@@ -158,7 +195,9 @@ def audit_package(path: str, audit_one: Callable[[str], dict[str, Any]]) -> dict
                     loc["path"] = f"{path}!/{name}"
             reason = one.get("reason", "").replace(file, name)
             result = one.get("result", {})
-            members.append({"member": name, "status": one["status"], "reason": reason, "result": result})
+            record = {"member": name, "status": one["status"], "reason": reason, "result": result}
+            by_name[name] = record
+            members.append(record)
     rules: dict[str, int] = {}
     for m in members:
         for rule, n in m["result"].get("rules", {}).items():

@@ -55,6 +55,7 @@ class RunSummary:
     analysed: int = 0
     reused: int = 0
     failed: int = 0
+    standing: int = 0  # reused items whose stored analysis failed (by their bytes): still failed
     seconds: float = 0.0
     dashboard: str = ""
     phases: dict[str, float] = field(default_factory=dict)  # wall seconds: signatures, cluster wait, analyse
@@ -68,6 +69,7 @@ class RunSummary:
             "analysed": self.analysed,
             "reused": self.reused,
             "failed": self.failed,
+            "standing": self.standing,
             "seconds": round(self.seconds, 3),
             "dashboard": self.dashboard,
             "phases": {k: round(v, 3) for k, v in self.phases.items()},
@@ -254,6 +256,7 @@ def _survey(
             summary.tool = keyed.result()
         tool = summary.tool
         known = store.known(kind, tool)
+        failed_before = store.failed(kind, tool)
         retried = sum(1 for src in sources if src.digest and src.digest not in known and not src.error)
         summary.phases["signatures"] = time.perf_counter() - started
         # 2. many changed items (or failures to try again): start the cluster (seconds) and let the workers
@@ -274,6 +277,7 @@ def _survey(
                     _record(store, summary, kind, src, failed)
                 elif src.digest in known:
                     summary.reused += 1
+                    summary.standing += src.digest in failed_before
                     before = remembered.get(src.path)
                     if not (before and before[1] == src.digest):  # found here last run too: nothing to move
                         moved.append((src.digest, src.path))
@@ -595,3 +599,7 @@ def _record(store: Store, summary: RunSummary, kind: str, src: Source, result: d
     if status != "ok":
         summary.failed += 1
         summary.failures.append((src.path, reason))
+    for member in result.get("result", {}).get("members", []) if status == "ok" else []:
+        if isinstance(member, dict) and member.get("status") != "ok":  # a package's broken ELF file
+            summary.failed += 1
+            summary.failures.append((f"{src.path}!/{member.get('member')}", str(member.get("reason", ""))))

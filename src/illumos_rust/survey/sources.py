@@ -266,6 +266,11 @@ def content_digest(src: Source) -> None:
     the reason in ``error``."""
     try:
         src.digest = tree_digest(src.path) if src.how == "tree" else file_digest(src.path)
+        if src.kind == "binary":
+            from .packages import is_package, reader_of
+
+            if is_package(src.path):  # read as its name says: the same bytes as .deb and .tgz differ
+                src.digest = f"{reader_of(src.path)}:{src.digest}"
     except OSError as exc:
         src.error = str(exc)
     if src.error:

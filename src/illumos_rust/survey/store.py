@@ -192,7 +192,42 @@ class Store:
             f"SELECT digest FROM items WHERE kind=? AND tool=? AND (status='ok' OR {permanent})",
             (kind, tool, *(f"{p}%" for p in PERMANENT)),
         )
-        return {r[0] for r in rows}
+        known = {r[0] for r in rows}
+        # a package whose ELF file failed for another reason than its bytes is tried again too
+        for digest, members in self._package_members(kind, tool):
+            if any(
+                m.get("status") != "ok" and not str(m.get("reason", "")).startswith(PERMANENT)
+                for m in members
+            ):
+                known.discard(digest)
+        return known
+
+    def _package_members(self, kind: str, tool: str) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+        """(digest, members) of the packages analysed by this tool (``survey binaries`` over packages)."""
+        rows = self.db.execute(
+            "SELECT digest, result FROM items WHERE kind=? AND tool=? AND status='ok' AND result LIKE ?",
+            (kind, tool, '%"package":true%'),
+        )
+        for digest, text in rows:
+            try:
+                members = json.loads(text).get("members", [])
+            except (ValueError, AttributeError):
+                continue
+            if isinstance(members, list):
+                yield digest, [m for m in members if isinstance(m, dict)]
+
+    def failed(self, kind: str, tool: str) -> set[str]:
+        """Digests whose analysis by this tool failed, or found a failed ELF file in a package."""
+        rows = self.db.execute(
+            "SELECT digest FROM items WHERE kind=? AND tool=? AND status!='ok'", (kind, tool)
+        )
+        out = {r[0] for r in rows}
+        out |= {
+            d
+            for d, members in self._package_members(kind, tool)
+            if any(m.get("status") != "ok" for m in members)
+        }
+        return out
 
     def has_any(self, kind: str, tool: str) -> bool:
         """Whether this tool version stored anything of ``kind`` yet (ok or failed): under ``tool`` itself,
