@@ -216,8 +216,11 @@ def parse_version(text: str) -> tuple[int, int, int] | None:
 
 
 def satisfies(version: tuple[int, int, int], req: str) -> bool:
-    """Cargo's requirement syntax, the parts crates use: ``^``/bare (caret), ``~``, ``=``, ``>=``, ``<``,
-    ``*``, comma-separated conjunctions."""
+    """Cargo's requirement syntax (the Cargo book, "Specifying Dependencies"): ``^``/bare (caret), ``~``,
+    ``=``, ``>=``, ``>``, ``<``, ``<=``, ``*`` and ``X.*``/``X.Y.*`` wildcards, comma-separated
+    conjunctions. A partial version is the range of all versions it names: ``<=0.10`` admits every 0.10.z,
+    ``>1.2`` starts at 1.3.0, ``=1.2`` and ``1.2.*`` are ``>=1.2.0, <1.3.0``. Pre-release tags are not
+    read (the corpus is releases)."""
     for part in req.split(","):
         part = part.strip()
         if not part or part == "*":
@@ -226,12 +229,20 @@ def satisfies(version: tuple[int, int, int], req: str) -> bool:
         assert op is not None
         sym = op.group(1) or "^"
         body = part[op.end() :]
-        if body.endswith(".*"):
-            body = body[:-2]
+        if body.endswith((".*", ".x", ".X")):
+            body, sym = body[:-2], "="  # a wildcard: the versions the prefix names
         want = parse_version(body)
         if want is None:
             return False
-        given = len(body.split("."))
+        given = min(len(body.split(".")), 3)
+        # the first version past the ones a partial version names (1.2 -> 1.3.0, 1 -> 2.0.0, 1.2.3 -> 1.2.4)
+        past = (
+            (want[0] + 1, 0, 0)
+            if given == 1
+            else (want[0], want[1] + 1, 0)
+            if given == 2
+            else (want[0], want[1], want[2] + 1)
+        )
         if sym == "^":
             if version < want:
                 return False
@@ -248,13 +259,13 @@ def satisfies(version: tuple[int, int, int], req: str) -> bool:
             if not (want <= version < upper):
                 return False
         elif sym == "=":
-            if version[:given] != want[:given]:
+            if not (want <= version < past):
                 return False
         elif (
             (sym == ">=" and version < want)
-            or (sym == ">" and version <= want)
+            or (sym == ">" and version < past)
             or (sym == "<" and version >= want)
-            or (sym == "<=" and version > want)
+            or (sym == "<=" and version >= past)
         ):
             return False
     return True
