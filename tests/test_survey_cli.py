@@ -318,6 +318,8 @@ def test_bad_arguments_are_one_line_errors(tmp_path: Path) -> None:
         (("binaries", str(fifo), "--store", store), "not a regular file"),
         (("binaries", "/dev/zero", "--store", store), "not a regular file"),
         (("crates", adler, "--store", store, "--scheduler", "foo://x"), "tcp://HOST:PORT"),
+        (("crates", adler, "--store", store, "--scheduler", "tcp://127.0.0.1:1"), "connection refused"),
+        (("crates", adler, "--store", store, "--scheduler", "tcp://127.0.0.1:99999"), "out of range"),
         (("query", "gaps", "--store", str(other)), "not a survey store"),
         (("crates", adler, "--store", str(other)), "not a survey store"),
     ]
@@ -329,12 +331,19 @@ def test_bad_arguments_are_one_line_errors(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_while_reaching_the_scheduler_stops_at_once(tmp_path: Path) -> None:
-    """Ctrl-C while the survey waits for a scheduler (nothing listens on port 1: Dask retries until its
-    10 s timeout) ends the run within a second or two, exit 130, one line; it used to wait the timeout out."""
+    """Ctrl-C while the survey waits for a scheduler (a listener that accepts and never answers: the
+    handshake waits up to 30 s) ends the run within a second or two, exit 130, one line; it used to wait
+    the timeout out."""
     import signal
+    import socket
     import subprocess
     import sys
     import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    address = f"tcp://127.0.0.1:{listener.getsockname()[1]}"
 
     tool = str(Path(sys.executable).with_name("illumos-rust"))
     proc = subprocess.Popen(
@@ -346,17 +355,20 @@ def test_ctrl_c_while_reaching_the_scheduler_stops_at_once(tmp_path: Path) -> No
             "--store",
             str(tmp_path / "s.db"),
             "--scheduler",
-            "tcp://127.0.0.1:1",
+            address,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(3)  # imports done, the connection being retried
+    time.sleep(3)  # imports done, the handshake awaited
     assert proc.poll() is None
     sent = time.monotonic()
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=30)
+    try:
+        _, err = proc.communicate(timeout=30)
+    finally:
+        listener.close()
     took = time.monotonic() - sent
     assert proc.returncode == 130 and len(err.strip().splitlines()) == 1, err
     assert took < 3, f"{took:.1f} s after Ctrl-C"

@@ -447,6 +447,7 @@ def _connect(scheduler: str | None, workers: int | None, kind: str, dashboard: b
         finally:
             gc.unfreeze()
         return Client(cluster), cluster  # type: ignore[no-untyped-call]
+    _reachable(scheduler)
     try:
         # 10 s: a TCP connect to a live scheduler takes milliseconds, even across a data centre; Dask
         # retries a refused connection until this timeout, which was a silent 30 s on a typo'd port
@@ -457,6 +458,32 @@ def _connect(scheduler: str | None, workers: int | None, kind: str, dashboard: b
         raise UsageError(f"--scheduler {scheduler!r}: expected tcp://HOST:PORT ({exc})") from None
     except MemoryError:  # the peer's first bytes read as a Dask frame length of exabytes
         raise UsageError(f"{scheduler} does not answer as a Dask scheduler") from None
+
+
+def _reachable(scheduler: str) -> None:
+    """Fail at once, saying why, when a ``tcp://`` address cannot be reached: Dask retries a refused
+    connection until its timeout and then says "Timed out" for a port nothing listens on, a name that
+    does not resolve and a port over 65535 alike."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(scheduler)
+    if parts.scheme != "tcp":
+        return  # tls://, ucx://...: Dask's own connect decides
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError as exc:  # a port that is not a number, or over 65535
+        raise UsageError(f"--scheduler {scheduler!r}: {exc}") from None
+    if not host or port is None:
+        raise UsageError(f"--scheduler {scheduler!r}: expected tcp://HOST:PORT")
+    try:
+        socket.create_connection((host, port), timeout=10).close()
+    except socket.gaierror as exc:
+        raise UsageError(f"cannot reach the Dask scheduler {scheduler}: {host}: {exc.strerror}") from None
+    except ConnectionRefusedError:
+        raise UsageError(f"cannot reach the Dask scheduler {scheduler}: connection refused") from None
+    except OSError:  # a timeout or an unreachable network: Dask's own connect tries and reports it
+        pass
 
 
 def chunks(todo: list[Source], n_workers: int) -> list[list[Source]]:
