@@ -396,3 +396,35 @@ def test_a_scheduler_address_that_never_answers_is_an_error(
         took = time.monotonic() - started
     assert (code, out) == (2, "") and "no Dask handshake" in err and len(err.strip().splitlines()) == 1, err
     assert took < 10
+
+
+def test_an_interrupted_run_leaves_no_temporary_files(tmp_path: Path) -> None:
+    """Ctrl-C while a package's ELF file is being analysed in a forked child (which the survey then
+    kills): the unpacked file is removed with the run's scratch directory (one 147 MB file per interrupt
+    was left in /tmp)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    with tarfile.open(tmp_path / "p.tgz", "w:gz") as tar:
+        tar.add("/bin/true", arcname="usr/bin/true")
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    tool = str(Path(sys.executable).with_name("illumos-rust"))
+    env = {**os.environ, "TMPDIR": str(tmpdir), "ILLUMOS_RUST_SURVEY_FAULT": "hang:illumos-rust-package-"}
+    proc = subprocess.Popen(
+        [tool, "survey", "binaries", str(tmp_path / "p.tgz"), "--store", str(tmp_path / "s.db")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    deadline = time.monotonic() + 30
+    while not list(tmpdir.rglob("member")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(tmpdir.rglob("member")), "the member was never unpacked"
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert list(tmpdir.iterdir()) == []

@@ -189,11 +189,13 @@ def _with_child(func: Callable[[], bytes], head: Callable[[], None]) -> tuple[by
     the read errors, and the child's wait status. If this process leaves with an exception (``head``
     failed, Ctrl-C), the child is killed and reaped before the exception goes on."""
     read_end, write_end = os.pipe()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # the child: compute, send, and leave without running any of the parent's exit code
         code = 1
         try:
             os.close(read_end)
+            _die_with(parent)
             try:
                 data = func()
                 code = 0
@@ -223,6 +225,20 @@ def _with_child(func: Callable[[], bytes], head: Callable[[], None]) -> tuple[by
         reader.join()
         os.close(read_end)
     return b"".join(received), read_failed, status
+
+
+def _die_with(parent: int) -> None:
+    """In a child: end when the parent ends, however it ends (SIGKILL, the OOM killer: its ``finally``
+    that kills the child never runs). Linux ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` (linux/prctl.h:
+    PR_SET_PDEATHSIG = 1); elsewhere nothing. A parent already gone before that: leave now."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def _drain(fd: int, into: list[bytes], failed: list[OSError]) -> None:

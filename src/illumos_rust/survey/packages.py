@@ -174,7 +174,9 @@ def audit_package(path: str, audit_one: Callable[[str], dict[str, Any]]) -> dict
 
     members: list[dict[str, Any]] = []
     by_name: dict[str, dict[str, Any]] = {}
-    with tempfile.TemporaryDirectory(prefix="illumos-rust-package-") as scratch:
+    from .tasks import scratch_root
+
+    with tempfile.TemporaryDirectory(prefix="illumos-rust-package-", dir=scratch_root()) as scratch:
         for name, file, why, link_to in elf_members(path, scratch):
             if link_to:  # a hard link: the target's analysis, under this name
                 record = copy.deepcopy(by_name[link_to])

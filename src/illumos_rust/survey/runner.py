@@ -14,6 +14,7 @@ import gc
 import hashlib
 import os
 import pickle
+import shutil
 import signal
 import sqlite3
 import threading
@@ -113,6 +114,11 @@ def run_survey(
     started = time.perf_counter()
     background = ThreadPoolExecutor(1)
     finished = False
+    import tempfile
+
+    scratch = tempfile.mkdtemp(prefix="illumos-rust-survey-run-")
+    saved_scratch = os.environ.get(tasks.SCRATCH_ENV)
+    os.environ[tasks.SCRATCH_ENV] = scratch  # inherited by the forked children and local workers
     try:
         # port's context needs the rustc identity (`rustc -vV`, ~30 ms, mostly process start-up): asked now,
         # while the sources are listed and the store is read, instead of after
@@ -152,6 +158,11 @@ def run_survey(
         # interrupted (Ctrl-C, SIGTERM): do not wait for a thread still starting the cluster or reaching
         # the scheduler (that waited out Dask's connect timeout before the interrupt took effect)
         background.shutdown(wait=finished, cancel_futures=not finished)
+        if saved_scratch is None:
+            os.environ.pop(tasks.SCRATCH_ENV, None)
+        else:
+            os.environ[tasks.SCRATCH_ENV] = saved_scratch
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 #: The prefix of a digest made from an item's path, for an item whose content could not be hashed (see

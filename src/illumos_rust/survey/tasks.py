@@ -33,6 +33,17 @@ KEEP_PER_RULE = 50
 #: crash in a library would; with "hang:", it sleeps ten minutes (a run to kill while it works). Unset in
 #: normal use.
 FAULT_ENV = "ILLUMOS_RUST_SURVEY_FAULT"
+#: The directory a run makes its tasks' temporary files in (unpacked crates, package members), set by
+#: ``run_survey`` for the processes it forks (inline children, local workers) and removed when the run
+#: ends, interrupted or not: a task killed mid-way (Ctrl-C kills an inline child) cannot clean up itself.
+SCRATCH_ENV = "ILLUMOS_RUST_SURVEY_SCRATCH"
+
+
+def scratch_root() -> str | None:
+    """The run's scratch directory when this process has one (a remote worker has not: the system's)."""
+    root = os.environ.get(SCRATCH_ENV)
+    return root if root and os.path.isdir(root) else None
+
 
 _PORT_STATE: dict[tuple[str, str], tuple[Any, LibcResolver]] = {}
 _PORT_TOOL: list[str] = []  # the crate_tool() that _PORT_STATE was built under
@@ -203,7 +214,7 @@ def port_crate(
         if os.path.isfile(path):
             import tempfile
 
-            tmp = tempfile.mkdtemp(prefix="illumos-rust-survey-")
+            tmp = tempfile.mkdtemp(prefix="illumos-rust-survey-", dir=scratch_root())
             root = unpack_crate(path, tmp)
         ctx, resolver = _port_state(base, target)
         from ..port.engine import decide, scan
