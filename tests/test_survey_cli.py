@@ -310,6 +310,11 @@ def test_bad_arguments_are_one_line_errors(tmp_path: Path) -> None:
         db.execute("CREATE TABLE x (a)")
     db.close()
     before = other.read_bytes()
+    named = tmp_path / "named.db"  # a table called items, but not the survey's
+    with sqlite3.connect(named) as db:
+        db.execute("CREATE TABLE items (a, b)")
+    db.close()
+    named_before = named.read_bytes()
     store = str(tmp_path / "s.db")
     adler = str(_adler())
     cases = [
@@ -322,12 +327,13 @@ def test_bad_arguments_are_one_line_errors(tmp_path: Path) -> None:
         (("crates", adler, "--store", store, "--scheduler", "tcp://127.0.0.1:99999"), "out of range"),
         (("query", "gaps", "--store", str(other)), "not a survey store"),
         (("crates", adler, "--store", str(other)), "not a survey store"),
+        (("crates", adler, "--store", str(named)), "not a survey store"),
     ]
     for args, words in cases:
         code, out, err = run(*args)
         assert (code, out) == (2, ""), (args, err)
         assert words in err and len(err.strip().splitlines()) == 1, (args, err)
-    assert other.read_bytes() == before and not Path("s.db").exists()
+    assert other.read_bytes() == before and named.read_bytes() == named_before and not Path("s.db").exists()
 
 
 def test_ctrl_c_while_reaching_the_scheduler_stops_at_once(tmp_path: Path) -> None:

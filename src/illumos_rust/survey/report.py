@@ -344,8 +344,7 @@ def _item_page(it: Item, rdeps: dict[str, set[str]]) -> str:
     parts = [
         "<p><a href='../index.html'>survey</a></p>",
         f"<h1>{html.escape(title)}</h1>",
-        f"<p>{html.escape(it.kind)} at <code>{html.escape(it.path)}</code>, sha256 <code>{it.digest}</code>, "
-        f"tool {html.escape(it.tool)}, {it.seconds:.2f} s</p>",
+        _provenance(it),
     ]
     if it.status != "ok":
         parts.append(f"<p class=failed>analysis failed: {html.escape(it.reason)}</p>")
@@ -386,6 +385,23 @@ def _item_page(it: Item, rdeps: dict[str, set[str]]) -> str:
         )
         parts.append(f"<pre class=patch>{html.escape(res['patch'])}</pre>")
     return _page(title, "\n".join(parts))
+
+
+def _provenance(it: Item) -> str:
+    """Where the item is and what identifies its content. A file in a package is identified by the
+    package's content (it is analysed as part of it): its page says so rather than giving the package's
+    digest as the file's own."""
+    where = html.escape(it.path)
+    tool = html.escape(it.tool)
+    if it.kind == "binary" and "!/" in it.path:
+        package = html.escape(it.path.split("!/", 1)[0])
+        return (
+            f"<p>binary <code>{where}</code>, a file of the package <code>{package}</code> (package key "
+            f"<code>{html.escape(it.digest)}</code>), tool {tool}</p>"
+        )
+    digest = html.escape(it.digest)
+    kind = html.escape(it.kind)
+    return f"<p>{kind} at <code>{where}</code>, sha256 <code>{digest}</code>, tool {tool}, {it.seconds:.2f} s</p>"
 
 
 def _status(it: Item) -> str:

@@ -137,6 +137,13 @@ class Store:
                 # another application's database, given by mistake: never converted (WAL, our tables)
                 shown = ", ".join(sorted(tables)[:5])
                 raise FileError(path, f"an SQLite database that is not a survey store (its tables: {shown})")
+            if "items" in tables:
+                columns = {r[1] for r in self.db.execute("PRAGMA table_info(items)")}
+                if not {"kind", "digest", "tool", "path", "status", "result"} <= columns:
+                    # a table of that name, but not ours: refused before anything is written (WAL included)
+                    raise FileError(
+                        path, "an SQLite database that is not a survey store (its items table differs)"
+                    )
             if readonly and self._needs_migration():
                 memory = sqlite3.connect(":memory:", isolation_level=None)
                 self.db.backup(memory)
