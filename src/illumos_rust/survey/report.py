@@ -401,7 +401,8 @@ def _provenance(it: Item) -> str:
         )
     digest = html.escape(it.digest)
     kind = html.escape(it.kind)
-    return f"<p>{kind} at <code>{where}</code>, sha256 <code>{digest}</code>, tool {tool}, {it.seconds:.2f} s</p>"
+    took = f"{it.seconds:.2f} s"
+    return f"<p>{kind} at <code>{where}</code>, sha256 <code>{digest}</code>, tool {tool}, {took}</p>"
 
 
 def _status(it: Item) -> str:
