@@ -195,7 +195,7 @@ def _with_child(func: Callable[[], bytes], head: Callable[[], None]) -> tuple[by
         code = 1
         try:
             os.close(read_end)
-            _die_with(parent)
+            die_with(parent)
             try:
                 data = func()
                 code = 0
@@ -227,7 +227,7 @@ def _with_child(func: Callable[[], bytes], head: Callable[[], None]) -> tuple[by
     return b"".join(received), read_failed, status
 
 
-def _die_with(parent: int) -> None:
+def die_with(parent: int) -> None:
     """In a child: end when the parent ends, however it ends (SIGKILL, the OOM killer: its ``finally``
     that kills the child never runs). Linux ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` (linux/prctl.h:
     PR_SET_PDEATHSIG = 1); elsewhere nothing. A parent already gone before that: leave now."""

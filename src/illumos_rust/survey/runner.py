@@ -402,15 +402,9 @@ def _guard_forked_children() -> None:
         _FORKING[0] = os.getpid()
 
     def in_child() -> None:
-        try:
-            import ctypes
+        from ..forked import die_with
 
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(1, signal.SIGKILL, 0, 0, 0)
-        except (OSError, AttributeError):  # not Linux: the workers' own death timeout still applies
-            pass
-        if os.getppid() != _FORKING[0]:
-            os._exit(1)  # the parent is already gone (killed between fork and prctl)
+        die_with(_FORKING[0])  # also leaves at once when the parent died between fork and prctl
         for sig in (signal.SIGTERM, signal.SIGHUP):
             with contextlib.suppress(ValueError):  # not the main thread: nothing to restore
                 signal.signal(sig, signal.SIG_DFL)
